@@ -1,0 +1,51 @@
+# The front door. `make` builds into build/ (the CLI is build/hades); `make test` runs every test;
+# `make demo` embeds a few sentences with all-MiniLM-L6-v2 and prints their similarities.
+# Each target installs what it needs first.
+
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CMAKE_FLAGS ?=
+
+.PHONY: all deps model configure build test test-fast test-asan demo bench format clean
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+model:
+	./scripts/fetch-minilm.sh $(BUILD)/hf-hub
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The whole suite: the release build runs every label, the sanitizer build the unit, ops, parity
+# and tokenizer labels (AddressSanitizer + UndefinedBehaviorSanitizer).
+test: build model test-asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-fast: build model
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps model
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHADES_SANITIZE=ON \
+	  -DHADES_BUILD_BENCH=OFF -DHADES_TEST_HF_CACHE=$(abspath $(BUILD))/hf-hub $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -L 'unit|ops|parity|tokenizer'
+
+demo: build model
+	HF_HUB_CACHE=$(abspath $(BUILD))/hf-hub ./$(BUILD)/hades demo
+
+bench: build model
+	./$(BUILD)/bench/hades_bench_embed --model $(BUILD)/hf-hub/models--sentence-transformers--all-MiniLM-L6-v2
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,26 @@
+#include "hades/error.hpp"
+
+namespace hades {
+
+std::string_view error_code_name(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::invalid_argument: return "invalid_argument";
+    case ErrorCode::not_found: return "not_found";
+    case ErrorCode::model_not_found: return "model_not_found";
+    case ErrorCode::invalid_model: return "invalid_model";
+    case ErrorCode::unsupported: return "unsupported";
+    case ErrorCode::input_invalid: return "input_invalid";
+    case ErrorCode::too_large: return "too_large";
+    case ErrorCode::conflict: return "conflict";
+    case ErrorCode::out_of_memory: return "out_of_memory";
+    case ErrorCode::overloaded: return "overloaded";
+    case ErrorCode::loading: return "loading";
+    case ErrorCode::shutting_down: return "shutting_down";
+    case ErrorCode::io_error: return "io_error";
+    case ErrorCode::connection_refused: return "connection_refused";
+    case ErrorCode::internal: return "internal";
+  }
+  return "internal";
+}
+
+}  // namespace hades

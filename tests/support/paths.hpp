@@ -1,0 +1,30 @@
+// Paths to test data: committed fixtures and the real model fetched by scripts/fetch-minilm.sh.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+namespace hades::test {
+
+inline std::filesystem::path data_dir() { return HADES_TEST_DATA_DIR; }
+
+// The snapshot folder of a model in the test Hugging Face cache (refs/main names the snapshot).
+inline std::filesystem::path cached_model_dir(const std::string& org, const std::string& name) {
+  const std::filesystem::path repo =
+      std::filesystem::path(HADES_TEST_HF_CACHE) / ("models--" + org + "--" + name);
+  std::ifstream ref(repo / "refs" / "main");
+  std::string commit;
+  if (!(ref >> commit)) {
+    throw std::runtime_error("test model " + org + "/" + name + " is not in " +
+                             std::string(HADES_TEST_HF_CACHE) + ": run scripts/fetch-minilm.sh");
+  }
+  return repo / "snapshots" / commit;
+}
+
+inline std::filesystem::path minilm_dir() {
+  return cached_model_dir("sentence-transformers", "all-MiniLM-L6-v2");
+}
+
+}  // namespace hades::test
