@@ -1,0 +1,94 @@
+// The compute backend: the narrow op set that model code is written against.
+//
+// Layout conventions (written once here, used everywhere):
+//  - Matrices are row-major float32. A batch of activations is [tokens, features]: the tokens of
+//    all sequences of a ragged batch concatenated, sequence b owning rows
+//    [cu_seqlens[b], cu_seqlens[b+1]). No padding rows exist anywhere.
+//  - A linear layer's weight arrives as PyTorch's nn.Linear stores it: [out_features, in_features].
+//    The backend re-lays it out once (pack_linear) in whatever form its matmul prefers.
+//  - Attention reads a fused projection qkv of shape [tokens, 3 * heads * head_dim] whose columns
+//    are the blocks [q | k | v], each block heads-major: column h * head_dim + d.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace hades {
+
+enum class Activation { none, gelu_erf, gelu_tanh, relu };
+
+// A linear layer (weight + optional bias) in a backend's own layout; opaque to model code.
+class PackedLinear {
+ public:
+  PackedLinear(int64_t in_features, int64_t out_features)
+      : in_features_(in_features), out_features_(out_features) {}
+  virtual ~PackedLinear() = default;
+  PackedLinear(const PackedLinear&) = delete;
+  PackedLinear& operator=(const PackedLinear&) = delete;
+
+  int64_t in_features() const { return in_features_; }
+  int64_t out_features() const { return out_features_; }
+
+ private:
+  int64_t in_features_;
+  int64_t out_features_;
+};
+
+struct LinearWeights {
+  std::span<const float> weight;  // [out_features, in_features]
+  std::span<const float> bias;    // [out_features], or empty for no bias
+  int64_t in_features = 0;
+  int64_t out_features = 0;
+};
+
+struct AttentionParams {
+  std::span<const int32_t> cu_seqlens;  // batch + 1 cumulative sequence lengths, starting at 0
+  int64_t num_heads = 0;
+  int64_t head_dim = 0;
+  float scale = 1.0f;  // applied to q·k before the softmax, usually 1/sqrt(head_dim)
+  // Sliding-window attention: when > 0, token i attends only to tokens j with
+  // |i - j| <= window / 2 inside its own sequence (ModernBERT's local layers). 0 = full attention.
+  int64_t window = 0;
+};
+
+struct LayerNormParams {
+  std::span<const float> gamma;  // [dim]
+  std::span<const float> beta;   // [dim], or empty for a LayerNorm without bias
+  float eps = 1e-12f;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view name() const = 0;
+
+  // Re-lays out a linear layer once, at load time.
+  virtual std::unique_ptr<PackedLinear> pack_linear(const LinearWeights& weights) const = 0;
+
+  // y[rows, out] = act(x[rows, in] · Wᵀ + b). x and y must not overlap.
+  virtual void linear(const PackedLinear& layer, const float* x, int64_t rows, float* y,
+                      Activation act) const = 0;
+
+  // x[rows, dim] = LayerNorm(x + residual) in place; residual may be null (plain LayerNorm).
+  virtual void add_layer_norm(float* x, const float* residual, int64_t rows, int64_t dim,
+                              const LayerNormParams& params) const = 0;
+
+  // out[tokens, heads * head_dim] = softmax(scale · q kᵀ) v, per sequence and head.
+  virtual void attention(const float* qkv, const AttentionParams& params, float* out) const = 0;
+
+  // out[i, :] (+)= table[ids[i], :] for a [rows, dim] table; ids are checked against rows.
+  virtual void embedding_lookup(const float* table, int64_t table_rows, int64_t dim,
+                                std::span<const int32_t> ids, float* out,
+                                bool accumulate) const = 0;
+};
+
+// The plain reference implementation: obviously correct loops, the oracle of the op tests.
+std::unique_ptr<Backend> make_reference_backend();
+
+// The CPU backend: oneDNN matmuls with weights in oneDNN's preferred layout, vectorised kernels.
+std::unique_ptr<Backend> make_cpu_backend();
+
+}  // namespace hades

@@ -1,0 +1,162 @@
+// The CPU backend: oneDNN matmuls with weights re-laid out once into oneDNN's preferred format,
+// and vectorised kernels for LayerNorm and ragged attention. All parallel work runs on the one
+// OpenMP pool that oneDNN itself uses, so nothing is oversubscribed.
+#include <dnnl.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+#include <vector>
+
+#include "compute/backend.hpp"
+#include "compute/cpu/kernels.hpp"
+#include "compute/ops_common.hpp"
+#include "hades/error.hpp"
+
+namespace hades {
+namespace {
+
+using dnnl::memory;
+using Tag = dnnl::memory::format_tag;
+using DataType = dnnl::memory::data_type;
+
+dnnl::algorithm eltwise_algorithm(Activation act) {
+  switch (act) {
+    case Activation::gelu_erf: return dnnl::algorithm::eltwise_gelu_erf;
+    case Activation::gelu_tanh: return dnnl::algorithm::eltwise_gelu_tanh;
+    case Activation::relu: return dnnl::algorithm::eltwise_relu;
+    case Activation::none: break;
+  }
+  return dnnl::algorithm::undef;
+}
+
+// One matmul primitive per (layer, activation), created at load time with the row count left as
+// a runtime dimension, so that any batch size reuses it without creating primitives per call.
+class CpuLinear final : public PackedLinear {
+ public:
+  CpuLinear(const dnnl::engine& engine, const LinearWeights& w)
+      : PackedLinear(w.in_features, w.out_features), engine_(engine) {
+    const memory::dims weight_dims{w.in_features, w.out_features};
+    // nn.Linear stores [out, in] row-major, which is the K×N matrix in the "ba" layout.
+    const memory::desc plain(weight_dims, DataType::f32, Tag::ba);
+    const memory::desc any(weight_dims, DataType::f32, Tag::any);
+    const auto probe = make_primitive_desc(any, Activation::none);
+    packed_weights_ = memory(probe.weights_desc(), engine_);
+    memory source(plain, engine_, const_cast<float*>(w.weight.data()));
+    dnnl::stream stream(engine_);
+    dnnl::reorder(source, packed_weights_).execute(stream, source, packed_weights_);
+    stream.wait();
+    if (!w.bias.empty()) {
+      bias_.assign(w.bias.begin(), w.bias.end());
+    }
+    for (Activation act : {Activation::none, Activation::gelu_erf, Activation::gelu_tanh,
+                           Activation::relu}) {
+      primitives_[static_cast<size_t>(act)] =
+          dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), act));
+    }
+  }
+
+  void run(const float* x, int64_t rows, float* y, Activation act) const {
+    const memory src(memory::desc({rows, in_features()}, DataType::f32, Tag::ab), engine_,
+                     const_cast<float*>(x));
+    const memory dst(memory::desc({rows, out_features()}, DataType::f32, Tag::ab), engine_, y);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, packed_weights_}, {DNNL_ARG_DST, dst}};
+    if (!bias_.empty()) {
+      args.emplace(DNNL_ARG_BIAS,
+                   memory(bias_desc(), engine_, const_cast<float*>(bias_.data())));
+    }
+    dnnl::stream stream(engine_);
+    primitives_[static_cast<size_t>(act)].execute(stream, args);
+    stream.wait();
+  }
+
+ private:
+  memory::desc bias_desc() const {
+    return memory::desc({1, out_features()}, DataType::f32, Tag::ab);
+  }
+
+  dnnl::matmul::primitive_desc make_primitive_desc(const memory::desc& weights,
+                                                   Activation act) const {
+    const memory::desc src({DNNL_RUNTIME_DIM_VAL, in_features()}, DataType::f32, Tag::ab);
+    const memory::desc dst({DNNL_RUNTIME_DIM_VAL, out_features()}, DataType::f32, Tag::ab);
+    dnnl::primitive_attr attr;
+    if (act != Activation::none) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, eltwise_algorithm(act), 0.0f, 0.0f);
+      attr.set_post_ops(ops);
+    }
+    const dnnl::matmul::desc desc =
+        bias_.empty() ? dnnl::matmul::desc(src, weights, dst)
+                      : dnnl::matmul::desc(src, weights, bias_desc(), dst);
+    return dnnl::matmul::primitive_desc(desc, attr, engine_);
+  }
+
+  dnnl::engine engine_;
+  memory packed_weights_;
+  std::vector<float> bias_;
+  dnnl::matmul primitives_[4];
+};
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend() : engine_(dnnl::engine::kind::cpu, 0) {}
+
+  std::string_view name() const override { return "cpu"; }
+
+  std::unique_ptr<PackedLinear> pack_linear(const LinearWeights& weights) const override {
+    check_linear_weights(weights);
+    return std::make_unique<CpuLinear>(engine_, weights);
+  }
+
+  void linear(const PackedLinear& layer, const float* x, int64_t rows, float* y,
+              Activation act) const override {
+    if (rows == 0) return;
+    static_cast<const CpuLinear&>(layer).run(x, rows, y, act);
+  }
+
+  void add_layer_norm(float* x, const float* residual, int64_t rows, int64_t dim,
+                      const LayerNormParams& p) const override {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      cpu::add_layer_norm_row(x + r * dim, residual == nullptr ? nullptr : residual + r * dim,
+                              dim, p);
+    }
+  }
+
+  void attention(const float* qkv, const AttentionParams& p, float* out) const override {
+    check_attention_params(p);
+    const int64_t batch = static_cast<int64_t>(p.cu_seqlens.size()) - 1;
+    const int64_t tasks = batch * p.num_heads;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; ++t) {
+      cpu::attention_head(qkv, p, t / p.num_heads, t % p.num_heads, out);
+    }
+  }
+
+  void embedding_lookup(const float* table, int64_t table_rows, int64_t dim,
+                        std::span<const int32_t> ids, float* out,
+                        bool accumulate) const override {
+    for (int32_t id : ids) check_embedding_id(id, table_rows);
+    const auto rows = static_cast<int64_t>(ids.size());
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = table + static_cast<int64_t>(ids[r]) * dim;
+      float* dst = out + r * dim;
+      if (accumulate) {
+        for (int64_t i = 0; i < dim; ++i) dst[i] += src[i];
+      } else {
+        std::copy(src, src + dim, dst);
+      }
+    }
+  }
+
+ private:
+  dnnl::engine engine_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+}  // namespace hades

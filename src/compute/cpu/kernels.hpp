@@ -1,0 +1,18 @@
+// Vectorised CPU kernels of the CPU backend. Each is compiled for AVX-512, AVX2 and baseline
+// x86-64 and picks the best at run time (GCC function multi-versioning).
+#pragma once
+
+#include <cstdint>
+
+#include "compute/backend.hpp"
+
+namespace hades::cpu {
+
+// row[0, dim) = LayerNorm(row + residual); residual may be null.
+void add_layer_norm_row(float* row, const float* residual, int64_t dim, const LayerNormParams& p);
+
+// One (sequence, head) of ragged attention; see Backend::attention for the layouts.
+void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence, int64_t head,
+                    float* out);
+
+}  // namespace hades::cpu

@@ -1,0 +1,58 @@
+// Checks and scalar math shared by every backend, so that all backends agree on what is valid
+// input and on the exact definition of each activation.
+#pragma once
+
+#include <cmath>
+#include <string>
+
+#include "compute/backend.hpp"
+#include "hades/error.hpp"
+
+namespace hades {
+
+inline void check_linear_weights(const LinearWeights& w) {
+  if (w.in_features <= 0 || w.out_features <= 0 ||
+      w.weight.size() != static_cast<size_t>(w.in_features * w.out_features) ||
+      (!w.bias.empty() && w.bias.size() != static_cast<size_t>(w.out_features))) {
+    throw Error(ErrorCode::internal, "pack_linear: weight/bias sizes do not match [" +
+                                         std::to_string(w.out_features) + ", " +
+                                         std::to_string(w.in_features) + "]");
+  }
+}
+
+inline void check_attention_params(const AttentionParams& p) {
+  if (p.num_heads <= 0 || p.head_dim <= 0 || p.cu_seqlens.empty() || p.cu_seqlens[0] != 0) {
+    throw Error(ErrorCode::internal, "attention: invalid heads, head_dim or cu_seqlens");
+  }
+  for (size_t b = 1; b < p.cu_seqlens.size(); ++b) {
+    if (p.cu_seqlens[b] < p.cu_seqlens[b - 1]) {
+      throw Error(ErrorCode::internal, "attention: cu_seqlens must not decrease");
+    }
+  }
+}
+
+inline void check_embedding_id(int32_t id, int64_t table_rows) {
+  if (id < 0 || id >= table_rows) {
+    throw Error(ErrorCode::input_invalid, "token id " + std::to_string(id) +
+                                              " is outside the embedding table of " +
+                                              std::to_string(table_rows) + " rows");
+  }
+}
+
+// The activations as PyTorch defines them: "gelu" is the exact erf form, "gelu_new" and
+// "gelu_pytorch_tanh" the tanh approximation.
+inline float apply_activation(float x, Activation act) {
+  switch (act) {
+    case Activation::none: return x;
+    case Activation::relu: return x > 0.0f ? x : 0.0f;
+    case Activation::gelu_erf:
+      return static_cast<float>(0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))));
+    case Activation::gelu_tanh: {
+      const double k = std::sqrt(2.0 / M_PI);
+      return static_cast<float>(0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x))));
+    }
+  }
+  return x;
+}
+
+}  // namespace hades

@@ -1,0 +1,124 @@
+// The reference backend: the plainest correct loops, accumulating in double. It is the oracle
+// that every other backend's ops are tested against (tests/ops), never the fast path.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "compute/backend.hpp"
+#include "compute/ops_common.hpp"
+#include "hades/error.hpp"
+
+namespace hades {
+namespace {
+
+class ReferenceLinear final : public PackedLinear {
+ public:
+  explicit ReferenceLinear(const LinearWeights& w)
+      : PackedLinear(w.in_features, w.out_features),
+        weight_(w.weight.begin(), w.weight.end()),
+        bias_(w.bias.begin(), w.bias.end()) {}
+
+  std::vector<float> weight_;  // [out, in], as given
+  std::vector<float> bias_;
+};
+
+class ReferenceBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "reference"; }
+
+  std::unique_ptr<PackedLinear> pack_linear(const LinearWeights& weights) const override {
+    check_linear_weights(weights);
+    return std::make_unique<ReferenceLinear>(weights);
+  }
+
+  void linear(const PackedLinear& layer, const float* x, int64_t rows, float* y,
+              Activation act) const override {
+    const auto& l = static_cast<const ReferenceLinear&>(layer);
+    const int64_t in = l.in_features();
+    const int64_t out = l.out_features();
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t o = 0; o < out; ++o) {
+        double acc = l.bias_.empty() ? 0.0 : l.bias_[o];
+        for (int64_t i = 0; i < in; ++i) {
+          acc += static_cast<double>(x[r * in + i]) * l.weight_[o * in + i];
+        }
+        y[r * out + o] = apply_activation(static_cast<float>(acc), act);
+      }
+    }
+  }
+
+  void add_layer_norm(float* x, const float* residual, int64_t rows, int64_t dim,
+                      const LayerNormParams& p) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = x + r * dim;
+      if (residual != nullptr) {
+        for (int64_t i = 0; i < dim; ++i) row[i] += residual[r * dim + i];
+      }
+      double mean = 0.0;
+      for (int64_t i = 0; i < dim; ++i) mean += row[i];
+      mean /= static_cast<double>(dim);
+      double var = 0.0;
+      for (int64_t i = 0; i < dim; ++i) var += (row[i] - mean) * (row[i] - mean);
+      var /= static_cast<double>(dim);
+      const double inv = 1.0 / std::sqrt(var + p.eps);
+      for (int64_t i = 0; i < dim; ++i) {
+        const double beta = p.beta.empty() ? 0.0 : p.beta[i];
+        row[i] = static_cast<float>((row[i] - mean) * inv * p.gamma[i] + beta);
+      }
+    }
+  }
+
+  void attention(const float* qkv, const AttentionParams& p, float* out) const override {
+    check_attention_params(p);
+    const int64_t hidden = p.num_heads * p.head_dim;
+    const int64_t stride = 3 * hidden;
+    for (size_t b = 0; b + 1 < p.cu_seqlens.size(); ++b) {
+      const int64_t begin = p.cu_seqlens[b];
+      const int64_t end = p.cu_seqlens[b + 1];
+      for (int64_t h = 0; h < p.num_heads; ++h) {
+        for (int64_t i = begin; i < end; ++i) {
+          const float* q = qkv + i * stride + h * p.head_dim;
+          std::vector<double> scores;
+          std::vector<int64_t> keys;
+          for (int64_t j = begin; j < end; ++j) {
+            if (p.window > 0 && std::abs(i - j) > p.window / 2) continue;
+            const float* k = qkv + j * stride + hidden + h * p.head_dim;
+            double dot = 0.0;
+            for (int64_t d = 0; d < p.head_dim; ++d) dot += static_cast<double>(q[d]) * k[d];
+            scores.push_back(dot * p.scale);
+            keys.push_back(j);
+          }
+          const double max = *std::max_element(scores.begin(), scores.end());
+          double sum = 0.0;
+          for (double& s : scores) sum += (s = std::exp(s - max));
+          float* o = out + i * hidden + h * p.head_dim;
+          for (int64_t d = 0; d < p.head_dim; ++d) {
+            double acc = 0.0;
+            for (size_t n = 0; n < keys.size(); ++n) {
+              acc += scores[n] * qkv[keys[n] * stride + 2 * hidden + h * p.head_dim + d];
+            }
+            o[d] = static_cast<float>(acc / sum);
+          }
+        }
+      }
+    }
+  }
+
+  void embedding_lookup(const float* table, int64_t table_rows, int64_t dim,
+                        std::span<const int32_t> ids, float* out,
+                        bool accumulate) const override {
+    for (size_t r = 0; r < ids.size(); ++r) {
+      check_embedding_id(ids[r], table_rows);
+      const float* src = table + static_cast<int64_t>(ids[r]) * dim;
+      float* dst = out + static_cast<int64_t>(r) * dim;
+      for (int64_t i = 0; i < dim; ++i) dst[i] = accumulate ? dst[i] + src[i] : src[i];
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_reference_backend() { return std::make_unique<ReferenceBackend>(); }
+
+}  // namespace hades

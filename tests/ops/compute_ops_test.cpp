@@ -1,0 +1,151 @@
+// Op parity: every op of the CPU backend against the plain reference backend, on shapes that
+// include the awkward ones (one row, odd sizes, head dims that are not powers of two).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "compute/backend.hpp"
+#include "hades/error.hpp"
+
+namespace hades {
+namespace {
+
+std::vector<float> random_vector(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+void expect_close(const std::vector<float>& expected, const std::vector<float>& actual,
+                  float tolerance) {
+  ASSERT_EQ(expected.size(), actual.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_NEAR(expected[i], actual[i], tolerance * (1.0f + std::fabs(expected[i])))
+        << "at index " << i;
+  }
+}
+
+class OpsTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Backend> reference_ = make_reference_backend();
+  std::unique_ptr<Backend> cpu_ = make_cpu_backend();
+};
+
+struct LinearCase {
+  int64_t rows, in, out;
+  bool bias;
+  Activation act;
+};
+
+TEST_F(OpsTest, LinearMatchesReference) {
+  const std::vector<LinearCase> cases = {
+      {1, 8, 4, true, Activation::none},       {17, 384, 1152, true, Activation::none},
+      {33, 384, 1536, true, Activation::gelu_erf}, {5, 40, 24, false, Activation::gelu_tanh},
+      {64, 96, 80, true, Activation::relu},    {300, 32, 32, false, Activation::none},
+      {0, 16, 16, true, Activation::gelu_erf},
+  };
+  uint32_t seed = 1;
+  for (const LinearCase& c : cases) {
+    SCOPED_TRACE(testing::Message() << c.rows << "x" << c.in << "->" << c.out);
+    const auto w = random_vector(static_cast<size_t>(c.in * c.out), seed++, 0.2f);
+    const auto b = c.bias ? random_vector(static_cast<size_t>(c.out), seed++) : std::vector<float>{};
+    const auto x = random_vector(static_cast<size_t>(c.rows * c.in), seed++);
+    const LinearWeights weights{w, b, c.in, c.out};
+    std::vector<float> expected(static_cast<size_t>(c.rows * c.out));
+    std::vector<float> actual(expected.size());
+    reference_->linear(*reference_->pack_linear(weights), x.data(), c.rows, expected.data(), c.act);
+    cpu_->linear(*cpu_->pack_linear(weights), x.data(), c.rows, actual.data(), c.act);
+    expect_close(expected, actual, 2e-5f);
+  }
+}
+
+TEST_F(OpsTest, AddLayerNormMatchesReference) {
+  for (const bool with_residual : {false, true}) {
+    for (const bool with_beta : {false, true}) {
+      const int64_t rows = 13;
+      const int64_t dim = 384;
+      auto x = random_vector(rows * dim, 7, 3.0f);
+      for (float& v : x) v += 50.0f;  // a large mean must not cost precision
+      const auto residual = random_vector(rows * dim, 8);
+      const auto gamma = random_vector(dim, 9);
+      const auto beta = with_beta ? random_vector(dim, 10) : std::vector<float>{};
+      const LayerNormParams params{gamma, beta, 1e-12f};
+      auto expected = x;
+      auto actual = x;
+      const float* r = with_residual ? residual.data() : nullptr;
+      reference_->add_layer_norm(expected.data(), r, rows, dim, params);
+      cpu_->add_layer_norm(actual.data(), r, rows, dim, params);
+      expect_close(expected, actual, 1e-5f);
+    }
+  }
+}
+
+TEST_F(OpsTest, AttentionMatchesReferenceOnRaggedBatches) {
+  struct Case {
+    std::vector<int32_t> cu;
+    int64_t heads, head_dim, window;
+  };
+  const std::vector<Case> cases = {
+      {{0, 1}, 1, 8, 0},         {{0, 5, 6, 40}, 12, 32, 0}, {{0, 3, 50, 51}, 5, 12, 0},
+      {{0, 70, 71, 200}, 4, 16, 16}, {{0, 9}, 3, 20, 4},     {{0, 0, 7}, 2, 8, 0},
+  };
+  uint32_t seed = 100;
+  for (const Case& c : cases) {
+    const int64_t tokens = c.cu.back();
+    const int64_t hidden = c.heads * c.head_dim;
+    const auto qkv = random_vector(static_cast<size_t>(tokens * 3 * hidden), seed++);
+    const AttentionParams params{c.cu, c.heads, c.head_dim,
+                                 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.window};
+    std::vector<float> expected(static_cast<size_t>(tokens * hidden));
+    std::vector<float> actual(expected.size());
+    reference_->attention(qkv.data(), params, expected.data());
+    cpu_->attention(qkv.data(), params, actual.data());
+    expect_close(expected, actual, 1e-5f);
+  }
+}
+
+TEST_F(OpsTest, AttentionOfASequenceIgnoresTheOthersInTheBatch) {
+  const int64_t heads = 2;
+  const int64_t head_dim = 8;
+  const auto qkv = random_vector(20 * 3 * heads * head_dim, 5);
+  const std::vector<int32_t> batch_cu = {0, 7, 20};
+  const std::vector<int32_t> alone_cu = {0, 13};
+  std::vector<float> batch(20 * heads * head_dim);
+  std::vector<float> alone(13 * heads * head_dim);
+  cpu_->attention(qkv.data(), {batch_cu, heads, head_dim, 0.35f, 0}, batch.data());
+  cpu_->attention(qkv.data() + 7 * 3 * heads * head_dim, {alone_cu, heads, head_dim, 0.35f, 0},
+                  alone.data());
+  for (size_t i = 0; i < alone.size(); ++i) {
+    ASSERT_EQ(alone[i], batch[7 * heads * head_dim + i]);
+  }
+}
+
+TEST_F(OpsTest, EmbeddingLookupMatchesReferenceAndRejectsBadIds) {
+  const auto table = random_vector(10 * 6, 3);
+  const std::vector<int32_t> ids = {9, 0, 4, 4};
+  for (const bool accumulate : {false, true}) {
+    std::vector<float> expected(ids.size() * 6, 1.0f);
+    std::vector<float> actual = expected;
+    reference_->embedding_lookup(table.data(), 10, 6, ids, expected.data(), accumulate);
+    cpu_->embedding_lookup(table.data(), 10, 6, ids, actual.data(), accumulate);
+    expect_close(expected, actual, 0.0f);
+  }
+  std::vector<float> out(6);
+  const std::vector<int32_t> bad = {10};
+  for (const auto* backend : {reference_.get(), cpu_.get()}) {
+    try {
+      backend->embedding_lookup(table.data(), 10, 6, bad, out.data(), false);
+      FAIL() << backend->name() << " accepted an out-of-range id";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::input_invalid);
+      EXPECT_NE(std::string(e.what()).find("10"), std::string::npos);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hades
