@@ -17,7 +17,7 @@
 
 namespace hades {
 
-enum class Activation { none, gelu_erf, gelu_tanh, relu };
+enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh };
 
 // A linear layer (weight + optional bias) in a backend's own layout; opaque to model code.
 class PackedLinear {

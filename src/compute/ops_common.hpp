@@ -45,6 +45,7 @@ inline float apply_activation(float x, Activation act) {
   switch (act) {
     case Activation::none: return x;
     case Activation::relu: return x > 0.0f ? x : 0.0f;
+    case Activation::tanh: return std::tanh(x);
     case Activation::gelu_erf:
       return static_cast<float>(0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))));
     case Activation::gelu_tanh: {

@@ -45,7 +45,7 @@ TEST_F(OpsTest, LinearMatchesReference) {
   const std::vector<LinearCase> cases = {
       {1, 8, 4, true, Activation::none},       {17, 384, 1152, true, Activation::none},
       {33, 384, 1536, true, Activation::gelu_erf}, {5, 40, 24, false, Activation::gelu_tanh},
-      {64, 96, 80, true, Activation::relu},    {300, 32, 32, false, Activation::none},
+      {64, 96, 80, true, Activation::relu},    {300, 32, 32, false, Activation::none},  {9, 24, 40, true, Activation::tanh},
       {0, 16, 16, true, Activation::gelu_erf},
   };
   uint32_t seed = 1;

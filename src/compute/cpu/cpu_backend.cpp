@@ -25,6 +25,7 @@ dnnl::algorithm eltwise_algorithm(Activation act) {
     case Activation::gelu_erf: return dnnl::algorithm::eltwise_gelu_erf;
     case Activation::gelu_tanh: return dnnl::algorithm::eltwise_gelu_tanh;
     case Activation::relu: return dnnl::algorithm::eltwise_relu;
+    case Activation::tanh: return dnnl::algorithm::eltwise_tanh;
     case Activation::none: break;
   }
   return dnnl::algorithm::undef;
@@ -50,7 +51,7 @@ class CpuLinear final : public PackedLinear {
       bias_.assign(w.bias.begin(), w.bias.end());
     }
     for (Activation act : {Activation::none, Activation::gelu_erf, Activation::gelu_tanh,
-                           Activation::relu}) {
+                           Activation::relu, Activation::tanh}) {
       primitives_[static_cast<size_t>(act)] =
           dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), act));
     }
@@ -95,7 +96,7 @@ class CpuLinear final : public PackedLinear {
   dnnl::engine engine_;
   memory packed_weights_;
   std::vector<float> bias_;
-  dnnl::matmul primitives_[4];
+  dnnl::matmul primitives_[5];  // one per Activation
 };
 
 class CpuBackend final : public Backend {

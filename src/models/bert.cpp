@@ -1,0 +1,204 @@
+// BERT (and every checkpoint of its family that keeps its layout, e.g. MiniLM), mirroring
+// transformers' src/transformers/models/bert/modeling_bert.py (BertModel):
+//   embeddings = LayerNorm(word[id] + position[p] + token_type[t])
+//   per layer:   x = LayerNorm(x + Wo · attention(Wq x, Wk x, Wv x))
+//                x = LayerNorm(x + W2 · act(W1 x))
+//   pooler:      tanh(Wp · x[CLS])            (optional)
+// Positions restart at 0 for every sequence of a ragged batch ("absolute" embeddings only).
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "io/json_file.hpp"
+#include "io/weights.hpp"
+#include "hades/error.hpp"
+#include "models/bert.hpp"
+#include "models/weights_util.hpp"
+
+namespace hades {
+namespace {
+
+struct BertConfig {
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_layers = 0;
+  int64_t num_heads = 0;
+  int64_t intermediate_size = 0;
+  int64_t max_positions = 0;
+  int64_t type_vocab_size = 0;
+  float layer_norm_eps = 1e-12f;
+  Activation activation = Activation::gelu_erf;
+};
+
+BertConfig parse_config(const nlohmann::json& json, const std::string& source) {
+  const JsonFields f(json, source);
+  BertConfig c;
+  c.vocab_size = f.get_positive_int("vocab_size");
+  c.hidden_size = f.get_positive_int("hidden_size");
+  c.num_layers = f.get_positive_int("num_hidden_layers");
+  c.num_heads = f.get_positive_int("num_attention_heads");
+  c.intermediate_size = f.get_positive_int("intermediate_size");
+  c.max_positions = f.get_positive_int("max_position_embeddings");
+  c.type_vocab_size = f.find_positive_int("type_vocab_size").value_or(2);
+  c.layer_norm_eps = static_cast<float>(f.find_number("layer_norm_eps").value_or(1e-12));
+  c.activation = parse_activation(f, "hidden_act", "gelu");
+  if (c.hidden_size % c.num_heads != 0) {
+    f.fail("hidden_size", "must be a multiple of num_attention_heads (" +
+                              std::to_string(c.num_heads) + ")");
+  }
+  const std::string position_type = f.find_string("position_embedding_type").value_or("absolute");
+  if (position_type != "absolute") {
+    throw Error(ErrorCode::unsupported, source + ": position_embedding_type '" + position_type +
+                                            "' is not supported; only 'absolute' is");
+  }
+  check_model_size(f, {c.vocab_size, c.hidden_size, c.num_layers, c.intermediate_size,
+                       c.max_positions});
+  return c;
+}
+
+struct BertLayer {
+  std::unique_ptr<PackedLinear> qkv;  // query, key and value fused into one matmul
+  std::unique_ptr<PackedLinear> attention_output;
+  NormWeights attention_norm;
+  std::unique_ptr<PackedLinear> intermediate;
+  std::unique_ptr<PackedLinear> output;
+  NormWeights output_norm;
+};
+
+class BertModel final : public Encoder {
+ public:
+  BertModel(const BertConfig& config, const WeightStore& weights, const Backend& backend)
+      : config_(config), backend_(backend) {
+    WeightLoader w(weights, backend, detect_prefix(weights));
+    const int64_t h = config.hidden_size;
+    word_embeddings_ = w.load("embeddings.word_embeddings.weight", {config.vocab_size, h});
+    position_embeddings_ =
+        w.load("embeddings.position_embeddings.weight", {config.max_positions, h});
+    token_type_embeddings_ =
+        w.load("embeddings.token_type_embeddings.weight", {config.type_vocab_size, h});
+    embedding_norm_ = w.layer_norm("embeddings.LayerNorm", h, config.layer_norm_eps);
+    for (int64_t i = 0; i < config.num_layers; ++i) {
+      const std::string p = "encoder.layer." + std::to_string(i) + ".";
+      BertLayer layer;
+      layer.qkv = w.fused_linear({p + "attention.self.query", p + "attention.self.key",
+                                  p + "attention.self.value"},
+                                 h, h);
+      layer.attention_output = w.linear(p + "attention.output.dense", h, h);
+      layer.attention_norm = w.layer_norm(p + "attention.output.LayerNorm", h, config.layer_norm_eps);
+      layer.intermediate = w.linear(p + "intermediate.dense", h, config.intermediate_size);
+      layer.output = w.linear(p + "output.dense", config.intermediate_size, h);
+      layer.output_norm = w.layer_norm(p + "output.LayerNorm", h, config.layer_norm_eps);
+      layers_.push_back(std::move(layer));
+    }
+    if (w.contains("pooler.dense.weight")) pooler_ = w.linear("pooler.dense", h, h);
+    weight_bytes_ = w.bytes_loaded();
+  }
+
+  std::string architecture() const override { return "bert"; }
+  int64_t hidden_size() const override { return config_.hidden_size; }
+  int64_t max_sequence_length() const override { return config_.max_positions; }
+  bool has_pooler() const override { return pooler_ != nullptr; }
+  uint64_t weight_bytes() const override { return weight_bytes_; }
+
+  EncoderOutput forward(const RaggedBatch& batch, bool with_pooler) const override {
+    validate_ragged_batch(batch, config_.max_positions);
+    EncoderOutput result;
+    result.hidden.resize(static_cast<size_t>(batch.tokens() * config_.hidden_size));
+    embed(batch, result.hidden.data());
+    Workspace ws(batch.tokens(), config_);
+    for (const BertLayer& layer : layers_) {
+      run_layer(layer, batch, result.hidden.data(), ws);
+    }
+    if (with_pooler) result.pooled = pool(batch, result.hidden);
+    return result;
+  }
+
+ private:
+  // Activation buffers of one forward pass, allocated once per batch, never per op.
+  struct Workspace {
+    Workspace(int64_t tokens, const BertConfig& c)
+        : qkv(static_cast<size_t>(tokens * 3 * c.hidden_size)),
+          context(static_cast<size_t>(tokens * c.hidden_size)),
+          projected(static_cast<size_t>(tokens * c.hidden_size)),
+          intermediate(static_cast<size_t>(tokens * c.intermediate_size)) {}
+    std::vector<float> qkv, context, projected, intermediate;
+  };
+
+  static std::string detect_prefix(const WeightStore& weights) {
+    // Checkpoints of BertFor* heads keep the encoder under "bert."; a bare BertModel has none.
+    return weights.contains("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+  }
+
+  void embed(const RaggedBatch& batch, float* out) const {
+    const int64_t h = config_.hidden_size;
+    backend_.embedding_lookup(word_embeddings_.data(), config_.vocab_size, h, batch.ids, out,
+                              false);
+    std::vector<int32_t> positions(batch.ids.size());
+    for (int64_t b = 0; b < batch.sequences(); ++b) {
+      for (int32_t t = batch.cu_seqlens[b]; t < batch.cu_seqlens[b + 1]; ++t) {
+        positions[t] = t - batch.cu_seqlens[b];
+      }
+    }
+    backend_.embedding_lookup(position_embeddings_.data(), config_.max_positions, h, positions,
+                              out, true);
+    std::vector<int32_t> zeros;
+    if (batch.type_ids.empty()) zeros.assign(batch.ids.size(), 0);
+    backend_.embedding_lookup(token_type_embeddings_.data(), config_.type_vocab_size, h,
+                              batch.type_ids.empty() ? zeros : batch.type_ids, out, true);
+    backend_.add_layer_norm(out, nullptr, batch.tokens(), h, embedding_norm_.params());
+  }
+
+  void run_layer(const BertLayer& layer, const RaggedBatch& batch, float* hidden,
+                 Workspace& ws) const {
+    const int64_t tokens = batch.tokens();
+    const int64_t h = config_.hidden_size;
+    const int64_t head_dim = h / config_.num_heads;
+    backend_.linear(*layer.qkv, hidden, tokens, ws.qkv.data(), Activation::none);
+    const AttentionParams attention{batch.cu_seqlens, config_.num_heads, head_dim,
+                                    1.0f / std::sqrt(static_cast<float>(head_dim)), 0};
+    backend_.attention(ws.qkv.data(), attention, ws.context.data());
+    backend_.linear(*layer.attention_output, ws.context.data(), tokens, ws.projected.data(),
+                    Activation::none);
+    backend_.add_layer_norm(hidden, ws.projected.data(), tokens, h, layer.attention_norm.params());
+    backend_.linear(*layer.intermediate, hidden, tokens, ws.intermediate.data(),
+                    config_.activation);
+    backend_.linear(*layer.output, ws.intermediate.data(), tokens, ws.projected.data(),
+                    Activation::none);
+    backend_.add_layer_norm(hidden, ws.projected.data(), tokens, h, layer.output_norm.params());
+  }
+
+  std::vector<float> pool(const RaggedBatch& batch, const std::vector<float>& hidden) const {
+    if (pooler_ == nullptr) {
+      throw Error(ErrorCode::unsupported, "this BERT checkpoint has no pooler weights");
+    }
+    const int64_t h = config_.hidden_size;
+    std::vector<float> first(static_cast<size_t>(batch.sequences() * h));
+    for (int64_t b = 0; b < batch.sequences(); ++b) {
+      std::copy_n(hidden.begin() + batch.cu_seqlens[b] * h, h, first.begin() + b * h);
+    }
+    std::vector<float> pooled(first.size());
+    backend_.linear(*pooler_, first.data(), batch.sequences(), pooled.data(), Activation::none);
+    for (float& v : pooled) v = std::tanh(v);
+    return pooled;
+  }
+
+  BertConfig config_;
+  const Backend& backend_;
+  std::vector<float> word_embeddings_;
+  std::vector<float> position_embeddings_;
+  std::vector<float> token_type_embeddings_;
+  NormWeights embedding_norm_;
+  std::vector<BertLayer> layers_;
+  std::unique_ptr<PackedLinear> pooler_;
+  uint64_t weight_bytes_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> load_bert(const nlohmann::json& config, const std::string& config_source,
+                                   const WeightStore& weights, const Backend& backend) {
+  return std::make_unique<BertModel>(parse_config(config, config_source), weights, backend);
+}
+
+}  // namespace hades

@@ -1,0 +1,24 @@
+// From a model folder's config.json to a loaded encoder: one row per architecture.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compute/backend.hpp"
+#include "models/encoder.hpp"
+
+namespace hades {
+
+// The process-wide CPU backend shared by every loaded model.
+const Backend& cpu_backend();
+
+// The model_type values of config.json that have an architecture file.
+std::vector<std::string> supported_model_types();
+
+// Reads DIR/config.json and the safetensors weights in DIR and builds the encoder. Refuses remote
+// code, pickle weights and unknown architectures with an error naming the file and the problem.
+std::unique_ptr<Encoder> load_encoder(const std::filesystem::path& dir, const Backend& backend);
+
+}  // namespace hades

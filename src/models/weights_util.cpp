@@ -1,0 +1,85 @@
+#include "models/weights_util.hpp"
+
+#include <map>
+
+#include "hades/error.hpp"
+
+namespace hades {
+
+Activation parse_activation(const JsonFields& config, std::string_view key,
+                            const std::string& default_name) {
+  static const std::map<std::string, Activation, std::less<>> known = {
+      {"gelu", Activation::gelu_erf},
+      {"gelu_new", Activation::gelu_tanh},
+      {"gelu_pytorch_tanh", Activation::gelu_tanh},
+      {"relu", Activation::relu},
+      {"tanh", Activation::tanh},
+  };
+  const std::string name = config.find_string(key).value_or(default_name);
+  const auto it = known.find(name);
+  if (it == known.end()) {
+    config.fail(key, "activation '" + name +
+                         "' is not supported; supported: gelu, gelu_new, gelu_pytorch_tanh, relu, "
+                         "tanh");
+  }
+  return it->second;
+}
+
+void check_model_size(const JsonFields& config, std::initializer_list<int64_t> sizes) {
+  // 2^24 bounds every dimension of every published encoder by far and keeps products of two
+  // dimensions well inside int64.
+  constexpr int64_t kMaxDimension = int64_t{1} << 24;
+  for (int64_t size : sizes) {
+    if (size > kMaxDimension) {
+      config.fail("", "a size of " + std::to_string(size) + " exceeds the limit of " +
+                          std::to_string(kMaxDimension) + " per dimension");
+    }
+  }
+}
+
+WeightLoader::WeightLoader(const WeightStore& weights, const Backend& backend, std::string prefix)
+    : weights_(weights), backend_(backend), prefix_(std::move(prefix)) {}
+
+bool WeightLoader::contains(const std::string& name) const {
+  return weights_.contains(full(name));
+}
+
+std::vector<float> WeightLoader::load(const std::string& name,
+                                      std::initializer_list<int64_t> shape) {
+  std::vector<float> values = weights_.load_f32(full(name), shape);
+  bytes_loaded_ += values.size() * sizeof(float);
+  return values;
+}
+
+std::unique_ptr<PackedLinear> WeightLoader::linear(const std::string& name, int64_t in,
+                                                   int64_t out, bool bias_required) {
+  const std::vector<float> weight = load(name + ".weight", {out, in});
+  std::vector<float> bias;
+  if (bias_required || contains(name + ".bias")) bias = load(name + ".bias", {out});
+  return backend_.pack_linear({weight, bias, in, out});
+}
+
+std::unique_ptr<PackedLinear> WeightLoader::fused_linear(const std::vector<std::string>& names,
+                                                         int64_t in, int64_t out_each) {
+  std::vector<float> weight;
+  std::vector<float> bias;
+  for (const std::string& name : names) {
+    const std::vector<float> w = load(name + ".weight", {out_each, in});
+    const std::vector<float> b = load(name + ".bias", {out_each});
+    weight.insert(weight.end(), w.begin(), w.end());
+    bias.insert(bias.end(), b.begin(), b.end());
+  }
+  const auto out = static_cast<int64_t>(names.size()) * out_each;
+  return backend_.pack_linear({weight, bias, in, out});
+}
+
+NormWeights WeightLoader::layer_norm(const std::string& name, int64_t dim, float eps) {
+  NormWeights norm;
+  norm.eps = eps;
+  const bool old_names = !contains(name + ".weight") && contains(name + ".gamma");
+  norm.gamma = load(name + (old_names ? ".gamma" : ".weight"), {dim});
+  norm.beta = load(name + (old_names ? ".beta" : ".bias"), {dim});
+  return norm;
+}
+
+}  // namespace hades

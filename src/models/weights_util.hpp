@@ -1,0 +1,61 @@
+// Shared helpers of the architecture files: reading config fields every architecture has, and
+// loading named tensors with their expected shapes into the backend's layout.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compute/backend.hpp"
+#include "io/json_file.hpp"
+#include "io/weights.hpp"
+
+namespace hades {
+
+// A LayerNorm's parameters; beta is empty for LayerNorms without bias.
+struct NormWeights {
+  std::vector<float> gamma;
+  std::vector<float> beta;
+  float eps = 1e-12f;
+
+  LayerNormParams params() const { return {gamma, beta, eps}; }
+};
+
+// Maps config.json's activation names to the backend's activations, as transformers' ACT2FN does.
+Activation parse_activation(const JsonFields& config, std::string_view key,
+                            const std::string& default_name);
+
+// Refuses configs whose sizes are out of any sane range before anything is allocated for them.
+void check_model_size(const JsonFields& config, std::initializer_list<int64_t> sizes);
+
+// Loads tensors named relative to a prefix, checking each against its expected shape.
+class WeightLoader {
+ public:
+  WeightLoader(const WeightStore& weights, const Backend& backend, std::string prefix);
+
+  bool contains(const std::string& name) const;
+  std::vector<float> load(const std::string& name, std::initializer_list<int64_t> shape);
+  // "NAME.weight" and "NAME.bias" of [in] → [out] (nn.Linear); the bias is optional when
+  // `bias_required` is false.
+  std::unique_ptr<PackedLinear> linear(const std::string& name, int64_t in, int64_t out,
+                                       bool bias_required = true);
+  // Several linears over the same input, stacked along the output axis into one matmul.
+  std::unique_ptr<PackedLinear> fused_linear(const std::vector<std::string>& names, int64_t in,
+                                             int64_t out_each);
+  // "NAME.weight"/"NAME.bias", or the "gamma"/"beta" names of older checkpoints.
+  NormWeights layer_norm(const std::string& name, int64_t dim, float eps = 1e-12f);
+
+  uint64_t bytes_loaded() const { return bytes_loaded_; }
+
+ private:
+  std::string full(const std::string& name) const { return prefix_ + name; }
+
+  const WeightStore& weights_;
+  const Backend& backend_;
+  std::string prefix_;
+  uint64_t bytes_loaded_ = 0;
+};
+
+}  // namespace hades
