@@ -1,0 +1,207 @@
+#include "io/sentence_transformers.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <system_error>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "hades/error.hpp"
+#include "io/folder_path.hpp"
+#include "io/json_file.hpp"
+
+namespace hades {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kModulePrefix = "sentence_transformers.models.";
+
+// The boolean keys of Pooling's config.json, in the order Pooling.forward concatenates outputs.
+constexpr std::array<std::pair<std::string_view, PoolingMode>, 6> kPoolingFlags = {{
+    {"pooling_mode_cls_token", PoolingMode::cls},
+    {"pooling_mode_max_tokens", PoolingMode::max},
+    {"pooling_mode_mean_tokens", PoolingMode::mean},
+    {"pooling_mode_mean_sqrt_len_tokens", PoolingMode::mean_sqrt_len},
+    {"pooling_mode_weightedmean_tokens", PoolingMode::weighted_mean},
+    {"pooling_mode_lasttoken", PoolingMode::last_token},
+}};
+
+// Older sentence-transformers releases named this file after the architecture; the Transformer
+// module reads the first that exists, in this order.
+constexpr std::array<const char*, 7> kSentenceBertConfigNames = {
+    "sentence_bert_config.json",       "sentence_roberta_config.json",
+    "sentence_distilbert_config.json", "sentence_camembert_config.json",
+    "sentence_albert_config.json",     "sentence_xlm-roberta_config.json",
+    "sentence_xlnet_config.json",
+};
+
+struct Module {
+  std::string type;
+  std::string path;
+  std::string label;  // "module 1 ('1_Pooling', sentence_transformers.models.Pooling)"
+};
+
+bool file_exists(const std::filesystem::path& path) {
+  std::error_code error;
+  return std::filesystem::exists(path, error);
+}
+
+std::vector<Module> read_modules(const std::filesystem::path& path) {
+  const json document = read_json_file(path);
+  const std::string source = path.string();
+  if (!document.is_array()) {
+    throw Error(ErrorCode::invalid_model,
+                source + ": must be a JSON array of modules, got " + describe_json_value(document));
+  }
+  if (document.empty()) throw Error(ErrorCode::invalid_model, source + ": lists no modules");
+  std::vector<Module> modules;
+  for (std::size_t i = 0; i < document.size(); ++i) {
+    // Errors name "[2].type". Built in place: GCC 12's -Wrestrict misfires on "[" + to_string(i).
+    std::string position = std::to_string(i);
+    position.insert(position.begin(), '[');
+    position.push_back(']');
+    const JsonFields fields(document[i], source, position);
+    Module module{fields.get_string("type"), fields.find_string("path").value_or(""), ""};
+    module.label = "module " + std::to_string(i) + " (" + quote_for_message(module.path) + ", " +
+                   quote_for_message(module.type) + ")";
+    if (!stays_inside_folder(module.path)) {
+      throw Error(ErrorCode::invalid_model,
+                  source + ": the path of " + module.label + " is outside the model folder");
+    }
+    modules.push_back(std::move(module));
+  }
+  return modules;
+}
+
+void read_sentence_bert_config(SentenceTransformerConfig& config) {
+  for (const char* name : kSentenceBertConfigNames) {
+    const std::filesystem::path path = config.transformer_dir / name;
+    if (!file_exists(path)) continue;
+    const json document = read_json_file(path);
+    const JsonFields fields(document, path.string());
+    config.max_seq_length = fields.find_positive_int("max_seq_length");
+    config.do_lower_case = fields.find_bool("do_lower_case").value_or(false);
+    return;
+  }
+}
+
+void read_model_card_config(const std::filesystem::path& model_dir,
+                            SentenceTransformerConfig& config) {
+  const std::filesystem::path path = model_dir / "config_sentence_transformers.json";
+  if (!file_exists(path)) return;
+  const json document = read_json_file(path);
+  const JsonFields fields(document, path.string());
+  if (const std::optional<JsonFields> prompts = fields.find_object("prompts")) {
+    for (const auto& item : prompts->json().items()) {
+      config.prompts.emplace(item.key(), *prompts->find_string(item.key()));
+    }
+  }
+  config.default_prompt_name = fields.find_string("default_prompt_name");
+  config.similarity_fn_name = fields.find_string("similarity_fn_name");
+  if (config.default_prompt_name && config.prompts.count(*config.default_prompt_name) == 0) {
+    fields.fail("default_prompt_name", "names no prompt in 'prompts'");
+  }
+}
+
+[[noreturn]] void fail_unsupported(const std::filesystem::path& modules_path,
+                                   const std::string& problem) {
+  throw Error(ErrorCode::unsupported, modules_path.string() + ": " + problem);
+}
+
+// Applies one module of modules.json, in order: a Transformer first, then at most one Pooling,
+// then at most one Normalize; anything else is refused with the reason.
+void apply_module(const std::filesystem::path& model_dir, const std::filesystem::path& modules_path,
+                  const Module& module, bool first, SentenceTransformerConfig& config) {
+  const std::string_view type = module.type;
+  if (!type.starts_with(kModulePrefix)) {
+    fail_unsupported(modules_path, module.label +
+                                       " is a custom module, which requires remote code; hades "
+                                       "never runs remote code");
+  }
+  const std::string_view kind = type.substr(kModulePrefix.size());
+  if (first != (kind == "Transformer")) {
+    fail_unsupported(modules_path, module.label + (first ? " comes first; hades needs the first "
+                                                           "module to be a Transformer"
+                                                         : " is a second Transformer"));
+  }
+  if (kind == "Transformer") {
+    config.transformer_dir = module.path.empty() ? model_dir : model_dir / module.path;
+  } else if (kind == "Pooling" && !config.pooling && !config.normalize) {
+    config.pooling = read_pooling_config(model_dir / module.path / "config.json");
+  } else if (kind == "Normalize" && !config.normalize) {
+    config.normalize = true;
+  } else if (kind == "Dense") {
+    fail_unsupported(modules_path,
+                     module.label + " is a Dense layer, which hades does not support yet");
+  } else {
+    fail_unsupported(modules_path, module.label +
+                                       " is not supported here (hades runs Transformer, then "
+                                       "Pooling, then Normalize, each at most once)");
+  }
+}
+
+}  // namespace
+
+std::string_view pooling_mode_name(PoolingMode mode) noexcept {
+  switch (mode) {
+    case PoolingMode::cls: return "cls";
+    case PoolingMode::max: return "max";
+    case PoolingMode::mean: return "mean";
+    case PoolingMode::mean_sqrt_len: return "mean_sqrt_len_tokens";
+    case PoolingMode::weighted_mean: return "weightedmean";
+    case PoolingMode::last_token: return "lasttoken";
+  }
+  return "?";
+}
+
+PoolingConfig read_pooling_config(const std::filesystem::path& config_path) {
+  const json document = read_json_file(config_path);
+  const JsonFields fields(document, config_path.string());
+  PoolingConfig config;
+  config.word_embedding_dimension = fields.find_positive_int("word_embedding_dimension");
+  config.include_prompt = fields.find_bool("include_prompt").value_or(true);
+  // Pooling(pooling_mode="mean") overrides the boolean flags, as Pooling.__init__ does.
+  if (const std::optional<std::string> name = fields.find_string("pooling_mode")) {
+    std::string lower = *name;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (const auto& [flag, mode] : kPoolingFlags) {
+      if (pooling_mode_name(mode) == lower) config.modes = {mode};
+    }
+    if (config.modes.empty()) {
+      fields.fail("pooling_mode",
+                  "must be one of cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken, "
+                  "got " +
+                      describe_json_value(*name));
+    }
+    return config;
+  }
+  for (const auto& [flag, mode] : kPoolingFlags) {
+    if (fields.find_bool(flag).value_or(false)) config.modes.push_back(mode);
+  }
+  if (config.modes.empty()) {
+    throw Error(ErrorCode::invalid_model,
+                config_path.string() + ": no pooling mode is switched on (pooling_mode_* keys)");
+  }
+  return config;
+}
+
+std::optional<SentenceTransformerConfig> read_sentence_transformer_config(
+    const std::filesystem::path& model_dir) {
+  const std::filesystem::path modules_path = model_dir / "modules.json";
+  if (!file_exists(modules_path)) return std::nullopt;
+  const std::vector<Module> modules = read_modules(modules_path);
+  SentenceTransformerConfig config;
+  for (std::size_t i = 0; i < modules.size(); ++i) {
+    apply_module(model_dir, modules_path, modules[i], i == 0, config);
+  }
+  read_sentence_bert_config(config);
+  read_model_card_config(model_dir, config);
+  return config;
+}
+
+}  // namespace hades

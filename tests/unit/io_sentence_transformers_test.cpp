@@ -1,0 +1,239 @@
+// sentence-transformers folders: MiniLM's real configs, pooling modes in both config forms, old
+// layouts, and the modules hades refuses.
+#include "io/sentence_transformers.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <string>
+
+#include "hades/error.hpp"
+#include "support/paths.hpp"
+
+namespace hades {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = fs::temp_directory_path() /
+            ("hades-io-st-" + std::to_string(::getpid()) + "-" + test->name());
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+void write_file(const fs::path& path, std::string_view text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+}
+
+template <typename Body>
+void expect_error(Body body, ErrorCode code, std::initializer_list<std::string_view> fragments) {
+  try {
+    body();
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(e.code(), code) << message;
+    for (const std::string_view fragment : fragments) {
+      EXPECT_NE(message.find(fragment), std::string::npos)
+          << "'" << fragment << "' not in: " << message;
+    }
+  }
+}
+
+constexpr const char* kTransformer =
+    R"({"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"})";
+constexpr const char* kPooling =
+    R"({"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"})";
+constexpr const char* kNormalize =
+    R"({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})";
+
+std::string modules(std::initializer_list<const char*> entries) {
+  std::string text = "[";
+  for (const char* entry : entries) text += (text.size() > 1 ? ", " : "") + std::string(entry);
+  return text + "]";
+}
+
+TEST(SentenceTransformers, ReadsMiniLm) {
+  fs::path dir;
+  try {
+    dir = test::minilm_dir();
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << e.what();
+  }
+  const std::optional<SentenceTransformerConfig> config = read_sentence_transformer_config(dir);
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->transformer_dir, dir);
+  EXPECT_EQ(config->max_seq_length, 256);
+  EXPECT_FALSE(config->do_lower_case);
+  ASSERT_TRUE(config->pooling);
+  EXPECT_EQ(config->pooling->modes, std::vector<PoolingMode>{PoolingMode::mean});
+  EXPECT_EQ(config->pooling->word_embedding_dimension, 384);
+  EXPECT_TRUE(config->pooling->include_prompt);
+  EXPECT_TRUE(config->normalize);
+  EXPECT_TRUE(config->prompts.empty());
+}
+
+TEST(SentenceTransformers, PlainTransformersFolderHasNone) {
+  const TempDir dir;
+  write_file(dir.path() / "config.json", "{}");
+  EXPECT_FALSE(read_sentence_transformer_config(dir.path()));
+}
+
+TEST(SentenceTransformers, ReadsPoolingFlagsInConcatenationOrder) {
+  const TempDir dir;
+  write_file(dir.path() / "modules.json", modules({kTransformer, kPooling}));
+  // Key order in the file does not matter: sentence-transformers concatenates cls, max, mean, ...
+  write_file(dir.path() / "1_Pooling" / "config.json",
+             R"({"pooling_mode_lasttoken": true, "pooling_mode_mean_tokens": true,
+                 "pooling_mode_cls_token": true, "pooling_mode_max_tokens": false,
+                 "pooling_mode_mean_sqrt_len_tokens": true,
+                 "pooling_mode_weightedmean_tokens": true, "include_prompt": false})");
+  const auto config = read_sentence_transformer_config(dir.path());
+  ASSERT_TRUE(config && config->pooling);
+  EXPECT_EQ(
+      config->pooling->modes,
+      (std::vector<PoolingMode>{PoolingMode::cls, PoolingMode::mean, PoolingMode::mean_sqrt_len,
+                                PoolingMode::weighted_mean, PoolingMode::last_token}));
+  EXPECT_FALSE(config->pooling->include_prompt);
+  EXPECT_FALSE(config->normalize);
+  EXPECT_FALSE(config->max_seq_length);  // no sentence_bert_config.json
+}
+
+TEST(SentenceTransformers, ReadsThePoolingModeString) {
+  const TempDir dir;
+  const fs::path path = dir.path() / "config.json";
+  write_file(path, R"({"pooling_mode": "CLS", "pooling_mode_mean_tokens": true})");
+  EXPECT_EQ(read_pooling_config(path).modes, std::vector<PoolingMode>{PoolingMode::cls});
+  write_file(path, R"({"pooling_mode": "lasttoken"})");
+  EXPECT_EQ(read_pooling_config(path).modes, std::vector<PoolingMode>{PoolingMode::last_token});
+  write_file(path, R"({"pooling_mode": "mean_sqrt_len_tokens"})");
+  EXPECT_EQ(read_pooling_config(path).modes, std::vector<PoolingMode>{PoolingMode::mean_sqrt_len});
+  write_file(path, R"({"pooling_mode": "median"})");
+  expect_error([&] { read_pooling_config(path); }, ErrorCode::invalid_model,
+               {path.string(), "'pooling_mode' must be one of", "got \"median\""});
+  write_file(path, R"({"pooling_mode_mean_tokens": "yes"})");
+  expect_error([&] { read_pooling_config(path); }, ErrorCode::invalid_model,
+               {"'pooling_mode_mean_tokens' must be true or false, got \"yes\""});
+  write_file(path, R"({"pooling_mode_mean_tokens": false, "word_embedding_dimension": 384})");
+  expect_error([&] { read_pooling_config(path); }, ErrorCode::invalid_model,
+               {path.string(), "no pooling mode is switched on"});
+  write_file(path, R"({"pooling_mode_cls_token": true, "word_embedding_dimension": -1})");
+  expect_error([&] { read_pooling_config(path); }, ErrorCode::invalid_model,
+               {"'word_embedding_dimension' must be a positive integer, got -1"});
+}
+
+TEST(SentenceTransformers, ReadsOldLayoutsAndModelCardConfig) {
+  const TempDir dir;
+  write_file(dir.path() / "modules.json",
+             R"([{"path": "0_Transformer", "type": "sentence_transformers.models.Transformer"},
+                 {"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}])");
+  write_file(dir.path() / "0_Transformer" / "sentence_roberta_config.json",
+             R"({"max_seq_length": 128, "do_lower_case": true})");
+  write_file(dir.path() / "1_Pooling" / "config.json", R"({"pooling_mode_cls_token": true})");
+  write_file(dir.path() / "config_sentence_transformers.json",
+             R"({"prompts": {"query": "query: ", "passage": "passage: "},
+                 "default_prompt_name": "query", "similarity_fn_name": "cosine"})");
+  const auto config = read_sentence_transformer_config(dir.path());
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->transformer_dir, dir.path() / "0_Transformer");
+  EXPECT_EQ(config->max_seq_length, 128);
+  EXPECT_TRUE(config->do_lower_case);
+  EXPECT_EQ(config->prompts.at("passage"), "passage: ");
+  EXPECT_EQ(config->default_prompt_name, "query");
+  EXPECT_EQ(config->similarity_fn_name, "cosine");
+
+  write_file(dir.path() / "config_sentence_transformers.json", R"({"prompts": {"query": 1}})");
+  expect_error([&] { read_sentence_transformer_config(dir.path()); }, ErrorCode::invalid_model,
+               {"config_sentence_transformers.json", "'prompts.query' must be a string, got 1"});
+  write_file(dir.path() / "config_sentence_transformers.json",
+             R"({"prompts": {}, "default_prompt_name": "query"})");
+  expect_error([&] { read_sentence_transformer_config(dir.path()); }, ErrorCode::invalid_model,
+               {"'default_prompt_name' names no prompt"});
+}
+
+TEST(SentenceTransformers, MaxSeqLengthMayBeNullButNotText) {
+  const TempDir dir;
+  write_file(dir.path() / "modules.json", modules({kTransformer}));
+  write_file(dir.path() / "sentence_bert_config.json", R"({"max_seq_length": null})");
+  const auto config = read_sentence_transformer_config(dir.path());
+  ASSERT_TRUE(config);
+  EXPECT_FALSE(config->max_seq_length);
+  EXPECT_FALSE(config->pooling);  // no Pooling module: token embeddings
+  write_file(dir.path() / "sentence_bert_config.json", R"({"max_seq_length": "abc"})");
+  expect_error([&] { read_sentence_transformer_config(dir.path()); }, ErrorCode::invalid_model,
+               {"sentence_bert_config.json: 'max_seq_length' must be a positive integer, got "
+                "\"abc\""});
+}
+
+TEST(SentenceTransformers, RefusesModulesItDoesNotRun) {
+  const TempDir dir;
+  const fs::path path = dir.path() / "modules.json";
+  const auto read = [&] { read_sentence_transformer_config(dir.path()); };
+  write_file(dir.path() / "1_Pooling" / "config.json", R"({"pooling_mode_mean_tokens": true})");
+
+  write_file(path,
+             modules({kTransformer, kPooling,
+                      R"({"path": "2_Dense", "type": "sentence_transformers.models.Dense"})"}));
+  expect_error(read, ErrorCode::unsupported,
+               {path.string(), "module 2 ('2_Dense'", "Dense layer", "not support"});
+  write_file(path, modules({kTransformer, R"({"path": "x", "type": "my_package.MyModule"})"}));
+  expect_error(read, ErrorCode::unsupported, {"'my_package.MyModule'", "remote code"});
+  write_file(path, modules({kPooling, kTransformer}));
+  expect_error(read, ErrorCode::unsupported, {"first module to be a Transformer"});
+  write_file(path, modules({kTransformer, kTransformer}));
+  expect_error(read, ErrorCode::unsupported, {"second Transformer"});
+  write_file(path, modules({kTransformer, kNormalize, kPooling}));
+  expect_error(read, ErrorCode::unsupported, {"Pooling", "not supported here"});
+  write_file(path, modules({kTransformer, kPooling, kPooling}));
+  expect_error(read, ErrorCode::unsupported, {"not supported here"});
+  write_file(path, modules({kTransformer,
+                            R"({"path": "", "type": "sentence_transformers.models.LSTM"})"}));
+  expect_error(read, ErrorCode::unsupported, {"LSTM", "not supported here"});
+}
+
+TEST(SentenceTransformers, RejectsMalformedModulesJson) {
+  const TempDir dir;
+  const fs::path path = dir.path() / "modules.json";
+  const auto read = [&] { read_sentence_transformer_config(dir.path()); };
+  write_file(path, "[{\"type\": ");
+  expect_error(read, ErrorCode::invalid_model, {path.string() + ": invalid JSON"});
+  write_file(path, R"({"type": "x"})");
+  expect_error(read, ErrorCode::invalid_model, {"must be a JSON array of modules, got an object"});
+  write_file(path, "[]");
+  expect_error(read, ErrorCode::invalid_model, {"lists no modules"});
+  write_file(path, R"([{"path": ""}])");
+  expect_error(read, ErrorCode::invalid_model, {"'[0].type' is required"});
+  write_file(path, R"([{"path": "", "type": 3}])");
+  expect_error(read, ErrorCode::invalid_model, {"'[0].type' must be a string, got 3"});
+  write_file(path, R"([7])");
+  expect_error(read, ErrorCode::invalid_model, {"'[0]' must be a JSON object, got 7"});
+  write_file(path,
+             modules({kTransformer,
+                      R"({"path": "../x", "type": "sentence_transformers.models.Pooling"})"}));
+  expect_error(read, ErrorCode::invalid_model, {"module 1 ('../x'", "outside the model folder"});
+  write_file(path, modules({kTransformer, kPooling}));
+  expect_error(read, ErrorCode::not_found, {"1_Pooling/config.json", "file not found"});
+}
+
+}  // namespace
+}  // namespace hades
