@@ -1,0 +1,146 @@
+// Mirrors sentence_transformers.SentenceTransformer.encode for a Transformer → Pooling →
+// (Normalize) pipeline: texts are lower-cased when sentence_bert_config.json says so, tokenized
+// with truncation at max_seq_length (longest_first), run as ragged batches, pooled and normalized.
+#include "models/embedding_model.hpp"
+
+#include <utf8proc.h>
+
+#include <algorithm>
+
+#include "hades/error.hpp"
+#include "io/json_file.hpp"
+#include "models/pooling.hpp"
+#include "models/registry.hpp"
+
+namespace hades {
+namespace {
+
+// Python's str.lower() per code point (sentence-transformers' do_lower_case); the input is
+// valid UTF-8 by then, as the tokenizer has checked it.
+std::string lower_case(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  auto remaining = static_cast<utf8proc_ssize_t>(text.size());
+  while (remaining > 0) {
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t used = utf8proc_iterate(bytes, remaining, &cp);
+    if (used <= 0) throw Error(ErrorCode::input_invalid, "input text is not valid UTF-8");
+    utf8proc_uint8_t encoded[4];
+    const utf8proc_ssize_t n = utf8proc_encode_char(utf8proc_tolower(cp), encoded);
+    out.append(reinterpret_cast<const char*>(encoded), static_cast<size_t>(n));
+    bytes += used;
+    remaining -= used;
+  }
+  return out;
+}
+
+// The truncation length when sentence_bert_config.json gives none: the tokenizer's
+// model_max_length where it is a real bound, capped by the position embeddings.
+int64_t default_max_length(const std::filesystem::path& dir, int64_t positions) {
+  const auto path = dir / "tokenizer_config.json";
+  if (!std::filesystem::exists(path)) return positions;
+  const nlohmann::json config = read_json_file(path);
+  const auto it = config.find("model_max_length");
+  if (it != config.end() && it->is_number_integer() && it->get<int64_t>() > 0) {
+    return std::min(positions, it->get<int64_t>());
+  }
+  return positions;
+}
+
+}  // namespace
+
+EmbeddingModel::EmbeddingModel(std::unique_ptr<Encoder> encoder, Tokenizer tokenizer)
+    : encoder_(std::move(encoder)), tokenizer_(std::move(tokenizer)),
+      truncating_tokenizer_(tokenizer_) {}
+
+std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const std::filesystem::path& dir,
+                                                     const ModelLoadOptions& options) {
+  if (!std::filesystem::is_directory(dir)) {
+    throw Error(ErrorCode::not_found, dir.string() + ": model folder not found");
+  }
+  const std::optional<SentenceTransformerConfig> st = read_sentence_transformer_config(dir);
+  const std::filesystem::path model_dir = st ? st->transformer_dir : dir;
+  const Backend& backend = options.backend != nullptr ? *options.backend : cpu_backend();
+  auto encoder = load_encoder(model_dir, backend);
+  Tokenizer tokenizer = Tokenizer::from_file(model_dir / "tokenizer.json");
+  // The file's own truncation and padding are for its training setup (MiniLM's says pad to 128);
+  // sentence-transformers overrides both, and so do we.
+  tokenizer.set_truncation(std::nullopt);
+  tokenizer.set_padding(std::nullopt);
+  std::unique_ptr<EmbeddingModel> model(new EmbeddingModel(std::move(encoder), std::move(tokenizer)));
+  const int64_t positions = model->encoder_->max_sequence_length();
+  model->max_sequence_length_ = std::min(
+      positions, st && st->max_seq_length ? *st->max_seq_length : default_max_length(model_dir, positions));
+  if (st && st->pooling) model->pooling_modes_ = st->pooling->modes;
+  model->normalize_ = st && st->normalize;
+  model->lower_case_ = st && st->do_lower_case;
+  TruncationOptions truncation;
+  truncation.max_length = static_cast<size_t>(model->max_sequence_length_);
+  model->truncating_tokenizer_ = model->tokenizer_;
+  model->truncating_tokenizer_.set_truncation(truncation);
+  return model;
+}
+
+int64_t EmbeddingModel::dimension() const {
+  return encoder_->hidden_size() * static_cast<int64_t>(pooling_modes_.size());
+}
+
+std::vector<Encoding> EmbeddingModel::tokenize(std::span<const std::string> texts,
+                                               bool truncate) const {
+  const Tokenizer& tokenizer = truncate ? truncating_tokenizer_ : tokenizer_;
+  std::vector<Encoding> encodings;
+  encodings.reserve(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    encodings.push_back(tokenizer.encode(lower_case_ ? lower_case(texts[i]) : texts[i]));
+    if (!truncate && static_cast<int64_t>(encodings.back().size()) > max_sequence_length_) {
+      throw Error(ErrorCode::input_invalid,
+                  "input " + std::to_string(i) + " has " + std::to_string(encodings.back().size()) +
+                      " tokens; the model accepts at most " + std::to_string(max_sequence_length_) +
+                      " (set truncate to cut it)");
+    }
+  }
+  return encodings;
+}
+
+Embeddings EmbeddingModel::embed(std::span<const std::string> texts,
+                                 const EmbedOptions& options) const {
+  const std::vector<Encoding> encodings = tokenize(texts, options.truncate);
+  const std::vector<PoolingMode> modes =
+      options.pooling ? std::vector<PoolingMode>{*options.pooling} : pooling_modes_;
+  Embeddings out;
+  out.dimension = encoder_->hidden_size() * static_cast<int64_t>(modes.size());
+  out.values.reserve(texts.size() * static_cast<size_t>(out.dimension));
+  // Consecutive inputs go into one forward pass until the next would pass the token budget.
+  size_t first = 0;
+  int64_t group_tokens = 0;
+  for (size_t i = 0; i <= encodings.size(); ++i) {
+    const bool flush = i == encodings.size() ||
+                       (i > first && group_tokens + static_cast<int64_t>(encodings[i].size()) >
+                                         options.max_batch_tokens);
+    if (flush && i > first) {
+      embed_group(std::span(encodings).subspan(first, i - first), modes, out);
+      first = i;
+      group_tokens = 0;
+    }
+    if (i < encodings.size()) group_tokens += static_cast<int64_t>(encodings[i].size());
+  }
+  if (options.normalize.value_or(normalize_)) normalize_rows(out.values, out.dimension);
+  return out;
+}
+
+void EmbeddingModel::embed_group(std::span<const Encoding> encodings,
+                                 std::span<const PoolingMode> modes, Embeddings& out) const {
+  std::vector<int32_t> ids, type_ids, cu_seqlens = {0};
+  for (const Encoding& e : encodings) {
+    ids.insert(ids.end(), e.ids.begin(), e.ids.end());
+    type_ids.insert(type_ids.end(), e.type_ids.begin(), e.type_ids.end());
+    cu_seqlens.push_back(static_cast<int32_t>(ids.size()));
+  }
+  const EncoderOutput result = encoder_->forward({ids, type_ids, cu_seqlens});
+  const std::vector<float> pooled = pool(result.hidden, encoder_->hidden_size(), cu_seqlens, modes);
+  out.values.insert(out.values.end(), pooled.begin(), pooled.end());
+  out.tokens += static_cast<int64_t>(ids.size());
+}
+
+}  // namespace hades

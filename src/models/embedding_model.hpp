@@ -1,0 +1,87 @@
+// The in-process embedding API: a model folder in, sentence embeddings out, equal to
+// `SentenceTransformer(folder).encode(texts)` for sentence-transformers folders.
+//
+//   auto model = hades::EmbeddingModel::load("/path/to/all-MiniLM-L6-v2");
+//   hades::Embeddings e = model->embed({"first text", "second text"});
+//   // e.values holds e.count() rows of e.dimension floats, row-major.
+//
+// A loaded model is immutable: embed() and tokenize() may run from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "compute/backend.hpp"
+#include "io/sentence_transformers.hpp"
+#include "models/encoder.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace hades {
+
+struct ModelLoadOptions {
+  const Backend* backend = nullptr;  // null: the process-wide CPU backend
+};
+
+struct EmbedOptions {
+  // Overrides the folder's pooling (a sentence-transformers Pooling module, else mean).
+  std::optional<PoolingMode> pooling;
+  // Overrides whether rows are L2-normalized (default: as the folder's Normalize module says).
+  std::optional<bool> normalize;
+  // true: inputs longer than max_sequence_length() are cut, as sentence-transformers does.
+  // false: such an input is an input_invalid error naming it.
+  bool truncate = true;
+  // Upper bound on the tokens of one forward pass; inputs are grouped into passes under it.
+  int64_t max_batch_tokens = 16384;
+};
+
+struct Embeddings {
+  int64_t dimension = 0;
+  std::vector<float> values;  // [count, dimension]
+  int64_t tokens = 0;         // tokens computed, special tokens included
+
+  int64_t count() const { return dimension == 0 ? 0 : static_cast<int64_t>(values.size()) / dimension; }
+  std::span<const float> row(int64_t i) const {
+    return {values.data() + i * dimension, static_cast<size_t>(dimension)};
+  }
+};
+
+class EmbeddingModel {
+ public:
+  // Loads config.json, the safetensors weights, tokenizer.json and, where present, the
+  // sentence-transformers configs of DIR. Errors name the file and the problem.
+  static std::unique_ptr<EmbeddingModel> load(const std::filesystem::path& dir,
+                                              const ModelLoadOptions& options = {});
+
+  Embeddings embed(std::span<const std::string> texts, const EmbedOptions& options = {}) const;
+
+  // The encodings the model would compute (special tokens included), truncated or not.
+  std::vector<Encoding> tokenize(std::span<const std::string> texts, bool truncate = true) const;
+
+  int64_t dimension() const;  // of embed()'s rows with the folder's own pooling
+  int64_t max_sequence_length() const { return max_sequence_length_; }
+  const std::vector<PoolingMode>& pooling_modes() const { return pooling_modes_; }
+  bool normalizes() const { return normalize_; }
+  uint64_t weight_bytes() const { return encoder_->weight_bytes(); }
+  const Encoder& encoder() const { return *encoder_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+
+ private:
+  EmbeddingModel(std::unique_ptr<Encoder> encoder, Tokenizer tokenizer);
+  void embed_group(std::span<const Encoding> encodings, std::span<const PoolingMode> modes,
+                   Embeddings& out) const;
+
+  std::unique_ptr<Encoder> encoder_;
+  Tokenizer tokenizer_;
+  Tokenizer truncating_tokenizer_;
+  std::vector<PoolingMode> pooling_modes_ = {PoolingMode::mean};
+  bool normalize_ = false;
+  bool lower_case_ = false;
+  int64_t max_sequence_length_ = 0;
+};
+
+}  // namespace hades
