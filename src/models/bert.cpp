@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "hades/error.hpp"
 #include "io/json_file.hpp"
 #include "io/weights.hpp"
-#include "hades/error.hpp"
 #include "models/bert.hpp"
 #include "models/weights_util.hpp"
 
@@ -44,16 +44,16 @@ BertConfig parse_config(const nlohmann::json& json, const std::string& source) {
   c.layer_norm_eps = static_cast<float>(f.find_number("layer_norm_eps").value_or(1e-12));
   c.activation = parse_activation(f, "hidden_act", "gelu");
   if (c.hidden_size % c.num_heads != 0) {
-    f.fail("hidden_size", "must be a multiple of num_attention_heads (" +
-                              std::to_string(c.num_heads) + ")");
+    f.fail("hidden_size",
+           "must be a multiple of num_attention_heads (" + std::to_string(c.num_heads) + ")");
   }
   const std::string position_type = f.find_string("position_embedding_type").value_or("absolute");
   if (position_type != "absolute") {
     throw Error(ErrorCode::unsupported, source + ": position_embedding_type '" + position_type +
                                             "' is not supported; only 'absolute' is");
   }
-  check_model_size(f, {c.vocab_size, c.hidden_size, c.num_layers, c.intermediate_size,
-                       c.max_positions});
+  check_model_size(
+      f, {c.vocab_size, c.hidden_size, c.num_layers, c.intermediate_size, c.max_positions});
   return c;
 }
 
@@ -81,11 +81,11 @@ class BertModel final : public Encoder {
     for (int64_t i = 0; i < config.num_layers; ++i) {
       const std::string p = "encoder.layer." + std::to_string(i) + ".";
       BertLayer layer;
-      layer.qkv = w.fused_linear({p + "attention.self.query", p + "attention.self.key",
-                                  p + "attention.self.value"},
-                                 h, h);
+      layer.qkv = w.fused_linear(
+          {p + "attention.self.query", p + "attention.self.key", p + "attention.self.value"}, h, h);
       layer.attention_output = w.linear(p + "attention.output.dense", h, h);
-      layer.attention_norm = w.layer_norm(p + "attention.output.LayerNorm", h, config.layer_norm_eps);
+      layer.attention_norm =
+          w.layer_norm(p + "attention.output.LayerNorm", h, config.layer_norm_eps);
       layer.intermediate = w.linear(p + "intermediate.dense", h, config.intermediate_size);
       layer.output = w.linear(p + "output.dense", config.intermediate_size, h);
       layer.output_norm = w.layer_norm(p + "output.LayerNorm", h, config.layer_norm_eps);
@@ -140,8 +140,8 @@ class BertModel final : public Encoder {
         positions[t] = t - batch.cu_seqlens[b];
       }
     }
-    backend_.embedding_lookup(position_embeddings_.data(), config_.max_positions, h, positions,
-                              out, true);
+    backend_.embedding_lookup(position_embeddings_.data(), config_.max_positions, h, positions, out,
+                              true);
     std::vector<int32_t> zeros;
     if (batch.type_ids.empty()) zeros.assign(batch.ids.size(), 0);
     backend_.embedding_lookup(token_type_embeddings_.data(), config_.type_vocab_size, h,

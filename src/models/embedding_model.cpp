@@ -51,7 +51,8 @@ int64_t default_max_length(const std::filesystem::path& dir, int64_t positions) 
 }  // namespace
 
 EmbeddingModel::EmbeddingModel(std::unique_ptr<Encoder> encoder, Tokenizer tokenizer)
-    : encoder_(std::move(encoder)), tokenizer_(std::move(tokenizer)),
+    : encoder_(std::move(encoder)),
+      tokenizer_(std::move(tokenizer)),
       truncating_tokenizer_(tokenizer_) {}
 
 std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const std::filesystem::path& dir,
@@ -68,10 +69,12 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const std::filesystem::path
   // sentence-transformers overrides both, and so do we.
   tokenizer.set_truncation(std::nullopt);
   tokenizer.set_padding(std::nullopt);
-  std::unique_ptr<EmbeddingModel> model(new EmbeddingModel(std::move(encoder), std::move(tokenizer)));
+  std::unique_ptr<EmbeddingModel> model(
+      new EmbeddingModel(std::move(encoder), std::move(tokenizer)));
   const int64_t positions = model->encoder_->max_sequence_length();
-  model->max_sequence_length_ = std::min(
-      positions, st && st->max_seq_length ? *st->max_seq_length : default_max_length(model_dir, positions));
+  model->max_sequence_length_ =
+      std::min(positions, st && st->max_seq_length ? *st->max_seq_length
+                                                   : default_max_length(model_dir, positions));
   if (st && st->pooling) model->pooling_modes_ = st->pooling->modes;
   model->normalize_ = st && st->normalize;
   model->lower_case_ = st && st->do_lower_case;

@@ -44,7 +44,9 @@ struct Embeddings {
   std::vector<float> values;  // [count, dimension]
   int64_t tokens = 0;         // tokens computed, special tokens included
 
-  int64_t count() const { return dimension == 0 ? 0 : static_cast<int64_t>(values.size()) / dimension; }
+  int64_t count() const {
+    return dimension == 0 ? 0 : static_cast<int64_t>(values.size()) / dimension;
+  }
   std::span<const float> row(int64_t i) const {
     return {values.data() + i * dimension, static_cast<size_t>(dimension)};
   }

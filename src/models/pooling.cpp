@@ -31,12 +31,13 @@ void pool_sequence(const float* hidden, int64_t dim, int64_t begin, int64_t end,
   std::vector<double> sum(static_cast<size_t>(dim), 0.0);
   double weight_total = 0.0;
   for (int64_t t = begin; t < end; ++t) {
-    const double weight = mode == PoolingMode::weighted_mean ? static_cast<double>(t - begin + 1) : 1.0;
+    const double weight =
+        mode == PoolingMode::weighted_mean ? static_cast<double>(t - begin + 1) : 1.0;
     weight_total += weight;
     for (int64_t i = 0; i < dim; ++i) sum[i] += weight * hidden[t * dim + i];
   }
-  const double divisor = mode == PoolingMode::mean_sqrt_len ? std::sqrt(static_cast<double>(length))
-                                                            : weight_total;
+  const double divisor =
+      mode == PoolingMode::mean_sqrt_len ? std::sqrt(static_cast<double>(length)) : weight_total;
   for (int64_t i = 0; i < dim; ++i) out[i] = static_cast<float>(sum[i] / divisor);
 }
 

@@ -51,8 +51,8 @@ std::vector<float> WeightLoader::load(const std::string& name,
   return values;
 }
 
-std::unique_ptr<PackedLinear> WeightLoader::linear(const std::string& name, int64_t in,
-                                                   int64_t out, bool bias_required) {
+std::unique_ptr<PackedLinear> WeightLoader::linear(const std::string& name, int64_t in, int64_t out,
+                                                   bool bias_required) {
   const std::vector<float> weight = load(name + ".weight", {out, in});
   std::vector<float> bias;
   if (bias_required || contains(name + ".bias")) bias = load(name + ".bias", {out});
