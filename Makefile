@@ -42,7 +42,7 @@ demo: build model
 	HF_HUB_CACHE=$(abspath $(BUILD))/hf-hub ./$(BUILD)/hades demo
 
 bench: build model
-	./$(BUILD)/bench/hades_bench_embed --model $(BUILD)/hf-hub/models--sentence-transformers--all-MiniLM-L6-v2
+	HF_HUB_CACHE=$(abspath $(BUILD))/hf-hub ./$(BUILD)/bench/hades_bench_embed
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -17,6 +17,10 @@ namespace hades {
 namespace {
 
 using dnnl::memory;
+
+// Below this many elements an op runs on the calling thread: waking the pool costs more than the
+// op, and on a busy machine a parallel region waits for a descheduled thread's time slice.
+constexpr int64_t kMinParallelElements = 64 * 1024;
 using Tag = dnnl::memory::format_tag;
 using DataType = dnnl::memory::data_type;
 
@@ -118,7 +122,7 @@ class CpuBackend final : public Backend {
 
   void add_layer_norm(float* x, const float* residual, int64_t rows, int64_t dim,
                       const LayerNormParams& p) const override {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * dim >= kMinParallelElements)
     for (int64_t r = 0; r < rows; ++r) {
       cpu::add_layer_norm_row(x + r * dim, residual == nullptr ? nullptr : residual + r * dim,
                               dim, p);
@@ -129,7 +133,8 @@ class CpuBackend final : public Backend {
     check_attention_params(p);
     const int64_t batch = static_cast<int64_t>(p.cu_seqlens.size()) - 1;
     const int64_t tasks = batch * p.num_heads;
-#pragma omp parallel for schedule(dynamic, 1)
+    const int64_t work = (p.cu_seqlens.back() + 1) * p.num_heads * p.head_dim;
+#pragma omp parallel for schedule(dynamic, 1) if (work >= kMinParallelElements)
     for (int64_t t = 0; t < tasks; ++t) {
       cpu::attention_head(qkv, p, t / p.num_heads, t % p.num_heads, out);
     }
@@ -140,7 +145,7 @@ class CpuBackend final : public Backend {
                         bool accumulate) const override {
     for (int32_t id : ids) check_embedding_id(id, table_rows);
     const auto rows = static_cast<int64_t>(ids.size());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * dim >= kMinParallelElements)
     for (int64_t r = 0; r < rows; ++r) {
       const float* src = table + static_cast<int64_t>(ids[r]) * dim;
       float* dst = out + r * dim;
