@@ -43,16 +43,17 @@ struct LinearCase {
 
 TEST_F(OpsTest, LinearMatchesReference) {
   const std::vector<LinearCase> cases = {
-      {1, 8, 4, true, Activation::none},       {17, 384, 1152, true, Activation::none},
+      {1, 8, 4, true, Activation::none},           {17, 384, 1152, true, Activation::none},
       {33, 384, 1536, true, Activation::gelu_erf}, {5, 40, 24, false, Activation::gelu_tanh},
-      {64, 96, 80, true, Activation::relu},    {300, 32, 32, false, Activation::none},  {9, 24, 40, true, Activation::tanh},
-      {0, 16, 16, true, Activation::gelu_erf},
+      {64, 96, 80, true, Activation::relu},        {300, 32, 32, false, Activation::none},
+      {9, 24, 40, true, Activation::tanh},         {0, 16, 16, true, Activation::gelu_erf},
   };
   uint32_t seed = 1;
   for (const LinearCase& c : cases) {
     SCOPED_TRACE(testing::Message() << c.rows << "x" << c.in << "->" << c.out);
     const auto w = random_vector(static_cast<size_t>(c.in * c.out), seed++, 0.2f);
-    const auto b = c.bias ? random_vector(static_cast<size_t>(c.out), seed++) : std::vector<float>{};
+    const auto b =
+        c.bias ? random_vector(static_cast<size_t>(c.out), seed++) : std::vector<float>{};
     const auto x = random_vector(static_cast<size_t>(c.rows * c.in), seed++);
     const LinearWeights weights{w, b, c.in, c.out};
     std::vector<float> expected(static_cast<size_t>(c.rows * c.out));
@@ -90,8 +91,9 @@ TEST_F(OpsTest, AttentionMatchesReferenceOnRaggedBatches) {
     int64_t heads, head_dim, window;
   };
   const std::vector<Case> cases = {
-      {{0, 1}, 1, 8, 0},         {{0, 5, 6, 40}, 12, 32, 0}, {{0, 3, 50, 51}, 5, 12, 0},
-      {{0, 70, 71, 200}, 4, 16, 16}, {{0, 9}, 3, 20, 4},     {{0, 0, 7}, 2, 8, 0},
+      {{0, 1}, 1, 8, 0},          {{0, 5, 6, 40}, 12, 32, 0},
+      {{0, 3, 50, 51}, 5, 12, 0}, {{0, 70, 71, 200}, 4, 16, 16},
+      {{0, 9}, 3, 20, 4},         {{0, 0, 7}, 2, 8, 0},
   };
   uint32_t seed = 100;
   for (const Case& c : cases) {

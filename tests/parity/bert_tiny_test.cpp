@@ -11,10 +11,13 @@
 
 #include "hades/error.hpp"
 #include "models/registry.hpp"
+#include "support/compare.hpp"
 #include "support/paths.hpp"
 
 namespace hades {
 namespace {
+
+using test::max_abs_diff;
 
 struct Case {
   std::vector<int32_t> ids;
@@ -34,7 +37,8 @@ std::vector<Case> read_cases(const std::filesystem::path& dir) {
     for (const auto& row : c.at("last_hidden_state")) {
       for (const auto& v : row) k.hidden.push_back(v.get<float>());
     }
-    if (!c.at("pooler_output").is_null()) k.pooled = c.at("pooler_output").get<std::vector<float>>();
+    if (!c.at("pooler_output").is_null())
+      k.pooled = c.at("pooler_output").get<std::vector<float>>();
     cases.push_back(std::move(k));
   }
   return cases;
@@ -47,15 +51,6 @@ float max_scaled_diff(std::span<const float> a, std::span<const float> b) {
   float worst = 0.0f;
   for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
     worst = std::max(worst, std::fabs(a[i] - b[i]) / std::max(1.0f, std::fabs(b[i])));
-  }
-  return worst;
-}
-
-float max_abs_diff(std::span<const float> a, std::span<const float> b) {
-  EXPECT_EQ(a.size(), b.size());
-  float worst = 0.0f;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    worst = std::max(worst, std::fabs(a[i] - b[i]));
   }
   return worst;
 }

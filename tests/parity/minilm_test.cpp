@@ -10,10 +10,13 @@
 
 #include "hades/error.hpp"
 #include "models/embedding_model.hpp"
+#include "support/compare.hpp"
 #include "support/paths.hpp"
 
 namespace hades {
 namespace {
+
+using test::max_abs_diff;
 
 struct Reference {
   std::vector<std::string> texts;
@@ -39,15 +42,6 @@ const Reference& reference() {
 const EmbeddingModel& model() {
   static const std::unique_ptr<EmbeddingModel> m = EmbeddingModel::load(test::minilm_dir());
   return *m;
-}
-
-float max_abs_diff(std::span<const float> a, std::span<const float> b) {
-  EXPECT_EQ(a.size(), b.size());
-  float worst = 0.0f;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    worst = std::max(worst, std::fabs(a[i] - b[i]));
-  }
-  return worst;
 }
 
 TEST(MiniLmParity, ConfigIsReadAsSentenceTransformersDoes) {

@@ -8,7 +8,9 @@
 
 namespace hades::test {
 
-inline std::filesystem::path data_dir() { return HADES_TEST_DATA_DIR; }
+inline std::filesystem::path data_dir() {
+  return HADES_TEST_DATA_DIR;
+}
 
 // The snapshot folder of a model in the test Hugging Face cache (refs/main names the snapshot).
 inline std::filesystem::path cached_model_dir(const std::string& org, const std::string& name) {

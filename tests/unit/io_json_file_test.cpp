@@ -14,38 +14,15 @@
 #include "hades/error.hpp"
 #include "io/mapped_file.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace hades {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-class TempDir {
- public:
-  TempDir() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("hades-io-json-" + std::to_string(::getpid()) + "-" + test->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_file(const fs::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-}
+using test::TempDir;
+using test::write_file;
 
 template <typename Body>
 void expect_error(Body body, ErrorCode code, std::initializer_list<std::string_view> fragments) {

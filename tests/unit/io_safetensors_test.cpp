@@ -19,11 +19,14 @@
 
 #include "hades/error.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace hades {
 namespace {
 
 namespace fs = std::filesystem;
+using test::TempDir;
+using test::write_file;
 
 constexpr const char* kSource = "hostile.safetensors";
 
@@ -59,33 +62,6 @@ void expect_invalid(const std::vector<std::byte>& bytes,
     }
     EXPECT_LT(message.size(), 1000u) << message;
   }
-}
-
-class TempDir {
- public:
-  TempDir() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ =
-        fs::temp_directory_path() / ("hades-io-" + std::to_string(::getpid()) + "-" + test->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_file(const fs::path& path, std::span<const std::byte> bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
 }
 
 std::vector<std::byte> sample_file() {
@@ -306,7 +282,7 @@ TEST(Safetensors, OpenNamesTheFileInErrors) {
     EXPECT_EQ(std::string(e.what()),
               path.string() + ": tensor 't': data offsets [4, 0) are reversed");
   }
-  write_file(dir.path() / "empty.safetensors", {});
+  write_file(dir.path() / "empty.safetensors", std::string_view());
   EXPECT_THROW(SafetensorsFile::open(dir.path() / "empty.safetensors"), Error);
   try {
     SafetensorsFile::open(dir.path() / "missing.safetensors");

@@ -18,41 +18,14 @@
 #include "core/dtype.hpp"
 #include "hades/error.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace hades {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("hades-io-weights-" + std::to_string(::getpid()) + "-" + test->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_file(const fs::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-}
-
-void write_file(const fs::path& path, std::span<const std::byte> bytes) {
-  write_file(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
+using test::TempDir;
+using test::write_file;
 
 // A shard holding F32 tensors of shape [2] with values {first, first + 1}.
 void write_shard(const fs::path& path, std::initializer_list<const char*> names, float first = 0) {

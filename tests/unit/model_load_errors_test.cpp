@@ -4,16 +4,16 @@
 
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <string>
 
 #include "hades/error.hpp"
 #include "io/safetensors.hpp"
 #include "models/embedding_model.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace hades {
 namespace {
@@ -24,28 +24,19 @@ namespace fs = std::filesystem;
 class ModelFolder {
  public:
   ModelFolder() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("hades-model-" + std::to_string(rd()));
-    fs::create_directories(path_);
     const fs::path tiny = test::data_dir() / "models" / "tiny-bert-h32-a2-l2-gelu";
     fs::copy_file(tiny / "config.json", path_ / "config.json");
     fs::copy_file(tiny / "model.safetensors", path_ / "model.safetensors");
     fs::copy_file(test::data_dir() / "tokenizer" / "bert-uncased" / "tokenizer.json",
                   path_ / "tokenizer.json");
   }
-  ~ModelFolder() { fs::remove_all(path_); }
-  ModelFolder(const ModelFolder&) = delete;
-  ModelFolder& operator=(const ModelFolder&) = delete;
 
-  const fs::path& path() const { return path_; }
+  const fs::path& path() const { return dir_.path(); }
 
   void write(const std::string& name, const std::string& bytes) const {
-    std::ofstream(path_ / name, std::ios::binary | std::ios::trunc) << bytes;
+    test::write_file(path() / name, bytes);
   }
-  std::string read(const std::string& name) const {
-    std::ifstream in(path_ / name, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  }
+  std::string read(const std::string& name) const { return test::read_file(path() / name); }
   void edit_config(const std::function<void(nlohmann::json&)>& edit) const {
     nlohmann::json config = nlohmann::json::parse(read("config.json"));
     edit(config);
@@ -53,7 +44,8 @@ class ModelFolder {
   }
 
  private:
-  fs::path path_;
+  test::TempDir dir_;
+  const fs::path& path_ = dir_.path();
 };
 
 // Loads the folder and checks the error's code and that its message has every fragment.
@@ -138,8 +130,8 @@ TEST(ModelLoadErrors, WrongDtype) {
     }
   }
   const auto encoded = encode_safetensors(entries);
-  folder.write("model.safetensors", std::string(reinterpret_cast<const char*>(encoded.data()),
-                                                encoded.size()));
+  folder.write("model.safetensors",
+               std::string(reinterpret_cast<const char*>(encoded.data()), encoded.size()));
   expect_load_error(folder, ErrorCode::invalid_model,
                     {"model.safetensors", "embeddings.word_embeddings.weight", "I64"});
 }
@@ -190,7 +182,8 @@ TEST(ModelLoadErrors, MissingFiles) {
   for (const std::string name : {"config.json", "tokenizer.json", "model.safetensors"}) {
     const ModelFolder folder;
     fs::remove(folder.path() / name);
-    expect_load_error(folder, ErrorCode::not_found, {name == "model.safetensors" ? "safetensors" : name});
+    expect_load_error(folder, ErrorCode::not_found,
+                      {name == "model.safetensors" ? "safetensors" : name});
   }
 }
 
