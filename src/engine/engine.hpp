@@ -1,0 +1,141 @@
+// The engine: the models a service holds and the work it runs on them.
+//
+// A ModelRegistry keeps loaded models under an LRU policy (by count, HADES_MAX_MODELS, and by
+// bytes, HADES_MAX_MEMORY), with pins, reference counts (a model with requests in flight is freed
+// only when its last request ends) and single-flight loads. One executor per device runs the
+// inference requests: it takes queued requests for one model and batches them up to a token budget,
+// so that many small concurrent requests become one large ragged batch.
+//
+// Every method is thread-safe and blocking; the server calls them from its worker threads.
+// Errors are hades::Error with the codes of the protocol (model_not_found, input_invalid,
+// overloaded, out_of_memory, conflict, shutting_down, ...).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/sentence_transformers.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace hades {
+
+struct EngineConfig {
+  size_t max_models = 3;                     // HADES_MAX_MODELS
+  std::optional<uint64_t> max_memory_bytes;  // HADES_MAX_MEMORY; none = no byte budget
+  std::string default_device = "cuda:0";     // HADES_DEFAULT_DEVICE; falls back to cpu
+  int64_t max_batch_tokens = 16384;          // token budget of one executor batch
+  size_t max_queued_requests = 1024;         // beyond this, requests fail with overloaded
+  std::chrono::milliseconds failure_cooldown{5000};  // a failed load is not retried sooner
+  // Model id → local folder (a folder path, the Hugging Face cache, later a download).
+  std::function<std::filesystem::path(const std::string& model_id)> resolve_model;
+};
+
+enum class ModelState { loading, ready, failed };
+std::string_view model_state_name(ModelState state) noexcept;
+
+struct ModelInfo {
+  std::string id;
+  ModelState state = ModelState::loading;
+  std::string device;          // "cpu"
+  std::string kind;            // "embedding" (later "token-classification", ...)
+  uint64_t memory_bytes = 0;   // bytes the loaded weights occupy
+  bool pinned = false;
+  std::string error;           // why, when state == failed
+  int64_t dimension = 0;       // embedding width
+  int64_t max_sequence_length = 0;
+  uint64_t requests = 0;       // requests served
+  int64_t in_flight = 0;       // requests running or queued now
+  double idle_seconds = 0;     // since last use
+};
+
+struct LoadOptions {
+  std::string device;  // empty: the default device
+  bool pin = false;
+};
+
+struct EmbedRequest {
+  std::string model;
+  std::vector<std::string> inputs;
+  std::optional<bool> normalize;       // default: the model's own (Normalize module)
+  std::optional<PoolingMode> pooling;  // default: the model's own
+  bool truncate = true;                // false: an overlong input is input_invalid
+};
+
+struct EmbedResult {
+  std::string model;
+  int64_t dimension = 0;
+  std::vector<float> values;  // [inputs, dimension]
+  int64_t tokens = 0;
+};
+
+struct TokenizeRequest {
+  std::string model;
+  std::vector<std::string> inputs;
+  bool add_special_tokens = true;
+  bool truncate = true;
+};
+
+struct TokenizeResult {
+  std::string model;
+  std::vector<Encoding> encodings;
+};
+
+struct EngineStats {
+  std::string device;               // the resolved default device
+  std::string device_note;          // e.g. "cuda:0 requested; CUDA is not built in, using cpu"
+  uint64_t batches = 0;             // executor batches run
+  uint64_t batched_requests = 0;    // requests those batches held
+  uint64_t evictions = 0;
+  uint64_t loads = 0;
+  uint64_t load_failures = 0;
+  uint64_t resident_bytes = 0;      // weights of loaded models
+  double mean_batch_requests() const {
+    return batches == 0 ? 0.0 : static_cast<double>(batched_requests) / static_cast<double>(batches);
+  }
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineConfig config);
+  ~Engine();  // drains the executor, unloads every model
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Loads (or finds) a model and returns once it is ready; concurrent loads of one id share one
+  // load. Evicts least recently used, unpinned, idle models to stay within the limits.
+  ModelInfo load_model(const std::string& model_id, const LoadOptions& options = {});
+  // Removes a model from the registry; its memory is released when its last request ends.
+  // model_not_found when it is not loaded.
+  void unload_model(const std::string& model_id);
+  std::vector<ModelInfo> get_loaded_models() const;
+
+  // Inference; a model that is not loaded is loaded first (as load_model with default options).
+  EmbedResult embed(const EmbedRequest& request);
+  TokenizeResult tokenize(const TokenizeRequest& request);
+
+  EngineStats stats() const;
+  const EngineConfig& config() const;
+
+  // Stops taking new requests (they fail with shutting_down); waits up to `timeout` for those in
+  // flight to finish. Returns true when all finished.
+  bool drain(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads HADES_MAX_MODELS, HADES_MAX_MEMORY ("4GiB", "512MB", bytes), HADES_DEFAULT_DEVICE into a
+// config; an invalid value is an invalid_argument error naming the variable.
+EngineConfig engine_config_from_environment();
+
+// "4GiB" → 4294967296; accepts B, KB/MB/GB/TB (powers of 1000) and KiB/MiB/GiB/TiB (1024).
+uint64_t parse_byte_size(const std::string& text, const std::string& what);
+
+}  // namespace hades
