@@ -26,11 +26,11 @@
 namespace hades {
 
 struct EngineConfig {
-  size_t max_models = 3;                     // HADES_MAX_MODELS
-  std::optional<uint64_t> max_memory_bytes;  // HADES_MAX_MEMORY; none = no byte budget
-  std::string default_device = "cuda:0";     // HADES_DEFAULT_DEVICE; falls back to cpu
-  int64_t max_batch_tokens = 16384;          // token budget of one executor batch
-  size_t max_queued_requests = 1024;         // beyond this, requests fail with overloaded
+  size_t max_models = 3;                             // HADES_MAX_MODELS
+  std::optional<uint64_t> max_memory_bytes;          // HADES_MAX_MEMORY; none = no byte budget
+  std::string default_device = "cuda:0";             // HADES_DEFAULT_DEVICE; falls back to cpu
+  int64_t max_batch_tokens = 16384;                  // token budget of one executor batch
+  size_t max_queued_requests = 1024;                 // beyond this, requests fail with overloaded
   std::chrono::milliseconds failure_cooldown{5000};  // a failed load is not retried sooner
   // Model id → local folder (a folder path, the Hugging Face cache, later a download).
   std::function<std::filesystem::path(const std::string& model_id)> resolve_model;
@@ -42,16 +42,16 @@ std::string_view model_state_name(ModelState state) noexcept;
 struct ModelInfo {
   std::string id;
   ModelState state = ModelState::loading;
-  std::string device;          // "cpu"
-  std::string kind;            // "embedding" (later "token-classification", ...)
-  uint64_t memory_bytes = 0;   // bytes the loaded weights occupy
+  std::string device;         // "cpu"
+  std::string kind;           // "embedding" (later "token-classification", ...)
+  uint64_t memory_bytes = 0;  // bytes the loaded weights occupy
   bool pinned = false;
-  std::string error;           // why, when state == failed
-  int64_t dimension = 0;       // embedding width
+  std::string error;      // why, when state == failed
+  int64_t dimension = 0;  // embedding width
   int64_t max_sequence_length = 0;
-  uint64_t requests = 0;       // requests served
-  int64_t in_flight = 0;       // requests running or queued now
-  double idle_seconds = 0;     // since last use
+  uint64_t requests = 0;    // requests served
+  int64_t in_flight = 0;    // requests running or queued now
+  double idle_seconds = 0;  // since last use
 };
 
 struct LoadOptions {
@@ -87,16 +87,17 @@ struct TokenizeResult {
 };
 
 struct EngineStats {
-  std::string device;               // the resolved default device
-  std::string device_note;          // e.g. "cuda:0 requested; CUDA is not built in, using cpu"
-  uint64_t batches = 0;             // executor batches run
-  uint64_t batched_requests = 0;    // requests those batches held
+  std::string device;             // the resolved default device
+  std::string device_note;        // e.g. "cuda:0 requested; CUDA is not built in, using cpu"
+  uint64_t batches = 0;           // executor batches run
+  uint64_t batched_requests = 0;  // requests those batches held
   uint64_t evictions = 0;
   uint64_t loads = 0;
   uint64_t load_failures = 0;
-  uint64_t resident_bytes = 0;      // weights of loaded models
+  uint64_t resident_bytes = 0;  // weights of loaded models
   double mean_batch_requests() const {
-    return batches == 0 ? 0.0 : static_cast<double>(batched_requests) / static_cast<double>(batches);
+    return batches == 0 ? 0.0
+                        : static_cast<double>(batched_requests) / static_cast<double>(batches);
   }
 };
 
@@ -121,6 +122,8 @@ class Engine {
 
   EngineStats stats() const;
   const EngineConfig& config() const;
+  // Where eviction messages go (the server's log); by default nowhere.
+  void set_eviction_log(std::function<void(const std::string& message)> log);
 
   // Stops taking new requests (they fail with shutting_down); waits up to `timeout` for those in
   // flight to finish. Returns true when all finished.

@@ -1,0 +1,280 @@
+#include "engine/engine.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <mutex>
+
+#include "engine/executor.hpp"
+#include "engine/registry.hpp"
+#include "hades/error.hpp"
+#include "io/weights.hpp"
+
+namespace hades {
+namespace {
+
+struct DeviceChoice {
+  std::string device;
+  std::string note;
+};
+
+bool is_cuda_name(const std::string& name) {
+  return name == "cuda" || name.rfind("cuda:", 0) == 0;
+}
+
+// CUDA is not built in yet: a cuda default falls back to the CPU (and says so); an explicit cuda
+// request on a load fails.
+DeviceChoice resolve_default_device(const std::string& requested) {
+  if (requested == "cpu") return {"cpu", ""};
+  if (is_cuda_name(requested)) {
+    return {"cpu", requested + " requested; CUDA is not built into this hades, using cpu"};
+  }
+  throw Error(ErrorCode::invalid_argument,
+              "HADES_DEFAULT_DEVICE: unknown device '" + requested + "' (use cpu or cuda:N)");
+}
+
+void check_explicit_device(const std::string& device) {
+  if (device.empty() || device == "cpu") return;
+  if (is_cuda_name(device)) {
+    throw Error(
+        ErrorCode::unsupported,
+        "device " + device + " is not available: CUDA is not built into this hades; use cpu");
+  }
+  throw Error(ErrorCode::invalid_argument, "unknown device '" + device + "' (use cpu or cuda:N)");
+}
+
+// The bytes a model will hold: every float tensor of its weights as float32.
+uint64_t estimate_model_bytes(const std::filesystem::path& folder) {
+  const std::optional<SentenceTransformerConfig> st = read_sentence_transformer_config(folder);
+  const WeightStore weights = WeightStore::open_folder(st ? st->transformer_dir : folder);
+  uint64_t total = 0;
+  for (const std::string& name : weights.names()) {
+    const TensorEntry& t = weights.get(name);
+    if (is_loadable_float(t.dtype)) total += static_cast<uint64_t>(t.element_count()) * 4;
+  }
+  return total;
+}
+
+}  // namespace
+
+std::string_view model_state_name(ModelState state) noexcept {
+  switch (state) {
+    case ModelState::loading: return "loading";
+    case ModelState::ready: return "ready";
+    case ModelState::failed: return "failed";
+  }
+  return "failed";
+}
+
+struct Engine::Impl {
+  explicit Impl(EngineConfig c)
+      : config(std::move(c)),
+        device(resolve_default_device(config.default_device)),
+        registry(
+            RegistryLimits{config.max_models, config.max_memory_bytes, config.failure_cooldown},
+            make_hooks()),
+        executor(config.max_batch_tokens, config.max_queued_requests) {}
+
+  RegistryHooks make_hooks() {
+    if (!config.resolve_model) {
+      config.resolve_model = [](const std::string& id) { return std::filesystem::path(id); };
+    }
+    RegistryHooks hooks;
+    hooks.load = [this](const std::string& id) -> std::unique_ptr<const EmbeddingModel> {
+      return EmbeddingModel::load(config.resolve_model(id));
+    };
+    hooks.estimate_bytes = [this](const std::string& id) {
+      return estimate_model_bytes(config.resolve_model(id));
+    };
+    return hooks;
+  }
+
+  // Counts a request in flight for drain(); refuses new ones once draining.
+  class RequestGuard {
+   public:
+    explicit RequestGuard(Impl& impl) : impl_(impl) {
+      std::lock_guard lock(impl_.drain_mutex);
+      if (impl_.draining) {
+        throw Error(ErrorCode::shutting_down, "the service is shutting down");
+      }
+      ++impl_.requests_in_flight;
+    }
+    ~RequestGuard() {
+      std::lock_guard lock(impl_.drain_mutex);
+      if (--impl_.requests_in_flight == 0) impl_.drained.notify_all();
+    }
+    RequestGuard(const RequestGuard&) = delete;
+    RequestGuard& operator=(const RequestGuard&) = delete;
+
+   private:
+    Impl& impl_;
+  };
+
+  EngineConfig config;
+  DeviceChoice device;
+  ModelRegistry registry;
+  Executor executor;
+  std::mutex drain_mutex;
+  std::condition_variable drained;
+  int64_t requests_in_flight = 0;
+  bool draining = false;
+};
+
+Engine::Engine(EngineConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+Engine::~Engine() {
+  drain(std::chrono::milliseconds(0));
+  impl_->registry.clear();
+}
+
+const EngineConfig& Engine::config() const {
+  return impl_->config;
+}
+
+void Engine::set_eviction_log(std::function<void(const std::string&)> log) {
+  impl_->registry.set_eviction_log(std::move(log));
+}
+
+ModelInfo Engine::load_model(const std::string& model_id, const LoadOptions& options) {
+  const Impl::RequestGuard guard(*impl_);
+  check_explicit_device(options.device);
+  impl_->registry.acquire(model_id, impl_->device.device, options.pin);
+  for (ModelInfo& info : impl_->registry.list()) {
+    if (info.id == model_id) return info;
+  }
+  throw Error(ErrorCode::conflict, model_id + " was evicted right after loading; retry");
+}
+
+void Engine::unload_model(const std::string& model_id) {
+  impl_->registry.unload(model_id);
+}
+
+std::vector<ModelInfo> Engine::get_loaded_models() const {
+  return impl_->registry.list();
+}
+
+EmbedResult Engine::embed(const EmbedRequest& request) {
+  const Impl::RequestGuard guard(*impl_);
+  if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
+  const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
+  const EmbeddingModel& model = lease.model();
+  std::vector<Encoding> encodings = model.tokenize(request.inputs, request.truncate);
+  const std::vector<PoolingMode> modes =
+      request.pooling ? std::vector<PoolingMode>{*request.pooling} : model.pooling_modes();
+  // Split the request into jobs under the token budget; the executor batches jobs across requests.
+  std::vector<std::future<Embeddings>> parts;
+  for (size_t first = 0; first < encodings.size();) {
+    EmbedJob job;
+    job.model = lease.shared();
+    job.modes = modes;
+    job.normalize = request.normalize.value_or(model.normalizes());
+    int64_t tokens = 0;
+    while (first < encodings.size() &&
+           (job.encodings.empty() || tokens + static_cast<int64_t>(encodings[first].size()) <=
+                                         impl_->config.max_batch_tokens)) {
+      tokens += static_cast<int64_t>(encodings[first].size());
+      job.encodings.push_back(std::move(encodings[first++]));
+    }
+    parts.push_back(impl_->executor.submit(std::move(job)));
+  }
+  EmbedResult result;
+  result.model = request.model;
+  for (auto& part : parts) {
+    Embeddings e = part.get();
+    result.dimension = e.dimension;
+    result.values.insert(result.values.end(), e.values.begin(), e.values.end());
+    result.tokens += e.tokens;
+  }
+  return result;
+}
+
+TokenizeResult Engine::tokenize(const TokenizeRequest& request) {
+  const Impl::RequestGuard guard(*impl_);
+  if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
+  const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
+  TokenizeResult result;
+  result.model = request.model;
+  if (request.add_special_tokens) {
+    result.encodings = lease.model().tokenize(request.inputs, request.truncate);
+  } else {
+    for (const std::string& text : request.inputs) {
+      result.encodings.push_back(lease.model().tokenizer().encode(text, false));
+    }
+  }
+  return result;
+}
+
+EngineStats Engine::stats() const {
+  const ExecutorStats executor = impl_->executor.stats();
+  EngineStats s;
+  s.device = impl_->device.device;
+  s.device_note = impl_->device.note;
+  s.batches = executor.batches;
+  s.batched_requests = executor.batched_jobs;
+  s.evictions = impl_->registry.evictions();
+  s.loads = impl_->registry.loads();
+  s.load_failures = impl_->registry.load_failures();
+  s.resident_bytes = impl_->registry.resident_bytes();
+  return s;
+}
+
+bool Engine::drain(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->drain_mutex);
+  impl_->draining = true;
+  return impl_->drained.wait_for(lock, timeout, [this] { return impl_->requests_in_flight == 0; });
+}
+
+uint64_t parse_byte_size(const std::string& text, const std::string& what) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  std::string unit = text.substr(digits);
+  unit.erase(0, unit.find_first_not_of(' '));
+  static const std::pair<const char*, uint64_t> units[] = {{"", 1},
+                                                           {"B", 1},
+                                                           {"KB", 1000},
+                                                           {"MB", 1000'000},
+                                                           {"GB", 1000'000'000},
+                                                           {"TB", 1000'000'000'000},
+                                                           {"KiB", 1ull << 10},
+                                                           {"MiB", 1ull << 20},
+                                                           {"GiB", 1ull << 30},
+                                                           {"TiB", 1ull << 40}};
+  const auto* match = std::find_if(std::begin(units), std::end(units),
+                                   [&](const auto& u) { return unit == u.first; });
+  if (digits == 0 || digits > 15 || match == std::end(units)) {
+    throw Error(ErrorCode::invalid_argument,
+                what + ": '" + text + "' is not a size (e.g. 4GiB, 512MB, 1000000)");
+  }
+  const uint64_t number = std::stoull(text.substr(0, digits));
+  if (number > UINT64_MAX / match->second) {
+    throw Error(ErrorCode::invalid_argument, what + ": '" + text + "' is too large");
+  }
+  return number * match->second;
+}
+
+EngineConfig engine_config_from_environment() {
+  EngineConfig config;
+  if (const char* v = std::getenv("HADES_MAX_MODELS"); v != nullptr) {
+    const std::string text(v);
+    const bool digits =
+        !text.empty() && text.size() <= 6 && std::all_of(text.begin(), text.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        });
+    if (!digits || std::stoul(text) == 0) {
+      throw Error(ErrorCode::invalid_argument,
+                  "HADES_MAX_MODELS: '" + text + "' is not a positive whole number");
+    }
+    config.max_models = std::stoul(text);
+  }
+  if (const char* v = std::getenv("HADES_MAX_MEMORY"); v != nullptr && *v != '\0') {
+    config.max_memory_bytes = parse_byte_size(v, "HADES_MAX_MEMORY");
+  }
+  if (const char* v = std::getenv("HADES_DEFAULT_DEVICE"); v != nullptr && *v != '\0') {
+    config.default_device = v;
+    resolve_default_device(
+        config.default_device);  // rejects unknown names now, naming the variable
+  }
+  return config;
+}
+
+}  // namespace hades

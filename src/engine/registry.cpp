@@ -1,0 +1,211 @@
+#include "engine/registry.hpp"
+
+#include <algorithm>
+
+namespace hades {
+namespace {
+
+std::string format_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  auto value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < std::size(units)) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+  return text;
+}
+
+}  // namespace
+
+ModelRegistry::ModelRegistry(RegistryLimits limits, RegistryHooks hooks)
+    : limits_(limits), hooks_(std::move(hooks)) {}
+
+std::shared_ptr<ResidentModel> ModelRegistry::acquire(const std::string& id,
+                                                      const std::string& device, bool pin) {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    const auto it = entries_.find(id);
+    if (it == entries_.end()) return load_as_leader(id, device, pin, lock);
+    Entry& entry = it->second;
+    switch (entry.state) {
+      case ModelState::ready: entry.pinned = entry.pinned || pin; return entry.model;
+      case ModelState::loading:
+        // Another request leads this load; wait for its outcome and look again.
+        load_finished_.wait(lock);
+        break;
+      case ModelState::failed:
+        if (std::chrono::steady_clock::now() - entry.failed_at < limits_.failure_cooldown) {
+          throw Error(entry.error_code, entry.error);
+        }
+        entries_.erase(it);
+        break;
+    }
+  }
+}
+
+std::shared_ptr<ResidentModel> ModelRegistry::load_as_leader(const std::string& id,
+                                                             const std::string& device, bool pin,
+                                                             std::unique_lock<std::mutex>& lock) {
+  Entry& loading = entries_[id];
+  loading.state = ModelState::loading;
+  loading.pinned = pin;
+  loading.device = device;
+  try {
+    lock.unlock();
+    const uint64_t expected = hooks_.estimate_bytes(id);
+    lock.lock();
+    make_room(id, expected);
+    entries_[id].reserved_bytes = expected;
+    lock.unlock();
+    auto model = std::make_shared<ResidentModel>(id, device, hooks_.load(id), accounting_);
+    lock.lock();
+    Entry& entry = entries_[id];
+    entry.state = ModelState::ready;
+    entry.model = model;
+    entry.reserved_bytes = 0;
+    ++loads_;
+    load_finished_.notify_all();
+    return model;
+  } catch (const Error& e) {
+    if (!lock.owns_lock()) lock.lock();
+    if (e.code() == ErrorCode::conflict || e.code() == ErrorCode::out_of_memory) {
+      // The model is fine; the limits are not. Nothing to remember, a retry may succeed at once.
+      entries_.erase(id);
+      load_finished_.notify_all();
+      throw;
+    }
+    Entry failed;
+    failed.state = ModelState::failed;
+    failed.device = device;
+    failed.error_code = e.code();
+    failed.error = e.what();
+    failed.failed_at = std::chrono::steady_clock::now();
+    entries_[id] = std::move(failed);
+    ++load_failures_;
+    load_finished_.notify_all();
+    throw;
+  }
+}
+
+size_t ModelRegistry::counted_models(const std::string& except) const {
+  return static_cast<size_t>(std::count_if(entries_.begin(), entries_.end(), [&](const auto& kv) {
+    return kv.first != except && kv.second.state != ModelState::failed;
+  }));
+}
+
+uint64_t ModelRegistry::reserved_bytes() const {
+  uint64_t total = 0;
+  for (const auto& [id, entry] : entries_) total += entry.reserved_bytes;
+  return total;
+}
+
+// Evicts the least recently used unpinned ready model, idle ones first (busy ones only when
+// `allow_busy`). Returns false when there is none.
+bool ModelRegistry::evict_one(const std::string& reason, bool allow_busy) {
+  auto victim = entries_.end();
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    const Entry& e = it->second;
+    if (e.state != ModelState::ready || e.pinned) continue;
+    if (!allow_busy && e.model->in_flight() > 0) continue;
+    if (victim == entries_.end() ||
+        e.model->idle_seconds() > victim->second.model->idle_seconds()) {
+      victim = it;
+    }
+  }
+  if (victim == entries_.end()) return false;
+  if (hooks_.on_evict) hooks_.on_evict("evicted " + victim->first + ": " + reason);
+  entries_.erase(victim);
+  ++evictions_;
+  return true;
+}
+
+void ModelRegistry::make_room(const std::string& id, uint64_t needed_bytes) {
+  while (counted_models(id) >= limits_.max_models) {
+    const std::string reason =
+        "least recently used; HADES_MAX_MODELS=" + std::to_string(limits_.max_models) +
+        " reached loading " + id;
+    if (!evict_one(reason, false) && !evict_one(reason, true)) {
+      throw Error(ErrorCode::conflict,
+                  "cannot load " + id + ": HADES_MAX_MODELS=" + std::to_string(limits_.max_models) +
+                      " models are loaded and all are pinned or loading; unload one or raise "
+                      "HADES_MAX_MODELS");
+    }
+  }
+  if (!limits_.max_memory_bytes) return;
+  const uint64_t budget = *limits_.max_memory_bytes;
+  while (accounting_->get() + reserved_bytes() + needed_bytes > budget) {
+    const std::string reason =
+        "least recently used; HADES_MAX_MEMORY=" + format_bytes(budget) + " reached loading " + id;
+    if (!evict_one(reason, false)) {
+      const uint64_t held = accounting_->get() + reserved_bytes();
+      throw Error(ErrorCode::out_of_memory,
+                  "Out of memory: " + id + " needs " + format_bytes(needed_bytes) + ", budget " +
+                      format_bytes(budget) + ", held by pinned/busy/loading models " +
+                      format_bytes(held));
+    }
+  }
+}
+
+void ModelRegistry::unload(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(id);
+  if (it == entries_.end()) {
+    throw Error(ErrorCode::model_not_found, "Model not loaded: " + id);
+  }
+  if (it->second.state == ModelState::loading) {
+    throw Error(ErrorCode::conflict, "cannot unload " + id + " while it is loading");
+  }
+  entries_.erase(it);
+}
+
+std::vector<ModelInfo> ModelRegistry::list() const {
+  std::lock_guard lock(mutex_);
+  std::vector<ModelInfo> out;
+  for (const auto& [id, entry] : entries_) {
+    ModelInfo info;
+    info.id = id;
+    info.state = entry.state;
+    info.device = entry.device;
+    info.kind = "embedding";
+    info.pinned = entry.pinned;
+    info.error = entry.error;
+    if (entry.model) {
+      info.memory_bytes = entry.model->memory_bytes();
+      info.dimension = entry.model->model().dimension();
+      info.max_sequence_length = entry.model->model().max_sequence_length();
+      info.requests = entry.model->requests();
+      info.in_flight = entry.model->in_flight();
+      info.idle_seconds = entry.model->idle_seconds();
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+uint64_t ModelRegistry::evictions() const {
+  std::lock_guard lock(mutex_);
+  return evictions_;
+}
+uint64_t ModelRegistry::loads() const {
+  std::lock_guard lock(mutex_);
+  return loads_;
+}
+uint64_t ModelRegistry::load_failures() const {
+  std::lock_guard lock(mutex_);
+  return load_failures_;
+}
+
+void ModelRegistry::set_eviction_log(std::function<void(const std::string&)> log) {
+  std::lock_guard lock(mutex_);
+  hooks_.on_evict = std::move(log);
+}
+
+void ModelRegistry::clear() {
+  std::lock_guard lock(mutex_);
+  std::erase_if(entries_, [](const auto& kv) { return kv.second.state != ModelState::loading; });
+}
+
+}  // namespace hades

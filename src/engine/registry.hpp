@@ -1,0 +1,91 @@
+// ModelRegistry: which models are loaded, under which limits.
+//
+//  - LRU by count (max_models) and by bytes (max_memory_bytes, counted from the weights really
+//    held, including evicted models whose last request has not ended yet).
+//  - Pinned models are never evicted; a load that could only succeed by evicting one fails.
+//  - Idle models are evicted before busy ones. A busy model leaves the registry at once and is
+//    freed when its last request ends (reference counts), so it still counts against the bytes.
+//  - Single flight: concurrent acquires of one id share one load; a load never holds the
+//    registry lock, so requests to other models go on meanwhile.
+//  - A failed load is remembered with its reason; it is retried only after a cooldown.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/engine.hpp"
+#include "engine/resident_model.hpp"
+#include "hades/error.hpp"
+
+namespace hades {
+
+struct RegistryLimits {
+  size_t max_models = 3;
+  std::optional<uint64_t> max_memory_bytes;
+  std::chrono::milliseconds failure_cooldown{5000};
+};
+
+struct RegistryHooks {
+  // Loads a model by id (resolution included); throws hades::Error.
+  std::function<std::unique_ptr<const EmbeddingModel>(const std::string& id)> load;
+  // The bytes a model will hold once loaded, known before loading it; throws hades::Error.
+  std::function<uint64_t(const std::string& id)> estimate_bytes;
+  // Told about each eviction, with its reason (for the log).
+  std::function<void(const std::string& message)> on_evict;
+};
+
+class ModelRegistry {
+ public:
+  ModelRegistry(RegistryLimits limits, RegistryHooks hooks);
+
+  // The ready model, loading it first if needed. `pin` pins it (also when already loaded).
+  std::shared_ptr<ResidentModel> acquire(const std::string& id, const std::string& device,
+                                         bool pin);
+  void unload(const std::string& id);
+  std::vector<ModelInfo> list() const;
+
+  uint64_t resident_bytes() const { return accounting_->get(); }
+  uint64_t evictions() const;
+  uint64_t loads() const;
+  uint64_t load_failures() const;
+  void set_eviction_log(std::function<void(const std::string&)> log);
+  // Drops every model from the registry (at shutdown); leased models end with their requests.
+  void clear();
+
+ private:
+  struct Entry {
+    ModelState state = ModelState::loading;
+    std::shared_ptr<ResidentModel> model;
+    bool pinned = false;
+    std::string device;
+    ErrorCode error_code = ErrorCode::internal;
+    std::string error;
+    std::chrono::steady_clock::time_point failed_at;
+    uint64_t reserved_bytes = 0;  // expected size while loading
+  };
+
+  std::shared_ptr<ResidentModel> load_as_leader(const std::string& id, const std::string& device,
+                                                bool pin, std::unique_lock<std::mutex>& lock);
+  void make_room(const std::string& id, uint64_t needed_bytes);
+  bool evict_one(const std::string& reason, bool allow_busy);
+  uint64_t reserved_bytes() const;
+  size_t counted_models(const std::string& except) const;
+
+  RegistryLimits limits_;
+  RegistryHooks hooks_;
+  std::shared_ptr<ResidentBytes> accounting_ = std::make_shared<ResidentBytes>();
+  mutable std::mutex mutex_;
+  std::condition_variable load_finished_;
+  std::map<std::string, Entry> entries_;
+  uint64_t evictions_ = 0;
+  uint64_t loads_ = 0;
+  uint64_t load_failures_ = 0;
+};
+
+}  // namespace hades

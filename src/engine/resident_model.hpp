@@ -1,0 +1,93 @@
+// A model held by the service: the loaded model plus the bookkeeping the registry and the
+// executor share. Requests hold a ModelLease; a model evicted while leased stays alive (and its
+// memory counted) until the last lease ends.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "models/embedding_model.hpp"
+
+namespace hades {
+
+// Bytes of weights alive in the process, including evicted models that requests still hold.
+class ResidentBytes {
+ public:
+  void add(uint64_t bytes) { bytes_ += bytes; }
+  void remove(uint64_t bytes) { bytes_ -= bytes; }
+  uint64_t get() const { return bytes_.load(); }
+
+ private:
+  std::atomic<uint64_t> bytes_{0};
+};
+
+class ResidentModel {
+ public:
+  ResidentModel(std::string id, std::string device, std::unique_ptr<const EmbeddingModel> model,
+                std::shared_ptr<ResidentBytes> accounting)
+      : id_(std::move(id)),
+        device_(std::move(device)),
+        model_(std::move(model)),
+        accounting_(std::move(accounting)) {
+    accounting_->add(model_->weight_bytes());
+  }
+  ~ResidentModel() { accounting_->remove(model_->weight_bytes()); }
+  ResidentModel(const ResidentModel&) = delete;
+  ResidentModel& operator=(const ResidentModel&) = delete;
+
+  const std::string& id() const { return id_; }
+  const std::string& device() const { return device_; }
+  const EmbeddingModel& model() const { return *model_; }
+  uint64_t memory_bytes() const { return model_->weight_bytes(); }
+
+  int64_t in_flight() const { return in_flight_.load(); }
+  uint64_t requests() const { return requests_.load(); }
+  double idle_seconds() const {
+    const auto last = std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_used_.load()));
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - last).count();
+  }
+  void touch() { last_used_ = std::chrono::steady_clock::now().time_since_epoch().count(); }
+
+ private:
+  friend class ModelLease;
+  std::string id_;
+  std::string device_;
+  std::unique_ptr<const EmbeddingModel> model_;
+  std::shared_ptr<ResidentBytes> accounting_;
+  std::atomic<int64_t> in_flight_{0};
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<int64_t> last_used_{std::chrono::steady_clock::now().time_since_epoch().count()};
+};
+
+// A request's hold on a model: counts it as in flight for its lifetime.
+class ModelLease {
+ public:
+  explicit ModelLease(std::shared_ptr<ResidentModel> model) : model_(std::move(model)) {
+    ++model_->in_flight_;
+    ++model_->requests_;
+    model_->touch();
+  }
+  ~ModelLease() {
+    if (model_) {
+      model_->touch();
+      --model_->in_flight_;
+    }
+  }
+  ModelLease(ModelLease&& other) noexcept = default;
+  ModelLease& operator=(ModelLease&&) = delete;
+  ModelLease(const ModelLease&) = delete;
+  ModelLease& operator=(const ModelLease&) = delete;
+
+  const ResidentModel& resident() const { return *model_; }
+  const EmbeddingModel& model() const { return model_->model(); }
+  const std::shared_ptr<ResidentModel>& shared() const { return model_; }
+
+ private:
+  std::shared_ptr<ResidentModel> model_;
+};
+
+}  // namespace hades

@@ -1,0 +1,224 @@
+// The engine in process: LRU by count and bytes, pins, single-flight loads, reference counts,
+// failure cooldown, batching across concurrent requests, drain. Uses the real all-MiniLM-L6-v2;
+// distinct model ids are copies of its folder (links to the same files).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "engine/engine.hpp"
+#include "hades/error.hpp"
+#include "models/embedding_model.hpp"
+#include "support/compare.hpp"
+#include "support/paths.hpp"
+#include "support/temp_dir.hpp"
+
+namespace hades {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Folders A, B, C… that each hold all-MiniLM-L6-v2 (symlinked files): distinct ids, same model.
+class ModelCopies {
+ public:
+  explicit ModelCopies(int count) {
+    for (int i = 0; i < count; ++i) {
+      const fs::path dir = temp_.path() / std::string(1, static_cast<char>('A' + i));
+      fs::create_directories(dir);
+      for (const auto& entry : fs::recursive_directory_iterator(test::minilm_dir())) {
+        const fs::path target = dir / entry.path().lexically_relative(test::minilm_dir());
+        if (entry.is_directory()) {
+          fs::create_directories(target);
+        } else {
+          fs::create_symlink(fs::canonical(entry.path()), target);
+        }
+      }
+      ids_.push_back(dir.string());
+    }
+  }
+  const std::string& operator[](size_t i) const { return ids_[i]; }
+
+ private:
+  test::TempDir temp_;
+  std::vector<std::string> ids_;
+};
+
+std::vector<std::string> loaded_ids(const Engine& engine) {
+  std::vector<std::string> ids;
+  for (const ModelInfo& m : engine.get_loaded_models()) {
+    if (m.state == ModelState::ready) ids.push_back(m.id);
+  }
+  return ids;
+}
+
+EngineConfig config_with(size_t max_models) {
+  EngineConfig config;
+  config.max_models = max_models;
+  config.default_device = "cpu";
+  return config;
+}
+
+void expect_error(const std::function<void()>& body, ErrorCode code, const std::string& fragment) {
+  try {
+    body();
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(EngineRegistry, LeastRecentlyUsedModelIsEvictedByCount) {
+  const ModelCopies m(3);
+  Engine engine(config_with(2));
+  engine.load_model(m[0]);
+  engine.load_model(m[1]);
+  engine.embed({.model = m[0], .inputs = {"use A"}});
+  engine.load_model(m[2]);
+  EXPECT_EQ(loaded_ids(engine), (std::vector<std::string>{m[0], m[2]}));
+  EXPECT_EQ(engine.stats().evictions, 1u);
+}
+
+TEST(EngineRegistry, PinnedModelsSurviveAndBlockLoadsThatNeedThem) {
+  const ModelCopies m(3);
+  Engine engine(config_with(2));
+  engine.load_model(m[0], {.device = "", .pin = true});
+  engine.load_model(m[1]);
+  engine.load_model(m[2]);  // evicts B, never the pinned A
+  EXPECT_EQ(loaded_ids(engine), (std::vector<std::string>{m[0], m[2]}));
+  engine.load_model(m[2], {.device = "", .pin = true});
+  expect_error([&] { engine.load_model(m[1]); }, ErrorCode::conflict, "pinned");
+}
+
+TEST(EngineRegistry, MemoryBudgetEvictsAndRefusesWithTheFigures) {
+  const ModelCopies m(2);
+  Engine probe(config_with(3));
+  const uint64_t size = probe.load_model(m[0]).memory_bytes;
+  ASSERT_GT(size, 80'000'000u);
+  EngineConfig config = config_with(3);
+  config.max_memory_bytes = size + size / 2;
+  Engine engine(config);
+  engine.load_model(m[0]);
+  engine.load_model(m[1]);
+  EXPECT_EQ(loaded_ids(engine), std::vector<std::string>{m[1]});
+  engine.load_model(m[1], {.device = "", .pin = true});
+  expect_error([&] { engine.load_model(m[0]); }, ErrorCode::out_of_memory, "needs");
+  EXPECT_LE(engine.stats().resident_bytes, *config.max_memory_bytes);
+}
+
+TEST(EngineRegistry, ConcurrentLoadsOfOneModelShareOneLoad) {
+  const ModelCopies m(1);
+  Engine engine(config_with(2));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) threads.emplace_back([&] { engine.load_model(m[0]); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(engine.stats().loads, 1u);
+}
+
+TEST(EngineRegistry, AFailedLoadIsRememberedAndNotRetriedDuringTheCooldown) {
+  Engine engine(config_with(2));
+  const std::string missing = "/nonexistent/model/folder";
+  expect_error([&] { engine.load_model(missing); }, ErrorCode::not_found, missing);
+  expect_error([&] { engine.load_model(missing); }, ErrorCode::not_found, missing);
+  EXPECT_EQ(engine.stats().load_failures, 1u);
+  const auto models = engine.get_loaded_models();
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0].state, ModelState::failed);
+  EXPECT_NE(models[0].error.find(missing), std::string::npos);
+}
+
+TEST(EngineRegistry, AModelBusyWithARequestIsNotFreedUnderIt) {
+  const ModelCopies m(1);
+  Engine engine(config_with(2));
+  engine.load_model(m[0]);
+  std::string long_text;
+  for (int i = 0; i < 60; ++i) long_text += "lorem ipsum dolor sit amet ";
+  const std::vector<std::string> long_inputs(64, long_text);  // 64 × 256 tokens
+  std::atomic<bool> done = false;
+  EmbedResult result;
+  std::thread request([&] {
+    result = engine.embed({.model = m[0], .inputs = long_inputs});
+    done = true;
+  });
+  while (engine.get_loaded_models().empty() || engine.get_loaded_models()[0].in_flight == 0) {
+    std::this_thread::yield();
+  }
+  engine.unload_model(m[0]);
+  EXPECT_TRUE(loaded_ids(engine).empty());
+  if (!done) {
+    EXPECT_GT(engine.stats().resident_bytes, 0u);
+  }
+  request.join();
+  EXPECT_EQ(result.values.size(), 64u * 384u);
+  EXPECT_EQ(engine.stats().resident_bytes, 0u);
+}
+
+TEST(EngineRegistry, ConcurrentRequestsAreBatchedAndEachGetsItsOwnCorrectAnswer) {
+  const auto reference_model = EmbeddingModel::load(test::minilm_dir());
+  Engine engine(config_with(2));
+  const std::string id = test::minilm_dir().string();
+  engine.load_model(id);
+  constexpr int kThreads = 8;
+  constexpr int kRequests = 12;
+  std::atomic<int> wrong = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRequests; ++r) {
+        const std::vector<std::string> inputs = {
+            "request " + std::to_string(t * 1000 + r),
+            "a second, longer input of thread " + std::to_string(t)};
+        const EmbedResult got = engine.embed({.model = id, .inputs = inputs});
+        const Embeddings want = reference_model->embed(inputs);
+        if (test::max_abs_diff(got.values, want.values) > 1e-6f) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong, 0);
+  const EngineStats stats = engine.stats();
+  EXPECT_EQ(stats.batched_requests, static_cast<uint64_t>(kThreads * kRequests));
+  std::printf("%llu requests in %llu batches (mean %.2f per batch)\n",
+              static_cast<unsigned long long>(stats.batched_requests),
+              static_cast<unsigned long long>(stats.batches), stats.mean_batch_requests());
+}
+
+TEST(EngineRegistry, DrainRefusesNewRequests) {
+  Engine engine(config_with(2));
+  EXPECT_TRUE(engine.drain(std::chrono::milliseconds(100)));
+  expect_error([&] { engine.load_model("x"); }, ErrorCode::shutting_down, "shutting down");
+}
+
+TEST(EngineRegistry, DevicesFallBackOrFailClearly) {
+  EngineConfig config;  // default device cuda:0
+  Engine engine(config);
+  EXPECT_EQ(engine.stats().device, "cpu");
+  EXPECT_NE(engine.stats().device_note.find("cuda:0"), std::string::npos);
+  expect_error([&] { engine.load_model("x", {.device = "cuda:0", .pin = false}); },
+               ErrorCode::unsupported, "CUDA");
+  config.default_device = "tpu";
+  expect_error([&] { Engine bad(config); }, ErrorCode::invalid_argument, "HADES_DEFAULT_DEVICE");
+}
+
+TEST(EngineConfigTest, ByteSizesAndEnvironmentValues) {
+  EXPECT_EQ(parse_byte_size("4GiB", "X"), 4ull << 30);
+  EXPECT_EQ(parse_byte_size("512MB", "X"), 512'000'000u);
+  EXPECT_EQ(parse_byte_size("1000", "X"), 1000u);
+  expect_error([] { parse_byte_size("4 gigs", "HADES_MAX_MEMORY"); }, ErrorCode::invalid_argument,
+               "HADES_MAX_MEMORY");
+  expect_error([] { parse_byte_size("99999999999999999TiB", "X"); }, ErrorCode::invalid_argument,
+               "X");
+  setenv("HADES_MAX_MODELS", "zero", 1);
+  expect_error([] { engine_config_from_environment(); }, ErrorCode::invalid_argument,
+               "HADES_MAX_MODELS");
+  setenv("HADES_MAX_MODELS", "5", 1);
+  setenv("HADES_MAX_MEMORY", "2GiB", 1);
+  const EngineConfig config = engine_config_from_environment();
+  EXPECT_EQ(config.max_models, 5u);
+  EXPECT_EQ(config.max_memory_bytes, 2ull << 30);
+  unsetenv("HADES_MAX_MODELS");
+  unsetenv("HADES_MAX_MEMORY");
+}
+
+}  // namespace
+}  // namespace hades
