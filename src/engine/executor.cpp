@@ -4,6 +4,25 @@
 #include "models/pooling.hpp"
 
 namespace hades {
+namespace {
+// The job's rows of the batch's hidden states, pooled and normalized as the job asks.
+// `cu_seqlens` starts at the job's first sequence.
+Embeddings pool_job(const EmbedJob& job, const std::vector<float>& hidden_states, int64_t hidden,
+                    std::span<const int32_t> cu_seqlens) {
+  const size_t count = job.encodings.size();
+  std::vector<int32_t> local_cu(count + 1);
+  for (size_t i = 0; i <= count; ++i) local_cu[i] = cu_seqlens[i] - cu_seqlens[0];
+  const std::span<const float> rows(hidden_states.data() + cu_seqlens[0] * hidden,
+                                    static_cast<size_t>(local_cu.back() * hidden));
+  Embeddings result;
+  result.dimension = hidden * static_cast<int64_t>(job.modes.size());
+  result.values = pool(rows, hidden, local_cu, job.modes);
+  result.tokens = local_cu.back();
+  if (job.normalize) normalize_rows(result.values, result.dimension);
+  return result;
+}
+
+}  // namespace
 
 int64_t EmbedJob::tokens() const {
   int64_t total = 0;
@@ -93,23 +112,16 @@ void Executor::execute(std::vector<EmbedJob>& batch) {
     const Encoder& encoder = batch.front().model->model().encoder();
     const EncoderOutput out = encoder.forward({ids, type_ids, cu_seqlens});
     const int64_t hidden = encoder.hidden_size();
+    std::vector<Embeddings> results;
     size_t sequence = 0;
-    for (EmbedJob& job : batch) {
-      const size_t count = job.encodings.size();
-      std::vector<int32_t> local_cu(count + 1);
-      for (size_t i = 0; i <= count; ++i) {
-        local_cu[i] = cu_seqlens[sequence + i] - cu_seqlens[sequence];
-      }
-      const std::span<const float> rows(out.hidden.data() + cu_seqlens[sequence] * hidden,
-                                        static_cast<size_t>(local_cu.back() * hidden));
-      Embeddings result;
-      result.dimension = hidden * static_cast<int64_t>(job.modes.size());
-      result.values = pool(rows, hidden, local_cu, job.modes);
-      result.tokens = local_cu.back();
-      if (job.normalize) normalize_rows(result.values, result.dimension);
-      job.done.set_value(std::move(result));
-      sequence += count;
+    for (const EmbedJob& job : batch) {
+      results.push_back(pool_job(job, out.hidden, hidden, std::span(cu_seqlens).subspan(sequence)));
+      sequence += job.encodings.size();
     }
+    // Release the models before answering: a request that ends must find its model's memory
+    // already released when it was the last holder (an unloaded model is freed on time).
+    for (EmbedJob& job : batch) job.model.reset();
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done.set_value(std::move(results[i]));
   } catch (...) {
     for (EmbedJob& job : batch) {
       try {

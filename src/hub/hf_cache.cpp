@@ -1,8 +1,9 @@
 #include "hub/hf_cache.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 
 #include "hades/error.hpp"
 
@@ -14,16 +15,26 @@ std::string env_or_empty(const char* name) {
   return value == nullptr ? std::string() : std::string(value);
 }
 
-// Hub ids are "name" or "org/name" of letters, digits, '-', '_' and '.', never ".." or a leading
-// '.': nothing in an id can point outside the cache.
+bool is_name_part(const std::string& part) {
+  if (part.empty() || !std::isalnum(static_cast<unsigned char>(part[0]))) return false;
+  return std::all_of(part.begin(), part.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+// Hub ids are "name" or "org/name" of letters, digits, '-', '_' and '.', each part starting with a
+// letter or digit, never "..": nothing in an id can point outside the cache.
 bool is_valid_model_id(const std::string& id) {
-  static const std::regex pattern(R"(^([A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*$)");
-  return id.size() <= 200 && std::regex_match(id, pattern) && id.find("..") == std::string::npos;
+  if (id.size() > 200 || id.find("..") != std::string::npos) return false;
+  const size_t slash = id.find('/');
+  if (slash == std::string::npos) return is_name_part(id);
+  return is_name_part(id.substr(0, slash)) && is_name_part(id.substr(slash + 1));
 }
 
 bool is_commit_hash(const std::string& revision) {
-  static const std::regex pattern("^[0-9a-f]{40}$");
-  return std::regex_match(revision, pattern);
+  return revision.size() == 40 && std::all_of(revision.begin(), revision.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+         });
 }
 
 }  // namespace
