@@ -53,6 +53,13 @@ struct AttentionParams {
   int64_t window = 0;
 };
 
+struct RotaryParams {
+  std::span<const int32_t> cu_seqlens;  // positions restart at 0 in every sequence
+  int64_t num_heads = 0;
+  int64_t head_dim = 0;  // even; pairs (i, i + head_dim / 2) rotate together
+  float theta = 10000.0f;
+};
+
 struct LayerNormParams {
   std::span<const float> gamma;  // [dim]
   std::span<const float> beta;   // [dim], or empty for a LayerNorm without bias
@@ -78,6 +85,17 @@ class Backend {
 
   // out[tokens, heads * head_dim] = softmax(scale · q kᵀ) v, per sequence and head.
   virtual void attention(const float* qkv, const AttentionParams& params, float* out) const = 0;
+
+  // Rotary position embeddings (RoPE) applied in place to the q and k blocks of a fused qkv,
+  // in transformers' rotate-half convention: for pair (x1, x2) = (x[i], x[i + head_dim/2]) at
+  // position p, angle a = p · inv_freq[i], inv_freq[i] = 1 / theta^(2i / head_dim) (both float32),
+  // x1' = x1 cos a − x2 sin a, x2' = x2 cos a + x1 sin a.
+  virtual void rotary(float* qkv, const RotaryParams& params) const = 0;
+
+  // Gated linear unit: out[r, i] = act(x[r, i]) · x[r, width + i] for x [rows, 2 · width]
+  // (GeGLU when act is GELU).
+  virtual void gated_activation(const float* x, int64_t rows, int64_t width, Activation act,
+                                float* out) const = 0;
 
   // out[i, :] (+)= table[ids[i], :] for a [rows, dim] table; ids are checked against rows.
   virtual void embedding_lookup(const float* table, int64_t table_rows, int64_t dim,

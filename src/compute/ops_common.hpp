@@ -39,6 +39,19 @@ inline void check_embedding_id(int32_t id, int64_t table_rows) {
   }
 }
 
+inline void check_rotary_params(const RotaryParams& p) {
+  if (p.num_heads <= 0 || p.head_dim <= 0 || p.head_dim % 2 != 0 || p.cu_seqlens.empty()) {
+    throw Error(ErrorCode::internal,
+                "rotary: invalid heads, head_dim (must be even) or cu_seqlens");
+  }
+}
+
+// RoPE's inverse frequency of pair i, in float32 as transformers computes it.
+inline float rotary_inv_freq(int64_t i, int64_t head_dim, float theta) {
+  const float exponent = static_cast<float>(2 * i) / static_cast<float>(head_dim);
+  return 1.0f / std::pow(theta, exponent);
+}
+
 // The activations as PyTorch defines them: "gelu" is the exact erf form, "gelu_new" and
 // "gelu_pytorch_tanh" the tanh approximation.
 inline float apply_activation(float x, Activation act) {

@@ -126,6 +126,39 @@ TEST_F(OpsTest, AttentionOfASequenceIgnoresTheOthersInTheBatch) {
   }
 }
 
+TEST_F(OpsTest, RotaryMatchesReferenceAndRestartsPerSequence) {
+  for (const float theta : {10000.0f, 160000.0f}) {
+    const std::vector<int32_t> cu = {0, 1, 37, 40};
+    const int64_t heads = 3;
+    const int64_t head_dim = 20;
+    const auto qkv = random_vector(40 * 3 * heads * head_dim, 11);
+    auto expected = qkv;
+    auto actual = qkv;
+    const RotaryParams params{cu, heads, head_dim, theta};
+    reference_->rotary(expected.data(), params);
+    cpu_->rotary(actual.data(), params);
+    expect_close(expected, actual, 2e-6f);
+    // The v block is untouched, and position 0 (every sequence's first token) is the identity.
+    for (int64_t i = 0; i < heads * head_dim; ++i) {
+      ASSERT_EQ(actual[2 * heads * head_dim + i], qkv[2 * heads * head_dim + i]);
+      ASSERT_EQ(actual[37 * 3 * heads * head_dim + i], qkv[37 * 3 * heads * head_dim + i]);
+    }
+  }
+}
+
+TEST_F(OpsTest, GatedActivationMatchesReference) {
+  for (const Activation act : {Activation::gelu_erf, Activation::gelu_tanh, Activation::relu}) {
+    const int64_t rows = 300;
+    const int64_t width = 56;
+    const auto x = random_vector(rows * 2 * width, 12);
+    std::vector<float> expected(rows * width);
+    std::vector<float> actual(expected.size());
+    reference_->gated_activation(x.data(), rows, width, act, expected.data());
+    cpu_->gated_activation(x.data(), rows, width, act, actual.data());
+    expect_close(expected, actual, 1e-6f);
+  }
+}
+
 TEST_F(OpsTest, EmbeddingLookupMatchesReferenceAndRejectsBadIds) {
   const auto table = random_vector(10 * 6, 3);
   const std::vector<int32_t> ids = {9, 0, 4, 4};

@@ -68,8 +68,7 @@ class CpuLinear final : public PackedLinear {
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, packed_weights_}, {DNNL_ARG_DST, dst}};
     if (!bias_.empty()) {
-      args.emplace(DNNL_ARG_BIAS,
-                   memory(bias_desc(), engine_, const_cast<float*>(bias_.data())));
+      args.emplace(DNNL_ARG_BIAS, memory(bias_desc(), engine_, const_cast<float*>(bias_.data())));
     }
     dnnl::stream stream(engine_);
     primitives_[static_cast<size_t>(act)].execute(stream, args);
@@ -91,9 +90,9 @@ class CpuLinear final : public PackedLinear {
       ops.append_eltwise(1.0f, eltwise_algorithm(act), 0.0f, 0.0f);
       attr.set_post_ops(ops);
     }
-    const dnnl::matmul::desc desc =
-        bias_.empty() ? dnnl::matmul::desc(src, weights, dst)
-                      : dnnl::matmul::desc(src, weights, bias_desc(), dst);
+    const dnnl::matmul::desc desc = bias_.empty()
+                                        ? dnnl::matmul::desc(src, weights, dst)
+                                        : dnnl::matmul::desc(src, weights, bias_desc(), dst);
     return dnnl::matmul::primitive_desc(desc, attr, engine_);
   }
 
@@ -124,8 +123,8 @@ class CpuBackend final : public Backend {
                       const LayerNormParams& p) const override {
 #pragma omp parallel for schedule(static) if (rows * dim >= kMinParallelElements)
     for (int64_t r = 0; r < rows; ++r) {
-      cpu::add_layer_norm_row(x + r * dim, residual == nullptr ? nullptr : residual + r * dim,
-                              dim, p);
+      cpu::add_layer_norm_row(x + r * dim, residual == nullptr ? nullptr : residual + r * dim, dim,
+                              p);
     }
   }
 
@@ -140,9 +139,48 @@ class CpuBackend final : public Backend {
     }
   }
 
+  void rotary(float* qkv, const RotaryParams& p) const override {
+    check_rotary_params(p);
+    int64_t longest = 0;
+    for (size_t b = 0; b + 1 < p.cu_seqlens.size(); ++b) {
+      longest = std::max<int64_t>(longest, p.cu_seqlens[b + 1] - p.cu_seqlens[b]);
+    }
+    // cos and sin per (position, pair), computed once per call and shared by every head.
+    const int64_t half = p.head_dim / 2;
+    std::vector<float> cos_table(static_cast<size_t>(longest * half));
+    std::vector<float> sin_table(cos_table.size());
+    for (int64_t pos = 0; pos < longest; ++pos) {
+      for (int64_t i = 0; i < half; ++i) {
+        const float angle = static_cast<float>(pos) * rotary_inv_freq(i, p.head_dim, p.theta);
+        cos_table[pos * half + i] = std::cos(angle);
+        sin_table[pos * half + i] = std::sin(angle);
+      }
+    }
+    const int64_t tokens = p.cu_seqlens.back();
+#pragma omp parallel for schedule(static) if (tokens * p.num_heads * p.head_dim >= \
+                                              kMinParallelElements)
+    for (size_t b = 0; b < p.cu_seqlens.size() - 1; ++b) {
+      for (int64_t t = p.cu_seqlens[b]; t < p.cu_seqlens[b + 1]; ++t) {
+        const int64_t pos = t - p.cu_seqlens[b];
+        cpu::rotate_token(qkv + t * 3 * p.num_heads * p.head_dim, p.num_heads, p.head_dim,
+                          cos_table.data() + pos * half, sin_table.data() + pos * half);
+      }
+    }
+  }
+
+  void gated_activation(const float* x, int64_t rows, int64_t width, Activation act,
+                        float* out) const override {
+#pragma omp parallel for schedule(static) if (rows * width >= kMinParallelElements)
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t i = 0; i < width; ++i) {
+        out[r * width + i] =
+            apply_activation(x[r * 2 * width + i], act) * x[r * 2 * width + width + i];
+      }
+    }
+  }
+
   void embedding_lookup(const float* table, int64_t table_rows, int64_t dim,
-                        std::span<const int32_t> ids, float* out,
-                        bool accumulate) const override {
+                        std::span<const int32_t> ids, float* out, bool accumulate) const override {
     for (int32_t id : ids) check_embedding_id(id, table_rows);
     const auto rows = static_cast<int64_t>(ids.size());
 #pragma omp parallel for schedule(static) if (rows * dim >= kMinParallelElements)
@@ -163,6 +201,8 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+std::unique_ptr<Backend> make_cpu_backend() {
+  return std::make_unique<CpuBackend>();
+}
 
 }  // namespace hades

@@ -85,4 +85,19 @@ void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence
   }
 }
 
+HADES_MULTIVERSION
+void rotate_token(float* token, int64_t heads, int64_t head_dim, const float* cos,
+                  const float* sin) {
+  const int64_t half = head_dim / 2;
+  for (int64_t h = 0; h < 2 * heads; ++h) {  // the q heads, then the k heads
+    float* x = token + h * head_dim;
+    for (int64_t i = 0; i < half; ++i) {
+      const float x1 = x[i];
+      const float x2 = x[i + half];
+      x[i] = x1 * cos[i] - x2 * sin[i];
+      x[i + half] = x2 * cos[i] + x1 * sin[i];
+    }
+  }
+}
+
 }  // namespace hades::cpu

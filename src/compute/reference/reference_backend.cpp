@@ -105,9 +105,41 @@ class ReferenceBackend final : public Backend {
     }
   }
 
+  void rotary(float* qkv, const RotaryParams& p) const override {
+    check_rotary_params(p);
+    const int64_t hidden = p.num_heads * p.head_dim;
+    const int64_t half = p.head_dim / 2;
+    for (size_t b = 0; b + 1 < p.cu_seqlens.size(); ++b) {
+      for (int64_t t = p.cu_seqlens[b]; t < p.cu_seqlens[b + 1]; ++t) {
+        const auto position = static_cast<float>(t - p.cu_seqlens[b]);
+        for (int64_t block = 0; block < 2; ++block) {  // q, then k
+          for (int64_t h = 0; h < p.num_heads; ++h) {
+            float* x = qkv + t * 3 * hidden + block * hidden + h * p.head_dim;
+            for (int64_t i = 0; i < half; ++i) {
+              const double angle = position * rotary_inv_freq(i, p.head_dim, p.theta);
+              const double x1 = x[i];
+              const double x2 = x[i + half];
+              x[i] = static_cast<float>(x1 * std::cos(angle) - x2 * std::sin(angle));
+              x[i + half] = static_cast<float>(x2 * std::cos(angle) + x1 * std::sin(angle));
+            }
+          }
+        }
+      }
+    }
+  }
+
+  void gated_activation(const float* x, int64_t rows, int64_t width, Activation act,
+                        float* out) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t i = 0; i < width; ++i) {
+        out[r * width + i] =
+            apply_activation(x[r * 2 * width + i], act) * x[r * 2 * width + width + i];
+      }
+    }
+  }
+
   void embedding_lookup(const float* table, int64_t table_rows, int64_t dim,
-                        std::span<const int32_t> ids, float* out,
-                        bool accumulate) const override {
+                        std::span<const int32_t> ids, float* out, bool accumulate) const override {
     for (size_t r = 0; r < ids.size(); ++r) {
       check_embedding_id(ids[r], table_rows);
       const float* src = table + static_cast<int64_t>(ids[r]) * dim;
@@ -119,6 +151,8 @@ class ReferenceBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_reference_backend() { return std::make_unique<ReferenceBackend>(); }
+std::unique_ptr<Backend> make_reference_backend() {
+  return std::make_unique<ReferenceBackend>();
+}
 
 }  // namespace hades
