@@ -79,6 +79,14 @@ class Backend {
   virtual void linear(const PackedLinear& layer, const float* x, int64_t rows, float* y,
                       Activation act) const = 0;
 
+  // y[rows, out] += x[rows, in] · Wᵀ + b: a linear layer whose result is added to a residual.
+  virtual void linear_add(const PackedLinear& layer, const float* x, int64_t rows,
+                          float* y) const = 0;
+
+  // out[rows, dim] = LayerNorm(x), leaving x as it is (pre-norm architectures keep the residual).
+  virtual void layer_norm(const float* x, int64_t rows, int64_t dim, const LayerNormParams& params,
+                          float* out) const = 0;
+
   // x[rows, dim] = LayerNorm(x + residual) in place; residual may be null (plain LayerNorm).
   virtual void add_layer_norm(float* x, const float* residual, int64_t rows, int64_t dim,
                               const LayerNormParams& params) const = 0;

@@ -64,6 +64,33 @@ TEST_F(OpsTest, LinearMatchesReference) {
   }
 }
 
+TEST_F(OpsTest, LinearAddAccumulatesIntoTheResidual) {
+  const int64_t rows = 37, in = 48, out = 40;
+  const auto w = random_vector(in * out, 21, 0.2f);
+  const auto b = random_vector(out, 22);
+  const auto x = random_vector(rows * in, 23);
+  const auto residual = random_vector(rows * out, 24);
+  const LinearWeights weights{w, b, in, out};
+  auto expected = residual;
+  auto actual = residual;
+  reference_->linear_add(*reference_->pack_linear(weights), x.data(), rows, expected.data());
+  cpu_->linear_add(*cpu_->pack_linear(weights), x.data(), rows, actual.data());
+  expect_close(expected, actual, 2e-5f);
+}
+
+TEST_F(OpsTest, OutOfPlaceLayerNormLeavesItsInput) {
+  const int64_t rows = 9, dim = 40;
+  const auto x = random_vector(rows * dim, 25, 2.0f);
+  const auto gamma = random_vector(dim, 26);
+  const LayerNormParams params{gamma, {}, 1e-5f};
+  std::vector<float> expected(x.size()), actual(x.size());
+  reference_->layer_norm(x.data(), rows, dim, params, expected.data());
+  const auto before = x;
+  cpu_->layer_norm(x.data(), rows, dim, params, actual.data());
+  expect_close(expected, actual, 1e-5f);
+  EXPECT_EQ(before, x);
+}
+
 TEST_F(OpsTest, AddLayerNormMatchesReference) {
   for (const bool with_residual : {false, true}) {
     for (const bool with_beta : {false, true}) {

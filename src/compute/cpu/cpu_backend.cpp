@@ -59,9 +59,19 @@ class CpuLinear final : public PackedLinear {
       primitives_[static_cast<size_t>(act)] =
           dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), act));
     }
+    accumulate_ =
+        dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), Activation::none, true));
   }
 
+  // y += x · Wᵀ + b, through the matmul's "sum" post-op: no temporary, one pass over y.
+  void run_add(const float* x, int64_t rows, float* y) const { execute(accumulate_, x, rows, y); }
+
   void run(const float* x, int64_t rows, float* y, Activation act) const {
+    execute(primitives_[static_cast<size_t>(act)], x, rows, y);
+  }
+
+ private:
+  void execute(const dnnl::matmul& primitive, const float* x, int64_t rows, float* y) const {
     const memory src(memory::desc({rows, in_features()}, DataType::f32, Tag::ab), engine_,
                      const_cast<float*>(x));
     const memory dst(memory::desc({rows, out_features()}, DataType::f32, Tag::ab), engine_, y);
@@ -71,25 +81,23 @@ class CpuLinear final : public PackedLinear {
       args.emplace(DNNL_ARG_BIAS, memory(bias_desc(), engine_, const_cast<float*>(bias_.data())));
     }
     dnnl::stream stream(engine_);
-    primitives_[static_cast<size_t>(act)].execute(stream, args);
+    primitive.execute(stream, args);
     stream.wait();
   }
 
- private:
   memory::desc bias_desc() const {
     return memory::desc({1, out_features()}, DataType::f32, Tag::ab);
   }
 
-  dnnl::matmul::primitive_desc make_primitive_desc(const memory::desc& weights,
-                                                   Activation act) const {
+  dnnl::matmul::primitive_desc make_primitive_desc(const memory::desc& weights, Activation act,
+                                                   bool accumulate = false) const {
     const memory::desc src({DNNL_RUNTIME_DIM_VAL, in_features()}, DataType::f32, Tag::ab);
     const memory::desc dst({DNNL_RUNTIME_DIM_VAL, out_features()}, DataType::f32, Tag::ab);
     dnnl::primitive_attr attr;
-    if (act != Activation::none) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.0f, eltwise_algorithm(act), 0.0f, 0.0f);
-      attr.set_post_ops(ops);
-    }
+    dnnl::post_ops ops;
+    if (accumulate) ops.append_sum(1.0f);
+    if (act != Activation::none) ops.append_eltwise(1.0f, eltwise_algorithm(act), 0.0f, 0.0f);
+    attr.set_post_ops(ops);
     const dnnl::matmul::desc desc = bias_.empty()
                                         ? dnnl::matmul::desc(src, weights, dst)
                                         : dnnl::matmul::desc(src, weights, bias_desc(), dst);
@@ -100,6 +108,7 @@ class CpuLinear final : public PackedLinear {
   memory packed_weights_;
   std::vector<float> bias_;
   dnnl::matmul primitives_[5];  // one per Activation
+  dnnl::matmul accumulate_;     // y += x · Wᵀ + b
 };
 
 class CpuBackend final : public Backend {
@@ -117,6 +126,21 @@ class CpuBackend final : public Backend {
               Activation act) const override {
     if (rows == 0) return;
     static_cast<const CpuLinear&>(layer).run(x, rows, y, act);
+  }
+
+  void linear_add(const PackedLinear& layer, const float* x, int64_t rows,
+                  float* y) const override {
+    if (rows == 0) return;
+    static_cast<const CpuLinear&>(layer).run_add(x, rows, y);
+  }
+
+  void layer_norm(const float* x, int64_t rows, int64_t dim, const LayerNormParams& p,
+                  float* out) const override {
+#pragma omp parallel for schedule(static) if (rows * dim >= kMinParallelElements)
+    for (int64_t r = 0; r < rows; ++r) {
+      std::copy(x + r * dim, x + (r + 1) * dim, out + r * dim);
+      cpu::add_layer_norm_row(out + r * dim, nullptr, dim, p);
+    }
   }
 
   void add_layer_norm(float* x, const float* residual, int64_t rows, int64_t dim,

@@ -48,6 +48,19 @@ class ReferenceBackend final : public Backend {
     }
   }
 
+  void linear_add(const PackedLinear& layer, const float* x, int64_t rows,
+                  float* y) const override {
+    std::vector<float> product(static_cast<size_t>(rows * layer.out_features()));
+    linear(layer, x, rows, product.data(), Activation::none);
+    for (size_t i = 0; i < product.size(); ++i) y[i] += product[i];
+  }
+
+  void layer_norm(const float* x, int64_t rows, int64_t dim, const LayerNormParams& p,
+                  float* out) const override {
+    std::copy(x, x + rows * dim, out);
+    add_layer_norm(out, nullptr, rows, dim, p);
+  }
+
   void add_layer_norm(float* x, const float* residual, int64_t rows, int64_t dim,
                       const LayerNormParams& p) const override {
     for (int64_t r = 0; r < rows; ++r) {
