@@ -13,23 +13,12 @@
 #include "hades/error.hpp"
 #include "io/json_file.hpp"
 #include "io/weights.hpp"
-#include "models/bert.hpp"
+#include "models/architectures.hpp"
+#include "models/bert_family.hpp"
 #include "models/weights_util.hpp"
 
 namespace hades {
 namespace {
-
-struct BertConfig {
-  int64_t vocab_size = 0;
-  int64_t hidden_size = 0;
-  int64_t num_layers = 0;
-  int64_t num_heads = 0;
-  int64_t intermediate_size = 0;
-  int64_t max_positions = 0;
-  int64_t type_vocab_size = 0;
-  float layer_norm_eps = 1e-12f;
-  Activation activation = Activation::gelu_erf;
-};
 
 BertConfig parse_config(const nlohmann::json& json, const std::string& source) {
   const JsonFields f(json, source);
@@ -68,34 +57,36 @@ struct BertLayer {
 
 class BertModel final : public Encoder {
  public:
-  BertModel(const BertConfig& config, const WeightStore& weights, const Backend& backend)
-      : config_(config), backend_(backend) {
-    WeightLoader w(weights, backend, detect_prefix(weights));
+  BertModel(const BertConfig& config, const BertTensorNames& n, const WeightStore& weights,
+            const Backend& backend)
+      : config_(config), architecture_(n.architecture), backend_(backend) {
+    WeightLoader w(weights, backend, n.prefix);
     const int64_t h = config.hidden_size;
-    word_embeddings_ = w.load("embeddings.word_embeddings.weight", {config.vocab_size, h});
-    position_embeddings_ =
-        w.load("embeddings.position_embeddings.weight", {config.max_positions, h});
-    token_type_embeddings_ =
-        w.load("embeddings.token_type_embeddings.weight", {config.type_vocab_size, h});
-    embedding_norm_ = w.layer_norm("embeddings.LayerNorm", h, config.layer_norm_eps);
+    const float eps = config.layer_norm_eps;
+    word_embeddings_ = w.load(n.word_embeddings, {config.vocab_size, h});
+    position_embeddings_ = w.load(n.position_embeddings, {config.max_positions, h});
+    if (config.type_vocab_size > 0) {
+      token_type_embeddings_ = w.load(n.token_type_embeddings, {config.type_vocab_size, h});
+    }
+    embedding_norm_ = w.layer_norm(n.embedding_norm, h, eps);
     for (int64_t i = 0; i < config.num_layers; ++i) {
-      const std::string p = "encoder.layer." + std::to_string(i) + ".";
+      const std::string p = n.layer + std::to_string(i) + ".";
       BertLayer layer;
-      layer.qkv = w.fused_linear(
-          {p + "attention.self.query", p + "attention.self.key", p + "attention.self.value"}, h, h);
-      layer.attention_output = w.linear(p + "attention.output.dense", h, h);
-      layer.attention_norm =
-          w.layer_norm(p + "attention.output.LayerNorm", h, config.layer_norm_eps);
-      layer.intermediate = w.linear(p + "intermediate.dense", h, config.intermediate_size);
-      layer.output = w.linear(p + "output.dense", config.intermediate_size, h);
-      layer.output_norm = w.layer_norm(p + "output.LayerNorm", h, config.layer_norm_eps);
+      layer.qkv = w.fused_linear({p + n.query, p + n.key, p + n.value}, h, h);
+      layer.attention_output = w.linear(p + n.attention_output, h, h);
+      layer.attention_norm = w.layer_norm(p + n.attention_norm, h, eps);
+      layer.intermediate = w.linear(p + n.intermediate, h, config.intermediate_size);
+      layer.output = w.linear(p + n.output, config.intermediate_size, h);
+      layer.output_norm = w.layer_norm(p + n.output_norm, h, eps);
       layers_.push_back(std::move(layer));
     }
-    if (w.contains("pooler.dense.weight")) pooler_ = w.linear("pooler.dense", h, h);
+    if (!n.pooler.empty() && w.contains(n.pooler + ".weight")) {
+      pooler_ = w.linear(n.pooler, h, h);
+    }
     weight_bytes_ = w.bytes_loaded();
   }
 
-  std::string architecture() const override { return "bert"; }
+  std::string architecture() const override { return architecture_; }
   int64_t hidden_size() const override { return config_.hidden_size; }
   int64_t max_sequence_length() const override { return config_.max_positions; }
   bool has_pooler() const override { return pooler_ != nullptr; }
@@ -125,11 +116,6 @@ class BertModel final : public Encoder {
     std::vector<float> qkv, context, projected, intermediate;
   };
 
-  static std::string detect_prefix(const WeightStore& weights) {
-    // Checkpoints of BertFor* heads keep the encoder under "bert."; a bare BertModel has none.
-    return weights.contains("bert.embeddings.word_embeddings.weight") ? "bert." : "";
-  }
-
   void embed(const RaggedBatch& batch, float* out) const {
     const int64_t h = config_.hidden_size;
     backend_.embedding_lookup(word_embeddings_.data(), config_.vocab_size, h, batch.ids, out,
@@ -142,10 +128,12 @@ class BertModel final : public Encoder {
     }
     backend_.embedding_lookup(position_embeddings_.data(), config_.max_positions, h, positions, out,
                               true);
-    std::vector<int32_t> zeros;
-    if (batch.type_ids.empty()) zeros.assign(batch.ids.size(), 0);
-    backend_.embedding_lookup(token_type_embeddings_.data(), config_.type_vocab_size, h,
-                              batch.type_ids.empty() ? zeros : batch.type_ids, out, true);
+    if (config_.type_vocab_size > 0) {
+      std::vector<int32_t> zeros;
+      if (batch.type_ids.empty()) zeros.assign(batch.ids.size(), 0);
+      backend_.embedding_lookup(token_type_embeddings_.data(), config_.type_vocab_size, h,
+                                batch.type_ids.empty() ? zeros : batch.type_ids, out, true);
+    }
     backend_.add_layer_norm(out, nullptr, batch.tokens(), h, embedding_norm_.params());
   }
 
@@ -184,6 +172,7 @@ class BertModel final : public Encoder {
   }
 
   BertConfig config_;
+  std::string architecture_;
   const Backend& backend_;
   std::vector<float> word_embeddings_;
   std::vector<float> position_embeddings_;
@@ -194,11 +183,41 @@ class BertModel final : public Encoder {
   uint64_t weight_bytes_ = 0;
 };
 
+// BertForTokenClassification: classifier on every token. BertForSequenceClassification: the
+// pooler (tanh of a dense layer on [CLS]) then the classifier.
+std::unique_ptr<ClassificationHead> load_bert_head(const ModelLoadContext& c, int64_t hidden) {
+  WeightLoader w(c.weights, c.backend, "");
+  HeadSpec spec;
+  if (c.task == ModelTask::sequence_classification) {
+    spec.pooling = HeadPooling::first_token;
+    spec.dense = w.linear("bert.pooler.dense", hidden, hidden);
+    spec.dense_activation = Activation::tanh;
+  }
+  spec.classifier = w.linear("classifier", hidden, c.num_labels);
+  return std::make_unique<ClassificationHead>(std::move(spec), c.backend, hidden);
+}
+
 }  // namespace
 
-std::unique_ptr<Encoder> load_bert(const nlohmann::json& config, const std::string& config_source,
-                                   const WeightStore& weights, const Backend& backend) {
-  return std::make_unique<BertModel>(parse_config(config, config_source), weights, backend);
+std::unique_ptr<Encoder> make_bert_style_encoder(const BertConfig& config,
+                                                 const BertTensorNames& names,
+                                                 const WeightStore& weights,
+                                                 const Backend& backend) {
+  return std::make_unique<BertModel>(config, names, weights, backend);
+}
+
+ModelParts load_bert(const ModelLoadContext& context) {
+  const BertConfig config = parse_config(context.config, context.config_source);
+  BertTensorNames names;
+  // Checkpoints of BertFor* heads keep the encoder under "bert."; a bare BertModel has none.
+  names.prefix =
+      WeightLoader::detect_prefix(context.weights, "embeddings.word_embeddings.weight", {"bert."});
+  ModelParts parts;
+  parts.encoder = make_bert_style_encoder(config, names, context.weights, context.backend);
+  if (context.task != ModelTask::base) {
+    parts.head = load_bert_head(context, config.hidden_size);
+  }
+  return parts;
 }
 
 }  // namespace hades

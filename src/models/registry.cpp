@@ -1,24 +1,62 @@
 #include "models/registry.hpp"
 
-#include <functional>
 #include <map>
 
 #include "hades/error.hpp"
 #include "io/json_file.hpp"
 #include "io/weights.hpp"
-#include "models/bert.hpp"
+#include "models/architectures.hpp"
 
 namespace hades {
 namespace {
 
-using EncoderLoader = std::function<std::unique_ptr<Encoder>(
-    const nlohmann::json&, const std::string&, const WeightStore&, const Backend&)>;
+using ArchitectureLoader = ModelParts (*)(const ModelLoadContext&);
 
-const std::map<std::string, EncoderLoader>& loaders() {
-  static const std::map<std::string, EncoderLoader> table = {
+const std::map<std::string, ArchitectureLoader>& loaders() {
+  static const std::map<std::string, ArchitectureLoader> table = {
       {"bert", load_bert},
+      {"distilbert", load_distilbert},
+      {"modernbert", load_modernbert},
   };
   return table;
+}
+
+// The task config.json's first "architectures" entry names, as transformers' Auto classes read it.
+ModelTask task_of(const JsonFields& fields) {
+  const nlohmann::json* architectures = fields.find("architectures");
+  if (architectures == nullptr || !architectures->is_array() || architectures->empty() ||
+      !(*architectures)[0].is_string()) {
+    return ModelTask::base;
+  }
+  const std::string name = (*architectures)[0].get<std::string>();
+  const auto ends_with = [&](const std::string& suffix) {
+    return name.size() >= suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with("ForTokenClassification")) return ModelTask::token_classification;
+  if (ends_with("ForSequenceClassification")) return ModelTask::sequence_classification;
+  return ModelTask::base;
+}
+
+// id2label as a vector by id; ids must be 0..n-1 (transformers' own convention).
+std::vector<std::string> labels_of(const JsonFields& fields) {
+  const nlohmann::json* id2label = fields.find("id2label");
+  if (id2label == nullptr) return {};
+  if (!id2label->is_object()) fields.fail("id2label", "must be an object of id → label");
+  std::vector<std::string> labels(id2label->size());
+  for (const auto& [key, value] : id2label->items()) {
+    size_t id = labels.size();
+    try {
+      id = std::stoul(key);
+    } catch (const std::exception&) {
+    }
+    if (id >= labels.size() || !value.is_string() || !labels[id].empty()) {
+      fields.fail("id2label", "ids must be 0.." + std::to_string(labels.size() - 1) +
+                                  " with string labels, got '" + key + "'");
+    }
+    labels[id] = value.get<std::string>();
+  }
+  return labels;
 }
 
 }  // namespace
@@ -34,7 +72,7 @@ std::vector<std::string> supported_model_types() {
   return names;
 }
 
-std::unique_ptr<Encoder> load_encoder(const std::filesystem::path& dir, const Backend& backend) {
+ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& backend) {
   check_no_remote_code(dir);
   const std::filesystem::path config_path = dir / "config.json";
   const nlohmann::json config = read_json_file(config_path);
@@ -50,8 +88,23 @@ std::unique_ptr<Encoder> load_encoder(const std::filesystem::path& dir, const Ba
     throw Error(ErrorCode::unsupported, source + ": model_type '" + model_type +
                                             "' is not supported; supported: " + supported);
   }
+  const ModelTask task = task_of(fields);
+  std::vector<std::string> labels =
+      task == ModelTask::base ? std::vector<std::string>{} : labels_of(fields);
+  if (task != ModelTask::base && labels.empty()) {
+    fields.fail("id2label", "a classification model needs its labels");
+  }
   const WeightStore weights = WeightStore::open_folder(dir);
-  return it->second(config, source, weights, backend);
+  const ModelLoadContext context{config,  source, weights,
+                                 backend, task,   static_cast<int64_t>(labels.size())};
+  ModelParts parts = it->second(context);
+  parts.task = task;
+  parts.labels = std::move(labels);
+  return parts;
+}
+
+std::unique_ptr<Encoder> load_encoder(const std::filesystem::path& dir, const Backend& backend) {
+  return load_model_parts(dir, backend).encoder;
 }
 
 }  // namespace hades

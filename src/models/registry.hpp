@@ -1,4 +1,4 @@
-// From a model folder's config.json to a loaded encoder: one row per architecture.
+// From a model folder's config.json to a loaded model: one row per architecture.
 #pragma once
 
 #include <filesystem>
@@ -8,6 +8,7 @@
 
 #include "compute/backend.hpp"
 #include "models/encoder.hpp"
+#include "models/heads.hpp"
 
 namespace hades {
 
@@ -17,8 +18,13 @@ const Backend& cpu_backend();
 // The model_type values of config.json that have an architecture file.
 std::vector<std::string> supported_model_types();
 
-// Reads DIR/config.json and the safetensors weights in DIR and builds the encoder. Refuses remote
-// code, pickle weights and unknown architectures with an error naming the file and the problem.
+// Reads DIR/config.json and the safetensors weights in DIR and builds the encoder and the head
+// that config.json's "architectures" names (*ForTokenClassification, *ForSequenceClassification;
+// anything else loads the bare encoder). Refuses remote code, pickle weights and unknown
+// architectures with an error naming the file and the problem.
+ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& backend);
+
+// The encoder alone (heads' weights, if any, are left unread).
 std::unique_ptr<Encoder> load_encoder(const std::filesystem::path& dir, const Backend& backend);
 
 }  // namespace hades

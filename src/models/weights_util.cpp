@@ -73,13 +73,21 @@ std::unique_ptr<PackedLinear> WeightLoader::fused_linear(const std::vector<std::
   return backend_.pack_linear({weight, bias, in, out});
 }
 
-NormWeights WeightLoader::layer_norm(const std::string& name, int64_t dim, float eps) {
+NormWeights WeightLoader::layer_norm(const std::string& name, int64_t dim, float eps, bool bias) {
   NormWeights norm;
   norm.eps = eps;
   const bool old_names = !contains(name + ".weight") && contains(name + ".gamma");
   norm.gamma = load(name + (old_names ? ".gamma" : ".weight"), {dim});
-  norm.beta = load(name + (old_names ? ".beta" : ".bias"), {dim});
+  if (bias) norm.beta = load(name + (old_names ? ".beta" : ".bias"), {dim});
   return norm;
+}
+
+std::string WeightLoader::detect_prefix(const WeightStore& weights, const std::string& probe,
+                                        std::initializer_list<const char*> candidates) {
+  for (const char* prefix : candidates) {
+    if (weights.contains(prefix + probe)) return prefix;
+  }
+  return "";
 }
 
 }  // namespace hades

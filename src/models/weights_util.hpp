@@ -41,11 +41,18 @@ class WeightLoader {
   // `bias_required` is false.
   std::unique_ptr<PackedLinear> linear(const std::string& name, int64_t in, int64_t out,
                                        bool bias_required = true);
+  // The prefix under which a checkpoint keeps its encoder: "" for a bare model, else the first of
+  // `candidates` (e.g. "bert.") under which `probe` exists.
+  static std::string detect_prefix(const WeightStore& weights, const std::string& probe,
+                                   std::initializer_list<const char*> candidates);
+
   // Several linears over the same input, stacked along the output axis into one matmul.
   std::unique_ptr<PackedLinear> fused_linear(const std::vector<std::string>& names, int64_t in,
                                              int64_t out_each);
-  // "NAME.weight"/"NAME.bias", or the "gamma"/"beta" names of older checkpoints.
-  NormWeights layer_norm(const std::string& name, int64_t dim, float eps = 1e-12f);
+  // "NAME.weight"/"NAME.bias", or the "gamma"/"beta" names of older checkpoints; without bias
+  // when `bias` is false (ModernBERT's norm_bias).
+  NormWeights layer_norm(const std::string& name, int64_t dim, float eps = 1e-12f,
+                         bool bias = true);
 
   uint64_t bytes_loaded() const { return bytes_loaded_; }
 

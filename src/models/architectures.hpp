@@ -1,0 +1,29 @@
+// The architecture files' entry points, one per file (bert.cpp, distilbert.cpp, modernbert.cpp),
+// called by the registry with a folder's parsed config and weights.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "compute/backend.hpp"
+#include "io/weights.hpp"
+#include "models/heads.hpp"
+
+namespace hades {
+
+struct ModelLoadContext {
+  const nlohmann::json& config;
+  const std::string& config_source;  // the config file's path, for messages
+  const WeightStore& weights;
+  const Backend& backend;
+  ModelTask task = ModelTask::base;
+  int64_t num_labels = 0;  // for heads
+};
+
+ModelParts load_bert(const ModelLoadContext& context);
+ModelParts load_distilbert(const ModelLoadContext& context);
+ModelParts load_modernbert(const ModelLoadContext& context);
+
+}  // namespace hades

@@ -1,0 +1,51 @@
+// The post-norm encoder of BERT (bert.cpp), shared by the architectures that keep its math under
+// other tensor names (DistilBERT, distilbert.cpp).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "compute/backend.hpp"
+#include "io/weights.hpp"
+#include "models/encoder.hpp"
+
+namespace hades {
+
+struct BertConfig {
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_layers = 0;
+  int64_t num_heads = 0;
+  int64_t intermediate_size = 0;
+  int64_t max_positions = 0;
+  int64_t type_vocab_size = 0;  // 0: no token type embeddings (DistilBERT)
+  float layer_norm_eps = 1e-12f;
+  Activation activation = Activation::gelu_erf;
+};
+
+// Where each tensor lives; BERT's names by default. Layer tensors are LAYER + i + "." + NAME.
+struct BertTensorNames {
+  std::string architecture = "bert";
+  std::string prefix;  // the head checkpoints' encoder prefix ("bert.", "distilbert.")
+  std::string word_embeddings = "embeddings.word_embeddings.weight";
+  std::string position_embeddings = "embeddings.position_embeddings.weight";
+  std::string token_type_embeddings = "embeddings.token_type_embeddings.weight";
+  std::string embedding_norm = "embeddings.LayerNorm";
+  std::string layer = "encoder.layer.";
+  std::string query = "attention.self.query";
+  std::string key = "attention.self.key";
+  std::string value = "attention.self.value";
+  std::string attention_output = "attention.output.dense";
+  std::string attention_norm = "attention.output.LayerNorm";
+  std::string intermediate = "intermediate.dense";
+  std::string output = "output.dense";
+  std::string output_norm = "output.LayerNorm";
+  std::string pooler = "pooler.dense";  // empty: none
+};
+
+std::unique_ptr<Encoder> make_bert_style_encoder(const BertConfig& config,
+                                                 const BertTensorNames& names,
+                                                 const WeightStore& weights,
+                                                 const Backend& backend);
+
+}  // namespace hades

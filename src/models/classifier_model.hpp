@@ -1,0 +1,96 @@
+// The in-process classification API: a folder of a *ForSequenceClassification or
+// *ForTokenClassification model in, labels and scores out, and the `chunk` operation of the
+// chonky models (mirth/chonky: a token classifier that marks where paragraphs end).
+//
+//   auto model = hades::ClassifierModel::load("/path/to/chonky_distilbert_base_uncased_1");
+//   hades::Chunks c = model->chunk(text);  // c.chunks[i].text, .start, .end (code points)
+//
+// A loaded model is immutable: every method may run from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "models/embedding_model.hpp"
+#include "models/heads.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace hades {
+
+struct LabelScore {
+  std::string label;
+  float score = 0;  // softmax probability
+};
+
+struct SequenceClassification {
+  std::vector<float> logits;       // one per label
+  std::vector<LabelScore> scores;  // every label, best first
+};
+
+struct TokenEntity {  // a run of adjacent tokens with the same predicted label (not "O")
+  std::string label;
+  float score = 0;    // mean probability of the run's tokens
+  int64_t start = 0;  // code points into the text
+  int64_t end = 0;
+};
+
+struct Chunk {
+  std::string text;
+  int64_t start = 0;  // code points into the input
+  int64_t end = 0;
+  float separator_score = 0;  // score of the separator that ends it (0 for the tail)
+};
+
+struct Chunks {
+  std::vector<Chunk> chunks;  // their texts concatenated are the input exactly
+  int64_t windows = 0;
+  int64_t tokens = 0;
+};
+
+struct ChunkOptions {
+  // Window length in tokens, special tokens included (chonky: the tokenizer's model_max_length);
+  // consecutive windows overlap by half of it, as chonky's ParagraphSplitter runs them.
+  std::optional<int64_t> max_length;
+};
+
+class ClassifierModel {
+ public:
+  static std::unique_ptr<ClassifierModel> load(const std::filesystem::path& dir,
+                                               const ModelLoadOptions& options = {});
+
+  ModelTask task() const { return parts_.task; }
+  const std::vector<std::string>& labels() const { return parts_.labels; }
+  int64_t default_window() const { return default_window_; }
+  uint64_t weight_bytes() const { return parts_.encoder->weight_bytes(); }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+
+  // Sequence classification of texts, or of (text, pair) pairs (cross-encoder reranking) when
+  // `pairs` is given (same length as `texts`). Inputs longer than the model takes are cut.
+  std::vector<SequenceClassification> classify(std::span<const std::string> texts,
+                                               std::span<const std::string> pairs = {}) const;
+
+  // Token classification: the non-"O" entities of each text (transformers' ner pipeline with
+  // aggregation_strategy="simple", over windows like chunk()).
+  std::vector<TokenEntity> token_classify(const std::string& text,
+                                          const ChunkOptions& options = {}) const;
+
+  // chonky's ParagraphSplitter: the text cut after each separator entity.
+  Chunks chunk(const std::string& text, const ChunkOptions& options = {}) const;
+
+ private:
+  ClassifierModel(ModelParts parts, Tokenizer tokenizer);
+  std::vector<float> run_head(std::span<const Encoding> encodings) const;
+  std::vector<TokenEntity> entities(const std::string& text, const ChunkOptions& options,
+                                    int64_t* windows, int64_t* tokens) const;
+
+  ModelParts parts_;
+  Tokenizer tokenizer_;
+  int64_t default_window_ = 512;
+};
+
+}  // namespace hades

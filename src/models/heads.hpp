@@ -1,0 +1,57 @@
+// Classification heads on top of an encoder's last hidden state, as transformers'
+// *ForTokenClassification and *ForSequenceClassification build them. Every architecture's head is a
+// sequence of the same steps, so one class serves them all:
+//   pool (token classification: none; sequence classification: first token or mean)
+//   → dense + activation (BERT's pooler: tanh; DistilBERT's pre_classifier: relu; ModernBERT's
+//     head.dense: classifier_activation), optional
+//   → LayerNorm (ModernBERT's head.norm), optional
+//   → classifier (linear to the labels).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "compute/backend.hpp"
+#include "models/encoder.hpp"
+#include "models/weights_util.hpp"
+
+namespace hades {
+
+enum class ModelTask { base, token_classification, sequence_classification };
+
+enum class HeadPooling { none, first_token, mean };
+
+struct HeadSpec {
+  HeadPooling pooling = HeadPooling::none;
+  std::unique_ptr<PackedLinear> dense;  // optional
+  Activation dense_activation = Activation::none;
+  std::optional<NormWeights> norm;
+  std::unique_ptr<PackedLinear> classifier;
+};
+
+class ClassificationHead {
+ public:
+  ClassificationHead(HeadSpec spec, const Backend& backend, int64_t hidden_size);
+
+  int64_t num_labels() const { return spec_.classifier->out_features(); }
+  // Token classification: [tokens, labels]; sequence classification: [sequences, labels].
+  std::vector<float> logits(std::span<const float> hidden, const RaggedBatch& batch) const;
+
+ private:
+  HeadSpec spec_;
+  const Backend& backend_;
+  int64_t hidden_size_;
+};
+
+// What a model folder holds: the encoder, and the head its config names (if any).
+struct ModelParts {
+  std::unique_ptr<Encoder> encoder;
+  std::unique_ptr<ClassificationHead> head;  // null for ModelTask::base
+  ModelTask task = ModelTask::base;
+  std::vector<std::string> labels;  // config.json's id2label, by id; empty for base models
+};
+
+}  // namespace hades

@@ -1,0 +1,87 @@
+// Chunk parity: cut offsets identical to chonky's ParagraphSplitter (chonky 0.1.7 on a tiny random
+// DistilBERT token classifier, tests/data/chunk/, made by tools/fixtures/gen_encoder_fixtures.py),
+// on texts of many windows, ASCII and not; the chunks concatenate to the input exactly.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "hades/error.hpp"
+#include "models/classifier_model.hpp"
+#include "support/paths.hpp"
+
+namespace hades {
+namespace {
+
+struct ChunkReference {
+  std::filesystem::path model;
+  nlohmann::json cases;
+};
+
+ChunkReference read_reference(const std::string& file) {
+  std::ifstream in(test::data_dir() / "chunk" / file);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  const std::filesystem::path model =
+      test::data_dir() / "models" /
+      std::filesystem::path(j.at("model").get<std::string>()).filename();
+  return {model, j.at("cases")};
+}
+
+void check_chunks_equal_chonky(const std::string& file) {
+  const ChunkReference ref = read_reference(file);
+  const auto model = ClassifierModel::load(ref.model);
+  int multi_window = 0;
+  for (const auto& c : ref.cases) {
+    const std::string text = c.at("text").get<std::string>();
+    const std::string name = c.at("name").get<std::string>();
+    const Chunks got = model->chunk(text);
+    std::vector<std::pair<int64_t, int64_t>> spans;
+    std::string joined;
+    for (const Chunk& chunk : got.chunks) {
+      spans.emplace_back(chunk.start, chunk.end);
+      joined += chunk.text;
+    }
+    EXPECT_EQ(spans, (c.at("spans").get<std::vector<std::pair<int64_t, int64_t>>>())) << name;
+    EXPECT_EQ(joined, text) << name;
+    std::vector<std::string> texts;
+    for (const Chunk& chunk : got.chunks) texts.push_back(chunk.text);
+    EXPECT_EQ(texts, c.at("chunks").get<std::vector<std::string>>()) << name;
+    EXPECT_EQ(got.windows, c.at("window_count").get<int64_t>()) << name;
+    if (got.windows > 3) ++multi_window;
+  }
+  EXPECT_GE(multi_window, 5);
+}
+
+TEST(ChunkParity, DistilBertCutsEqualChonky) {
+  check_chunks_equal_chonky("reference.json");
+}
+
+TEST(ChunkErrors, AModelWithoutATokenClassificationHeadIsRefused) {
+  try {
+    ClassifierModel::load(test::data_dir() / "models" / "tiny-distilbert-d32-h4-l2-gelu");
+    FAIL() << "a base model loaded as a classifier";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::unsupported);
+  }
+}
+
+TEST(ChunkErrors, EmptyTextIsOneEmptyChunkAndBadUtf8IsAnInputError) {
+  const ChunkReference ref = read_reference("reference.json");
+  const auto model = ClassifierModel::load(ref.model);
+  const Chunks empty = model->chunk("");
+  ASSERT_EQ(empty.chunks.size(), 1u);
+  EXPECT_EQ(empty.chunks[0].text, "");
+  try {
+    model->chunk("bad \xff\xfe bytes");
+    FAIL() << "invalid UTF-8 was chunked";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::input_invalid);
+  }
+  const Chunks specials = model->chunk("[CLS] [SEP] [PAD] [MASK] [UNK]");
+  std::string joined;
+  for (const Chunk& c : specials.chunks) joined += c.text;
+  EXPECT_EQ(joined, "[CLS] [SEP] [PAD] [MASK] [UNK]");
+}
+
+}  // namespace
+}  // namespace hades
