@@ -9,6 +9,7 @@
 #include "engine/registry.hpp"
 #include "hades/error.hpp"
 #include "io/weights.hpp"
+#include "models/registry.hpp"
 
 namespace hades {
 namespace {
@@ -55,6 +56,22 @@ uint64_t estimate_model_bytes(const std::filesystem::path& folder) {
   return total;
 }
 
+const Tokenizer& tokenizer_of(const ResidentModel& model) {
+  const LoadedModel& loaded = model.loaded();
+  return loaded.embedding ? loaded.embedding->tokenizer() : loaded.classifier->tokenizer();
+}
+
+std::vector<Encoding> tokenize_with(const ResidentModel& model,
+                                    const std::vector<std::string>& inputs, bool truncate) {
+  if (model.loaded().embedding) return model.loaded().embedding->tokenize(inputs, truncate);
+  std::vector<Encoding> encodings;
+  for (const std::string& text : inputs) {
+    encodings.push_back(tokenizer_of(model).encode(text));
+    encodings.back().overflowing.clear();
+  }
+  return encodings;
+}
+
 }  // namespace
 
 std::string_view model_state_name(ModelState state) noexcept {
@@ -80,8 +97,15 @@ struct Engine::Impl {
       config.resolve_model = [](const std::string& id) { return std::filesystem::path(id); };
     }
     RegistryHooks hooks;
-    hooks.load = [this](const std::string& id) -> std::unique_ptr<const EmbeddingModel> {
-      return EmbeddingModel::load(config.resolve_model(id));
+    hooks.load = [this](const std::string& id) {
+      const std::filesystem::path folder = config.resolve_model(id);
+      LoadedModel model;
+      if (read_model_task(folder) == ModelTask::base) {
+        model.embedding = EmbeddingModel::load(folder);
+      } else {
+        model.classifier = ClassifierModel::load(folder);
+      }
+      return model;
     };
     hooks.estimate_bytes = [this](const std::string& id) {
       return estimate_model_bytes(config.resolve_model(id));
@@ -157,7 +181,7 @@ EmbedResult Engine::embed(const EmbedRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
-  const EmbeddingModel& model = lease.model();
+  const EmbeddingModel& model = lease.embedding();
   std::vector<Encoding> encodings = model.tokenize(request.inputs, request.truncate);
   const std::vector<PoolingMode> modes =
       request.pooling ? std::vector<PoolingMode>{*request.pooling} : model.pooling_modes();
@@ -195,11 +219,55 @@ TokenizeResult Engine::tokenize(const TokenizeRequest& request) {
   TokenizeResult result;
   result.model = request.model;
   if (request.add_special_tokens) {
-    result.encodings = lease.model().tokenize(request.inputs, request.truncate);
+    result.encodings = tokenize_with(lease.resident(), request.inputs, request.truncate);
   } else {
     for (const std::string& text : request.inputs) {
-      result.encodings.push_back(lease.model().tokenizer().encode(text, false));
+      result.encodings.push_back(tokenizer_of(lease.resident()).encode(text, false));
     }
+  }
+  return result;
+}
+
+ClassifyResult Engine::classify(const ClassifyRequest& request) {
+  const Impl::RequestGuard guard(*impl_);
+  if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
+  const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
+  ClassifyResult result;
+  result.model = request.model;
+  result.results = lease.classifier().classify(request.inputs, request.pairs);
+  return result;
+}
+
+TokenClassifyResult Engine::token_classify(const TokenClassifyRequest& request) {
+  const Impl::RequestGuard guard(*impl_);
+  if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
+  const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
+  TokenClassifyResult result;
+  result.model = request.model;
+  for (const std::string& text : request.inputs) {
+    result.entities.push_back(lease.classifier().token_classify(text, {request.max_length}));
+  }
+  return result;
+}
+
+ChunkResult Engine::chunk(const ChunkRequest& request) {
+  const Impl::RequestGuard guard(*impl_);
+  if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
+  const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
+  ChunkOptions options{request.max_length};
+  // chonky's ParagraphSplitter forces a 1024-token window for its ModernBERT and mmBERT models,
+  // whose configs would allow 8192.
+  static const std::vector<std::string> chonky_1024 = {"mirth/chonky_modernbert_base_1",
+                                                       "mirth/chonky_modernbert_large_1",
+                                                       "mirth/chonky_mmbert_small_multilingual_1"};
+  if (!options.max_length &&
+      std::find(chonky_1024.begin(), chonky_1024.end(), request.model) != chonky_1024.end()) {
+    options.max_length = 1024;
+  }
+  ChunkResult result;
+  result.model = request.model;
+  for (const std::string& text : request.inputs) {
+    result.results.push_back(lease.classifier().chunk(text, options));
   }
   return result;
 }

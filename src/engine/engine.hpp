@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "io/sentence_transformers.hpp"
+#include "models/classifier_model.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace hades {
@@ -43,7 +44,8 @@ struct ModelInfo {
   std::string id;
   ModelState state = ModelState::loading;
   std::string device;         // "cpu"
-  std::string kind;           // "embedding" (later "token-classification", ...)
+  std::string kind;  // "embedding", "sequence-classification" or "token-classification"
+  std::vector<std::string> labels;  // classifiers' labels by id
   uint64_t memory_bytes = 0;  // bytes the loaded weights occupy
   bool pinned = false;
   std::string error;      // why, when state == failed
@@ -86,6 +88,39 @@ struct TokenizeResult {
   std::vector<Encoding> encodings;
 };
 
+struct ClassifyRequest {
+  std::string model;
+  std::vector<std::string> inputs;
+  std::vector<std::string> pairs;  // empty, or one second text per input (reranking)
+};
+
+struct ClassifyResult {
+  std::string model;
+  std::vector<SequenceClassification> results;  // one per input
+};
+
+struct TokenClassifyRequest {
+  std::string model;
+  std::vector<std::string> inputs;
+  std::optional<int64_t> max_length;  // window length; default: the model's
+};
+
+struct TokenClassifyResult {
+  std::string model;
+  std::vector<std::vector<TokenEntity>> entities;  // per input
+};
+
+struct ChunkRequest {
+  std::string model;
+  std::vector<std::string> inputs;
+  std::optional<int64_t> max_length;  // window length; default: the model's (chonky's rule)
+};
+
+struct ChunkResult {
+  std::string model;
+  std::vector<Chunks> results;  // per input
+};
+
 struct EngineStats {
   std::string device;             // the resolved default device
   std::string device_note;        // e.g. "cuda:0 requested; CUDA is not built in, using cpu"
@@ -119,6 +154,11 @@ class Engine {
   // Inference; a model that is not loaded is loaded first (as load_model with default options).
   EmbedResult embed(const EmbedRequest& request);
   TokenizeResult tokenize(const TokenizeRequest& request);
+  // Classifier models (a *ForSequenceClassification / *ForTokenClassification head): sequence
+  // classification (and reranking with pairs), token classification, and chonky's chunking.
+  ClassifyResult classify(const ClassifyRequest& request);
+  TokenClassifyResult token_classify(const TokenClassifyRequest& request);
+  ChunkResult chunk(const ChunkRequest& request);
 
   EngineStats stats() const;
   const EngineConfig& config() const;

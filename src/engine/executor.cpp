@@ -109,7 +109,7 @@ void Executor::execute(std::vector<EmbedJob>& batch) {
         cu_seqlens.push_back(static_cast<int32_t>(ids.size()));
       }
     }
-    const Encoder& encoder = batch.front().model->model().encoder();
+    const Encoder& encoder = batch.front().model->embedding().encoder();
     const EncoderOutput out = encoder.forward({ids, type_ids, cu_seqlens});
     const int64_t hidden = encoder.hidden_size();
     std::vector<Embeddings> results;

@@ -169,13 +169,19 @@ std::vector<ModelInfo> ModelRegistry::list() const {
     info.id = id;
     info.state = entry.state;
     info.device = entry.device;
-    info.kind = "embedding";
+    info.kind = entry.model ? entry.model->kind() : "";
     info.pinned = entry.pinned;
     info.error = entry.error;
     if (entry.model) {
       info.memory_bytes = entry.model->memory_bytes();
-      info.dimension = entry.model->model().dimension();
-      info.max_sequence_length = entry.model->model().max_sequence_length();
+      const LoadedModel& loaded = entry.model->loaded();
+      if (loaded.embedding) {
+        info.dimension = loaded.embedding->dimension();
+        info.max_sequence_length = loaded.embedding->max_sequence_length();
+      } else {
+        info.max_sequence_length = loaded.classifier->default_window();
+        info.labels = loaded.classifier->labels();
+      }
       info.requests = entry.model->requests();
       info.in_flight = entry.model->in_flight();
       info.idle_seconds = entry.model->idle_seconds();

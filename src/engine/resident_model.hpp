@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "hades/error.hpp"
+#include "models/classifier_model.hpp"
 #include "models/embedding_model.hpp"
 
 namespace hades {
@@ -24,24 +26,55 @@ class ResidentBytes {
   std::atomic<uint64_t> bytes_{0};
 };
 
+// What a folder loads as: an embedding model (a bare encoder, with sentence-transformers pooling)
+// or a classifier (an encoder with a sequence- or token-classification head).
+struct LoadedModel {
+  std::unique_ptr<const EmbeddingModel> embedding;
+  std::unique_ptr<const ClassifierModel> classifier;
+
+  uint64_t weight_bytes() const {
+    return embedding ? embedding->weight_bytes() : classifier->weight_bytes();
+  }
+  std::string kind() const {
+    if (embedding) return "embedding";
+    return classifier->task() == ModelTask::token_classification ? "token-classification"
+                                                                  : "sequence-classification";
+  }
+};
+
 class ResidentModel {
  public:
-  ResidentModel(std::string id, std::string device, std::unique_ptr<const EmbeddingModel> model,
+  ResidentModel(std::string id, std::string device, LoadedModel model,
                 std::shared_ptr<ResidentBytes> accounting)
       : id_(std::move(id)),
         device_(std::move(device)),
         model_(std::move(model)),
         accounting_(std::move(accounting)) {
-    accounting_->add(model_->weight_bytes());
+    accounting_->add(model_.weight_bytes());
   }
-  ~ResidentModel() { accounting_->remove(model_->weight_bytes()); }
+  ~ResidentModel() { accounting_->remove(model_.weight_bytes()); }
   ResidentModel(const ResidentModel&) = delete;
   ResidentModel& operator=(const ResidentModel&) = delete;
 
   const std::string& id() const { return id_; }
   const std::string& device() const { return device_; }
-  const EmbeddingModel& model() const { return *model_; }
-  uint64_t memory_bytes() const { return model_->weight_bytes(); }
+  const LoadedModel& loaded() const { return model_; }
+  std::string kind() const { return model_.kind(); }
+  // The model as the task needs it; unsupported when it is the other kind.
+  const EmbeddingModel& embedding() const {
+    if (!model_.embedding) {
+      throw Error(ErrorCode::unsupported, id_ + " is a " + kind() + " model; it does not embed");
+    }
+    return *model_.embedding;
+  }
+  const ClassifierModel& classifier() const {
+    if (!model_.classifier) {
+      throw Error(ErrorCode::unsupported,
+                  id_ + " is an embedding model; it has no classification head");
+    }
+    return *model_.classifier;
+  }
+  uint64_t memory_bytes() const { return model_.weight_bytes(); }
 
   int64_t in_flight() const { return in_flight_.load(); }
   uint64_t requests() const { return requests_.load(); }
@@ -56,7 +89,7 @@ class ResidentModel {
   friend class ModelLease;
   std::string id_;
   std::string device_;
-  std::unique_ptr<const EmbeddingModel> model_;
+  LoadedModel model_;
   std::shared_ptr<ResidentBytes> accounting_;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<uint64_t> requests_{0};
@@ -83,7 +116,8 @@ class ModelLease {
   ModelLease& operator=(const ModelLease&) = delete;
 
   const ResidentModel& resident() const { return *model_; }
-  const EmbeddingModel& model() const { return model_->model(); }
+  const EmbeddingModel& embedding() const { return model_->embedding(); }
+  const ClassifierModel& classifier() const { return model_->classifier(); }
   const std::shared_ptr<ResidentModel>& shared() const { return model_; }
 
  private:

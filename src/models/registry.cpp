@@ -4,6 +4,7 @@
 
 #include "hades/error.hpp"
 #include "io/json_file.hpp"
+#include "io/sentence_transformers.hpp"
 #include "io/weights.hpp"
 #include "models/architectures.hpp"
 
@@ -101,6 +102,13 @@ ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& bac
   parts.task = task;
   parts.labels = std::move(labels);
   return parts;
+}
+
+ModelTask read_model_task(const std::filesystem::path& dir) {
+  const std::optional<SentenceTransformerConfig> st = read_sentence_transformer_config(dir);
+  const std::filesystem::path config_path = (st ? st->transformer_dir : dir) / "config.json";
+  const nlohmann::json config = read_json_file(config_path);
+  return task_of(JsonFields(config, config_path.string()));
 }
 
 std::unique_ptr<Encoder> load_encoder(const std::filesystem::path& dir, const Backend& backend) {

@@ -24,6 +24,10 @@ std::vector<std::string> supported_model_types();
 // architectures with an error naming the file and the problem.
 ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& backend);
 
+// The task a folder's config.json names (sentence-transformers folders: their Transformer
+// module's).
+ModelTask read_model_task(const std::filesystem::path& dir);
+
 // The encoder alone (heads' weights, if any, are left unread).
 std::unique_ptr<Encoder> load_encoder(const std::filesystem::path& dir, const Backend& backend);
 

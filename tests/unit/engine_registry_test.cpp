@@ -183,6 +183,54 @@ TEST(EngineRegistry, ConcurrentRequestsAreBatchedAndEachGetsItsOwnCorrectAnswer)
               static_cast<unsigned long long>(stats.batches), stats.mean_batch_requests());
 }
 
+// A tiny WordPiece tokenizer whose ids fit the tiny models' 100-row embedding tables.
+constexpr const char* kTinyTokenizer = R"({
+  "version": "1.0", "truncation": null, "padding": null, "added_tokens": [
+    {"id": 0, "content": "[PAD]", "special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false},
+    {"id": 1, "content": "[UNK]", "special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false},
+    {"id": 2, "content": "[CLS]", "special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false},
+    {"id": 3, "content": "[SEP]", "special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false}],
+  "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
+  "pre_tokenizer": {"type": "BertPreTokenizer"},
+  "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]},
+  "decoder": null,
+  "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+            "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "a": 4, "query": 5, "doc": 6, "one": 7, "two": 8, "another": 9}}
+})";
+
+TEST(EngineRegistry, ModelsOfDifferentKindsServeSideBySide) {
+  Engine engine(config_with(3));
+  const std::string embedder = test::minilm_dir().string();
+  const std::string chunker = (test::data_dir() / "models" / "tiny-distilbert-chonky").string();
+  const test::TempDir temp;
+  const fs::path tiny = test::data_dir() / "models" / "tiny-distilbert-d32-h4-l2-gelu-seqcls";
+  for (const char* file : {"config.json", "model.safetensors"}) {
+    fs::create_symlink(tiny / file, temp.path() / file);
+  }
+  test::write_file(temp.path() / "tokenizer.json", kTinyTokenizer);
+  const std::string classifier = temp.path().string();
+  EXPECT_EQ(engine.load_model(embedder).kind, "embedding");
+  const ModelInfo chunk_info = engine.load_model(chunker);
+  EXPECT_EQ(chunk_info.kind, "token-classification");
+  EXPECT_EQ(chunk_info.labels, (std::vector<std::string>{"O", "separator"}));
+  const std::string text = "First paragraph here. Second one follows, and then a third.";
+  const ChunkResult chunks = engine.chunk({.model = chunker, .inputs = {text}});
+  ASSERT_EQ(chunks.results.size(), 1u);
+  std::string joined;
+  for (const Chunk& c : chunks.results[0].chunks) joined += c.text;
+  EXPECT_EQ(joined, text);
+  const ClassifyResult classes = engine.classify(
+      {.model = classifier, .inputs = {"a query", "another"}, .pairs = {"doc one", "doc two"}});
+  ASSERT_EQ(classes.results.size(), 2u);
+  EXPECT_EQ(classes.results[0].scores.size(), 3u);
+  expect_error([&] { engine.embed({.model = chunker, .inputs = {"x"}}); }, ErrorCode::unsupported,
+               "does not embed");
+  expect_error([&] { engine.chunk({.model = embedder, .inputs = {"x"}}); }, ErrorCode::unsupported,
+               "no classification head");
+  expect_error([&] { engine.chunk({.model = classifier, .inputs = {"x"}}); },
+               ErrorCode::unsupported, "token-classification");
+}
+
 TEST(EngineRegistry, DrainRefusesNewRequests) {
   Engine engine(config_with(2));
   EXPECT_TRUE(engine.drain(std::chrono::milliseconds(100)));
