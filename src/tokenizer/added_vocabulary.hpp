@@ -39,6 +39,11 @@ class AddedVocabulary {
   std::optional<int32_t> token_to_id(std::string_view content) const;
   // The token's text (normalized form for normalized tokens), as HF simple_id_to_token.
   std::optional<std::string> id_to_token(int32_t id) const;
+  // Whether `content` is the content of a special added token (HF is_special_token).
+  bool is_special(std::string_view content) const {
+    const auto it = by_content_.find(std::string(content));
+    return it != by_content_.end() && by_id_.at(it->second).special;
+  }
   size_t size() const { return by_content_.size(); }
   // How many added contents are not also in the model's vocabulary.
   size_t count_not_in(const Model& model) const;

@@ -1,5 +1,6 @@
 // The model step of a tokenizer.json pipeline ("model": {"type": ...}): pre-tokenized words to
-// tokens. WordPiece today; BPE and Unigram slot in behind the same interface.
+// tokens: WordPiece (wordpiece.cpp) and BPE (bpe.cpp); Unigram would slot in behind the same
+// interface.
 #pragma once
 
 #include <cstdint>

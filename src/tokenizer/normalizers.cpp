@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "tokenizer/bpe_components.hpp"
+
 namespace hades::tok {
 namespace {
 
@@ -139,10 +141,9 @@ std::unique_ptr<Normalizer> parse_bert(const Json& value, const JsonPath& at) {
 std::unique_ptr<Normalizer> parse_replace(const Json& value, const JsonPath& at) {
   const Json& pattern = require_object(require(value, at, "pattern"), at / "pattern");
   std::string content = get_string(value, at, "content");
-  if (pattern.contains("Regex")) {
-    (at / "pattern")
-        .fail("regex patterns are not supported yet (only {\"String\": ...})",
-              ErrorCode::unsupported);
+  if (pattern.size() == 1 && pattern.contains("Regex")) {
+    const JsonPath regex_at = at / "pattern" / "Regex";
+    return make_regex_replace(as_string(pattern["Regex"], regex_at), std::move(content), regex_at);
   }
   std::string text = get_string(pattern, at / "pattern", "String");
   if (text.empty()) (at / "pattern" / "String").fail("empty pattern", ErrorCode::unsupported);
@@ -176,7 +177,8 @@ std::unique_ptr<Normalizer> parse_normalizer(const Json& value, const JsonPath& 
   if (type == "Prepend")
     return std::make_unique<PrependNormalizer>(get_string(value, at, "prepend"));
   if (type == "Sequence") return parse_sequence(value, at);
-  if (type == "Nmt" || type == "Precompiled" || type == "ByteLevel") {
+  if (type == "ByteLevel") return make_byte_level_normalizer();
+  if (type == "Nmt" || type == "Precompiled") {
     (at / "type").fail("normalizer '" + type + "' is not supported yet", ErrorCode::unsupported);
   }
   (at / "type").fail("unknown normalizer '" + type + "'");

@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "tokenizer/bpe_components.hpp"
 #include "tokenizer/encoding_ops.hpp"
 
 namespace hades::tok {
@@ -188,9 +189,16 @@ std::unique_ptr<PostProcessor> parse_post_processor(const Json& value, const Jso
     auto [cls, cls_id] = parse_token_pair(value, at, "cls");
     return std::make_unique<BertProcessing>(std::move(sep), sep_id, std::move(cls), cls_id);
   }
-  if (type == "RobertaProcessing" || type == "ByteLevel" || type == "Sequence") {
-    (at / "type")
-        .fail("post-processor '" + type + "' is not supported yet", ErrorCode::unsupported);
+  if (type == "ByteLevel") return parse_byte_level_processor(value, at);
+  if (type == "RobertaProcessing") return parse_roberta_processing(value, at);
+  if (type == "Sequence") {
+    const JsonPath list_at = at / "processors";
+    const Json& list = require_array(require(value, at, "processors"), list_at);
+    std::vector<std::unique_ptr<PostProcessor>> steps;
+    for (size_t i = 0; i < list.size(); ++i) {
+      steps.push_back(parse_post_processor(list[i], list_at[i]));
+    }
+    return make_sequence_processor(std::move(steps));
   }
   (at / "type").fail("unknown post-processor '" + type + "'");
 }

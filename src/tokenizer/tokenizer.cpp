@@ -5,6 +5,7 @@
 
 #include "hades/error.hpp"
 #include "tokenizer/added_vocabulary.hpp"
+#include "tokenizer/decoders.hpp"
 #include "tokenizer/encoding_ops.hpp"
 #include "tokenizer/model.hpp"
 #include "tokenizer/normalizers.hpp"
@@ -19,6 +20,7 @@ struct Pipeline {
   std::unique_ptr<PreTokenizer> pre_tokenizer;
   std::unique_ptr<Model> model;
   std::unique_ptr<PostProcessor> post_processor;
+  std::unique_ptr<Decoder> decoder;
   AddedVocabulary added;
 
   size_t added_special_tokens(bool is_pair) const {
@@ -204,6 +206,9 @@ std::shared_ptr<const Pipeline> build_pipeline(const Json& root, const JsonPath&
   if (const Json* v = find_optional(root, "post_processor")) {
     p->post_processor = parse_post_processor(*v, at / "post_processor");
   }
+  if (const Json* v = find_optional(root, "decoder")) {
+    p->decoder = parse_decoder(*v, at / "decoder");
+  }
   const Json* model = find_optional(root, "model");
   if (model == nullptr) (at / "model").fail("missing field");
   p->model = parse_model(*model, at / "model");
@@ -308,6 +313,18 @@ void Tokenizer::set_truncation(std::optional<TruncationOptions> options) {
 
 void Tokenizer::set_padding(std::optional<PaddingOptions> options) {
   padding_ = std::move(options);
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
+  for (const int32_t id : ids) {
+    auto token = pipeline_->added.id_to_token(id);
+    if (!token) token = pipeline_->model->id_to_token(id);
+    if (!token || (skip_special_tokens && pipeline_->added.is_special(*token))) continue;
+    tokens.push_back(std::move(*token));
+  }
+  return tok::decode_tokens(pipeline_->decoder.get(), std::move(tokens));
 }
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {

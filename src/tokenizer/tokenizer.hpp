@@ -4,7 +4,7 @@
 // Python `tokenizers` library, with results equal to it (ids, tokens, type ids, masks, offsets,
 // overflowing windows): added tokens are matched first (non-normalized ones on the raw text,
 // normalized ones after normalization), then the normalizer, the pre-tokenizer, the model
-// (WordPiece), truncation, the post-processor (special tokens), and padding.
+// (WordPiece or BPE), truncation, the post-processor (special tokens), and padding.
 //
 // Offsets are in Unicode code points of the original input string, exactly as
 // `encoding.offsets` in Python; for a pair, each sequence's offsets refer to its own string.
@@ -13,10 +13,13 @@
 // const methods at once. The setters are not synchronized with concurrent encodes.
 //
 // Supported components: normalizers BertNormalizer, NFC, NFD, NFKC, NFKD, Lowercase,
-// StripAccents, Strip, Replace (plain-string patterns), Prepend, Sequence; pre-tokenizers
-// BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits, Sequence; model WordPiece;
-// post-processors TemplateProcessing, BertProcessing. Anything else is an Error with
+// StripAccents, Strip, Replace (string or regex patterns), Prepend, ByteLevel, Sequence;
+// pre-tokenizers BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits, ByteLevel,
+// Split, Sequence; models WordPiece, BPE; post-processors TemplateProcessing, BertProcessing,
+// RobertaProcessing, ByteLevel, Sequence; decoders (for decode()) ByteLevel, WordPiece,
+// BPEDecoder, ByteFallback, Fuse, Strip, Replace, Sequence. Anything else is an Error with
 // ErrorCode::unsupported (a known Hugging Face component) or ErrorCode::invalid_model.
+// Regex patterns run through PCRE2 with Oniguruma's meaning (see regex.hpp).
 #pragma once
 
 #include <cstddef>
@@ -105,6 +108,11 @@ class Tokenizer {
   void set_padding(std::optional<PaddingOptions> options);
   const std::optional<TruncationOptions>& truncation() const { return truncation_; }
   const std::optional<PaddingOptions>& padding() const { return padding_; }
+
+  // The text of `ids` as HF Tokenizer::decode gives it: each id's token (unknown ids dropped,
+  // special added tokens too when `skip_special_tokens`), through the file's decoder (tokens
+  // joined by spaces without one). Throws Error(unsupported) for a decoder hades lacks.
+  std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = true) const;
 
   // Added tokens first, then the model's vocabulary.
   std::optional<int32_t> token_to_id(std::string_view token) const;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "tokenizer/bpe_components.hpp"
 #include "tokenizer/model.hpp"
 
 namespace hades::tok {
@@ -126,7 +127,8 @@ std::unique_ptr<Model> parse_model(const Json& value, const JsonPath& at) {
   // "type" is optional in old files (HF accepts a WordPiece without it).
   std::string type = "WordPiece";
   if (value.contains("type")) type = get_string(value, at, "type");
-  if (type == "BPE" || type == "Unigram" || type == "WordLevel") {
+  if (type == "BPE") return parse_bpe(value, at);
+  if (type == "Unigram" || type == "WordLevel") {
     (at / "type").fail("model '" + type + "' is not supported yet", ErrorCode::unsupported);
   }
   if (type != "WordPiece") (at / "type").fail("unknown model '" + type + "'");
