@@ -56,6 +56,11 @@ TEST(ChunkParity, DistilBertCutsEqualChonky) {
   check_chunks_equal_chonky("reference.json");
 }
 
+// A ModernBERT token classifier with the byte-level BPE tokenizer, as the chonky ModernBERT models.
+TEST(ChunkParity, ModernBertCutsEqualChonky) {
+  check_chunks_equal_chonky("reference-modernbert.json");
+}
+
 TEST(ChunkErrors, AModelWithoutATokenClassificationHeadIsRefused) {
   try {
     ClassifierModel::load(test::data_dir() / "models" / "tiny-distilbert-d32-h4-l2-gelu");
