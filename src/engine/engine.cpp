@@ -57,7 +57,7 @@ uint64_t estimate_model_bytes(const std::filesystem::path& folder) {
 }
 
 const Tokenizer& tokenizer_of(const ResidentModel& model) {
-  const LoadedModel& loaded = model.loaded();
+  const ServedModel& loaded = model.loaded();
   return loaded.embedding ? loaded.embedding->tokenizer() : loaded.classifier->tokenizer();
 }
 
@@ -99,7 +99,7 @@ struct Engine::Impl {
     RegistryHooks hooks;
     hooks.load = [this](const std::string& id) {
       const std::filesystem::path folder = config.resolve_model(id);
-      LoadedModel model;
+      ServedModel model;
       if (read_model_task(folder) == ModelTask::base) {
         model.embedding = EmbeddingModel::load(folder);
       } else {

@@ -174,7 +174,7 @@ std::vector<ModelInfo> ModelRegistry::list() const {
     info.error = entry.error;
     if (entry.model) {
       info.memory_bytes = entry.model->memory_bytes();
-      const LoadedModel& loaded = entry.model->loaded();
+      const ServedModel& loaded = entry.model->loaded();
       if (loaded.embedding) {
         info.dimension = loaded.embedding->dimension();
         info.max_sequence_length = loaded.embedding->max_sequence_length();

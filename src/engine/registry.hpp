@@ -33,7 +33,7 @@ struct RegistryLimits {
 
 struct RegistryHooks {
   // Loads a model by id (resolution included); throws hades::Error.
-  std::function<LoadedModel(const std::string& id)> load;
+  std::function<ServedModel(const std::string& id)> load;
   // The bytes a model will hold once loaded, known before loading it; throws hades::Error.
   std::function<uint64_t(const std::string& id)> estimate_bytes;
   // Told about each eviction, with its reason (for the log).

@@ -28,7 +28,7 @@ class ResidentBytes {
 
 // What a folder loads as: an embedding model (a bare encoder, with sentence-transformers pooling)
 // or a classifier (an encoder with a sequence- or token-classification head).
-struct LoadedModel {
+struct ServedModel {
   std::unique_ptr<const EmbeddingModel> embedding;
   std::unique_ptr<const ClassifierModel> classifier;
 
@@ -44,7 +44,7 @@ struct LoadedModel {
 
 class ResidentModel {
  public:
-  ResidentModel(std::string id, std::string device, LoadedModel model,
+  ResidentModel(std::string id, std::string device, ServedModel model,
                 std::shared_ptr<ResidentBytes> accounting)
       : id_(std::move(id)),
         device_(std::move(device)),
@@ -58,7 +58,7 @@ class ResidentModel {
 
   const std::string& id() const { return id_; }
   const std::string& device() const { return device_; }
-  const LoadedModel& loaded() const { return model_; }
+  const ServedModel& loaded() const { return model_; }
   std::string kind() const { return model_.kind(); }
   // The model as the task needs it; unsupported when it is the other kind.
   const EmbeddingModel& embedding() const {
@@ -89,7 +89,7 @@ class ResidentModel {
   friend class ModelLease;
   std::string id_;
   std::string device_;
-  LoadedModel model_;
+  ServedModel model_;
   std::shared_ptr<ResidentBytes> accounting_;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<uint64_t> requests_{0};

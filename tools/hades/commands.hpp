@@ -5,7 +5,13 @@
 
 namespace hades::cli {
 
-// In-process verbs (until the service lands): demo, embed, tokenize.
+// Model verbs through the service: demo, embed, tokenize.
 void add_runtime_commands(CLI::App& app);
+
+// Service verbs through the client: start, stop, restart, status, load, unload, list, health.
+void add_service_commands(CLI::App& app);
+
+// `serve`: the service in the foreground (server/serve.hpp).
+void add_serve_command(CLI::App& app);
 
 }  // namespace hades::cli

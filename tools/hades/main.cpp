@@ -1,5 +1,5 @@
-// hades — the command-line front end. Errors of any verb end here: printed with their stable
-// code, exit status 1; a usage error exits with CLI11's status.
+// hades — the command-line front end. Errors of any verb end here, printed with their stable code.
+// Exit status: 0 ok, 1 error, 2 usage, 3 `status` when the service is not running.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -13,10 +13,15 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "hades 0.1.0");
   hades::cli::add_runtime_commands(app);
+  hades::cli::add_serve_command(app);
+  hades::cli::add_service_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; `status` reports "not running" as RuntimeError(3); every other
+    // parse error is a usage error.
+    const int code = app.exit(e);
+    return code == 0 || dynamic_cast<const CLI::RuntimeError*>(&e) != nullptr ? code : 2;
   } catch (const hades::Error& e) {
     std::fprintf(stderr, "hades: error [%s]: %s\n",
                  std::string(hades::error_code_name(e.code())).c_str(), e.what());

@@ -1,46 +1,54 @@
-// Verbs that run a model in this process: `demo`, `embed`, `tokenize`.
+// Verbs that run models through the service: `embed`, `tokenize`, and `demo` (start the service,
+// load all-MiniLM-L6-v2, embed a few sentences, print their cosine similarities, list, stop).
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <nlohmann/json.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "client_output.hpp"
 #include "commands.hpp"
-#include "hades/error.hpp"
-#include "hub/hf_cache.hpp"
-#include "models/embedding_model.hpp"
+#include "hades/engine.hpp"
 
 namespace hades::cli {
 namespace {
 
 constexpr const char* kDefaultModel = "sentence-transformers/all-MiniLM-L6-v2";
 
-float cosine(std::span<const float> a, std::span<const float> b) {
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
   double dot = 0.0, na = 0.0, nb = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
     dot += static_cast<double>(a[i]) * b[i];
     na += static_cast<double>(a[i]) * a[i];
     nb += static_cast<double>(b[i]) * b[i];
   }
-  return static_cast<float>(dot / std::max(std::sqrt(na * nb), 1e-12));
+  return dot / std::max(std::sqrt(na * nb), 1e-12);
 }
 
-void print_similarity_table(const std::vector<std::string>& texts, const Embeddings& e) {
+void print_similarity_table(const std::vector<std::string>& texts, const EmbeddingResult& e) {
   std::printf("\n%-4s", "");
-  for (size_t j = 0; j < texts.size(); ++j)
+  for (size_t j = 0; j < texts.size(); ++j) {
     std::printf(" %6s", ("[" + std::to_string(j + 1) + "]").c_str());
+  }
   std::printf("\n");
   for (size_t i = 0; i < texts.size(); ++i) {
     std::printf("%-4s", ("[" + std::to_string(i + 1) + "]").c_str());
     for (size_t j = 0; j < texts.size(); ++j) {
-      std::printf(" %6.3f", cosine(e.row(static_cast<int64_t>(i)), e.row(static_cast<int64_t>(j))));
+      std::printf(" %6.3f", cosine(e.embeddings[i], e.embeddings[j]));
     }
     std::printf("   %s\n", texts[i].c_str());
   }
 }
 
-void run_demo(const std::string& model_name) {
+struct DemoArgs {
+  ClientArgs client;
+  std::string model = kDefaultModel;
+};
+
+void run_demo(const DemoArgs& args) {
   const std::vector<std::string> texts = {
       "The cat sits outside on the warm stones.",
       "A cat is lying in the sun in the garden.",
@@ -50,31 +58,53 @@ void run_demo(const std::string& model_name) {
       "Spaghetti with fresh tomatoes is my favourite dinner.",
       "The stock market fell sharply this morning.",
   };
-  const auto folder = resolve_model(model_name);
-  std::printf("model   %s\nfolder  %s\n", model_name.c_str(), folder.string().c_str());
-  const auto model = EmbeddingModel::load(folder);
-  const Embeddings e = model->embed(texts);
+  HaystackModelEngine engine(client_options(args.client));
+  // Stops the service at the end, also on an error — unless it was running before the demo.
+  ServiceScope scope(engine, {.stop_only_if_started = true});
+  const long long pid = scope.started().pid;
+  if (scope.started().already_running) {
+    std::printf("service already running (pid %lld) on %s; the demo leaves it running\n", pid,
+                engine.socket_path().c_str());
+  } else {
+    std::printf("service started (pid %lld) on %s\n", pid, engine.socket_path().c_str());
+  }
+  const LoadedModel model = engine.load_model(args.model);
+  std::printf("model   %s (%s on %s, %s)\n", model.id.c_str(), model.state.c_str(),
+              model.device.c_str(), human_bytes(model.memory_bytes).c_str());
+  const EmbeddingResult e = engine.embed(args.model, texts);
   std::printf("embedded %zu sentences (%lld tokens) into %lld dimensions; cosine similarities:\n",
               texts.size(), static_cast<long long>(e.tokens), static_cast<long long>(e.dimension));
   print_similarity_table(texts, e);
+  std::printf("\nloaded models:\n");
+  print_models_table(engine.get_loaded_models(), "  ");
+  if (!scope.started().already_running) {
+    const StopResult stopped = engine.stop();
+    std::printf("\nservice stopped (pid %lld)\n", static_cast<long long>(stopped.pid));
+  }
 }
 
-std::optional<PoolingMode> parse_pooling(const std::string& name) {
-  static const std::map<std::string, PoolingMode> modes = {
-      {"cls", PoolingMode::cls},
-      {"mean", PoolingMode::mean},
-      {"max", PoolingMode::max},
-      {"mean_sqrt_len", PoolingMode::mean_sqrt_len},
-      {"weightedmean", PoolingMode::weighted_mean},
-      {"lasttoken", PoolingMode::last_token}};
-  if (name.empty()) return std::nullopt;
-  const auto it = modes.find(name);
-  if (it == modes.end()) throw hades::Error(hades::ErrorCode::invalid_argument, "unknown pooling '" + name + "'");
-  return it->second;
+// Floats in their shortest round-trip form, as the service sends them (a JSON library would widen
+// them to 17 significant digits of a double).
+std::string embedding_json(const EmbeddingResult& e) {
+  std::string out = "{\"model\":" + nlohmann::json(e.model).dump() + ",\"embeddings\":[";
+  char number[32];
+  for (size_t i = 0; i < e.embeddings.size(); ++i) {
+    out += i == 0 ? "[" : ",[";
+    for (size_t j = 0; j < e.embeddings[i].size(); ++j) {
+      if (j != 0) out += ',';
+      const auto written = std::to_chars(number, number + sizeof(number), e.embeddings[i][j]);
+      out.append(number, written.ptr);
+    }
+    out += ']';
+  }
+  out += "],\"dimension\":" + std::to_string(e.dimension) +
+         ",\"usage\":{\"tokens\":" + std::to_string(e.tokens) + "}}";
+  return out;
 }
 
 struct EmbedArgs {
-  std::string model = kDefaultModel;
+  ClientArgs client;
+  std::string model;
   std::vector<std::string> texts;
   std::string pooling;
   bool no_normalize = false;
@@ -82,57 +112,94 @@ struct EmbedArgs {
 };
 
 void run_embed(const EmbedArgs& args) {
-  const auto model = EmbeddingModel::load(resolve_model(args.model));
-  EmbedOptions options;
-  options.pooling = parse_pooling(args.pooling);
+  HaystackModelEngine engine(client_options(args.client));
+  EmbeddingOptions options;
+  options.pooling = args.pooling;
   if (args.no_normalize) options.normalize = false;
   options.truncate = !args.no_truncate;
-  const Embeddings e = model->embed(args.texts, options);
-  nlohmann::json rows = nlohmann::json::array();
-  for (int64_t i = 0; i < e.count(); ++i)
-    rows.push_back(std::vector<float>(e.row(i).begin(), e.row(i).end()));
-  const nlohmann::json out = {
-      {"model", args.model}, {"embeddings", rows}, {"usage", {{"tokens", e.tokens}}}};
-  std::printf("%s\n", out.dump().c_str());
+  const std::vector<std::string> texts = texts_or_stdin(args.texts);
+  const EmbeddingResult e = engine.embed(args.model, texts, options);
+  if (args.client.json) {
+    std::printf("%s\n", embedding_json(e).c_str());
+    return;
+  }
+  std::printf("%s: %zu embeddings of %lld dimensions (%lld tokens)\n", e.model.c_str(),
+              e.embeddings.size(), static_cast<long long>(e.dimension),
+              static_cast<long long>(e.tokens));
+  for (size_t i = 0; i < e.embeddings.size(); ++i) {
+    std::printf("[%zu]", i + 1);
+    const auto& row = e.embeddings[i];
+    for (size_t j = 0; j < std::min<size_t>(row.size(), 6); ++j) std::printf(" %8.5f", row[j]);
+    std::printf("%s  %s\n", row.size() > 6 ? " …" : "", texts[i].c_str());
+  }
 }
 
-void run_tokenize(const std::string& model_name, const std::vector<std::string>& texts) {
-  const auto model = EmbeddingModel::load(resolve_model(model_name));
-  nlohmann::json encodings = nlohmann::json::array();
-  for (const Encoding& e : model->tokenize(texts)) {
-    encodings.push_back({{"ids", e.ids}, {"tokens", e.tokens}, {"offsets", e.offsets}});
+struct TokenizeArgs {
+  ClientArgs client;
+  std::string model;
+  std::vector<std::string> texts;
+  bool no_special_tokens = false;
+};
+
+void run_tokenize(const TokenizeArgs& args) {
+  HaystackModelEngine engine(client_options(args.client));
+  TokenizeOptions options;
+  options.add_special_tokens = !args.no_special_tokens;
+  const std::vector<std::string> texts = texts_or_stdin(args.texts);
+  const TokenizationResult result = engine.tokenize(args.model, texts, options);
+  if (args.client.json) {
+    nlohmann::json encodings = nlohmann::json::array();
+    for (const TokenEncoding& e : result.encodings) {
+      encodings.push_back(
+          {{"ids", e.ids}, {"tokens", e.tokens}, {"offsets", e.offsets}, {"type_ids", e.type_ids}});
+    }
+    print_json({{"model", result.model}, {"encodings", encodings}});
+    return;
   }
-  std::printf("%s\n",
-              nlohmann::json({{"model", model_name}, {"encodings", encodings}}).dump().c_str());
+  for (size_t i = 0; i < result.encodings.size(); ++i) {
+    const TokenEncoding& e = result.encodings[i];
+    std::printf("[%zu] %s\n    %zu tokens:", i + 1, i < texts.size() ? texts[i].c_str() : "",
+                e.ids.size());
+    for (size_t j = 0; j < e.ids.size(); ++j) {
+      std::printf(" %s(%lld)", j < e.tokens.size() ? e.tokens[j].c_str() : "?",
+                  static_cast<long long>(e.ids[j]));
+    }
+    std::printf("\n");
+  }
 }
 
 }  // namespace
 
 void add_runtime_commands(CLI::App& app) {
-  auto* demo =
-      app.add_subcommand("demo", "Embed a few sentences and print their cosine similarities");
-  auto demo_model = std::make_shared<std::string>(kDefaultModel);
-  demo->add_option("--model", *demo_model, "model id (in the Hugging Face cache) or folder");
-  demo->callback([demo_model] { run_demo(*demo_model); });
+  auto* demo = app.add_subcommand(
+      "demo", "Through the service: embed a few sentences and print their cosine similarities");
+  auto demo_args = std::make_shared<DemoArgs>();
+  add_client_flags(*demo, demo_args->client);
+  demo->add_option("--model", demo_args->model, "model id (in the Hugging Face cache) or folder");
+  demo->callback([demo_args] { run_demo(*demo_args); });
 
-  auto* embed = app.add_subcommand("embed", "Print embeddings of TEXTs as JSON");
+  auto* embed = app.add_subcommand("embed", "Embed TEXTs (or stdin lines with -) with MODEL");
   auto embed_args = std::make_shared<EmbedArgs>();
-  embed->add_option("--model", embed_args->model, "model id or folder");
+  add_client_flags(*embed, embed_args->client);
+  embed->add_option("model", embed_args->model, "model id or folder")->required();
+  embed->add_option("texts", embed_args->texts, "texts to embed, or - for stdin")->required();
   embed->add_option("--pooling", embed_args->pooling,
-                    "cls|mean|max|mean_sqrt_len|weightedmean|lasttoken");
+                    "cls|mean|max|mean_sqrt_len|weightedmean|lasttoken (default: the model's)");
   embed->add_flag("--no-normalize", embed_args->no_normalize, "do not L2-normalize");
   embed->add_flag("--no-truncate", embed_args->no_truncate,
                   "fail on inputs longer than the model's limit");
-  embed->add_option("texts", embed_args->texts, "texts to embed")->required();
   embed->callback([embed_args] { run_embed(*embed_args); });
 
   auto* tokenize =
-      app.add_subcommand("tokenize", "Print the model's tokenization of TEXTs as JSON");
-  auto tok_model = std::make_shared<std::string>(kDefaultModel);
-  auto tok_texts = std::make_shared<std::vector<std::string>>();
-  tokenize->add_option("--model", *tok_model, "model id or folder");
-  tokenize->add_option("texts", *tok_texts, "texts to tokenize")->required();
-  tokenize->callback([tok_model, tok_texts] { run_tokenize(*tok_model, *tok_texts); });
+      app.add_subcommand("tokenize", "Tokenize TEXTs (or stdin lines with -) as MODEL does");
+  auto tokenize_args = std::make_shared<TokenizeArgs>();
+  add_client_flags(*tokenize, tokenize_args->client);
+  tokenize->add_option("model", tokenize_args->model, "model id or folder")->required();
+  tokenize->add_option("texts", tokenize_args->texts, "texts to tokenize, or - for stdin")
+      ->required();
+  tokenize->add_flag("--no-special-tokens", tokenize_args->no_special_tokens,
+                     "leave out [CLS], [SEP] and the like");
+  tokenize->callback([tokenize_args] { run_tokenize(*tokenize_args); });
 }
 
 }  // namespace hades::cli

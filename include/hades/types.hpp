@@ -1,0 +1,103 @@
+// The values the hades client API takes and returns: the service's answers as plain structs.
+//
+// They mirror the JSON of the protocol (docs/protocol.md) field by field, so a value read here
+// means what the protocol says it means. Free of build flags and third-party types.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hades {
+
+// One model held by the service (an entry of GET /v1/models and GET /v1/status).
+struct LoadedModel {
+  std::string id;             // a Hugging Face id ("org/name") or a model folder path
+  std::string state;          // "loading", "ready" or "failed"
+  std::string device;         // "cpu", "cuda:0"
+  std::string kind;           // "embedding", ...
+  uint64_t memory_bytes = 0;  // bytes its loaded weights occupy
+  bool pinned = false;        // never evicted
+  std::string error;          // why, when state is "failed"
+  int64_t dimension = 0;      // embedding width
+  int64_t max_sequence_length = 0;
+  uint64_t requests = 0;    // requests served
+  int64_t in_flight = 0;    // requests running or queued now
+  double idle_seconds = 0;  // since its last use
+};
+
+// What `status` reports. When the service is not running only `running` and `socket` are set
+// (and `pid` when a daemon holds the socket's lock but does not accept connections yet).
+struct ServiceStatus {
+  bool running = false;
+  int64_t pid = 0;
+  std::string socket;
+  std::string version;
+  double uptime_seconds = 0;
+  std::string device;       // the device models load on by default
+  std::string device_note;  // why, e.g. when cuda:0 was asked for and cpu is used
+  std::vector<LoadedModel> models;
+  // The server's limits and counters by name, each value as JSON text ("3", "null", "\"4GiB\"").
+  std::map<std::string, std::string> limits;
+  std::map<std::string, std::string> stats;
+};
+
+// What `health_check` reports; a service that cannot be reached is unhealthy, never an exception.
+struct HealthStatus {
+  bool healthy = false;
+  std::string status;  // the service's word ("ok"), or "not running"
+  std::string version;
+  double uptime_seconds = 0;
+  std::string message;  // why it is unhealthy
+};
+
+struct LoadModelOptions {
+  std::string device;  // empty: the service's default device (HADES_DEFAULT_DEVICE)
+  bool pin = false;    // a pinned model is never evicted
+};
+
+struct EmbeddingOptions {
+  std::optional<bool> normalize;  // empty: as the model's own configuration says
+  bool truncate = true;           // false: an input longer than the model's limit is an error
+  std::string pooling;            // empty: the model's own; cls, mean, max, mean_sqrt_len, ...
+};
+
+struct EmbeddingResult {
+  std::string model;
+  int64_t dimension = 0;
+  int64_t tokens = 0;                          // tokens computed, special tokens included
+  std::vector<std::vector<float>> embeddings;  // one row per input, in input order
+};
+
+struct TokenizeOptions {
+  bool add_special_tokens = true;
+};
+
+struct TokenEncoding {
+  std::vector<int64_t> ids;
+  std::vector<std::string> tokens;
+  std::vector<std::pair<int64_t, int64_t>> offsets;  // [start, end) in Unicode code points
+  std::vector<int64_t> type_ids;
+};
+
+struct TokenizationResult {
+  std::string model;
+  std::vector<TokenEncoding> encodings;  // one per input, in input order
+};
+
+// The outcome of start(): `already_running` when a service was found on the socket.
+struct StartResult {
+  bool already_running = false;
+  int64_t pid = 0;
+};
+
+// The outcome of stop(): `was_running` false when there was nothing to stop.
+struct StopResult {
+  bool was_running = false;
+  int64_t pid = 0;
+};
+
+}  // namespace hades

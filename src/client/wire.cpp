@@ -1,0 +1,231 @@
+#include "client/wire.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace hades::client {
+namespace {
+
+using nlohmann::json;
+
+constexpr ErrorCode kAllCodes[] = {
+    ErrorCode::invalid_argument, ErrorCode::not_found,
+    ErrorCode::model_not_found,  ErrorCode::invalid_model,
+    ErrorCode::unsupported,      ErrorCode::input_invalid,
+    ErrorCode::too_large,        ErrorCode::conflict,
+    ErrorCode::out_of_memory,    ErrorCode::overloaded,
+    ErrorCode::loading,          ErrorCode::shutting_down,
+    ErrorCode::io_error,         ErrorCode::connection_refused,
+    ErrorCode::internal,
+};
+
+// The protocol's table from status to code, read backwards, for answers without an error body.
+ErrorCode code_for_status(int status) {
+  switch (status) {
+    case 400: return ErrorCode::invalid_argument;
+    case 404: return ErrorCode::not_found;
+    case 409: return ErrorCode::conflict;
+    case 413: return ErrorCode::too_large;
+    case 422: return ErrorCode::input_invalid;
+    case 429: return ErrorCode::overloaded;
+    case 503: return ErrorCode::shutting_down;
+    case 507: return ErrorCode::out_of_memory;
+    default: return ErrorCode::internal;
+  }
+}
+
+json parse_answer(const std::string& body, const char* route) {
+  json value = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded() || !value.is_object()) {
+    throw Error(ErrorCode::io_error, std::string("the service's answer to ") + route +
+                                         " is not a JSON object: '" + body.substr(0, 200) + "'");
+  }
+  return value;
+}
+
+// Runs READ on the parsed answer; a field of the wrong type becomes an io_error naming ROUTE.
+template <typename Read>
+auto read_answer(const std::string& body, const char* route, Read read) {
+  const json value = parse_answer(body, route);
+  try {
+    return read(value);
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::io_error,
+                std::string("unexpected answer from the service to ") + route + ": " + e.what());
+  }
+}
+
+template <typename T>
+T field(const json& object, const char* name, T fallback = T{}) {
+  const auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return fallback;
+  return it->get<T>();
+}
+
+LoadedModel model_from_json(const json& m) {
+  LoadedModel model;
+  model.id = field<std::string>(m, "id");
+  model.state = field<std::string>(m, "state");
+  model.device = field<std::string>(m, "device");
+  model.kind = field<std::string>(m, "kind");
+  model.memory_bytes = field<uint64_t>(m, "memory_bytes");
+  model.pinned = field<bool>(m, "pinned");
+  model.error = field<std::string>(m, "error");
+  model.dimension = field<int64_t>(m, "dimension");
+  model.max_sequence_length = field<int64_t>(m, "max_sequence_length");
+  model.requests = field<uint64_t>(m, "requests");
+  model.in_flight = field<int64_t>(m, "in_flight");
+  model.idle_seconds = field<double>(m, "idle_seconds");
+  return model;
+}
+
+std::vector<LoadedModel> models_from_json(const json& object) {
+  std::vector<LoadedModel> models;
+  if (const auto it = object.find("models"); it != object.end() && !it->is_null()) {
+    for (const json& m : *it) models.push_back(model_from_json(m));
+  }
+  return models;
+}
+
+std::map<std::string, std::string> fields_as_text(const json& object, const char* name) {
+  std::map<std::string, std::string> out;
+  if (const auto it = object.find(name); it != object.end() && it->is_object()) {
+    for (const auto& [key, value] : it->items()) out[key] = value.dump();
+  }
+  return out;
+}
+
+json inputs_json(const std::string& model_id, const std::vector<std::string>& texts) {
+  return {{"model", model_id}, {"inputs", texts}};
+}
+
+// JSON text must be UTF-8, so an input that is not cannot be sent; it is refused here with the
+// code the service gives such input.
+std::string dump_inputs_request(const json& body) {
+  try {
+    return body.dump();
+  } catch (const json::type_error& e) {
+    throw Error(ErrorCode::input_invalid, std::string("an input is not valid UTF-8: ") + e.what());
+  }
+}
+
+}  // namespace
+
+std::optional<ErrorCode> error_code_from_name(std::string_view name) {
+  for (const ErrorCode code : kAllCodes) {
+    if (error_code_name(code) == name) return code;
+  }
+  return std::nullopt;
+}
+
+Error error_from_response(const HttpResponse& response, std::string_view what) {
+  const json value = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (value.is_object() && value.contains("error") && value["error"].is_object()) {
+    const json& error = value["error"];
+    const std::string name = error.value("code", "");
+    const std::string message = error.contains("message") && error["message"].is_string()
+                                    ? error["message"].get<std::string>()
+                                    : "(no message)";
+    return Error(error_code_from_name(name).value_or(code_for_status(response.status)), message);
+  }
+  return Error(code_for_status(response.status),
+               "the service answered " + std::string(what) + " with HTTP " +
+                   std::to_string(response.status) + ": '" + response.body.substr(0, 200) + "'");
+}
+
+std::string load_request_json(const std::string& model_id, const LoadModelOptions& options) {
+  json body = {{"model", model_id}, {"pin", options.pin}};
+  if (!options.device.empty()) body["device"] = options.device;
+  return dump_inputs_request(body);
+}
+
+std::string unload_request_json(const std::string& model_id) {
+  return dump_inputs_request(json{{"model", model_id}});
+}
+
+std::string embed_request_json(const std::string& model_id, const std::vector<std::string>& texts,
+                               const EmbeddingOptions& options) {
+  json body = inputs_json(model_id, texts);
+  if (options.normalize) body["normalize"] = *options.normalize;
+  body["truncate"] = options.truncate;
+  if (!options.pooling.empty()) body["pooling"] = options.pooling;
+  return dump_inputs_request(body);
+}
+
+std::string tokenize_request_json(const std::string& model_id,
+                                  const std::vector<std::string>& texts,
+                                  const TokenizeOptions& options) {
+  json body = inputs_json(model_id, texts);
+  body["add_special_tokens"] = options.add_special_tokens;
+  return dump_inputs_request(body);
+}
+
+HealthStatus parse_health(const std::string& body) {
+  return read_answer(body, "GET /health", [](const json& v) {
+    HealthStatus health;
+    health.status = field<std::string>(v, "status");
+    health.healthy = health.status == "ok";
+    health.version = field<std::string>(v, "version");
+    health.uptime_seconds = field<double>(v, "uptime_seconds");
+    if (!health.healthy) health.message = "the service reports status '" + health.status + "'";
+    return health;
+  });
+}
+
+ServiceStatus parse_status(const std::string& body) {
+  return read_answer(body, "GET /v1/status", [](const json& v) {
+    ServiceStatus status;
+    status.running = field<bool>(v, "running", true);
+    status.pid = field<int64_t>(v, "pid");
+    status.socket = field<std::string>(v, "socket");
+    status.version = field<std::string>(v, "version");
+    status.uptime_seconds = field<double>(v, "uptime_seconds");
+    status.device = field<std::string>(v, "device");
+    status.device_note = field<std::string>(v, "device_note");
+    status.models = models_from_json(v);
+    status.limits = fields_as_text(v, "limits");
+    status.stats = fields_as_text(v, "stats");
+    return status;
+  });
+}
+
+LoadedModel parse_load_answer(const std::string& body) {
+  return read_answer(body, "POST /v1/models/load",
+                     [](const json& v) { return model_from_json(v.at("model")); });
+}
+
+std::vector<LoadedModel> parse_models(const std::string& body) {
+  return read_answer(body, "GET /v1/models", [](const json& v) { return models_from_json(v); });
+}
+
+EmbeddingResult parse_embedding(const std::string& body) {
+  return read_answer(body, "POST /v1/embed", [](const json& v) {
+    EmbeddingResult result;
+    result.model = field<std::string>(v, "model");
+    result.embeddings = v.at("embeddings").get<std::vector<std::vector<float>>>();
+    result.dimension = field<int64_t>(
+        v, "dimension",
+        result.embeddings.empty() ? 0 : static_cast<int64_t>(result.embeddings.front().size()));
+    if (const auto usage = v.find("usage"); usage != v.end() && usage->is_object()) {
+      result.tokens = field<int64_t>(*usage, "tokens");
+    }
+    return result;
+  });
+}
+
+TokenizationResult parse_tokenization(const std::string& body) {
+  return read_answer(body, "POST /v1/tokenize", [](const json& v) {
+    TokenizationResult result;
+    result.model = field<std::string>(v, "model");
+    for (const json& e : v.at("encodings")) {
+      TokenEncoding encoding;
+      encoding.ids = field<std::vector<int64_t>>(e, "ids");
+      encoding.tokens = field<std::vector<std::string>>(e, "tokens");
+      encoding.offsets = field<std::vector<std::pair<int64_t, int64_t>>>(e, "offsets");
+      encoding.type_ids = field<std::vector<int64_t>>(e, "type_ids");
+      result.encodings.push_back(std::move(encoding));
+    }
+    return result;
+  });
+}
+
+}  // namespace hades::client

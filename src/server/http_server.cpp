@@ -1,0 +1,428 @@
+#include "server/http_server.hpp"
+
+#include <array>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "hades/error.hpp"
+
+namespace hades::server {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Protocol = net::local::stream_protocol;
+using Stream = beast::basic_stream<Protocol, net::any_io_executor, beast::unlimited_rate_policy>;
+using Request = http::request<http::string_body>;
+
+// After refusing a request whose body was not read (413), the server keeps reading and
+// discarding for this long before closing, so that a client still writing its body gets to read
+// the answer instead of a broken pipe.
+constexpr std::chrono::seconds kDiscardTime{5};
+
+bool is_disconnect(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == http::error::partial_message ||
+         ec == net::error::eof || ec == beast::error::timeout ||
+         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+         ec == net::error::broken_pipe || ec == net::error::bad_descriptor;
+}
+
+class Session;
+
+// The state every connection shares; HttpServer::Impl is this.
+struct ServerCore {
+  ServerCore(Router& r, Logger& l, const ServerOptions& o)
+      : router(r),
+        log(l),
+        options(o),
+        acceptor(net::make_strand(io)),
+        workers(std::max<size_t>(o.worker_threads, 1)) {}
+
+  void accept();
+  void on_accept(beast::error_code ec, Protocol::socket socket);
+  void refuse_connection(Protocol::socket socket);
+
+  // Requests read and not yet answered; drain waits for zero.
+  void request_started() {
+    std::lock_guard lock(idle_mutex);
+    ++requests_in_flight;
+  }
+  void request_finished() {
+    std::lock_guard lock(idle_mutex);
+    if (--requests_in_flight == 0) idle.notify_all();
+  }
+  // A slot of the in-flight limit for a request that calls the engine.
+  bool try_take_engine_slot() {
+    size_t current = engine_calls.load();
+    while (current < options.max_in_flight) {
+      if (engine_calls.compare_exchange_weak(current, current + 1)) return true;
+    }
+    return false;
+  }
+
+  std::list<std::weak_ptr<Session>>::iterator remember(std::weak_ptr<Session> session) {
+    std::lock_guard lock(sessions_mutex);
+    return sessions.insert(sessions.end(), std::move(session));
+  }
+  void forget(std::list<std::weak_ptr<Session>>::iterator it) {
+    std::lock_guard lock(sessions_mutex);
+    sessions.erase(it);
+  }
+
+  Router& router;
+  Logger& log;
+  const ServerOptions options;
+  std::atomic<bool> shutting_down{false};
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> engine_calls{0};
+
+  std::mutex idle_mutex;
+  std::condition_variable idle;
+  size_t requests_in_flight = 0;
+
+  // Declared before the io_context: destroying it destroys pending handlers, and with them
+  // sessions that unregister themselves here.
+  std::mutex sessions_mutex;
+  std::list<std::weak_ptr<Session>> sessions;
+
+  net::io_context io;
+  Protocol::acceptor acceptor;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  net::thread_pool workers;
+  std::vector<std::thread> io_threads;
+  bool stopped = false;
+};
+
+// One connection: read a request, answer it, repeat while the client keeps the connection alive.
+// Every handler runs on the connection's strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(ServerCore& server, Protocol::socket socket)
+      : server_(server), stream_(std::move(socket)) {
+    ++server_.connections;
+  }
+  ~Session() {
+    if (registered_) server_.forget(registration_);
+    --server_.connections;
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void start() {
+    registration_ = server_.remember(weak_from_this());
+    registered_ = true;
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+  }
+
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  // At shutdown: a connection waiting for a request is closed; one that is reading, running or
+  // answering a request finishes it first.
+  void close_if_idle() {
+    if (reading_ && buffer_.size() == 0 && parser_ && !parser_->got_some()) close();
+  }
+
+ private:
+  void read_request();
+  void on_header(beast::error_code ec);
+  void read_body();
+  void on_body(beast::error_code ec);
+  void on_read_error(beast::error_code ec);
+  void dispatch_request();
+  void run_on_workers(Request request);
+  void write(HttpReply reply, bool keep_alive);
+  void on_write(beast::error_code ec);
+  void discard_then_close();
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(Protocol::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  ServerCore& server_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  std::array<char, 64 * 1024> discard_buffer_{};
+  std::list<std::weak_ptr<Session>>::iterator registration_;
+  bool registered_ = false;
+  bool reading_ = false;
+  bool keep_alive_ = false;
+  bool counted_ = false;  // the request being answered counts in requests_in_flight
+};
+
+void Session::read_request() {
+  if (server_.shutting_down) return close();
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
+  parser_->body_limit(server_.options.max_body_bytes);
+  reading_ = true;
+  stream_.expires_after(server_.options.read_timeout);
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+}
+
+void Session::on_header(beast::error_code ec) {
+  if (ec) return on_read_error(ec);
+  if (parser_->is_done()) return on_body({});
+  const auto expect = parser_->get()[http::field::expect];
+  if (!beast::iequals(expect, "100-continue")) return read_body();
+  // curl sends `Expect: 100-continue` with larger bodies and waits for this before sending them.
+  auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                    parser_->get().version());
+  http::async_write(stream_, *interim,
+                    [self = shared_from_this(), interim](beast::error_code write_ec, size_t) {
+                      if (write_ec) return self->close();
+                      self->read_body();
+                    });
+}
+
+void Session::read_body() {
+  stream_.expires_after(server_.options.read_timeout);
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
+}
+
+void Session::on_body(beast::error_code ec) {
+  reading_ = false;
+  if (ec) return on_read_error(ec);
+  stream_.expires_never();
+  dispatch_request();
+}
+
+void Session::on_read_error(beast::error_code ec) {
+  reading_ = false;
+  if (is_disconnect(ec)) return close();
+  std::string_view method = "", target = "";
+  if (parser_ && parser_->is_header_done()) {
+    method = parser_->get().method_string();
+    target = parser_->get().target();
+  }
+  const bool too_large = ec == http::error::body_limit || ec == http::error::header_limit;
+  const Error error =
+      too_large ? Error(ErrorCode::too_large,
+                        ec == http::error::body_limit
+                            ? "request body over the limit of " +
+                                  std::to_string(server_.options.max_body_bytes) + " bytes"
+                            : "request headers over the limit of " +
+                                  std::to_string(server_.options.max_header_bytes) + " bytes")
+                : Error(ErrorCode::invalid_argument, "malformed HTTP request: " + ec.message());
+  // The rest of the request cannot be told from the next one: answer and close.
+  write(server_.router.refuse(method, target, error), false);
+}
+
+void Session::dispatch_request() {
+  Request request = parser_->release();
+  keep_alive_ = request.keep_alive();
+  server_.request_started();
+  counted_ = true;
+  const std::string_view method = request.method_string();
+  const std::string_view target = request.target();
+  if (server_.shutting_down) {
+    return write(server_.router.refuse(method, target,
+                                       Error(ErrorCode::shutting_down,
+                                             "the service is shutting down; retry once it is "
+                                             "restarted")),
+                 false);
+  }
+  if (!server_.router.is_blocking(method, target)) {
+    return write(server_.router.handle(method, target, request.body()), keep_alive_);
+  }
+  if (!server_.try_take_engine_slot()) {
+    return write(
+        server_.router.refuse(method, target,
+                              Error(ErrorCode::overloaded,
+                                    "overloaded: " + std::to_string(server_.options.max_in_flight) +
+                                        " requests are in flight; retry later")),
+        keep_alive_);
+  }
+  run_on_workers(std::move(request));
+}
+
+void Session::run_on_workers(Request request) {
+  net::post(server_.workers, [self = shared_from_this(), request = std::move(request)] {
+    HttpReply reply =
+        self->server_.router.handle(request.method_string(), request.target(), request.body());
+    --self->server_.engine_calls;
+    net::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable {
+      self->write(std::move(reply), self->keep_alive_);
+    });
+  });
+}
+
+void Session::write(HttpReply reply, bool keep_alive) {
+  keep_alive = keep_alive && !server_.shutting_down;
+  response_ = {};
+  response_.version(11);
+  response_.result(static_cast<unsigned>(reply.status));
+  response_.set(http::field::server, "hades");
+  response_.set(http::field::content_type, reply.content_type);
+  if (reply.retry_after_seconds) {
+    response_.set(http::field::retry_after, std::to_string(*reply.retry_after_seconds));
+  }
+  response_.body() = std::move(reply.body);
+  response_.keep_alive(keep_alive);
+  response_.prepare_payload();
+  keep_alive_ = keep_alive;
+  stream_.expires_after(server_.options.write_timeout);
+  http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    self->on_write(ec);
+  });
+}
+
+void Session::on_write(beast::error_code ec) {
+  if (counted_) {
+    counted_ = false;
+    server_.request_finished();
+  }
+  if (ec) return close();
+  if (keep_alive_) return read_request();
+  // A request refused before its body was read may still be arriving.
+  if (parser_ && !parser_->is_done()) return discard_then_close();
+  close();
+}
+
+void Session::discard_then_close() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(Protocol::socket::shutdown_send, ignored);
+  stream_.expires_after(kDiscardTime);
+  stream_.async_read_some(net::buffer(discard_buffer_),
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                            if (ec) return self->close();
+                            self->discard_then_close();
+                          });
+}
+
+}  // namespace
+
+struct HttpServer::Impl : ServerCore {
+  using ServerCore::ServerCore;
+};
+
+namespace {
+
+void ServerCore::accept() {
+  acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, Protocol::socket s) {
+    on_accept(ec, std::move(s));
+  });
+}
+
+void ServerCore::on_accept(beast::error_code ec, Protocol::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+  if (ec) {
+    // Out of descriptors (EMFILE) and the like: wait a little rather than spin on the error.
+    log.warn("accept failed: " + ec.message());
+    auto timer = std::make_shared<net::steady_timer>(acceptor.get_executor(),
+                                                     std::chrono::milliseconds(100));
+    timer->async_wait([this, timer](beast::error_code) {
+      if (acceptor.is_open()) accept();
+    });
+    return;
+  }
+  if (connections.load() >= options.max_connections) {
+    refuse_connection(std::move(socket));
+  } else {
+    std::make_shared<Session>(*this, std::move(socket))->start();
+  }
+  accept();
+}
+
+// Over the connection limit: a canned 429 without reading the request, then close.
+void ServerCore::refuse_connection(Protocol::socket socket) {
+  const HttpReply reply = router.refuse(
+      "", "",
+      Error(ErrorCode::overloaded, "overloaded: " + std::to_string(options.max_connections) +
+                                       " connections are open; retry later"));
+  auto text = std::make_shared<std::string>(
+      "HTTP/1.1 429 Too Many Requests\r\nServer: hades\r\nContent-Type: application/json\r\n"
+      "Retry-After: " +
+      std::to_string(options.retry_after_seconds) + "\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(reply.body.size()) + "\r\n\r\n" + reply.body);
+  auto owned = std::make_shared<Protocol::socket>(std::move(socket));
+  net::async_write(*owned, net::buffer(*text), [owned, text](beast::error_code, size_t) {
+    beast::error_code ignored;
+    owned->shutdown(Protocol::socket::shutdown_both, ignored);
+    owned->close(ignored);
+  });
+}
+
+}  // namespace
+
+HttpServer::HttpServer(Router& router, Logger& log, const ServerOptions& options,
+                       UniqueFd listening)
+    : impl_(std::make_unique<Impl>(router, log, options)) {
+  beast::error_code ec;
+  impl_->acceptor.assign(Protocol(), listening.get(), ec);
+  if (ec) throw Error(ErrorCode::io_error, "cannot use the listening socket: " + ec.message());
+  listening.release();
+  router.set_gauge_source([this] { return gauges(); });
+}
+
+HttpServer::~HttpServer() {
+  stop();
+}
+
+void HttpServer::start() {
+  impl_->work.emplace(impl_->io.get_executor());
+  net::dispatch(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->accept(); });
+  for (size_t i = 0; i < std::max<size_t>(impl_->options.io_threads, 1); ++i) {
+    impl_->io_threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
+  }
+}
+
+void HttpServer::begin_shutdown() {
+  impl_->shutting_down = true;
+  net::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    std::lock_guard lock(impl_->sessions_mutex);
+    for (const auto& weak : impl_->sessions) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  for (auto& session : open) {
+    net::post(session->executor(), [session] { session->close_if_idle(); });
+  }
+}
+
+bool HttpServer::wait_until_idle(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(impl_->idle_mutex);
+  return impl_->idle.wait_until(lock, deadline, [&] { return impl_->requests_in_flight == 0; });
+}
+
+void HttpServer::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->workers.join();
+  impl_->work.reset();
+  impl_->io.stop();
+  for (std::thread& t : impl_->io_threads) t.join();
+  impl_->io_threads.clear();
+}
+
+ServerGauges HttpServer::gauges() const {
+  ServerGauges g;
+  {
+    std::lock_guard lock(impl_->idle_mutex);
+    g.requests_in_flight = impl_->requests_in_flight;
+  }
+  g.connections = impl_->connections.load();
+  return g;
+}
+
+}  // namespace hades::server

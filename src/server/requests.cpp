@@ -1,0 +1,182 @@
+#include "server/requests.hpp"
+
+#include <algorithm>
+#include <array>
+#include <initializer_list>
+#include <optional>
+#include <utility>
+
+#include "hades/error.hpp"
+#include "server/json_text.hpp"
+
+namespace hades::server {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void fail(const std::string& message) {
+  throw Error(ErrorCode::invalid_argument, message);
+}
+
+std::string type_name(const json& value) {
+  return value.type_name();  // "null", "object", "array", "string", "boolean", "number", ...
+}
+
+// Refuses fields the route does not know: a misspelt option ("normalise") would otherwise be
+// silently ignored and change the result.
+void check_known_fields(const json& body, std::initializer_list<std::string_view> known) {
+  for (const auto& [key, value] : body.items()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string list;
+    for (const std::string_view name : known)
+      list += (list.empty() ? "" : ", ") + std::string(name);
+    fail("unknown field '" + key + "' (this route takes: " + list + ")");
+  }
+}
+
+// The field's value, or nullptr when it is absent or null.
+const json* find_field(const json& body, const char* name) {
+  const auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::string required_string(const json& body, const char* name) {
+  const json* value = find_field(body, name);
+  if (value == nullptr) fail(std::string("field '") + name + "' is required");
+  if (!value->is_string()) {
+    fail(std::string("field '") + name + "' must be a string, got " + type_name(*value));
+  }
+  std::string text = value->get<std::string>();
+  if (text.empty()) fail(std::string("field '") + name + "' must not be empty");
+  return text;
+}
+
+std::optional<bool> optional_bool(const json& body, const char* name) {
+  const json* value = find_field(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_boolean()) {
+    fail(std::string("field '") + name + "' must be true or false, got " + type_name(*value));
+  }
+  return value->get<bool>();
+}
+
+std::optional<std::string> optional_string(const json& body, const char* name) {
+  const json* value = find_field(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_string()) {
+    fail(std::string("field '") + name + "' must be a string, got " + type_name(*value));
+  }
+  return value->get<std::string>();
+}
+
+// "inputs": one string, or a non-empty array of strings of at most limits.max_inputs entries.
+std::vector<std::string> read_inputs(const json& body, const RequestLimits& limits) {
+  const json* value = find_field(body, "inputs");
+  if (value == nullptr) fail("field 'inputs' is required");
+  if (value->is_string()) return {value->get<std::string>()};
+  if (!value->is_array()) {
+    fail("field 'inputs' must be a string or an array of strings, got " + type_name(*value));
+  }
+  if (value->empty()) fail("field 'inputs' is empty: give at least one text");
+  if (value->size() > limits.max_inputs) {
+    throw Error(ErrorCode::too_large, "field 'inputs' holds " + std::to_string(value->size()) +
+                                          " texts; the limit is " +
+                                          std::to_string(limits.max_inputs) + " per request");
+  }
+  std::vector<std::string> inputs;
+  inputs.reserve(value->size());
+  for (size_t i = 0; i < value->size(); ++i) {
+    const json& item = (*value)[i];
+    if (!item.is_string()) {
+      fail("field 'inputs'[" + std::to_string(i) + "] must be a string, got " + type_name(item));
+    }
+    inputs.push_back(item.get<std::string>());
+  }
+  return inputs;
+}
+
+// nlohmann's messages start with "[json.exception.parse_error.101] "; the tag helps nobody.
+std::string without_exception_tag(const std::string& what) {
+  const size_t end = what.find("] ");
+  return what.rfind("[json.exception.", 0) == 0 && end != std::string::npos ? what.substr(end + 2)
+                                                                            : what;
+}
+
+}  // namespace
+
+json parse_json_body(std::string_view body) {
+  // JSON text is UTF-8 (RFC 8259 §8.1); a body that is not is text the model cannot take.
+  if (const auto bad = find_invalid_utf8(body)) {
+    throw Error(ErrorCode::input_invalid, "request body is not valid UTF-8 (byte " +
+                                              std::to_string(*bad) + " of " +
+                                              std::to_string(body.size()) + ")");
+  }
+  json value;
+  try {
+    value = json::parse(body);
+  } catch (const json::parse_error& e) {
+    const std::string message = without_exception_tag(e.what());
+    if (message.find("surrogate") != std::string::npos) {
+      throw Error(ErrorCode::input_invalid, "request text is not valid Unicode: " + message);
+    }
+    fail("malformed JSON: " + message);
+  }
+  if (!value.is_object()) fail("request body must be a JSON object, got " + type_name(value));
+  return value;
+}
+
+PoolingMode parse_pooling_name(std::string_view name) {
+  static constexpr std::array<std::pair<std::string_view, PoolingMode>, 6> kModes = {{
+      {"cls", PoolingMode::cls},
+      {"mean", PoolingMode::mean},
+      {"max", PoolingMode::max},
+      {"mean_sqrt_len", PoolingMode::mean_sqrt_len},
+      {"weightedmean", PoolingMode::weighted_mean},
+      {"lasttoken", PoolingMode::last_token},
+  }};
+  for (const auto& [known, mode] : kModes) {
+    if (name == known) return mode;
+  }
+  fail("unknown pooling '" + std::string(name) +
+       "' (use cls, mean, max, mean_sqrt_len, weightedmean or lasttoken)");
+}
+
+EmbedRequest parse_embed_request(const json& body, const RequestLimits& limits) {
+  check_known_fields(body, {"model", "inputs", "normalize", "truncate", "pooling"});
+  EmbedRequest request;
+  request.model = required_string(body, "model");
+  request.inputs = read_inputs(body, limits);
+  request.normalize = optional_bool(body, "normalize");
+  request.truncate = optional_bool(body, "truncate").value_or(true);
+  if (const auto pooling = optional_string(body, "pooling")) {
+    request.pooling = parse_pooling_name(*pooling);
+  }
+  return request;
+}
+
+TokenizeRequest parse_tokenize_request(const json& body, const RequestLimits& limits) {
+  check_known_fields(body, {"model", "inputs", "add_special_tokens", "truncate"});
+  TokenizeRequest request;
+  request.model = required_string(body, "model");
+  request.inputs = read_inputs(body, limits);
+  request.add_special_tokens = optional_bool(body, "add_special_tokens").value_or(true);
+  request.truncate = optional_bool(body, "truncate").value_or(true);
+  return request;
+}
+
+LoadRequest parse_load_request(const json& body) {
+  check_known_fields(body, {"model", "device", "pin"});
+  LoadRequest request;
+  request.model = required_string(body, "model");
+  request.options.device = optional_string(body, "device").value_or("");
+  request.options.pin = optional_bool(body, "pin").value_or(false);
+  return request;
+}
+
+std::string parse_unload_request(const json& body) {
+  check_known_fields(body, {"model"});
+  return required_string(body, "model");
+}
+
+}  // namespace hades::server

@@ -1,0 +1,41 @@
+// Request bodies → the engine's request structs, with strict types (docs/protocol.md).
+//
+// Every violation is an Error naming the field: invalid_argument (400) for malformed JSON, wrong
+// types, missing or unknown fields, unknown values and empty `inputs`; too_large (413) for more
+// `inputs` than the server takes; input_invalid (422) for text that is not valid Unicode.
+// Optional fields may be null, which means "not given".
+#pragma once
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "engine/engine.hpp"
+
+namespace hades::server {
+
+struct RequestLimits {
+  size_t max_inputs = 1024;
+};
+
+struct LoadRequest {
+  std::string model;
+  LoadOptions options;
+};
+
+// Parses a request body that must be one JSON object. Bytes that are not UTF-8 and \u escapes
+// that name lone surrogates are input_invalid (422), other syntax errors invalid_argument (400).
+nlohmann::json parse_json_body(std::string_view body);
+
+EmbedRequest parse_embed_request(const nlohmann::json& body, const RequestLimits& limits);
+TokenizeRequest parse_tokenize_request(const nlohmann::json& body, const RequestLimits& limits);
+LoadRequest parse_load_request(const nlohmann::json& body);
+// The model id of an unload request.
+std::string parse_unload_request(const nlohmann::json& body);
+
+// "cls", "mean", "max", "mean_sqrt_len", "weightedmean", "lasttoken" → the mode; invalid_argument
+// otherwise.
+PoolingMode parse_pooling_name(std::string_view name);
+
+}  // namespace hades::server

@@ -1,0 +1,211 @@
+#include "server/router.hpp"
+
+#include <new>
+
+#include "server/http_status.hpp"
+#include "server/json_text.hpp"
+#include "server/requests.hpp"
+#include "server/responses.hpp"
+
+namespace hades::server {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+HttpReply json_reply(const json& body) {
+  return HttpReply{.body = dump_lenient(body)};
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string describe(std::string_view method, std::string_view target) {
+  return std::string(method) + " " + std::string(target_path(target));
+}
+
+}  // namespace
+
+const Router::Route Router::kRoutes[] = {
+    {"GET", "/health", false, &Router::health},
+    {"GET", "/v1/status", false, &Router::status},
+    {"GET", "/v1/models", false, &Router::models},
+    {"POST", "/v1/models/load", true, &Router::load},
+    {"POST", "/v1/models/unload", true, &Router::unload},
+    {"POST", "/v1/embed", true, &Router::embed},
+    {"POST", "/v1/tokenize", true, &Router::tokenize},
+    {"GET", "/metrics", false, &Router::metrics_text},
+};
+
+std::string_view target_path(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+Router::Router(Engine& engine, Logger& log, ServiceInfo info)
+    : engine_(engine), log_(log), info_(std::move(info)) {}
+
+const Router::Route* Router::find(std::string_view method, std::string_view target) {
+  const std::string_view path = target_path(target);
+  for (const Route& route : kRoutes) {
+    if (route.method == method && route.path == path) return &route;
+  }
+  return nullptr;
+}
+
+// not_found for a request no route takes, saying which method its path takes if it exists.
+Error Router::no_route_error(std::string_view method, std::string_view target) {
+  std::string message = "no route " + describe(method, target);
+  for (const Route& route : kRoutes) {
+    if (route.path == target_path(target)) message += " (use " + std::string(route.method) + ")";
+  }
+  return Error(ErrorCode::not_found, message);
+}
+
+bool Router::is_blocking(std::string_view method, std::string_view target) const {
+  const Route* route = find(method, target);
+  return route != nullptr && route->blocking;
+}
+
+HttpReply Router::error_reply(const Error& error) const {
+  HttpReply reply{.status = http_status(error.code()),
+                  .body = error_body(error.code(), error.what())};
+  if (error.code() == ErrorCode::overloaded) {
+    reply.retry_after_seconds = info_.limits.retry_after_seconds;
+  }
+  return reply;
+}
+
+HttpReply Router::handle(std::string_view method, std::string_view target, std::string_view body) {
+  const Clock::time_point start = Clock::now();
+  const Route* route = find(method, target);
+  HttpReply reply;
+  try {
+    if (route == nullptr) throw no_route_error(method, target);
+    const json request = route->method == "POST" ? parse_json_body(body) : json();
+    reply = (this->*route->run)(request);
+  } catch (const Error& e) {
+    reply = error_reply(e);
+  } catch (const std::bad_alloc&) {
+    reply = error_reply(Error(ErrorCode::out_of_memory, "the server ran out of memory"));
+  } catch (const std::exception& e) {
+    reply = error_reply(Error(ErrorCode::internal, e.what()));
+  }
+  // Errors are logged with their body; successes are only counted (a busy service would drown
+  // its log otherwise).
+  if (reply.status >= 400) {
+    log_.write(reply.status >= 500 ? LogLevel::error : LogLevel::info,
+               describe(method, target) + " -> " + std::to_string(reply.status) + " " + reply.body);
+  }
+  record(route, reply, start);
+  return reply;
+}
+
+HttpReply Router::refuse(std::string_view method, std::string_view target, const Error& error) {
+  const Clock::time_point start = Clock::now();
+  HttpReply reply = error_reply(error);
+  record(find(method, target), reply, start);
+  return reply;
+}
+
+void Router::record(const Route* route, const HttpReply& reply, Clock::time_point start) {
+  metrics_.record(route == nullptr ? "unmatched" : route->path, reply.status, Clock::now() - start);
+}
+
+double Router::uptime_seconds() const {
+  return seconds_since(info_.started);
+}
+
+HttpReply Router::health(const json&) {
+  return json_reply(
+      {{"status", "ok"}, {"version", info_.version}, {"uptime_seconds", uptime_seconds()}});
+}
+
+HttpReply Router::status(const json&) {
+  const EngineStats stats = engine_.stats();
+  const EngineConfig& config = engine_.config();
+  const ServerGauges gauges = gauges_();
+  const ServerOptions& o = info_.limits;
+  json models = json::array();
+  for (const ModelInfo& info : engine_.get_loaded_models()) models.push_back(model_info_json(info));
+  const json limits = {
+      {"max_models", config.max_models},
+      {"max_memory_bytes",
+       config.max_memory_bytes ? json(*config.max_memory_bytes) : json(nullptr)},
+      {"max_batch_tokens", config.max_batch_tokens},
+      {"max_queued_requests", config.max_queued_requests},
+      {"max_body_bytes", o.max_body_bytes},
+      {"max_header_bytes", o.max_header_bytes},
+      {"max_inputs", o.max_inputs},
+      {"max_in_flight", o.max_in_flight},
+      {"max_connections", o.max_connections},
+      {"read_timeout_ms", o.read_timeout.count()},
+      {"write_timeout_ms", o.write_timeout.count()},
+  };
+  const json server_stats = {
+      {"requests", metrics_.requests_total()},
+      {"requests_in_flight", gauges.requests_in_flight},
+      {"connections", gauges.connections},
+      {"batches", stats.batches},
+      {"batched_requests", stats.batched_requests},
+      {"mean_batch_requests", stats.mean_batch_requests()},
+      {"evictions", stats.evictions},
+      {"loads", stats.loads},
+      {"load_failures", stats.load_failures},
+      {"resident_bytes", stats.resident_bytes},
+  };
+  return json_reply({{"running", true},
+                     {"pid", info_.pid},
+                     {"socket", info_.socket_path},
+                     {"version", info_.version},
+                     {"uptime_seconds", uptime_seconds()},
+                     {"device", stats.device},
+                     {"device_note", stats.device_note},
+                     {"limits", limits},
+                     {"models", models},
+                     {"stats", server_stats}});
+}
+
+HttpReply Router::models(const json&) {
+  json models = json::array();
+  for (const ModelInfo& info : engine_.get_loaded_models()) models.push_back(model_info_json(info));
+  return json_reply({{"models", models}});
+}
+
+HttpReply Router::load(const json& body) {
+  const LoadRequest request = parse_load_request(body);
+  const Clock::time_point start = Clock::now();
+  const ModelInfo info = engine_.load_model(request.model, request.options);
+  log_.info("model " + request.model + " ready on " + info.device + " (" +
+            std::to_string(info.memory_bytes) + " bytes" + (info.pinned ? ", pinned" : "") +
+            "; request took " + std::to_string(seconds_since(start)) + " s)");
+  return json_reply({{"model", model_info_json(info)}});
+}
+
+HttpReply Router::unload(const json& body) {
+  const std::string model = parse_unload_request(body);
+  engine_.unload_model(model);
+  log_.info("model " + model + " unloaded");
+  return json_reply({{"model", model}, {"unloaded", true}});
+}
+
+HttpReply Router::embed(const json& body) {
+  const EmbedRequest request =
+      parse_embed_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
+  return HttpReply{.body = embed_response_body(engine_.embed(request))};
+}
+
+HttpReply Router::tokenize(const json& body) {
+  const TokenizeRequest request =
+      parse_tokenize_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
+  return HttpReply{.body = tokenize_response_body(engine_.tokenize(request))};
+}
+
+HttpReply Router::metrics_text(const json&) {
+  ServerGauges gauges = gauges_();
+  gauges.uptime_seconds = uptime_seconds();
+  return HttpReply{.content_type = "text/plain; version=0.0.4; charset=utf-8",
+                   .body = metrics_.render(gauges, engine_.stats(), engine_.get_loaded_models())};
+}
+
+}  // namespace hades::server

@@ -1,0 +1,98 @@
+// The routes of the protocol (docs/protocol.md) behind one handler skeleton: match the route,
+// parse and validate the JSON body, call the engine, serialize the result; any hades::Error
+// becomes the protocol's error body with the status http_status() gives its code. Every answer,
+// refusals by the HTTP layer included, is counted in the metrics.
+//
+// The router knows nothing of sockets: the HTTP layer hands it a method, a target and a body.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/engine.hpp"
+#include "hades/error.hpp"
+#include "server/log.hpp"
+#include "server/metrics.hpp"
+#include "server/server_options.hpp"
+
+namespace hades::server {
+
+struct HttpReply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::optional<int> retry_after_seconds;  // sent as Retry-After (429 overloaded)
+};
+
+// What the service says about itself in /health and /v1/status.
+struct ServiceInfo {
+  std::string version;
+  std::string socket_path;
+  long pid = 0;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  ServerOptions limits;
+};
+
+class Router {
+ public:
+  Router(Engine& engine, Logger& log, ServiceInfo info);
+
+  // The HTTP layer's gauges (in-flight requests, connections), read by /metrics and /v1/status.
+  void set_gauge_source(std::function<ServerGauges()> source) { gauges_ = std::move(source); }
+
+  // Whether the route METHOD TARGET names may wait on the engine (loads, inference): such
+  // requests run on the worker pool and count against the in-flight limit; the others (health,
+  // status, listings, metrics) answer at once.
+  bool is_blocking(std::string_view method, std::string_view target) const;
+
+  // The skeleton every request goes through.
+  HttpReply handle(std::string_view method, std::string_view target, std::string_view body);
+
+  // The answer to a request the HTTP layer refuses before routing (overloaded, shutting down, too
+  // large), counted like any other.
+  HttpReply refuse(std::string_view method, std::string_view target, const Error& error);
+
+  // An error reply: the protocol's body, the code's status, Retry-After when overloaded.
+  HttpReply error_reply(const Error& error) const;
+
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  struct Route {
+    std::string_view method;
+    std::string_view path;
+    bool blocking;
+    HttpReply (Router::*run)(const nlohmann::json& body);
+  };
+  static const Route* find(std::string_view method, std::string_view target);
+  static Error no_route_error(std::string_view method, std::string_view target);
+  void record(const Route* route, const HttpReply& reply,
+              std::chrono::steady_clock::time_point start);
+  double uptime_seconds() const;
+
+  HttpReply health(const nlohmann::json& body);
+  HttpReply status(const nlohmann::json& body);
+  HttpReply models(const nlohmann::json& body);
+  HttpReply load(const nlohmann::json& body);
+  HttpReply unload(const nlohmann::json& body);
+  HttpReply embed(const nlohmann::json& body);
+  HttpReply tokenize(const nlohmann::json& body);
+  HttpReply metrics_text(const nlohmann::json& body);
+
+  static const Route kRoutes[];
+
+  Engine& engine_;
+  Logger& log_;
+  ServiceInfo info_;
+  Metrics metrics_;
+  std::function<ServerGauges()> gauges_ = [] { return ServerGauges{}; };
+};
+
+// The path of a request target, without its query string.
+std::string_view target_path(std::string_view target);
+
+}  // namespace hades::server

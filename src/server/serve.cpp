@@ -1,0 +1,111 @@
+#include "server/serve.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "hades/error.hpp"
+#include "server/http_server.hpp"
+#include "server/lifecycle.hpp"
+#include "server/log.hpp"
+#include "server/router.hpp"
+
+namespace hades::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string describe_limits(const EngineConfig& engine, const std::string& device) {
+  return "device " + device + ", max_models " + std::to_string(engine.max_models) +
+         ", max_memory " +
+         (engine.max_memory_bytes ? std::to_string(*engine.max_memory_bytes) + " bytes" : "none");
+}
+
+// Waits for the requests in flight, giving up at the drain timeout or on a second signal.
+bool drain_requests(HttpServer& server, ShutdownSignals& signals, Clock::time_point deadline,
+                    Logger& log) {
+  const size_t in_flight = server.gauges().requests_in_flight;
+  log.info("stopped accepting; waiting for " + std::to_string(in_flight) + " request(s) in flight");
+  while (
+      !server.wait_until_idle(std::min(deadline, Clock::now() + std::chrono::milliseconds(100)))) {
+    if (Clock::now() >= deadline) {
+      log.error("drain timed out with " + std::to_string(server.gauges().requests_in_flight) +
+                " request(s) still in flight");
+      return false;
+    }
+    if (signals.wait(std::chrono::milliseconds(0))) {
+      log.warn("second stop signal: not waiting for the " +
+               std::to_string(server.gauges().requests_in_flight) + " request(s) in flight");
+      return false;
+    }
+  }
+  return true;
+}
+
+void run(const ServeOptions& options, ShutdownSignals& signals, Logger& log) {
+  auto engine = std::make_unique<Engine>(options.engine);
+  engine->set_eviction_log([&log](const std::string& message) { log.info(message); });
+  const EngineStats stats = engine->stats();
+  if (!stats.device_note.empty()) log.info(stats.device_note);
+  Router router(*engine, log,
+                ServiceInfo{.version = service_version(),
+                            .socket_path = options.socket_path.string(),
+                            .pid = static_cast<long>(::getpid()),
+                            .limits = options.server});
+  ListeningSocket socket = listen_on_socket(options.socket_path, log);
+  HttpServer server(router, log, options.server, std::move(socket.fd));
+  server.start();
+  log.info("ready: accepting on " + options.socket_path.string() + " (" +
+           describe_limits(options.engine, stats.device) + ")");
+
+  const int signal_number = signals.wait().value_or(SIGTERM);
+  log.info(std::string(strsignal(signal_number)) + ": shutting down");
+  const Clock::time_point deadline = Clock::now() + options.drain_timeout;
+  server.begin_shutdown();
+  if (!drain_requests(server, signals, deadline, log)) {
+    // Worker threads are inside engine calls that cannot be interrupted; the engine cannot be
+    // destroyed under them. Leave without them, but leave no socket behind.
+    socket.file.remove();
+    log.error("exiting with status 1 without unloading");
+    std::_Exit(1);
+  }
+  engine->drain(std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::max(deadline - Clock::now(), Clock::duration::zero())));
+  server.stop();
+  const size_t models = engine->get_loaded_models().size();
+  engine.reset();
+  log.info("unloaded " + std::to_string(models) + " model(s)");
+  socket.file.remove();
+  log.info("stopped");
+}
+
+}  // namespace
+
+const char* service_version() noexcept {
+  return HADES_VERSION;
+}
+
+void serve(const ServeOptions& options) {
+  prepare_process();
+  ShutdownSignals signals;  // before any thread starts
+  const DaemonLock lock = DaemonLock::acquire(options.socket_path);
+  Logger log(options.log_path.empty() ? log_path_for(options.socket_path) : options.log_path,
+             options.log_to_stderr);
+  log.info(std::string("hades ") + service_version() + " starting (pid " +
+           std::to_string(::getpid()) + ")");
+  try {
+    run(options, signals, log);
+  } catch (const Error& e) {
+    log.error(std::string("cannot serve [") + std::string(error_code_name(e.code())) +
+              "]: " + e.what());
+    throw;
+  } catch (const std::exception& e) {
+    log.error(std::string("cannot serve: ") + e.what());
+    throw;
+  }
+}
+
+}  // namespace hades::server

@@ -1,0 +1,133 @@
+#include "client_output.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+namespace hades::cli {
+
+void add_client_flags(CLI::App& command, ClientArgs& args) {
+  command.add_option(
+      "--socket", args.socket,
+      "socket path (default: $HADES_MODEL_MGR_SOCKET, else /tmp/hades_model_mgr.sock)");
+  command.add_flag("--json", args.json, "print JSON instead of a table");
+}
+
+ClientOptions client_options(const ClientArgs& args) {
+  ClientOptions options;
+  options.socket_path = args.socket;
+  return options;
+}
+
+std::vector<std::string> texts_or_stdin(const std::vector<std::string>& texts) {
+  if (texts.size() != 1 || texts.front() != "-") return texts;
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(std::cin, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+  }
+  if (lines.empty()) throw Error(ErrorCode::invalid_argument, "no texts on stdin");
+  return lines;
+}
+
+nlohmann::json model_json(const LoadedModel& model) {
+  nlohmann::json out = {{"id", model.id},
+                        {"state", model.state},
+                        {"device", model.device},
+                        {"kind", model.kind},
+                        {"memory_bytes", model.memory_bytes},
+                        {"pinned", model.pinned},
+                        {"dimension", model.dimension},
+                        {"max_sequence_length", model.max_sequence_length},
+                        {"requests", model.requests},
+                        {"in_flight", model.in_flight},
+                        {"idle_seconds", model.idle_seconds}};
+  if (!model.error.empty()) out["error"] = model.error;
+  return out;
+}
+
+namespace {
+
+// The service sent these values as JSON text; they go back out as the JSON they were.
+nlohmann::json fields_json(const std::map<std::string, std::string>& fields) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [name, text] : fields) {
+    out[name] = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json status_json(const ServiceStatus& status) {
+  if (!status.running) {
+    nlohmann::json out = {{"running", false}, {"socket", status.socket}};
+    if (status.pid != 0) out["pid"] = status.pid;  // a daemon that is still starting
+    return out;
+  }
+  nlohmann::json models = nlohmann::json::array();
+  for (const LoadedModel& model : status.models) models.push_back(model_json(model));
+  return {{"running", true},
+          {"pid", status.pid},
+          {"socket", status.socket},
+          {"version", status.version},
+          {"uptime_seconds", status.uptime_seconds},
+          {"device", status.device},
+          {"device_note", status.device_note},
+          {"models", models},
+          {"limits", fields_json(status.limits)},
+          {"stats", fields_json(status.stats)}};
+}
+
+std::string human_bytes(uint64_t bytes) {
+  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < std::size(units)) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+  return text;
+}
+
+std::string human_duration(double seconds) {
+  const auto total = static_cast<long long>(seconds);
+  char text[48];
+  if (total < 60) {
+    std::snprintf(text, sizeof(text), "%.1fs", seconds);
+  } else if (total < 3600) {
+    std::snprintf(text, sizeof(text), "%lldm %llds", total / 60, total % 60);
+  } else if (total < 86400) {
+    std::snprintf(text, sizeof(text), "%lldh %lldm", total / 3600, total % 3600 / 60);
+  } else {
+    std::snprintf(text, sizeof(text), "%lldd %lldh", total / 86400, total % 86400 / 3600);
+  }
+  return text;
+}
+
+void print_models_table(const std::vector<LoadedModel>& models, const char* indent) {
+  if (models.empty()) {
+    std::printf("%sno models loaded\n", indent);
+    return;
+  }
+  size_t id_width = 5;
+  for (const LoadedModel& model : models) id_width = std::max(id_width, model.id.size());
+  const int width = static_cast<int>(id_width);
+  std::printf("%s%-*s  %-7s  %-7s  %10s  %-6s  %8s  %s\n", indent, width, "MODEL", "STATE",
+              "DEVICE", "MEMORY", "PINNED", "REQUESTS", "IDLE");
+  for (const LoadedModel& model : models) {
+    std::printf("%s%-*s  %-7s  %-7s  %10s  %-6s  %8llu  %s\n", indent, width, model.id.c_str(),
+                model.state.c_str(), model.device.c_str(), human_bytes(model.memory_bytes).c_str(),
+                model.pinned ? "yes" : "no", static_cast<unsigned long long>(model.requests),
+                human_duration(model.idle_seconds).c_str());
+    if (!model.error.empty()) std::printf("%s  error: %s\n", indent, model.error.c_str());
+  }
+}
+
+void print_json(const nlohmann::json& value) {
+  std::printf("%s\n", value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
+
+}  // namespace hades::cli

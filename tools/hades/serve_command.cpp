@@ -1,0 +1,127 @@
+// `hades serve`: the service in the foreground until SIGTERM/SIGINT (`hades start` runs the same
+// detached). Settings come from the environment as the seed names them (HADES_MODEL_MGR_SOCKET,
+// HADES_MAX_MODELS, HADES_MAX_MEMORY, HADES_DEFAULT_DEVICE); a flag overrides its variable.
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "commands.hpp"
+#include "engine/engine.hpp"
+#include "hades/error.hpp"
+#include "hub/hf_cache.hpp"
+#include "server/serve.hpp"
+
+namespace hades::cli {
+namespace {
+
+constexpr const char* kDefaultSocket = "/tmp/hades_model_mgr.sock";
+
+struct ServeArgs {
+  std::string socket;
+  std::string log_file;
+  bool quiet = false;
+  size_t max_models = 0;
+  std::string max_memory;
+  std::string device;
+  std::string max_body;
+  size_t max_inputs = 0;
+  size_t max_in_flight = 0;
+  size_t max_connections = 0;
+  size_t workers = 0;
+  int64_t max_batch_tokens = 0;
+  double read_timeout_s = 0;
+  double drain_timeout_s = 0;
+};
+
+std::filesystem::path socket_path(const std::string& flag) {
+  std::string path = flag;
+  if (path.empty()) {
+    const char* variable = std::getenv("HADES_MODEL_MGR_SOCKET");
+    if (variable != nullptr && *variable == '\0') {
+      throw Error(ErrorCode::invalid_argument,
+                  "HADES_MODEL_MGR_SOCKET is set but empty; unset it or name a socket path");
+    }
+    path = variable != nullptr ? variable : kDefaultSocket;
+  }
+  // Absolute, so that status reports where the socket really is whatever the daemon's folder.
+  return std::filesystem::absolute(path).lexically_normal();
+}
+
+std::chrono::milliseconds seconds_to_ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
+}
+
+server::ServeOptions serve_options(const ServeArgs& args, const CLI::App& command) {
+  const auto given = [&](const char* flag) { return command.count(flag) > 0; };
+  server::ServeOptions options;
+  options.socket_path = socket_path(args.socket);
+  options.log_path = args.log_file;
+  options.log_to_stderr = !args.quiet;
+  options.engine = engine_config_from_environment();
+  options.engine.resolve_model = [](const std::string& id) { return resolve_model(id); };
+  if (given("--max-models")) options.engine.max_models = args.max_models;
+  if (given("--max-memory"))
+    options.engine.max_memory_bytes = parse_byte_size(args.max_memory, "--max-memory");
+  if (given("--device")) options.engine.default_device = args.device;
+  if (given("--max-batch-tokens")) options.engine.max_batch_tokens = args.max_batch_tokens;
+  if (given("--max-body"))
+    options.server.max_body_bytes = parse_byte_size(args.max_body, "--max-body");
+  if (given("--max-inputs")) options.server.max_inputs = args.max_inputs;
+  if (given("--max-in-flight")) options.server.max_in_flight = args.max_in_flight;
+  if (given("--max-connections")) options.server.max_connections = args.max_connections;
+  if (given("--workers")) options.server.worker_threads = args.workers;
+  if (given("--read-timeout")) options.server.read_timeout = seconds_to_ms(args.read_timeout_s);
+  if (given("--drain-timeout")) options.drain_timeout = seconds_to_ms(args.drain_timeout_s);
+  return options;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto* serve = app.add_subcommand(
+      "serve", "Run the service in the foreground until SIGTERM or SIGINT (Ctrl-C)");
+  auto args = std::make_shared<ServeArgs>();
+  serve->add_option(
+      "--socket", args->socket,
+      "socket path (default: $HADES_MODEL_MGR_SOCKET, else /tmp/hades_model_mgr.sock)");
+  serve->add_option("--log-file", args->log_file, "log file (default: SOCKET.log)");
+  serve->add_flag("--quiet", args->quiet, "log to the log file only, not to stderr");
+  serve
+      ->add_option("--max-models", args->max_models,
+                   "models kept loaded (default: $HADES_MAX_MODELS, else 3)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option(
+      "--max-memory", args->max_memory,
+      "byte budget of loaded weights, e.g. 4GiB (default: $HADES_MAX_MEMORY, else none)");
+  serve->add_option(
+      "--device", args->device,
+      "default device (default: $HADES_DEFAULT_DEVICE, else cuda:0, which falls back to cpu)");
+  serve
+      ->add_option("--max-batch-tokens", args->max_batch_tokens,
+                   "token budget of one executor batch (16384)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--max-body", args->max_body, "largest request body (16MiB)");
+  serve->add_option("--max-inputs", args->max_inputs, "texts per request (1024)")
+      ->check(CLI::PositiveNumber);
+  serve
+      ->add_option("--max-in-flight", args->max_in_flight,
+                   "engine requests at once before 429 (512)")
+      ->check(CLI::PositiveNumber);
+  serve
+      ->add_option("--max-connections", args->max_connections, "open connections before 429 (1024)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--workers", args->workers, "threads running engine calls (64)")
+      ->check(CLI::PositiveNumber);
+  serve
+      ->add_option("--read-timeout", args->read_timeout_s,
+                   "seconds a client has to send a request (30)")
+      ->check(CLI::PositiveNumber);
+  serve
+      ->add_option("--drain-timeout", args->drain_timeout_s,
+                   "seconds requests in flight get to finish after SIGTERM (30)")
+      ->check(CLI::PositiveNumber);
+  serve->callback([args, serve] { server::serve(serve_options(*args, *serve)); });
+}
+
+}  // namespace hades::cli
