@@ -139,7 +139,11 @@ std::vector<SequenceClassification> ClassifierModel::classify(
   for (size_t i = 0; i < texts.size(); ++i) {
     out[i].logits.assign(logits.begin() + static_cast<long>(i * labels),
                          logits.begin() + static_cast<long>((i + 1) * labels));
-    const std::vector<float> p = softmax(out[i].logits);
+    // One label is a score, not a distribution: its sigmoid, as sentence-transformers' CrossEncoder
+    // and TEI report it.
+    const std::vector<float> p =
+        labels == 1 ? std::vector<float>{1.0f / (1.0f + std::exp(-out[i].logits[0]))}
+                    : softmax(out[i].logits);
     for (size_t l = 0; l < labels; ++l) out[i].scores.push_back({parts_.labels[l], p[l]});
     std::stable_sort(out[i].scores.begin(), out[i].scores.end(),
                      [](const LabelScore& a, const LabelScore& b) { return a.score > b.score; });

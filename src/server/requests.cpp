@@ -174,6 +174,49 @@ LoadRequest parse_load_request(const json& body) {
   return request;
 }
 
+ClassifyRequest parse_classify_request(const json& body, const RequestLimits& limits) {
+  check_known_fields(body, {"model", "inputs", "pairs"});
+  ClassifyRequest request;
+  request.model = required_string(body, "model");
+  request.inputs = read_inputs(body, limits);
+  if (find_field(body, "pairs") != nullptr) {
+    json pairs = {{"inputs", body.at("pairs")}};
+    request.pairs = read_inputs(pairs, limits);
+    if (request.pairs.size() != request.inputs.size()) {
+      fail("field 'pairs' must hold one text per input (" + std::to_string(request.inputs.size()) +
+           "), got " + std::to_string(request.pairs.size()));
+    }
+  }
+  return request;
+}
+
+ClassifyRequest parse_rerank_request(const json& body, const RequestLimits& limits) {
+  check_known_fields(body, {"model", "query", "documents"});
+  ClassifyRequest request;
+  request.model = required_string(body, "model");
+  const std::string query = required_string(body, "query");
+  if (find_field(body, "documents") == nullptr) fail("field 'documents' is required");
+  json documents = {{"inputs", body.at("documents")}};
+  request.pairs = read_inputs(documents, limits);
+  request.inputs.assign(request.pairs.size(), query);
+  return request;
+}
+
+ChunkRequest parse_chunk_request(const json& body, const RequestLimits& limits) {
+  check_known_fields(body, {"model", "inputs", "max_length"});
+  ChunkRequest request;
+  request.model = required_string(body, "model");
+  request.inputs = read_inputs(body, limits);
+  if (const json* length = find_field(body, "max_length"); length != nullptr) {
+    if (!length->is_number_integer() || length->get<int64_t>() < 3 ||
+        length->get<int64_t>() > 1'000'000) {
+      fail("field 'max_length' must be a whole number of tokens from 3, got " + type_name(*length));
+    }
+    request.max_length = length->get<int64_t>();
+  }
+  return request;
+}
+
 std::string parse_unload_request(const json& body) {
   check_known_fields(body, {"model"});
   return required_string(body, "model");

@@ -31,6 +31,12 @@ nlohmann::json parse_json_body(std::string_view body);
 EmbedRequest parse_embed_request(const nlohmann::json& body, const RequestLimits& limits);
 TokenizeRequest parse_tokenize_request(const nlohmann::json& body, const RequestLimits& limits);
 LoadRequest parse_load_request(const nlohmann::json& body);
+// {"model", "inputs", "pairs"?}: pairs, when given, hold one second text per input.
+ClassifyRequest parse_classify_request(const nlohmann::json& body, const RequestLimits& limits);
+// {"model", "query", "documents": [TEXT…]} → one (query, document) pair per document.
+ClassifyRequest parse_rerank_request(const nlohmann::json& body, const RequestLimits& limits);
+// {"model", "inputs", "max_length"?} for /v1/token-classify and /v1/chunk.
+ChunkRequest parse_chunk_request(const nlohmann::json& body, const RequestLimits& limits);
 // The model id of an unload request.
 std::string parse_unload_request(const nlohmann::json& body);
 

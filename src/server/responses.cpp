@@ -1,5 +1,8 @@
 #include "server/responses.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include "server/json_text.hpp"
 
 namespace hades::server {
@@ -52,6 +55,64 @@ std::string tokenize_response_body(const TokenizeResult& result) {
         {{"ids", e.ids}, {"tokens", e.tokens}, {"offsets", offsets}, {"type_ids", e.type_ids}});
   }
   return dump_lenient({{"model", result.model}, {"encodings", encodings}});
+}
+
+std::string classify_response_body(const ClassifyResult& result) {
+  nlohmann::json results = nlohmann::json::array();
+  for (const SequenceClassification& c : result.results) {
+    nlohmann::json scores = nlohmann::json::array();
+    for (const LabelScore& s : c.scores) scores.push_back({{"label", s.label}, {"score", s.score}});
+    results.push_back(
+        {{"label", c.scores.front().label}, {"score", c.scores.front().score}, {"scores", scores}});
+  }
+  return dump_lenient({{"model", result.model}, {"results", results}});
+}
+
+// The relevance of one (query, document) pair: the sigmoid of a single logit (cross-encoders such
+// as ms-marco-MiniLM), else the softmax probability of the last label.
+float relevance(const SequenceClassification& c) {
+  if (c.logits.size() == 1) return 1.0f / (1.0f + std::exp(-c.logits[0]));
+  const float max = *std::max_element(c.logits.begin(), c.logits.end());
+  float sum = 0.0f;
+  for (float l : c.logits) sum += std::exp(l - max);
+  return std::exp(c.logits.back() - max) / sum;
+}
+
+std::string rerank_response_body(const ClassifyResult& result) {
+  std::vector<std::pair<size_t, float>> ranked;
+  for (size_t i = 0; i < result.results.size(); ++i) {
+    ranked.emplace_back(i, relevance(result.results[i]));
+  }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  nlohmann::json results = nlohmann::json::array();
+  for (const auto& [index, score] : ranked) results.push_back({{"index", index}, {"score", score}});
+  return dump_lenient({{"model", result.model}, {"results", results}});
+}
+
+std::string token_classify_response_body(const TokenClassifyResult& result) {
+  nlohmann::json results = nlohmann::json::array();
+  for (const std::vector<TokenEntity>& entities : result.entities) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const TokenEntity& e : entities) {
+      list.push_back({{"label", e.label}, {"score", e.score}, {"start", e.start}, {"end", e.end}});
+    }
+    results.push_back(list);
+  }
+  return dump_lenient({{"model", result.model}, {"results", results}});
+}
+
+std::string chunk_response_body(const ChunkResult& result) {
+  nlohmann::json results = nlohmann::json::array();
+  for (const Chunks& chunks : result.results) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const Chunk& c : chunks.chunks) {
+      list.push_back(
+          {{"text", c.text}, {"start", c.start}, {"end", c.end}, {"score", c.separator_score}});
+    }
+    results.push_back({{"chunks", list}, {"windows", chunks.windows}, {"tokens", chunks.tokens}});
+  }
+  return dump_lenient({{"model", result.model}, {"results", results}});
 }
 
 }  // namespace hades::server

@@ -21,4 +21,14 @@ std::string embed_response_body(const EmbedResult& result);
 // {"model", "encodings": [{"ids", "tokens", "offsets", "type_ids"}…]}.
 std::string tokenize_response_body(const TokenizeResult& result);
 
+// {"model", "results": [{"label", "score", "scores": [{"label", "score"}…]}…]}
+std::string classify_response_body(const ClassifyResult& result);
+// {"model", "results": [{"index", "score"}…]}, best first; score: sigmoid of a single logit, else
+// the probability of the last label (the "relevant" one of two-label cross-encoders).
+std::string rerank_response_body(const ClassifyResult& result);
+// {"model", "results": [[{"label", "score", "start", "end"}…]…]}
+std::string token_classify_response_body(const TokenClassifyResult& result);
+// {"model", "results": [{"chunks": [{"text", "start", "end", "score"}…], "windows", "tokens"}…]}
+std::string chunk_response_body(const ChunkResult& result);
+
 }  // namespace hades::server

@@ -35,6 +35,10 @@ const Router::Route Router::kRoutes[] = {
     {"POST", "/v1/models/unload", true, &Router::unload},
     {"POST", "/v1/embed", true, &Router::embed},
     {"POST", "/v1/tokenize", true, &Router::tokenize},
+    {"POST", "/v1/classify", true, &Router::classify},
+    {"POST", "/v1/rerank", true, &Router::rerank},
+    {"POST", "/v1/token-classify", true, &Router::token_classify},
+    {"POST", "/v1/chunk", true, &Router::chunk},
     {"GET", "/metrics", false, &Router::metrics_text},
 };
 
@@ -199,6 +203,31 @@ HttpReply Router::tokenize(const json& body) {
   const TokenizeRequest request =
       parse_tokenize_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   return HttpReply{.body = tokenize_response_body(engine_.tokenize(request))};
+}
+
+HttpReply Router::classify(const json& body) {
+  const ClassifyRequest request =
+      parse_classify_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
+  return HttpReply{.body = classify_response_body(engine_.classify(request))};
+}
+
+HttpReply Router::rerank(const json& body) {
+  const ClassifyRequest request =
+      parse_rerank_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
+  return HttpReply{.body = rerank_response_body(engine_.classify(request))};
+}
+
+HttpReply Router::token_classify(const json& body) {
+  const ChunkRequest parsed =
+      parse_chunk_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
+  const TokenClassifyRequest request{parsed.model, parsed.inputs, parsed.max_length};
+  return HttpReply{.body = token_classify_response_body(engine_.token_classify(request))};
+}
+
+HttpReply Router::chunk(const json& body) {
+  const ChunkRequest request =
+      parse_chunk_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
+  return HttpReply{.body = chunk_response_body(engine_.chunk(request))};
 }
 
 HttpReply Router::metrics_text(const json&) {

@@ -78,6 +78,10 @@ class Router {
   HttpReply status(const nlohmann::json& body);
   HttpReply models(const nlohmann::json& body);
   HttpReply load(const nlohmann::json& body);
+  HttpReply classify(const nlohmann::json& body);
+  HttpReply rerank(const nlohmann::json& body);
+  HttpReply token_classify(const nlohmann::json& body);
+  HttpReply chunk(const nlohmann::json& body);
   HttpReply unload(const nlohmann::json& body);
   HttpReply embed(const nlohmann::json& body);
   HttpReply tokenize(const nlohmann::json& body);

@@ -14,4 +14,7 @@ void add_service_commands(CLI::App& app);
 // `serve`: the service in the foreground (server/serve.hpp).
 void add_serve_command(CLI::App& app);
 
+// Classifier verbs through the service: classify, rerank, chunk.
+void add_task_commands(CLI::App& app);
+
 }  // namespace hades::cli
