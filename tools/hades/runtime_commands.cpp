@@ -46,7 +46,29 @@ void print_similarity_table(const std::vector<std::string>& texts, const Embeddi
 struct DemoArgs {
   ClientArgs client;
   std::string model = kDefaultModel;
+  std::string chunk_model;  // a chonky-style token classifier to load beside the embedder
+  std::string chunk_note;   // what to say about it (e.g. that it is a random fixture)
 };
+
+// Loads the chunking model next to the embedder and cuts a short document with it.
+void demo_chunk(HaystackModelEngine& engine, const DemoArgs& args) {
+  const std::string document =
+      "The lighthouse keeper had lived alone on the island for eleven years. Every evening he "
+      "climbed the stairs and lit the lamp. One morning a letter arrived on the supply boat. It "
+      "was from his daughter, who wrote that she was coming to visit in the spring. He read it "
+      "twice, folded it carefully and put it in his coat pocket.";
+  const LoadedModel model = engine.load_model(args.chunk_model);
+  std::printf("\nchunking model %s (%s, %s)%s%s\n", model.id.c_str(), model.kind.c_str(),
+              human_bytes(model.memory_bytes).c_str(), args.chunk_note.empty() ? "" : ": ",
+              args.chunk_note.c_str());
+  const nlohmann::json reply = nlohmann::json::parse(engine.client().request(
+      "POST", "/v1/chunk",
+      nlohmann::json{{"model", args.chunk_model}, {"inputs", {document}}}.dump()));
+  const nlohmann::json result = reply.at("results").at(0);
+  for (const auto& chunk : result.at("chunks")) {
+    std::printf("  | %s\n", chunk.at("text").get<std::string>().c_str());
+  }
+}
 
 void run_demo(const DemoArgs& args) {
   const std::vector<std::string> texts = {
@@ -75,6 +97,7 @@ void run_demo(const DemoArgs& args) {
   std::printf("embedded %zu sentences (%lld tokens) into %lld dimensions; cosine similarities:\n",
               texts.size(), static_cast<long long>(e.tokens), static_cast<long long>(e.dimension));
   print_similarity_table(texts, e);
+  if (!args.chunk_model.empty()) demo_chunk(engine, args);
   std::printf("\nloaded models:\n");
   print_models_table(engine.get_loaded_models(), "  ");
   if (!scope.started().already_running) {
@@ -176,6 +199,9 @@ void add_runtime_commands(CLI::App& app) {
   auto demo_args = std::make_shared<DemoArgs>();
   add_client_flags(*demo, demo_args->client);
   demo->add_option("--model", demo_args->model, "model id (in the Hugging Face cache) or folder");
+  demo->add_option("--chunk-model", demo_args->chunk_model,
+                   "a token-classification model (chonky) to chunk a document with");
+  demo->add_option("--chunk-note", demo_args->chunk_note, "a line about the chunking model");
   demo->callback([demo_args] { run_demo(*demo_args); });
 
   auto* embed = app.add_subcommand("embed", "Embed TEXTs (or stdin lines with -) with MODEL");
