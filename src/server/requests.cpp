@@ -70,30 +70,33 @@ std::optional<std::string> optional_string(const json& body, const char* name) {
   return value->get<std::string>();
 }
 
-// "inputs": one string, or a non-empty array of strings of at most limits.max_inputs entries.
-std::vector<std::string> read_inputs(const json& body, const RequestLimits& limits) {
-  const json* value = find_field(body, "inputs");
-  if (value == nullptr) fail("field 'inputs' is required");
+// FIELD ("inputs", "pairs", "documents"): one string, or a non-empty array of strings of at most
+// limits.max_inputs entries.
+std::vector<std::string> read_texts(const json& body, const std::string& field,
+                                    const RequestLimits& limits) {
+  const json* value = find_field(body, field.c_str());
+  if (value == nullptr) fail("field '" + field + "' is required");
   if (value->is_string()) return {value->get<std::string>()};
   if (!value->is_array()) {
-    fail("field 'inputs' must be a string or an array of strings, got " + type_name(*value));
+    fail("field '" + field + "' must be a string or an array of strings, got " + type_name(*value));
   }
-  if (value->empty()) fail("field 'inputs' is empty: give at least one text");
+  if (value->empty()) fail("field '" + field + "' is empty: give at least one text");
   if (value->size() > limits.max_inputs) {
-    throw Error(ErrorCode::too_large, "field 'inputs' holds " + std::to_string(value->size()) +
-                                          " texts; the limit is " +
+    throw Error(ErrorCode::too_large, "field '" + field + "' holds " +
+                                          std::to_string(value->size()) + " texts; the limit is " +
                                           std::to_string(limits.max_inputs) + " per request");
   }
-  std::vector<std::string> inputs;
-  inputs.reserve(value->size());
+  std::vector<std::string> texts;
+  texts.reserve(value->size());
   for (size_t i = 0; i < value->size(); ++i) {
     const json& item = (*value)[i];
     if (!item.is_string()) {
-      fail("field 'inputs'[" + std::to_string(i) + "] must be a string, got " + type_name(item));
+      fail("field '" + field + "'[" + std::to_string(i) + "] must be a string, got " +
+           type_name(item));
     }
-    inputs.push_back(item.get<std::string>());
+    texts.push_back(item.get<std::string>());
   }
-  return inputs;
+  return texts;
 }
 
 // nlohmann's messages start with "[json.exception.parse_error.101] "; the tag helps nobody.
@@ -146,7 +149,7 @@ EmbedRequest parse_embed_request(const json& body, const RequestLimits& limits) 
   check_known_fields(body, {"model", "inputs", "normalize", "truncate", "pooling"});
   EmbedRequest request;
   request.model = required_string(body, "model");
-  request.inputs = read_inputs(body, limits);
+  request.inputs = read_texts(body, "inputs", limits);
   request.normalize = optional_bool(body, "normalize");
   request.truncate = optional_bool(body, "truncate").value_or(true);
   if (const auto pooling = optional_string(body, "pooling")) {
@@ -159,7 +162,7 @@ TokenizeRequest parse_tokenize_request(const json& body, const RequestLimits& li
   check_known_fields(body, {"model", "inputs", "add_special_tokens", "truncate"});
   TokenizeRequest request;
   request.model = required_string(body, "model");
-  request.inputs = read_inputs(body, limits);
+  request.inputs = read_texts(body, "inputs", limits);
   request.add_special_tokens = optional_bool(body, "add_special_tokens").value_or(true);
   request.truncate = optional_bool(body, "truncate").value_or(true);
   return request;
@@ -178,10 +181,9 @@ ClassifyRequest parse_classify_request(const json& body, const RequestLimits& li
   check_known_fields(body, {"model", "inputs", "pairs"});
   ClassifyRequest request;
   request.model = required_string(body, "model");
-  request.inputs = read_inputs(body, limits);
+  request.inputs = read_texts(body, "inputs", limits);
   if (find_field(body, "pairs") != nullptr) {
-    json pairs = {{"inputs", body.at("pairs")}};
-    request.pairs = read_inputs(pairs, limits);
+    request.pairs = read_texts(body, "pairs", limits);
     if (request.pairs.size() != request.inputs.size()) {
       fail("field 'pairs' must hold one text per input (" + std::to_string(request.inputs.size()) +
            "), got " + std::to_string(request.pairs.size()));
@@ -195,9 +197,7 @@ ClassifyRequest parse_rerank_request(const json& body, const RequestLimits& limi
   ClassifyRequest request;
   request.model = required_string(body, "model");
   const std::string query = required_string(body, "query");
-  if (find_field(body, "documents") == nullptr) fail("field 'documents' is required");
-  json documents = {{"inputs", body.at("documents")}};
-  request.pairs = read_inputs(documents, limits);
+  request.pairs = read_texts(body, "documents", limits);
   request.inputs.assign(request.pairs.size(), query);
   return request;
 }
@@ -206,11 +206,12 @@ ChunkRequest parse_chunk_request(const json& body, const RequestLimits& limits) 
   check_known_fields(body, {"model", "inputs", "max_length"});
   ChunkRequest request;
   request.model = required_string(body, "model");
-  request.inputs = read_inputs(body, limits);
+  request.inputs = read_texts(body, "inputs", limits);
   if (const json* length = find_field(body, "max_length"); length != nullptr) {
     if (!length->is_number_integer() || length->get<int64_t>() < 3 ||
         length->get<int64_t>() > 1'000'000) {
-      fail("field 'max_length' must be a whole number of tokens from 3, got " + type_name(*length));
+      fail("field 'max_length' must be a whole number of tokens from 3 to 1000000, got " +
+           (length->is_number() ? length->dump() : type_name(*length)));
     }
     request.max_length = length->get<int64_t>();
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "hades/error.hpp"
 #include "server/json_text.hpp"
 
 namespace hades::server {
@@ -60,6 +61,7 @@ std::string tokenize_response_body(const TokenizeResult& result) {
 std::string classify_response_body(const ClassifyResult& result) {
   nlohmann::json results = nlohmann::json::array();
   for (const SequenceClassification& c : result.results) {
+    if (c.scores.empty()) throw Error(ErrorCode::internal, result.model + " gave no label scores");
     nlohmann::json scores = nlohmann::json::array();
     for (const LabelScore& s : c.scores) scores.push_back({{"label", s.label}, {"score", s.score}});
     results.push_back(

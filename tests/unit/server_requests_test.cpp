@@ -152,6 +152,64 @@ TEST(ServerRequests, LoadAndUnload) {
             ErrorCode::invalid_argument);
 }
 
+TEST(ServerRequests, ClassifyWithPairs) {
+  const ClassifyRequest r = parse_classify_request(
+      json::parse(R"({"model":"m","inputs":["q1","q2"],"pairs":["d1","d2"]})"), kLimits);
+  EXPECT_EQ(r.inputs, (std::vector<std::string>{"q1", "q2"}));
+  EXPECT_EQ(r.pairs, (std::vector<std::string>{"d1", "d2"}));
+  EXPECT_TRUE(
+      parse_classify_request(json::parse(R"({"model":"m","inputs":"a"})"), kLimits).pairs.empty());
+  EXPECT_EQ(code_of([] {
+              parse_classify_request(
+                  json::parse(R"({"model":"m","inputs":["a"],"pairs":["b","c"]})"), kLimits);
+            }),
+            ErrorCode::invalid_argument);
+  EXPECT_NE(message_of([] {
+              parse_classify_request(json::parse(R"({"model":"m","inputs":["a"],"pairs":[1]})"),
+                                     kLimits);
+            }).find("'pairs'[0]"),
+            std::string::npos);
+}
+
+TEST(ServerRequests, RerankPairsTheQueryWithEachDocument) {
+  const ClassifyRequest r = parse_rerank_request(
+      json::parse(R"({"model":"m","query":"q","documents":["d1","d2","d3"]})"), kLimits);
+  EXPECT_EQ(r.inputs, (std::vector<std::string>{"q", "q", "q"}));
+  EXPECT_EQ(r.pairs, (std::vector<std::string>{"d1", "d2", "d3"}));
+  EXPECT_NE(message_of([] {
+              parse_rerank_request(json::parse(R"({"model":"m","query":"q","documents":[]})"),
+                                   kLimits);
+            }).find("'documents'"),
+            std::string::npos);
+  EXPECT_EQ(code_of([] {
+              parse_rerank_request(json::parse(R"({"model":"m","documents":["d"]})"), kLimits);
+            }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([] {
+              parse_rerank_request(
+                  json::parse(R"({"model":"m","query":"q","documents":["1","2","3","4","5"]})"),
+                  kLimits);
+            }),
+            ErrorCode::too_large);
+}
+
+TEST(ServerRequests, ChunkMaxLength) {
+  EXPECT_EQ(
+      parse_chunk_request(json::parse(R"({"model":"m","inputs":"t","max_length":512})"), kLimits)
+          .max_length,
+      512);
+  EXPECT_FALSE(
+      parse_chunk_request(json::parse(R"({"model":"m","inputs":"t"})"), kLimits).max_length);
+  for (const char* body : {R"({"model":"m","inputs":"t","max_length":2})",
+                           R"({"model":"m","inputs":"t","max_length":1.5})",
+                           R"({"model":"m","inputs":"t","max_length":"big"})",
+                           R"({"model":"m","inputs":"t","max_length":-7})"}) {
+    SCOPED_TRACE(body);
+    EXPECT_EQ(code_of([&] { parse_chunk_request(json::parse(body), kLimits); }),
+              ErrorCode::invalid_argument);
+  }
+}
+
 TEST(ServerRequests, MalformedJsonIsInvalidArgument) {
   for (const char* body : {"", "{", "{\"model\":}", "not json", "{\"a\":1} trailing"}) {
     SCOPED_TRACE(body);
@@ -171,10 +229,10 @@ TEST(ServerRequests, InvalidUnicodeIsInputInvalid) {
   // A stray continuation byte, an overlong '/', an encoded surrogate, a truncated sequence, and
   // a \u escape naming a lone surrogate.
   for (const std::string& body : {std::string("{\"model\":\"m\",\"inputs\":[\"a\x80\"]}"),
-                                 std::string("{\"model\":\"m\",\"inputs\":[\"\xC0\xAF\"]}"),
-                                 std::string("{\"model\":\"m\",\"inputs\":[\"\xED\xA0\x80\"]}"),
-                                 std::string("{\"model\":\"m\",\"inputs\":[\"\xE2\x82\"]}"),
-                                 std::string(R"({"model":"m","inputs":["\ud800"]})")}) {
+                                  std::string("{\"model\":\"m\",\"inputs\":[\"\xC0\xAF\"]}"),
+                                  std::string("{\"model\":\"m\",\"inputs\":[\"\xED\xA0\x80\"]}"),
+                                  std::string("{\"model\":\"m\",\"inputs\":[\"\xE2\x82\"]}"),
+                                  std::string(R"({"model":"m","inputs":["\ud800"]})")}) {
     SCOPED_TRACE(body);
     EXPECT_EQ(code_of([&] { parse_json_body(body); }), ErrorCode::input_invalid);
   }

@@ -98,6 +98,20 @@ TEST(ServerResponses, TokenizeBody) {
       "tokens":["[CLS]","hello","[SEP]"],"offsets":[[0,0],[0,5],[0,0]],"type_ids":[0,0,0]}]})"));
 }
 
+TEST(ServerResponses, RerankIsBestFirstWithSigmoidScores) {
+  ClassifyResult result;
+  result.model = "m";
+  for (const float logit : {-1.0f, 2.0f, 0.0f}) {
+    result.results.push_back(SequenceClassification{.logits = {logit}, .scores = {}});
+  }
+  const json body = json::parse(rerank_response_body(result));
+  ASSERT_EQ(body["results"].size(), 3u);
+  EXPECT_EQ(body["results"][0]["index"], 1);
+  EXPECT_EQ(body["results"][1]["index"], 2);
+  EXPECT_EQ(body["results"][2]["index"], 0);
+  EXPECT_NEAR(body["results"][1]["score"].get<double>(), 0.5, 1e-6);
+}
+
 TEST(ServerResponses, ModelInfoHasErrorOnlyWhenFailed) {
   ModelInfo ready{.id = "a", .state = ModelState::ready, .device = "cpu", .kind = "embedding"};
   EXPECT_FALSE(model_info_json(ready).contains("error"));
