@@ -3,6 +3,8 @@
 // memory counted) until the last lease ends.
 #pragma once
 
+#include <malloc.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -52,7 +54,13 @@ class ResidentModel {
         accounting_(std::move(accounting)) {
     accounting_->add(model_.weight_bytes());
   }
-  ~ResidentModel() { accounting_->remove(model_.weight_bytes()); }
+  ~ResidentModel() {
+    accounting_->remove(model_.weight_bytes());
+    model_ = ServedModel{};
+    // glibc keeps freed memory in its heaps (its mmap threshold grows after large frees, so the
+    // next model's tensors land on the heap); hand it back so that unloading shows in the RSS.
+    malloc_trim(0);
+  }
   ResidentModel(const ResidentModel&) = delete;
   ResidentModel& operator=(const ResidentModel&) = delete;
 
