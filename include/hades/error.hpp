@@ -12,21 +12,21 @@
 namespace hades {
 
 enum class ErrorCode {
-  invalid_argument,   // a caller passed a bad value (request field, option, environment variable)
-  not_found,          // a file or resource that must exist does not
-  model_not_found,    // a model id that resolves to nothing
-  invalid_model,      // a model file exists but is malformed (safetensors, config.json, tokenizer.json)
-  unsupported,        // well-formed but not supported (pickle weights, remote code, unknown architecture)
-  input_invalid,      // input that is valid JSON but cannot be processed by this model
-  too_large,          // a limit was exceeded (body size, inputs per request, header length)
-  conflict,           // the request conflicts with the current state (e.g. pinned model)
-  out_of_memory,      // a memory budget cannot be met
-  overloaded,         // too many concurrent requests
-  loading,            // the model is still loading
-  shutting_down,      // the service is draining
-  io_error,           // the operating system refused a read, write, map or socket operation
-  connection_refused, // the client found no server on the socket
-  internal,           // a bug: an invariant of hades itself does not hold
+  invalid_argument,  // a caller passed a bad value (request field, option, environment variable)
+  not_found,         // a file or resource that must exist does not
+  model_not_found,   // a model id that resolves to nothing
+  invalid_model,  // a model file exists but is malformed (safetensors, config.json, tokenizer.json)
+  unsupported,  // well-formed but not supported (pickle weights, remote code, unknown architecture)
+  input_invalid,       // input that is valid JSON but cannot be processed by this model
+  too_large,           // a limit was exceeded (body size, inputs per request, header length)
+  conflict,            // the request conflicts with the current state (e.g. pinned model)
+  out_of_memory,       // a memory budget cannot be met
+  overloaded,          // too many concurrent requests
+  loading,             // the model is still loading
+  shutting_down,       // the service is draining
+  io_error,            // the operating system refused a read, write, map or socket operation
+  connection_refused,  // the client found no server on the socket
+  internal,            // a bug: an invariant of hades itself does not hold
 };
 
 // The stable snake_case name of a code, as it appears in the protocol ("model_not_found").

@@ -43,10 +43,10 @@ std::string_view model_state_name(ModelState state) noexcept;
 struct ModelInfo {
   std::string id;
   ModelState state = ModelState::loading;
-  std::string device;         // "cpu"
-  std::string kind;  // "embedding", "sequence-classification" or "token-classification"
+  std::string device;  // "cpu"
+  std::string kind;    // "embedding", "sequence-classification" or "token-classification"
   std::vector<std::string> labels;  // classifiers' labels by id
-  uint64_t memory_bytes = 0;  // bytes the loaded weights occupy
+  uint64_t memory_bytes = 0;        // bytes the loaded weights occupy
   bool pinned = false;
   std::string error;      // why, when state == failed
   int64_t dimension = 0;  // embedding width

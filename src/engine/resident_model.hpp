@@ -40,7 +40,7 @@ struct ServedModel {
   std::string kind() const {
     if (embedding) return "embedding";
     return classifier->task() == ModelTask::token_classification ? "token-classification"
-                                                                  : "sequence-classification";
+                                                                 : "sequence-classification";
   }
 };
 
