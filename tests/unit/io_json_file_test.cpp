@@ -13,6 +13,7 @@
 
 #include "hades/error.hpp"
 #include "io/mapped_file.hpp"
+#include "support/expect_error.hpp"
 #include "support/paths.hpp"
 #include "support/temp_dir.hpp"
 
@@ -21,23 +22,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using test::expect_error;
 using test::TempDir;
 using test::write_file;
-
-template <typename Body>
-void expect_error(Body body, ErrorCode code, std::initializer_list<std::string_view> fragments) {
-  try {
-    body();
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    EXPECT_EQ(e.code(), code) << message;
-    for (const std::string_view fragment : fragments) {
-      EXPECT_NE(message.find(fragment), std::string::npos)
-          << "'" << fragment << "' not in: " << message;
-    }
-  }
-}
 
 TEST(JsonFile, ReadsAFile) {
   const TempDir dir;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "hades/error.hpp"
+#include "support/expect_error.hpp"
 #include "support/paths.hpp"
 #include "support/temp_dir.hpp"
 
@@ -18,23 +19,9 @@ namespace hades {
 namespace {
 
 namespace fs = std::filesystem;
+using test::expect_error;
 using test::TempDir;
 using test::write_file;
-
-template <typename Body>
-void expect_error(Body body, ErrorCode code, std::initializer_list<std::string_view> fragments) {
-  try {
-    body();
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    EXPECT_EQ(e.code(), code) << message;
-    for (const std::string_view fragment : fragments) {
-      EXPECT_NE(message.find(fragment), std::string::npos)
-          << "'" << fragment << "' not in: " << message;
-    }
-  }
-}
 
 constexpr const char* kTransformer =
     R"({"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"})";

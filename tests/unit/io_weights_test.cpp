@@ -17,6 +17,7 @@
 
 #include "core/dtype.hpp"
 #include "hades/error.hpp"
+#include "support/expect_error.hpp"
 #include "support/paths.hpp"
 #include "support/temp_dir.hpp"
 
@@ -24,6 +25,7 @@ namespace hades {
 namespace {
 
 namespace fs = std::filesystem;
+using test::expect_error;
 using test::TempDir;
 using test::write_file;
 
@@ -37,21 +39,6 @@ void write_shard(const fs::path& path, std::initializer_list<const char*> names,
     tensors.push_back({name, DType::f32, {2}, std::as_bytes(std::span(storage.back()))});
   }
   write_file(path, encode_safetensors(tensors));
-}
-
-template <typename Body>
-void expect_error(Body body, ErrorCode code, std::initializer_list<std::string_view> fragments) {
-  try {
-    body();
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    EXPECT_EQ(e.code(), code) << message;
-    for (const std::string_view fragment : fragments) {
-      EXPECT_NE(message.find(fragment), std::string::npos)
-          << "'" << fragment << "' not in: " << message;
-    }
-  }
 }
 
 TEST(WeightStore, OpensTheRealMiniLmFolder) {
