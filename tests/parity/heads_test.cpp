@@ -1,5 +1,6 @@
-// Model parity for the tiny random ModernBERT and DistilBERT configurations (tests/data/models,
-// made by tools/fixtures/gen_encoder_fixtures.py with transformers): last hidden states of the base
+// Model parity for the tiny random ModernBERT, DistilBERT and BERT-classifier configurations
+// (tests/data/models, made by tools/fixtures/gen_encoder_fixtures.py and gen_bert_head_fixtures.py
+// with transformers): last hidden states of the base
 // models and logits of the token- and sequence-classification heads, within 1e-4 of transformers,
 // for sequences shorter and longer than ModernBERT's local window; a batch equals each alone.
 #include <gtest/gtest.h>
@@ -62,8 +63,9 @@ std::vector<std::filesystem::path> models() {
   std::vector<std::filesystem::path> dirs;
   for (const auto& entry : std::filesystem::directory_iterator(test::data_dir() / "models")) {
     const std::string name = entry.path().filename().string();
-    const bool family =
-        name.rfind("tiny-modernbert-", 0) == 0 || name.rfind("tiny-distilbert-", 0) == 0;
+    const bool family = name.rfind("tiny-modernbert-", 0) == 0 ||
+                        name.rfind("tiny-distilbert-", 0) == 0 ||
+                        name.rfind("tiny-bertcls-", 0) == 0;
     if (family && std::filesystem::exists(entry.path() / "reference.json"))
       dirs.push_back(entry.path());
   }
