@@ -73,6 +73,20 @@ class ModelClient {
   TokenizationResult tokenize(const std::string& model_id, const std::vector<std::string>& texts,
                               const TokenizeOptions& options = {});
 
+  // Classifier models. classify: one label per text, or per (text, pair) when `pairs` is given
+  // (one per text); rerank: DOCUMENTS ordered by relevance to QUERY (a cross-encoder);
+  // token_classify: labelled spans (the ner pipeline's "simple" aggregation); chunk: chonky's
+  // semantic chunks. MAX_LENGTH 0 means the model's window.
+  ClassificationResult classify(const std::string& model_id, const std::vector<std::string>& texts,
+                                const std::vector<std::string>& pairs = {});
+  RerankResult rerank(const std::string& model_id, const std::string& query,
+                      const std::vector<std::string>& documents);
+  TokenClassificationResult token_classify(const std::string& model_id,
+                                           const std::vector<std::string>& texts,
+                                           int64_t max_length = 0);
+  ChunkingResult chunk(const std::string& model_id, const std::vector<std::string>& texts,
+                       const ChunkingOptions& options = {});
+
   // Any route: sends METHOD TARGET with a JSON body (empty: none) and returns the JSON text of a
   // successful answer; an error answer is thrown as hades::Error. Autostarts like the model calls.
   std::string request(std::string_view method, std::string_view target,

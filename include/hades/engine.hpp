@@ -50,6 +50,19 @@ class ModelEngine {
                                       const std::vector<std::string>& texts,
                                       const TokenizeOptions& options = {}) = 0;
 
+  // Classifier models: sequence classification (of pairs too), cross-encoder reranking, token
+  // classification, and chonky's semantic chunking (see ModelClient).
+  virtual ClassificationResult classify(const std::string& model_id,
+                                        const std::vector<std::string>& texts,
+                                        const std::vector<std::string>& pairs = {}) = 0;
+  virtual RerankResult rerank(const std::string& model_id, const std::string& query,
+                              const std::vector<std::string>& documents) = 0;
+  virtual TokenClassificationResult token_classify(const std::string& model_id,
+                                                   const std::vector<std::string>& texts,
+                                                   int64_t max_length = 0) = 0;
+  virtual ChunkingResult chunk(const std::string& model_id, const std::vector<std::string>& texts,
+                               const ChunkingOptions& options = {}) = 0;
+
  protected:
   ModelEngine() = default;
   ModelEngine(const ModelEngine&) = default;
@@ -79,6 +92,15 @@ class HaystackModelEngine final : public ModelEngine {
                         const EmbeddingOptions& options = {}) override;
   TokenizationResult tokenize(const std::string& model_id, const std::vector<std::string>& texts,
                               const TokenizeOptions& options = {}) override;
+  ClassificationResult classify(const std::string& model_id, const std::vector<std::string>& texts,
+                                const std::vector<std::string>& pairs = {}) override;
+  RerankResult rerank(const std::string& model_id, const std::string& query,
+                      const std::vector<std::string>& documents) override;
+  TokenClassificationResult token_classify(const std::string& model_id,
+                                           const std::vector<std::string>& texts,
+                                           int64_t max_length = 0) override;
+  ChunkingResult chunk(const std::string& model_id, const std::vector<std::string>& texts,
+                       const ChunkingOptions& options = {}) override;
 
   ModelClient& client();  // for routes the engine interface does not name
   const std::string& socket_path() const;

@@ -88,6 +88,73 @@ struct TokenizationResult {
   std::vector<TokenEncoding> encodings;  // one per input, in input order
 };
 
+// Classifier models (a *ForSequenceClassification or *ForTokenClassification head).
+
+struct ClassScore {
+  std::string label;  // from the model's id2label
+  float score = 0;    // softmax probability (the sigmoid for a single-label model)
+};
+
+struct Classification {
+  std::string label;  // the best label
+  float score = 0;
+  std::vector<ClassScore> scores;  // every label, best first
+};
+
+struct ClassificationResult {
+  std::string model;
+  std::vector<Classification> results;  // one per input, in input order
+};
+
+struct RerankHit {
+  size_t index = 0;  // into the documents given
+  float score = 0;   // relevance: the sigmoid of a single logit, else the last label's probability
+};
+
+struct RerankResult {
+  std::string model;
+  std::vector<RerankHit> results;  // every document, most relevant first
+};
+
+struct EntitySpan {  // adjacent tokens with the same predicted label (never "O")
+  std::string label;
+  float score = 0;    // mean probability of its tokens
+  int64_t start = 0;  // [start, end) in Unicode code points of the input
+  int64_t end = 0;
+};
+
+struct TokenClassificationResult {
+  std::string model;
+  std::vector<std::vector<EntitySpan>> entities;  // per input, by start
+};
+
+struct ChunkingOptions {
+  int64_t max_length = 0;  // window in tokens, specials included; 0: the model's (chonky's rule)
+  // Both off by default, as chonky: clean the text first as chonky's MarkupRemover does ("text":
+  // newlines/tabs to spaces and whitespace runs collapsed; "html"/"xml": the document's text, then
+  // the same), and move cuts that fall inside a word to the word's end.
+  std::string clean;  // empty or "none", "text", "html", "xml"
+  bool snap_to_whitespace = false;
+};
+
+struct TextChunk {
+  std::string text;
+  int64_t start = 0;  // [start, end) in Unicode code points of the (cleaned) input
+  int64_t end = 0;
+  float score = 0;  // of the separator that ends the chunk; 0 for the last
+};
+
+struct ChunkedText {
+  std::vector<TextChunk> chunks;  // concatenated, they are the (cleaned) input exactly
+  int64_t windows = 0;            // model windows the text needed
+  int64_t tokens = 0;
+};
+
+struct ChunkingResult {
+  std::string model;
+  std::vector<ChunkedText> results;  // one per input, in input order
+};
+
 // The outcome of start(): `already_running` when a service was found on the socket.
 struct StartResult {
   bool already_running = false;

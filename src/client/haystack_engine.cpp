@@ -76,6 +76,29 @@ TokenizationResult HaystackModelEngine::tokenize(const std::string& model_id,
   return client_->tokenize(model_id, texts, options);
 }
 
+ClassificationResult HaystackModelEngine::classify(const std::string& model_id,
+                                                   const std::vector<std::string>& texts,
+                                                   const std::vector<std::string>& pairs) {
+  return client_->classify(model_id, texts, pairs);
+}
+
+RerankResult HaystackModelEngine::rerank(const std::string& model_id, const std::string& query,
+                                         const std::vector<std::string>& documents) {
+  return client_->rerank(model_id, query, documents);
+}
+
+TokenClassificationResult HaystackModelEngine::token_classify(const std::string& model_id,
+                                                              const std::vector<std::string>& texts,
+                                                              int64_t max_length) {
+  return client_->token_classify(model_id, texts, max_length);
+}
+
+ChunkingResult HaystackModelEngine::chunk(const std::string& model_id,
+                                          const std::vector<std::string>& texts,
+                                          const ChunkingOptions& options) {
+  return client_->chunk(model_id, texts, options);
+}
+
 ModelClient& HaystackModelEngine::client() {
   return *client_;
 }

@@ -186,6 +186,38 @@ TokenizationResult ModelClient::tokenize(const std::string& model_id,
       client::tokenize_request_json(model_reference(model_id), texts, options), CallKind::model));
 }
 
+ClassificationResult ModelClient::classify(const std::string& model_id,
+                                           const std::vector<std::string>& texts,
+                                           const std::vector<std::string>& pairs) {
+  return client::parse_classification(impl_->call(
+      "POST", "/v1/classify",
+      client::classify_request_json(model_reference(model_id), texts, pairs), CallKind::model));
+}
+
+RerankResult ModelClient::rerank(const std::string& model_id, const std::string& query,
+                                 const std::vector<std::string>& documents) {
+  return client::parse_rerank(impl_->call(
+      "POST", "/v1/rerank",
+      client::rerank_request_json(model_reference(model_id), query, documents), CallKind::model));
+}
+
+TokenClassificationResult ModelClient::token_classify(const std::string& model_id,
+                                                      const std::vector<std::string>& texts,
+                                                      int64_t max_length) {
+  return client::parse_token_classification(
+      impl_->call("POST", "/v1/token-classify",
+                  client::token_classify_request_json(model_reference(model_id), texts, max_length),
+                  CallKind::model));
+}
+
+ChunkingResult ModelClient::chunk(const std::string& model_id,
+                                  const std::vector<std::string>& texts,
+                                  const ChunkingOptions& options) {
+  return client::parse_chunking(impl_->call(
+      "POST", "/v1/chunk", client::chunk_request_json(model_reference(model_id), texts, options),
+      CallKind::model));
+}
+
 std::string ModelClient::request(std::string_view method, std::string_view target,
                                  std::string_view json_body) {
   return impl_->call(method, target, json_body, CallKind::model);

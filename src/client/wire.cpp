@@ -159,6 +159,35 @@ std::string tokenize_request_json(const std::string& model_id,
   return dump_inputs_request(body);
 }
 
+std::string classify_request_json(const std::string& model_id,
+                                  const std::vector<std::string>& texts,
+                                  const std::vector<std::string>& pairs) {
+  json body = inputs_json(model_id, texts);
+  if (!pairs.empty()) body["pairs"] = pairs;
+  return dump_inputs_request(body);
+}
+
+std::string rerank_request_json(const std::string& model_id, const std::string& query,
+                                const std::vector<std::string>& documents) {
+  return dump_inputs_request({{"model", model_id}, {"query", query}, {"documents", documents}});
+}
+
+std::string token_classify_request_json(const std::string& model_id,
+                                        const std::vector<std::string>& texts, int64_t max_length) {
+  json body = inputs_json(model_id, texts);
+  if (max_length > 0) body["max_length"] = max_length;
+  return dump_inputs_request(body);
+}
+
+std::string chunk_request_json(const std::string& model_id, const std::vector<std::string>& texts,
+                               const ChunkingOptions& options) {
+  json body = inputs_json(model_id, texts);
+  if (options.max_length > 0) body["max_length"] = options.max_length;
+  if (!options.clean.empty()) body["clean"] = options.clean;
+  if (options.snap_to_whitespace) body["snap_to_whitespace"] = true;
+  return dump_inputs_request(body);
+}
+
 HealthStatus parse_health(const std::string& body) {
   return read_answer(body, "GET /health", [](const json& v) {
     HealthStatus health;
@@ -223,6 +252,64 @@ TokenizationResult parse_tokenization(const std::string& body) {
       encoding.offsets = field<std::vector<std::pair<int64_t, int64_t>>>(e, "offsets");
       encoding.type_ids = field<std::vector<int64_t>>(e, "type_ids");
       result.encodings.push_back(std::move(encoding));
+    }
+    return result;
+  });
+}
+
+ClassificationResult parse_classification(const std::string& body) {
+  return read_answer(body, "POST /v1/classify", [](const json& v) {
+    ClassificationResult result;
+    result.model = field<std::string>(v, "model");
+    for (const json& r : v.at("results")) {
+      Classification c{field<std::string>(r, "label"), field<float>(r, "score"), {}};
+      for (const json& s : r.at("scores")) {
+        c.scores.push_back({field<std::string>(s, "label"), field<float>(s, "score")});
+      }
+      result.results.push_back(std::move(c));
+    }
+    return result;
+  });
+}
+
+RerankResult parse_rerank(const std::string& body) {
+  return read_answer(body, "POST /v1/rerank", [](const json& v) {
+    RerankResult result;
+    result.model = field<std::string>(v, "model");
+    for (const json& r : v.at("results")) {
+      result.results.push_back({field<size_t>(r, "index"), field<float>(r, "score")});
+    }
+    return result;
+  });
+}
+
+TokenClassificationResult parse_token_classification(const std::string& body) {
+  return read_answer(body, "POST /v1/token-classify", [](const json& v) {
+    TokenClassificationResult result;
+    result.model = field<std::string>(v, "model");
+    for (const json& list : v.at("results")) {
+      std::vector<EntitySpan>& spans = result.entities.emplace_back();
+      for (const json& e : list) {
+        spans.push_back({field<std::string>(e, "label"), field<float>(e, "score"),
+                         field<int64_t>(e, "start"), field<int64_t>(e, "end")});
+      }
+    }
+    return result;
+  });
+}
+
+ChunkingResult parse_chunking(const std::string& body) {
+  return read_answer(body, "POST /v1/chunk", [](const json& v) {
+    ChunkingResult result;
+    result.model = field<std::string>(v, "model");
+    for (const json& r : v.at("results")) {
+      ChunkedText& chunked = result.results.emplace_back();
+      for (const json& c : r.at("chunks")) {
+        chunked.chunks.push_back({field<std::string>(c, "text"), field<int64_t>(c, "start"),
+                                  field<int64_t>(c, "end"), field<float>(c, "score")});
+      }
+      chunked.windows = field<int64_t>(r, "windows");
+      chunked.tokens = field<int64_t>(r, "tokens");
     }
     return result;
   });

@@ -29,6 +29,15 @@ std::string embed_request_json(const std::string& model_id, const std::vector<st
 std::string tokenize_request_json(const std::string& model_id,
                                   const std::vector<std::string>& texts,
                                   const TokenizeOptions& options);
+std::string classify_request_json(const std::string& model_id,
+                                  const std::vector<std::string>& texts,
+                                  const std::vector<std::string>& pairs);
+std::string rerank_request_json(const std::string& model_id, const std::string& query,
+                                const std::vector<std::string>& documents);
+std::string token_classify_request_json(const std::string& model_id,
+                                        const std::vector<std::string>& texts, int64_t max_length);
+std::string chunk_request_json(const std::string& model_id, const std::vector<std::string>& texts,
+                               const ChunkingOptions& options);
 
 HealthStatus parse_health(const std::string& body);
 ServiceStatus parse_status(const std::string& body);
@@ -36,5 +45,9 @@ LoadedModel parse_load_answer(const std::string& body);  // {"model": MODEL}
 std::vector<LoadedModel> parse_models(const std::string& body);
 EmbeddingResult parse_embedding(const std::string& body);
 TokenizationResult parse_tokenization(const std::string& body);
+ClassificationResult parse_classification(const std::string& body);
+RerankResult parse_rerank(const std::string& body);
+TokenClassificationResult parse_token_classification(const std::string& body);
+ChunkingResult parse_chunking(const std::string& body);
 
 }  // namespace hades::client

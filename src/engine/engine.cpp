@@ -254,7 +254,7 @@ ChunkResult Engine::chunk(const ChunkRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
-  ChunkOptions options{request.max_length};
+  ChunkOptions options{request.max_length, request.clean, request.snap_to_whitespace};
   // chonky's ParagraphSplitter forces a 1024-token window for its ModernBERT and mmBERT models,
   // whose configs would allow 8192.
   static const std::vector<std::string> chonky_1024 = {"mirth/chonky_modernbert_base_1",

@@ -113,7 +113,9 @@ struct TokenClassifyResult {
 struct ChunkRequest {
   std::string model;
   std::vector<std::string> inputs;
-  std::optional<int64_t> max_length;  // window length; default: the model's (chonky's rule)
+  std::optional<int64_t> max_length;      // window length; default: the model's (chonky's rule)
+  TextCleanup clean = TextCleanup::none;  // off by default, as chonky
+  bool snap_to_whitespace = false;
 };
 
 struct ChunkResult {

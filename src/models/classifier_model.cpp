@@ -6,7 +6,8 @@
 //    float32 softmax and argmax; special tokens skipped; adjacent tokens with the same label form
 //    one entity (score = mean probability); "O" entities dropped; with several windows, entities
 //    sorted by start and overlaps resolved (the longer wins; on equal length the higher score).
-//  - chunk: chonky cuts the text after each entity's end and always emits the tail.
+//  - chunk: chonky cuts the text after each entity's end and always emits the tail. Two options,
+//    off by default, run chonky's recommended clean-up first and snap cuts out of words.
 #include "models/classifier_model.hpp"
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "hades/error.hpp"
 #include "io/json_file.hpp"
 #include "models/registry.hpp"
+#include "tokenizer/unicode.hpp"
 
 namespace hades {
 namespace {
@@ -222,17 +224,42 @@ std::vector<TokenEntity> ClassifierModel::token_classify(const std::string& text
 }
 
 Chunks ClassifierModel::chunk(const std::string& text, const ChunkOptions& options) const {
+  if (options.clean != TextCleanup::none) {
+    if (const auto bad = tok::find_invalid_utf8(text)) {
+      throw Error(ErrorCode::input_invalid,
+                  "the text is not valid UTF-8 (at byte " + std::to_string(*bad) + ")");
+    }
+  }
+  const std::string cleaned =
+      options.clean == TextCleanup::none ? std::string() : clean_text(text, options.clean);
+  const std::string& input = options.clean == TextCleanup::none ? text : cleaned;
   Chunks out;
-  const std::vector<TokenEntity> found = entities(text, options, &out.windows, &out.tokens);
-  const std::vector<size_t> bytes = code_point_offsets(text);
+  const std::vector<TokenEntity> found = entities(input, options, &out.windows, &out.tokens);
+  const std::vector<size_t> bytes = code_point_offsets(input);
   const auto code_points = static_cast<int64_t>(bytes.size()) - 1;
+  std::u32string decoded;
+  if (options.snap_to_whitespace) {
+    for (size_t i = 0; i < input.size();) decoded.push_back(tok::next_code_point(input, i));
+  }
   int64_t begin = 0;
   const auto emit = [&](int64_t end, float score) {
     end = std::clamp(end, begin, code_points);
-    out.chunks.push_back({text.substr(bytes[begin], bytes[end] - bytes[begin]), begin, end, score});
+    out.chunks.push_back(
+        {input.substr(bytes[begin], bytes[end] - bytes[begin]), begin, end, score});
     begin = end;
   };
-  for (const TokenEntity& e : found) emit(e.end, e.score);
+  for (const TokenEntity& e : found) {
+    if (!options.snap_to_whitespace) {
+      emit(e.end, e.score);
+      continue;
+    }
+    const int64_t end = snap_to_whitespace(decoded, e.end);
+    if (end > begin && end < code_points) {
+      emit(end, e.score);
+    } else if (!out.chunks.empty() && end <= begin) {  // snapped onto the previous cut
+      out.chunks.back().separator_score = std::max(out.chunks.back().separator_score, e.score);
+    }
+  }
   emit(code_points, 0.0f);
   return out;
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "models/chunk_text.hpp"
 #include "models/embedding_model.hpp"
 #include "models/heads.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -47,7 +48,7 @@ struct Chunk {
 };
 
 struct Chunks {
-  std::vector<Chunk> chunks;  // their texts concatenated are the input exactly
+  std::vector<Chunk> chunks;  // their texts concatenated are the (cleaned) input exactly
   int64_t windows = 0;
   int64_t tokens = 0;
 };
@@ -56,6 +57,9 @@ struct ChunkOptions {
   // Window length in tokens, special tokens included (chonky: the tokenizer's model_max_length);
   // consecutive windows overlap by half of it, as chonky's ParagraphSplitter runs them.
   std::optional<int64_t> max_length;
+  // chunk() only, both off by default (chonky chunks the text as given; see chunk_text.hpp):
+  TextCleanup clean = TextCleanup::none;  // chonky's MarkupRemover first; spans index its result
+  bool snap_to_whitespace = false;        // move cuts inside a word to the word's end
 };
 
 class ClassifierModel {

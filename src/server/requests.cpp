@@ -203,7 +203,7 @@ ClassifyRequest parse_rerank_request(const json& body, const RequestLimits& limi
 }
 
 ChunkRequest parse_chunk_request(const json& body, const RequestLimits& limits) {
-  check_known_fields(body, {"model", "inputs", "max_length"});
+  check_known_fields(body, {"model", "inputs", "max_length", "clean", "snap_to_whitespace"});
   ChunkRequest request;
   request.model = required_string(body, "model");
   request.inputs = read_texts(body, "inputs", limits);
@@ -215,6 +215,12 @@ ChunkRequest parse_chunk_request(const json& body, const RequestLimits& limits) 
     }
     request.max_length = length->get<int64_t>();
   }
+  if (const auto clean = optional_string(body, "clean")) {
+    const auto parsed = parse_text_cleanup(*clean);
+    if (!parsed) fail("field 'clean' must be one of none, text, html, xml, got '" + *clean + "'");
+    request.clean = *parsed;
+  }
+  request.snap_to_whitespace = optional_bool(body, "snap_to_whitespace").value_or(false);
   return request;
 }
 

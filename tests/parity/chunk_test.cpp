@@ -9,6 +9,7 @@
 #include "hades/error.hpp"
 #include "models/classifier_model.hpp"
 #include "support/paths.hpp"
+#include "tokenizer/unicode.hpp"
 
 namespace hades {
 namespace {
@@ -59,6 +60,60 @@ TEST(ChunkParity, DistilBertCutsEqualChonky) {
 // A ModernBERT token classifier with the byte-level BPE tokenizer, as the chonky ModernBERT models.
 TEST(ChunkParity, ModernBertCutsEqualChonky) {
   check_chunks_equal_chonky("reference-modernbert.json");
+}
+
+// Snapping moves each faithful cut that falls inside a word to the word's end, merges cuts that
+// meet, and changes nothing else.
+TEST(ChunkOptions, SnappedCutsAreTheFaithfulCutsMovedOutOfWords) {
+  const ChunkReference ref = read_reference("reference.json");
+  const auto model = ClassifierModel::load(ref.model);
+  int moved = 0;
+  for (const auto& c : ref.cases) {
+    const std::string text = c.at("text").get<std::string>();
+    std::u32string decoded;
+    for (size_t i = 0; i < text.size();) decoded.push_back(tok::next_code_point(text, i));
+    const auto length = static_cast<int64_t>(decoded.size());
+    std::vector<int64_t> expected;
+    for (const Chunk& chunk : model->chunk(text).chunks) {
+      const int64_t cut = snap_to_whitespace(decoded, chunk.end);
+      moved += cut != chunk.end ? 1 : 0;
+      if (cut > 0 && cut < length && (expected.empty() || cut > expected.back())) {
+        expected.push_back(cut);
+      }
+    }
+    expected.push_back(length);
+    const Chunks snapped = model->chunk(text, {.snap_to_whitespace = true});
+    std::vector<int64_t> got;
+    std::string joined;
+    for (const Chunk& chunk : snapped.chunks) {
+      got.push_back(chunk.end);
+      joined += chunk.text;
+    }
+    EXPECT_EQ(got, expected) << c.at("name").get<std::string>();
+    EXPECT_EQ(joined, text);
+  }
+  EXPECT_GT(moved, 0) << "no case had a cut inside a word; the test shows nothing";
+}
+
+TEST(ChunkOptions, CleanChunksTheCleanedText) {
+  const ChunkReference ref = read_reference("reference.json");
+  const auto model = ClassifierModel::load(ref.model);
+  const std::string text = ref.cases.at(0).at("text").get<std::string>();
+  std::string messy;
+  for (const char ch : text) messy += ch == ' ' ? std::string(" \n\t ") : std::string(1, ch);
+  const Chunks plain = model->chunk(text);
+  const Chunks cleaned = model->chunk("<p>" + messy + "</p>", {.clean = TextCleanup::html});
+  ASSERT_EQ(cleaned.chunks.size(), plain.chunks.size());
+  for (size_t i = 0; i < plain.chunks.size(); ++i) {
+    EXPECT_EQ(cleaned.chunks[i].text, plain.chunks[i].text);
+    EXPECT_EQ(cleaned.chunks[i].end, plain.chunks[i].end);
+  }
+  try {
+    model->chunk("bad \xff", {.clean = TextCleanup::text});
+    FAIL() << "invalid UTF-8 was cleaned";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::input_invalid);
+  }
 }
 
 TEST(ChunkErrors, AModelWithoutATokenClassificationHeadIsRefused) {

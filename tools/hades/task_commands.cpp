@@ -20,37 +20,44 @@ struct TaskArgs {
   std::string model;
   std::vector<std::string> texts;  // classify: texts; rerank: query then documents
   std::string file;                // chunk: a file, or - for stdin
-  int64_t max_length = 0;          // chunk: window override (0: the model's)
+  ChunkingOptions chunking;        // chunk: window override, clean-up, snapping
 };
-
-nlohmann::json post(const TaskArgs& args, const char* route, const nlohmann::json& body) {
-  ModelClient client(client_options(args.client));
-  return nlohmann::json::parse(client.request("POST", route, body.dump()));
-}
 
 void run_classify(const TaskArgs& args) {
   const std::vector<std::string> texts = texts_or_stdin(args.texts);
-  const nlohmann::json reply =
-      post(args, "/v1/classify", {{"model", args.model}, {"inputs", texts}});
-  if (args.client.json) return print_json(reply);
-  const auto& results = reply.at("results");
-  for (size_t i = 0; i < results.size(); ++i) {
-    std::printf("[%zu] %-16s %.4f   %s\n", i + 1, results[i].at("label").get<std::string>().c_str(),
-                results[i].at("score").get<double>(), texts[i].c_str());
+  const ClassificationResult result =
+      ModelClient(client_options(args.client)).classify(args.model, texts);
+  if (args.client.json) {
+    nlohmann::json results = nlohmann::json::array();
+    for (const Classification& c : result.results) {
+      nlohmann::json scores = nlohmann::json::array();
+      for (const ClassScore& s : c.scores)
+        scores.push_back({{"label", s.label}, {"score", s.score}});
+      results.push_back({{"label", c.label}, {"score", c.score}, {"scores", scores}});
+    }
+    return print_json({{"model", result.model}, {"results", results}});
+  }
+  for (size_t i = 0; i < result.results.size(); ++i) {
+    std::printf("[%zu] %-16s %.4f   %s\n", i + 1, result.results[i].label.c_str(),
+                static_cast<double>(result.results[i].score), texts[i].c_str());
   }
 }
 
 void run_rerank(const TaskArgs& args) {
   if (args.texts.size() < 2) throw Error(ErrorCode::invalid_argument, "rerank needs QUERY DOC...");
   const std::vector<std::string> documents(args.texts.begin() + 1, args.texts.end());
-  const nlohmann::json reply =
-      post(args, "/v1/rerank",
-           {{"model", args.model}, {"query", args.texts.front()}, {"documents", documents}});
-  if (args.client.json) return print_json(reply);
-  for (const auto& r : reply.at("results")) {
-    const auto index = r.at("index").get<size_t>();
-    std::printf("%.4f  [%zu] %s\n", r.at("score").get<double>(), index + 1,
-                documents[index].c_str());
+  const RerankResult result =
+      ModelClient(client_options(args.client)).rerank(args.model, args.texts.front(), documents);
+  if (args.client.json) {
+    nlohmann::json results = nlohmann::json::array();
+    for (const RerankHit& r : result.results) {
+      results.push_back({{"index", r.index}, {"score", r.score}});
+    }
+    return print_json({{"model", result.model}, {"results", results}});
+  }
+  for (const RerankHit& r : result.results) {
+    std::printf("%.4f  [%zu] %s\n", static_cast<double>(r.score), r.index + 1,
+                documents.at(r.index).c_str());
   }
 }
 
@@ -64,19 +71,20 @@ std::string read_document(const std::string& file) {
 }
 
 void run_chunk(const TaskArgs& args) {
-  nlohmann::json body = {{"model", args.model}, {"inputs", {read_document(args.file)}}};
-  if (args.max_length > 0) body["max_length"] = args.max_length;
-  const nlohmann::json reply = post(args, "/v1/chunk", body);
-  nlohmann::json chunks = nlohmann::json::array();
-  for (const auto& c : reply.at("results").at(0).at("chunks")) {
-    chunks.push_back({{"text", c.at("text")}, {"start", c.at("start")}, {"end", c.at("end")}});
+  const ChunkingResult result = ModelClient(client_options(args.client))
+                                    .chunk(args.model, {read_document(args.file)}, args.chunking);
+  const std::vector<TextChunk>& chunks = result.results.at(0).chunks;
+  if (args.client.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const TextChunk& c : chunks) {
+      list.push_back({{"text", c.text}, {"start", c.start}, {"end", c.end}, {"score", c.score}});
+    }
+    return print_json({{"model", result.model}, {"chunks", list}});
   }
-  if (args.client.json) return print_json({{"model", reply.at("model")}, {"chunks", chunks}});
   for (size_t i = 0; i < chunks.size(); ++i) {
     std::printf("──── chunk %zu [%lld, %lld) ────\n%s\n", i + 1,
-                static_cast<long long>(chunks[i].at("start").get<int64_t>()),
-                static_cast<long long>(chunks[i].at("end").get<int64_t>()),
-                chunks[i].at("text").get<std::string>().c_str());
+                static_cast<long long>(chunks[i].start), static_cast<long long>(chunks[i].end),
+                chunks[i].text.c_str());
   }
 }
 
@@ -102,7 +110,13 @@ void add_task_commands(CLI::App& app) {
   add_client_flags(*chunk, chunk_args->client);
   chunk->add_option("model", chunk_args->model, "model id or folder")->required();
   chunk->add_option("file", chunk_args->file, "the document, or - (default) for stdin");
-  chunk->add_option("--max-length", chunk_args->max_length, "window length in tokens");
+  chunk->add_option("--max-length", chunk_args->chunking.max_length, "window length in tokens");
+  chunk
+      ->add_option("--clean", chunk_args->chunking.clean,
+                   "clean the text first as chonky's MarkupRemover: text, html or xml")
+      ->check(CLI::IsMember({"none", "text", "html", "xml"}));
+  chunk->add_flag("--snap", chunk_args->chunking.snap_to_whitespace,
+                  "move cuts that fall inside a word to the end of the word");
   chunk->callback([chunk_args] { run_chunk(*chunk_args); });
 }
 
