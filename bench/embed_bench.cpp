@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "hades/error.hpp"
-#include "hub/hf_cache.hpp"
+#include "hub/downloader.hpp"
 #include "models/embedding_model.hpp"
 
 namespace {

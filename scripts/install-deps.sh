@@ -9,6 +9,7 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev opencl-headers  # dnnl-config.cmake requires OpenCL (Debian builds its GPU runtime on it)
   libboost1.81-dev
   libcurl4-openssl-dev
+  libssl-dev  # libcrypto: SHA-256 of downloaded weights
   nlohmann-json3-dev
   libutf8proc-dev
   libpcre2-dev

@@ -18,6 +18,8 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::shutting_down: return "shutting_down";
     case ErrorCode::io_error: return "io_error";
     case ErrorCode::connection_refused: return "connection_refused";
+    case ErrorCode::access_denied: return "access_denied";
+    case ErrorCode::network_error: return "network_error";
     case ErrorCode::internal: return "internal";
   }
   return "internal";

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "hades/error.hpp"
 
 namespace hades {
@@ -31,12 +33,6 @@ bool is_valid_model_id(const std::string& id) {
   return is_name_part(id.substr(0, slash)) && is_name_part(id.substr(slash + 1));
 }
 
-bool is_commit_hash(const std::string& revision) {
-  return revision.size() == 40 && std::all_of(revision.begin(), revision.end(), [](char c) {
-           return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
-         });
-}
-
 }  // namespace
 
 std::filesystem::path hf_hub_cache_dir() {
@@ -49,22 +45,41 @@ std::filesystem::path hf_hub_cache_dir() {
          "hub";
 }
 
-std::optional<std::filesystem::path> find_cached_model(const std::string& model_id,
-                                                       const std::string& revision,
-                                                       const std::filesystem::path& cache) {
+bool is_commit_hash(const std::string& revision) {
+  return revision.size() == 40 && std::all_of(revision.begin(), revision.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+         });
+}
+
+void check_model_id(const std::string& model_id) {
   if (!is_valid_model_id(model_id)) {
     throw Error(ErrorCode::invalid_argument, "'" + model_id + "' is not a valid model id");
   }
+}
+
+void check_revision(const std::string& revision) {
+  if (revision.empty() || revision.find('/') != std::string::npos ||
+      revision.find("..") != std::string::npos) {
+    throw Error(ErrorCode::invalid_argument, "'" + revision + "' is not a valid revision");
+  }
+}
+
+std::string repo_folder_name(const std::string& model_id) {
   std::string folder = "models--" + model_id;
   for (size_t pos = folder.find('/'); pos != std::string::npos; pos = folder.find('/')) {
     folder.replace(pos, 1, "--");
   }
-  const std::filesystem::path repo = cache / folder;
+  return folder;
+}
+
+std::optional<std::filesystem::path> find_cached_model(const std::string& model_id,
+                                                       const std::string& revision,
+                                                       const std::filesystem::path& cache) {
+  check_model_id(model_id);
+  check_revision(revision);
+  const std::filesystem::path repo = cache / repo_folder_name(model_id);
   std::string commit = revision;
   if (!is_commit_hash(revision)) {
-    if (revision.find('/') != std::string::npos || revision.find("..") != std::string::npos) {
-      throw Error(ErrorCode::invalid_argument, "'" + revision + "' is not a valid revision");
-    }
     std::ifstream ref(repo / "refs" / revision);
     if (!(ref >> commit) || !is_commit_hash(commit)) return std::nullopt;
   }
@@ -73,14 +88,22 @@ std::optional<std::filesystem::path> find_cached_model(const std::string& model_
   return snapshot;
 }
 
-std::filesystem::path resolve_model(const std::string& model) {
+bool is_complete_snapshot(const std::filesystem::path& snapshot) {
   std::error_code ec;
-  if (std::filesystem::is_directory(model, ec)) return model;
-  if (const auto cached = find_cached_model(model)) return *cached;
-  throw Error(ErrorCode::model_not_found,
-              "Model not found: " + model +
-                  " (not a folder, and not in the Hugging Face cache at " +
-                  hf_hub_cache_dir().string() + ")");
+  const auto has = [&](const std::filesystem::path& file) {
+    return std::filesystem::is_regular_file(snapshot / file, ec);
+  };
+  if (!has("config.json")) return false;
+  if (has("model.safetensors")) return true;
+  std::ifstream index(snapshot / "model.safetensors.index.json");
+  const nlohmann::json parsed = nlohmann::json::parse(index, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object() || !parsed.contains("weight_map") || !parsed["weight_map"].is_object()) {
+    return false;
+  }
+  for (const auto& [tensor, shard] : parsed["weight_map"].items()) {
+    if (!shard.is_string() || !has(shard.get<std::string>())) return false;
+  }
+  return true;
 }
 
 }  // namespace hades

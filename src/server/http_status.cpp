@@ -16,6 +16,9 @@ int http_status(ErrorCode code) noexcept {
     case ErrorCode::io_error: return 500;
     case ErrorCode::internal: return 500;
     case ErrorCode::out_of_memory: return 507;
+    case ErrorCode::access_denied: return 403;
+    // The hub, upstream of this service, is unreachable or failed: a bad gateway.
+    case ErrorCode::network_error: return 502;
     case ErrorCode::loading: return 503;
     case ErrorCode::shutting_down: return 503;
     // A client-side code; a server never reports it, but if one did, "unavailable" is its meaning.
