@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 
@@ -76,6 +77,7 @@ std::vector<Encoding> tokenize_with(const ResidentModel& model,
 
 std::string_view model_state_name(ModelState state) noexcept {
   switch (state) {
+    case ModelState::downloading: return "downloading";
     case ModelState::loading: return "loading";
     case ModelState::ready: return "ready";
     case ModelState::failed: return "failed";
@@ -94,11 +96,13 @@ struct Engine::Impl {
 
   RegistryHooks make_hooks() {
     if (!config.resolve_model) {
-      config.resolve_model = [](const std::string& id) { return std::filesystem::path(id); };
+      config.resolve_model = [](const std::string& id, const EngineConfig::DownloadProgress&) {
+        return std::filesystem::path(id);
+      };
     }
     RegistryHooks hooks;
     hooks.load = [this](const std::string& id) {
-      const std::filesystem::path folder = config.resolve_model(id);
+      const std::filesystem::path folder = resolve(id);
       ServedModel model;
       if (read_model_task(folder) == ModelTask::base) {
         model.embedding = EmbeddingModel::load(folder);
@@ -108,9 +112,16 @@ struct Engine::Impl {
       return model;
     };
     hooks.estimate_bytes = [this](const std::string& id) {
-      return estimate_model_bytes(config.resolve_model(id));
+      return estimate_model_bytes(resolve(id));
     };
     return hooks;
+  }
+
+  // The first resolve of a model not in the cache downloads it; its bytes show in the registry.
+  std::filesystem::path resolve(const std::string& id) {
+    return config.resolve_model(id, [this, id](uint64_t done, uint64_t total) {
+      registry.report_download(id, done, total);
+    });
   }
 
   // Counts a request in flight for drain(); refuses new ones once draining.
@@ -290,6 +301,19 @@ bool Engine::drain(std::chrono::milliseconds timeout) {
   std::unique_lock lock(impl_->drain_mutex);
   impl_->draining = true;
   return impl_->drained.wait_for(lock, timeout, [this] { return impl_->requests_in_flight == 0; });
+}
+
+std::string format_byte_size(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  auto value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < std::size(units)) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+  return text;
 }
 
 uint64_t parse_byte_size(const std::string& text, const std::string& what) {

@@ -33,11 +33,15 @@ struct EngineConfig {
   int64_t max_batch_tokens = 16384;                  // token budget of one executor batch
   size_t max_queued_requests = 1024;                 // beyond this, requests fail with overloaded
   std::chrono::milliseconds failure_cooldown{5000};  // a failed load is not retried sooner
-  // Model id → local folder (a folder path, the Hugging Face cache, later a download).
-  std::function<std::filesystem::path(const std::string& model_id)> resolve_model;
+  // Model id → local folder (a folder path, the Hugging Face cache, a download). A download
+  // reports its bytes through `progress`, which the model's state shows as `downloading`.
+  using DownloadProgress = std::function<void(uint64_t done_bytes, uint64_t total_bytes)>;
+  std::function<std::filesystem::path(const std::string& model_id,
+                                      const DownloadProgress& progress)>
+      resolve_model;
 };
 
-enum class ModelState { loading, ready, failed };
+enum class ModelState { downloading, loading, ready, failed };
 std::string_view model_state_name(ModelState state) noexcept;
 
 struct ModelInfo {
@@ -48,8 +52,10 @@ struct ModelInfo {
   std::vector<std::string> labels;  // classifiers' labels by id
   uint64_t memory_bytes = 0;        // bytes the loaded weights occupy
   bool pinned = false;
-  std::string error;      // why, when state == failed
-  int64_t dimension = 0;  // embedding width
+  std::string error;                  // why, when state == failed
+  uint64_t download_done_bytes = 0;   // while downloading: bytes in the cache
+  uint64_t download_total_bytes = 0;  // while downloading: bytes of the files it needs
+  int64_t dimension = 0;              // embedding width
   int64_t max_sequence_length = 0;
   uint64_t requests = 0;    // requests served
   int64_t in_flight = 0;    // requests running or queued now
@@ -182,5 +188,7 @@ EngineConfig engine_config_from_environment();
 
 // "4GiB" → 4294967296; accepts B, KB/MB/GB/TB (powers of 1000) and KiB/MiB/GiB/TiB (1024).
 uint64_t parse_byte_size(const std::string& text, const std::string& what);
+// 1536 → "1.5 KiB": bytes for people, in powers of 1024.
+std::string format_byte_size(uint64_t bytes);
 
 }  // namespace hades

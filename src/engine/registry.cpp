@@ -3,23 +3,6 @@
 #include <algorithm>
 
 namespace hades {
-namespace {
-
-std::string format_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  auto value = static_cast<double>(bytes);
-  size_t unit = 0;
-  while (value >= 1024.0 && unit + 1 < std::size(units)) {
-    value /= 1024.0;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-  return text;
-}
-
-}  // namespace
-
 ModelRegistry::ModelRegistry(RegistryLimits limits, RegistryHooks hooks)
     : limits_(limits), hooks_(std::move(hooks)) {}
 
@@ -32,8 +15,9 @@ std::shared_ptr<ResidentModel> ModelRegistry::acquire(const std::string& id,
     Entry& entry = it->second;
     switch (entry.state) {
       case ModelState::ready: entry.pinned = entry.pinned || pin; return entry.model;
+      case ModelState::downloading:
       case ModelState::loading:
-        // Another request leads this load; wait for its outcome and look again.
+        // Another request leads this load (or download); wait for its outcome and look again.
         load_finished_.wait(lock);
         break;
       case ModelState::failed:
@@ -137,14 +121,14 @@ void ModelRegistry::make_room(const std::string& id, uint64_t needed_bytes) {
   if (!limits_.max_memory_bytes) return;
   const uint64_t budget = *limits_.max_memory_bytes;
   while (accounting_->get() + reserved_bytes() + needed_bytes > budget) {
-    const std::string reason =
-        "least recently used; HADES_MAX_MEMORY=" + format_bytes(budget) + " reached loading " + id;
+    const std::string reason = "least recently used; HADES_MAX_MEMORY=" + format_byte_size(budget) +
+                               " reached loading " + id;
     if (!evict_one(reason, false)) {
       const uint64_t held = accounting_->get() + reserved_bytes();
       throw Error(ErrorCode::out_of_memory,
-                  "Out of memory: " + id + " needs " + format_bytes(needed_bytes) + ", budget " +
-                      format_bytes(budget) + ", held by pinned/busy/loading models " +
-                      format_bytes(held));
+                  "Out of memory: " + id + " needs " + format_byte_size(needed_bytes) +
+                      ", budget " + format_byte_size(budget) +
+                      ", held by pinned/busy/loading models " + format_byte_size(held));
     }
   }
 }
@@ -155,10 +139,25 @@ void ModelRegistry::unload(const std::string& id) {
   if (it == entries_.end()) {
     throw Error(ErrorCode::model_not_found, "Model not loaded: " + id);
   }
-  if (it->second.state == ModelState::loading) {
-    throw Error(ErrorCode::conflict, "cannot unload " + id + " while it is loading");
+  if (it->second.state == ModelState::loading || it->second.state == ModelState::downloading) {
+    throw Error(ErrorCode::conflict, "cannot unload " + id + " while it is " +
+                                         std::string(model_state_name(it->second.state)));
   }
   entries_.erase(it);
+}
+
+void ModelRegistry::report_download(const std::string& id, uint64_t done_bytes,
+                                    uint64_t total_bytes) {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.state == ModelState::ready ||
+      it->second.state == ModelState::failed) {
+    return;
+  }
+  Entry& entry = it->second;
+  entry.state = done_bytes < total_bytes ? ModelState::downloading : ModelState::loading;
+  entry.download_done_bytes = done_bytes;
+  entry.download_total_bytes = total_bytes;
 }
 
 std::vector<ModelInfo> ModelRegistry::list() const {
@@ -172,6 +171,8 @@ std::vector<ModelInfo> ModelRegistry::list() const {
     info.kind = entry.model ? entry.model->kind() : "";
     info.pinned = entry.pinned;
     info.error = entry.error;
+    info.download_done_bytes = entry.download_done_bytes;
+    info.download_total_bytes = entry.download_total_bytes;
     if (entry.model) {
       info.memory_bytes = entry.model->memory_bytes();
       const ServedModel& loaded = entry.model->loaded();
@@ -211,7 +212,9 @@ void ModelRegistry::set_eviction_log(std::function<void(const std::string&)> log
 
 void ModelRegistry::clear() {
   std::lock_guard lock(mutex_);
-  std::erase_if(entries_, [](const auto& kv) { return kv.second.state != ModelState::loading; });
+  std::erase_if(entries_, [](const auto& kv) {
+    return kv.second.state != ModelState::loading && kv.second.state != ModelState::downloading;
+  });
 }
 
 }  // namespace hades

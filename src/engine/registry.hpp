@@ -48,6 +48,9 @@ class ModelRegistry {
   std::shared_ptr<ResidentModel> acquire(const std::string& id, const std::string& device,
                                          bool pin);
   void unload(const std::string& id);
+  // Called by a load that downloads its files: the entry shows `downloading` with these bytes
+  // until DONE reaches TOTAL, then `loading` again.
+  void report_download(const std::string& id, uint64_t done_bytes, uint64_t total_bytes);
   std::vector<ModelInfo> list() const;
 
   uint64_t resident_bytes() const { return accounting_->get(); }
@@ -68,6 +71,8 @@ class ModelRegistry {
     std::string error;
     std::chrono::steady_clock::time_point failed_at;
     uint64_t reserved_bytes = 0;  // expected size while loading
+    uint64_t download_done_bytes = 0;
+    uint64_t download_total_bytes = 0;
   };
 
   std::shared_ptr<ResidentModel> load_as_leader(const std::string& id, const std::string& device,

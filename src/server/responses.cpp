@@ -24,6 +24,15 @@ nlohmann::json model_info_json(const ModelInfo& info) {
   };
   if (!info.labels.empty()) out["labels"] = info.labels;
   if (!info.error.empty()) out["error"] = info.error;
+  if (info.state == ModelState::downloading) {
+    // A fraction for progress bars, and the bytes behind it.
+    out["progress"] = info.download_total_bytes == 0
+                          ? 0.0
+                          : static_cast<double>(info.download_done_bytes) /
+                                static_cast<double>(info.download_total_bytes);
+    out["downloaded_bytes"] = info.download_done_bytes;
+    out["total_bytes"] = info.download_total_bytes;
+  }
   return out;
 }
 

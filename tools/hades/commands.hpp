@@ -14,6 +14,9 @@ void add_service_commands(CLI::App& app);
 // `serve`: the service in the foreground (server/serve.hpp).
 void add_serve_command(CLI::App& app);
 
+// `pull`: downloads a model into the Hugging Face cache, in this process (hub/downloader.hpp).
+void add_pull_command(CLI::App& app);
+
 // Classifier verbs through the service: classify, rerank, chunk.
 void add_task_commands(CLI::App& app);
 

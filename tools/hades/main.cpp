@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   hades::cli::add_serve_command(app);
   hades::cli::add_service_commands(app);
   hades::cli::add_task_commands(app);
+  hades::cli::add_pull_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,7 +9,7 @@
 #include "commands.hpp"
 #include "engine/engine.hpp"
 #include "hades/error.hpp"
-#include "hub/hf_cache.hpp"
+#include "hub/downloader.hpp"
 #include "server/serve.hpp"
 
 namespace hades::cli {
@@ -59,7 +59,18 @@ server::ServeOptions serve_options(const ServeArgs& args, const CLI::App& comman
   options.log_path = args.log_file;
   options.log_to_stderr = !args.quiet;
   options.engine = engine_config_from_environment();
-  options.engine.resolve_model = [](const std::string& id) { return resolve_model(id); };
+  // Read once: the hub's settings (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, the cache) are the
+  // service's for its whole life, as its other settings are.
+  options.engine.resolve_model = [hub = hub_settings_from_environment()](
+                                     const std::string& id,
+                                     const EngineConfig::DownloadProgress& progress) {
+    return resolve_model(
+        id,
+        [&progress](const DownloadEvent& event) {
+          if (progress) progress(event.done_bytes, event.total_bytes);
+        },
+        hub);
+  };
   if (given("--max-models")) options.engine.max_models = args.max_models;
   if (given("--max-memory"))
     options.engine.max_memory_bytes = parse_byte_size(args.max_memory, "--max-memory");
