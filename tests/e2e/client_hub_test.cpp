@@ -38,6 +38,12 @@ HadesRun run_hades(const fs::path& dir, const std::string& env, const std::strin
   return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, test::slurp(out), test::slurp(err)};
 }
 
+// ctest runs tests offline (HF_HUB_OFFLINE=1); the services started here talk to the fake hub.
+// Set here rather than only in the child's added variables, as the first of two values wins.
+void go_online() {
+  ::setenv("HF_HUB_OFFLINE", "0", 1);
+}
+
 std::string hub_env(const FakeHub& hub, const fs::path& cache) {
   return "HF_ENDPOINT=" + hub.endpoint() + " HF_HUB_CACHE=" + cache.string() +
          " HF_TOKEN= HF_HUB_OFFLINE=0";
@@ -92,13 +98,16 @@ TEST(HubCli, PullErrorsAreActionable) {
   EXPECT_NE(run.err.find("HF_TOKEN"), std::string::npos) << run.err;
   run = run_hades(dir.path(), env + " HF_HUB_OFFLINE=1", "pull hades-test/gated");
   EXPECT_NE(run.err.find("offline mode is on"), std::string::npos) << run.err;
-  run = run_hades(dir.path(), "HF_ENDPOINT=http://127.0.0.1:1 HF_HUB_CACHE=" + dir.path().string(),
-                  "pull hades-test/chonky");
+  run = run_hades(
+      dir.path(),
+      "HF_HUB_OFFLINE=0 HF_ENDPOINT=http://127.0.0.1:1 HF_HUB_CACHE=" + dir.path().string(),
+      "pull hades-test/chonky");
   EXPECT_NE(run.err.find("[network_error]"), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("not in the cache"), std::string::npos) << run.err;
 }
 
 TEST(HubService, TwoConcurrentLoadsDownloadOnceAndShowProgress) {
+  go_online();
   test::SocketDir sockets;
   test::TempDir dir;
   FakeHub hub(dir.path(), {FakeHub::fixture(kModel, "tiny-distilbert-chonky")},
@@ -138,6 +147,7 @@ TEST(HubService, TwoConcurrentLoadsDownloadOnceAndShowProgress) {
 }
 
 TEST(HubService, ErrorsReachTheClientAndTheServiceStaysUp) {
+  go_online();
   test::SocketDir sockets;
   test::TempDir dir;
   FakeHub hub(dir.path(), {FakeHub::fixture("hades-test/gated", "tiny-distilbert-chonky")},

@@ -38,7 +38,7 @@ python3 "$HERE/../support/fake_hub.py" --port-file "$WORK/port" --log "$WORK/hub
 HUB_PID=$!
 for _ in $(seq 100); do [ -f "$WORK/port" ] && break; sleep 0.1; done
 ENDPOINT=http://127.0.0.1:$(cat "$WORK/port")
-export HF_TOKEN= HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_DISABLE_PROGRESS_BARS=1
+export HF_TOKEN= HF_HUB_OFFLINE=0 HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_DISABLE_PROGRESS_BARS=1
 
 echo "== 1. hades pull, then huggingface_hub offline"
 HF_ENDPOINT=$ENDPOINT HF_HUB_CACHE=$WORK/c1 "$HADES" pull $MODEL
