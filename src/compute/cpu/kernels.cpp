@@ -1,7 +1,11 @@
 #include "compute/cpu/kernels.hpp"
 
+#include <dnnl.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace hades::cpu {
@@ -36,21 +40,54 @@ void add_layer_norm_row(float* row, const float* residual, int64_t dim, const La
 
 namespace {
 
-HADES_MULTIVERSION
-float dot(const float* a, const float* b, int64_t n) {
-  float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-  for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
-  return acc;
+// Query rows per block: the scores of a block (64 × keys floats) stay in L2, and the two GEMMs of
+// a block are large enough for oneDNN's sgemm kernels to run near their peak.
+constexpr int64_t kQueryBlock = 64;
+
+// e^x for x <= 0 within about 2 ulp (Cephes' expf: x = n ln2 + r, |r| <= ln2/2, a degree-6
+// polynomial for e^r, 2^n put into the exponent bits), written without branches or calls so that
+// the loop around it vectorises; libm's expf does not. Below -87 it returns 0.
+inline float exp_nonpositive(float x) {
+  x = std::max(x, -87.0f);
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const auto bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
 }
 
+// Softmax of scores[first, last) in place (float32, max-subtracted, as PyTorch computes it); the
+// rest of the row [0, width) becomes 0, which is how a band keeps out-of-window keys.
 HADES_MULTIVERSION
-void axpy(float alpha, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+void softmax_band(float* row, int64_t width, int64_t first, int64_t last) {
+  float max = -INFINITY;
+  for (int64_t j = first; j < last; ++j) max = std::max(max, row[j]);
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = first; j < last; ++j) {
+    row[j] = exp_nonpositive(row[j] - max);
+    sum += row[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < first; ++j) row[j] = 0.0f;
+  for (int64_t j = first; j < last; ++j) row[j] *= inv;
+  for (int64_t j = last; j < width; ++j) row[j] = 0.0f;
 }
 
 }  // namespace
 
+// Per block of query rows: scores = scale · Q Kᵀ over the keys the block can see, softmax per row
+// inside each row's window, out = P V. Q, K and V are read in place from the fused qkv rows
+// (leading dimension 3 · hidden) and out is written in place (leading dimension hidden), so
+// nothing is gathered. A sliding window computes only the band of keys each block needs.
 void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence, int64_t head,
                     float* out) {
   const int64_t hidden = p.num_heads * p.head_dim;
@@ -58,30 +95,27 @@ void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence
   const int64_t begin = p.cu_seqlens[sequence];
   const int64_t end = p.cu_seqlens[sequence + 1];
   const int64_t half = p.window > 0 ? p.window / 2 : end - begin;
+  const float* q = qkv + head * p.head_dim;
+  const float* k = q + hidden;
+  const float* v = q + 2 * hidden;
   // Scratch per pool thread, grown once and reused: no allocation per op in steady state.
   thread_local std::vector<float> scores;
-  scores.resize(static_cast<size_t>(std::min<int64_t>(end - begin, 2 * half + 1)));
-  for (int64_t i = begin; i < end; ++i) {
-    const float* q = qkv + i * stride + head * p.head_dim;
-    const int64_t first = std::max(begin, i - half);
-    const int64_t last = std::min(end, i + half + 1);
-    float max = -INFINITY;
-    for (int64_t j = first; j < last; ++j) {
-      const float s = dot(q, qkv + j * stride + hidden + head * p.head_dim, p.head_dim) * p.scale;
-      scores[j - first] = s;
-      max = std::max(max, s);
+  for (int64_t i0 = begin; i0 < end; i0 += kQueryBlock) {
+    const int64_t i1 = std::min(end, i0 + kQueryBlock);
+    const int64_t j0 = std::max(begin, i0 - half);
+    const int64_t j1 = std::min(end, i1 + half);
+    const int64_t rows = i1 - i0;
+    const int64_t keys = j1 - j0;
+    scores.resize(static_cast<size_t>(rows * keys));
+    dnnl_sgemm('N', 'T', rows, keys, p.head_dim, p.scale, q + i0 * stride, stride, k + j0 * stride,
+               stride, 0.0f, scores.data(), keys);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = i0 + r;
+      softmax_band(scores.data() + r * keys, keys, std::max(j0, i - half) - j0,
+                   std::min(j1, i + half + 1) - j0);
     }
-    float sum = 0.0f;
-    for (int64_t j = first; j < last; ++j) {
-      sum += (scores[j - first] = std::exp(scores[j - first] - max));
-    }
-    float* o = out + i * hidden + head * p.head_dim;
-    std::fill(o, o + p.head_dim, 0.0f);
-    const float inv = 1.0f / sum;
-    for (int64_t j = first; j < last; ++j) {
-      axpy(scores[j - first] * inv, qkv + j * stride + 2 * hidden + head * p.head_dim, o,
-           p.head_dim);
-    }
+    dnnl_sgemm('N', 'N', rows, p.head_dim, keys, 1.0f, scores.data(), keys, v + j0 * stride, stride,
+               0.0f, out + i0 * hidden + head * p.head_dim, hidden);
   }
 }
 
