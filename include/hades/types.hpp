@@ -16,13 +16,16 @@ namespace hades {
 // One model held by the service (an entry of GET /v1/models and GET /v1/status).
 struct LoadedModel {
   std::string id;             // a Hugging Face id ("org/name") or a model folder path
-  std::string state;          // "loading", "ready" or "failed"
+  std::string state;          // "downloading", "loading", "ready" or "failed"
   std::string device;         // "cpu", "cuda:0"
   std::string kind;           // "embedding", ...
   uint64_t memory_bytes = 0;  // bytes its loaded weights occupy
   bool pinned = false;        // never evicted
   std::string error;          // why, when state is "failed"
-  int64_t dimension = 0;      // embedding width
+  double progress = 0;        // while "downloading": the fraction of its files' bytes in the cache
+  uint64_t downloaded_bytes = 0;
+  uint64_t total_bytes = 0;
+  int64_t dimension = 0;  // embedding width
   int64_t max_sequence_length = 0;
   uint64_t requests = 0;    // requests served
   int64_t in_flight = 0;    // requests running or queued now

@@ -15,6 +15,7 @@ constexpr ErrorCode kAllCodes[] = {
     ErrorCode::out_of_memory,    ErrorCode::overloaded,
     ErrorCode::loading,          ErrorCode::shutting_down,
     ErrorCode::io_error,         ErrorCode::connection_refused,
+    ErrorCode::access_denied,    ErrorCode::network_error,
     ErrorCode::internal,
 };
 
@@ -26,7 +27,9 @@ ErrorCode code_for_status(int status) {
     case 409: return ErrorCode::conflict;
     case 413: return ErrorCode::too_large;
     case 422: return ErrorCode::input_invalid;
+    case 403: return ErrorCode::access_denied;
     case 429: return ErrorCode::overloaded;
+    case 502: return ErrorCode::network_error;
     case 503: return ErrorCode::shutting_down;
     case 507: return ErrorCode::out_of_memory;
     default: return ErrorCode::internal;
@@ -70,6 +73,9 @@ LoadedModel model_from_json(const json& m) {
   model.memory_bytes = field<uint64_t>(m, "memory_bytes");
   model.pinned = field<bool>(m, "pinned");
   model.error = field<std::string>(m, "error");
+  model.progress = field<double>(m, "progress");
+  model.downloaded_bytes = field<uint64_t>(m, "downloaded_bytes");
+  model.total_bytes = field<uint64_t>(m, "total_bytes");
   model.dimension = field<int64_t>(m, "dimension");
   model.max_sequence_length = field<int64_t>(m, "max_sequence_length");
   model.requests = field<uint64_t>(m, "requests");

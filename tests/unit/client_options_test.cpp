@@ -119,6 +119,45 @@ TEST(ClientWire, StatusAnswersAreReadLeniently) {
   EXPECT_EQ(status.models[0].error, "bad file");
 }
 
+TEST(ClientWire, DownloadProgressAndHubErrorsAreRead) {
+  const std::vector<LoadedModel> models =
+      client::parse_models(R"({"models":[{"id":"org/m","state":"downloading","progress":0.25,)"
+                           R"("downloaded_bytes":250,"total_bytes":1000}]})");
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0].state, "downloading");
+  EXPECT_DOUBLE_EQ(models[0].progress, 0.25);
+  EXPECT_EQ(models[0].downloaded_bytes, 250u);
+  EXPECT_EQ(models[0].total_bytes, 1000u);
+  // Without an error body, the status alone names the code.
+  EXPECT_EQ(client::error_from_response({403, {}, "<html>"}, "load").code(),
+            ErrorCode::access_denied);
+  EXPECT_EQ(client::error_from_response({502, {}, ""}, "load").code(), ErrorCode::network_error);
+}
+
+TEST(ClientWire, ClassifierAnswersAreRead) {
+  const ClassificationResult classified = client::parse_classification(
+      R"({"model":"m","results":[{"label":"pos","score":0.75,)"
+      R"("scores":[{"label":"pos","score":0.75},{"label":"neg","score":0.25}]}]})");
+  ASSERT_EQ(classified.results.size(), 1u);
+  EXPECT_EQ(classified.results[0].scores.at(1).label, "neg");
+  const RerankResult ranked = client::parse_rerank(
+      R"({"model":"m","results":[{"index":1,"score":0.9},{"index":0,"score":0.1}]})");
+  ASSERT_EQ(ranked.results.size(), 2u);
+  EXPECT_EQ(ranked.results[0].index, 1u);
+  const ChunkingResult chunked = client::parse_chunking(
+      R"({"model":"m","results":[{"chunks":[{"text":"a b","start":0,"end":3,"score":0.5},)"
+      R"({"text":"","start":3,"end":3,"score":0}],"windows":1,"tokens":2}]})");
+  ASSERT_EQ(chunked.results.at(0).chunks.size(), 2u);
+  EXPECT_EQ(chunked.results[0].chunks[0].text, "a b");
+  EXPECT_EQ(chunked.results[0].tokens, 2);
+  const TokenClassificationResult spans = client::parse_token_classification(
+      R"({"model":"m","results":[[{"label":"separator","score":0.6,"start":2,"end":4}],[]]})");
+  ASSERT_EQ(spans.entities.size(), 2u);
+  EXPECT_EQ(spans.entities[0].at(0).end, 4);
+  EXPECT_THROW(client::parse_chunking(R"({"model":"m","results":[{"chunks":[{"text":5}]}]})"),
+               Error);
+}
+
 TEST(ClientWire, AnswersOfTheWrongShapeAreIoErrors) {
   for (const char* body : {"not json", "[1,2]", R"({"pid":"forty-two"})"}) {
     try {

@@ -43,6 +43,11 @@ nlohmann::json model_json(const LoadedModel& model) {
                         {"in_flight", model.in_flight},
                         {"idle_seconds", model.idle_seconds}};
   if (!model.error.empty()) out["error"] = model.error;
+  if (model.state == "downloading") {
+    out["progress"] = model.progress;
+    out["downloaded_bytes"] = model.downloaded_bytes;
+    out["total_bytes"] = model.total_bytes;
+  }
   return out;
 }
 
@@ -115,14 +120,19 @@ void print_models_table(const std::vector<LoadedModel>& models, const char* inde
   size_t id_width = 5;
   for (const LoadedModel& model : models) id_width = std::max(id_width, model.id.size());
   const int width = static_cast<int>(id_width);
-  std::printf("%s%-*s  %-7s  %-7s  %10s  %-6s  %8s  %s\n", indent, width, "MODEL", "STATE",
+  std::printf("%s%-*s  %-11s  %-7s  %10s  %-6s  %8s  %s\n", indent, width, "MODEL", "STATE",
               "DEVICE", "MEMORY", "PINNED", "REQUESTS", "IDLE");
   for (const LoadedModel& model : models) {
-    std::printf("%s%-*s  %-7s  %-7s  %10s  %-6s  %8llu  %s\n", indent, width, model.id.c_str(),
+    std::printf("%s%-*s  %-11s  %-7s  %10s  %-6s  %8llu  %s\n", indent, width, model.id.c_str(),
                 model.state.c_str(), model.device.c_str(), human_bytes(model.memory_bytes).c_str(),
                 model.pinned ? "yes" : "no", static_cast<unsigned long long>(model.requests),
                 human_duration(model.idle_seconds).c_str());
     if (!model.error.empty()) std::printf("%s  error: %s\n", indent, model.error.c_str());
+    if (model.state == "downloading") {
+      std::printf("%s  downloading: %.0f%% (%s of %s)\n", indent, 100.0 * model.progress,
+                  human_bytes(model.downloaded_bytes).c_str(),
+                  human_bytes(model.total_bytes).c_str());
+    }
   }
 }
 
