@@ -8,7 +8,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps model configure build test test-fast test-asan demo bench format clean
+.PHONY: all deps model configure build test test-fast test-asan demo bench bench-compare format clean
 
 all: build
 
@@ -48,6 +48,11 @@ demo: build model
 
 bench: build model
 	HF_HUB_CACHE=$(abspath $(BUILD))/hf-hub ./$(BUILD)/bench/hades_bench_embed
+
+# hades beside sentence-transformers fp32 on this machine, in one run (bench/compare.py). It creates
+# $(BUILD)/bench-venv with the pinned PyTorch stack from PyPI unless BENCH_VENV names one.
+bench-compare: build model
+	python3 bench/compare.py --build $(BUILD) $(if $(BENCH_VENV),--venv $(BENCH_VENV))
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

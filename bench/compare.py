@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""hades beside sentence-transformers, on one machine, in one run (`make bench-compare`).
+
+Runs the same real-prose corpus through
+  1. hades in-process (the runtime API; build/bench/hades_bench_compare inprocess),
+  2. hades through a running `hades serve`, with many concurrent clients (... service),
+  3. sentence-transformers with PyTorch fp32 on CPU, with the same thread count,
+measures the machine's GEMM peak with oneDNN at the model's shapes in the same run, and prints
+per engine: texts/s, tokens/s, p50/p99 latency of one short text, load time, peak RSS, the ratios
+hades / sentence-transformers, and the model's end-to-end FLOP/s as a fraction of the GEMM peak.
+
+The corpus is the docstrings of Python's standard library (real prose that ships with every
+Python, so nothing is downloaded): paragraphs of a few words to several hundred tokens.
+Figures are medians over --runs passes; the machine is shared and noisy, so the ratios are what
+count. Results go to BUILD/bench/compare-results.json as well.
+
+    python3 bench/compare.py [--build build] [--threads 2] [--runs 5] [--venv DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import pkgutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ST_PINS = ["torch==2.15.0", "transformers==5.24.0", "sentence-transformers==6.2.0",
+           "tokenizers==0.23.3", "numpy==2.4.6"]
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+STDLIB = ["argparse", "asyncio", "collections", "concurrent.futures", "contextlib", "csv",
+          "dataclasses", "datetime", "decimal", "email", "fractions", "functools", "heapq",
+          "http.client", "http.server", "importlib", "inspect", "io", "itertools", "json",
+          "logging", "multiprocessing", "os", "pathlib", "pickle", "queue", "random", "re",
+          "shutil", "socket", "socketserver", "sqlite3", "statistics", "string", "subprocess",
+          "tarfile", "tempfile", "textwrap", "threading", "typing", "unittest", "urllib.parse",
+          "uuid", "zipfile"]
+
+
+def corpus(limit: int = 1000) -> dict:
+    """Docstring paragraphs of the standard library, in a fixed order; every third text joins
+    the paragraphs of one docstring, so that lengths reach past 256 tokens."""
+    texts, seen = [], set()
+    for name in STDLIB:
+        module = importlib.import_module(name)
+        objects = [module] + [obj for _, obj in sorted(vars(module).items())
+                              if inspect.isclass(obj) or inspect.isfunction(obj)]
+        for obj in objects:
+            doc = inspect.getdoc(obj) or ""
+            paragraphs = [" ".join(p.split()) for p in doc.split("\n\n")]
+            paragraphs = [p for p in paragraphs if len(p.split()) >= 3 and p not in seen]
+            seen.update(paragraphs)
+            if len(paragraphs) > 2 and len(texts) % 3 == 0:
+                texts.append(" ".join(paragraphs))
+            texts.extend(paragraphs)
+    texts = texts[:limit]
+    queries = [t for t in texts if 3 <= len(t.split()) <= 10][:100]
+    return {"source": "Python %s standard library docstrings" % sys.version.split()[0],
+            "texts": texts, "short": queries}
+
+
+def st_python(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"creating {venv} with {' '.join(ST_PINS)} (from PyPI; large)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *ST_PINS], check=True)
+    return python
+
+
+ST_SCRIPT = r"""
+import json, resource, sys, time
+import torch
+torch.set_num_threads(int(sys.argv[3]))
+from sentence_transformers import SentenceTransformer
+corpus = json.load(open(sys.argv[2]))
+t0 = time.perf_counter()
+model = SentenceTransformer(sys.argv[1], device="cpu")
+load_ms = (time.perf_counter() - t0) * 1e3
+texts = corpus["texts"]
+tokens = sum(len(ids) for ids in model.tokenizer(texts, truncation=True,
+                                                 max_length=model.max_seq_length)["input_ids"])
+model.encode(texts, batch_size=32)
+seconds = []
+for _ in range(int(sys.argv[4])):
+    t0 = time.perf_counter(); model.encode(texts, batch_size=32); seconds.append(time.perf_counter() - t0)
+s = sorted(seconds)[len(seconds) // 2]
+lat = []
+for i in range(320):
+    t0 = time.perf_counter(); model.encode([corpus["short"][i % len(corpus["short"])]])
+    if i >= 20: lat.append((time.perf_counter() - t0) * 1e3)
+lat.sort()
+print(json.dumps({"load_ms": load_ms, "texts_per_s": len(texts) / s, "tokens_per_s": tokens / s,
+                  "tokens": tokens, "run_seconds": seconds,
+                  "latency": {"p50_ms": lat[len(lat) // 2], "p99_ms": lat[int(0.99 * (len(lat) - 1) + 0.5)]},
+                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def model_flops(folder: Path, lengths: list[int]) -> float:
+    """Forward FLOPs of a BERT encoder over sequences of these lengths: 2 per weight per token in
+    the linear layers, plus QKᵀ and PV (4 · L² · hidden per layer)."""
+    cfg = json.loads((folder / "config.json").read_text())
+    h, f, layers = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    linear = 4 * h * h + 2 * h * f
+    return float(sum(2 * linear * n + 4 * n * n * h for n in lengths) * layers)
+
+
+def run_json(cmd: list[str], env: dict) -> dict:
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def start_service(hades: Path, socket: Path, env: dict) -> subprocess.Popen:
+    server = subprocess.Popen([str(hades), "serve", "--socket", str(socket)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        if socket.exists():
+            return server
+        time.sleep(0.05)
+    server.kill()
+    raise RuntimeError("hades serve did not start")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default=str(REPO / "build"))
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--venv", default=None, help="a venv with sentence-transformers (default: "
+                    "BUILD/bench-venv, created with the pinned packages)")
+    args = ap.parse_args()
+    build = Path(args.build)
+    bench = build / "bench" / "hades_bench_compare"
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), HF_HUB_OFFLINE="1",
+               HF_HUB_CACHE=os.environ.get("HF_HUB_CACHE", str(build / "hf-hub")))
+    snapshot_ref = Path(env["HF_HUB_CACHE"]) / ("models--" + MODEL_ID.replace("/", "--"))
+    folder = snapshot_ref / "snapshots" / (snapshot_ref / "refs" / "main").read_text().strip()
+    work = build / "bench"
+    corpus_path = work / "compare-corpus.json"
+    c = corpus()
+    corpus_path.write_text(json.dumps(c))
+    python = st_python(Path(args.venv) if args.venv else build / "bench-venv")
+
+    print(f"corpus: {len(c['texts'])} texts ({c['source']}); {args.threads} threads; "
+          f"{args.runs} runs", flush=True)
+    results = {"gemm": run_json([str(bench), "gemm"], env)}
+    results["hades"] = run_json([str(bench), "inprocess", "--model", MODEL_ID, "--corpus",
+                                 str(corpus_path), "--runs", str(args.runs)], env)
+    with tempfile.TemporaryDirectory() as tmp:
+        socket = Path(tmp) / "bench.sock"
+        server = start_service(build / "hades", socket, env)
+        try:
+            results["service"] = run_json(
+                [str(bench), "service", "--socket", str(socket), "--model", MODEL_ID, "--corpus",
+                 str(corpus_path), "--runs", str(args.runs), "--clients", str(args.clients)], env)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    results["sentence_transformers"] = run_json(
+        [str(python), "-c", ST_SCRIPT, str(folder), str(corpus_path), str(args.threads),
+         str(args.runs)], env)
+    results["service"]["tokens_per_s"] = (results["service"]["texts_per_s"]
+                                          * results["hades"]["tokens"] / len(c["texts"]))
+    report(results, folder, c, args, python)
+    (work / "compare-results.json").write_text(json.dumps(results, indent=1))
+
+
+def report(r: dict, folder: Path, c: dict, args, python: Path) -> None:
+    flops = model_flops(folder, r["hades"]["lengths"])
+    peak = r["gemm"]["fp32"]["peak_gflops"]
+    rows = [("hades in-process", r["hades"]),
+            (f"hades service, {args.clients} clients", r["service"]),
+            ("sentence-transformers fp32", r["sentence_transformers"])]
+    print(f"\n{'engine':34} {'texts/s':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'p50 ms':>7} "
+          f"{'p99 ms':>7} {'load ms':>8} {'peak RSS':>9}")
+    for name, f in rows:
+        gflops = flops * f["texts_per_s"] / len(c["texts"]) / 1e9
+        f["gflops"] = gflops
+        print(f"{name:34} {f['texts_per_s']:9.1f} {f['tokens_per_s']:9.0f} {gflops:8.1f} "
+              f"{f['latency']['p50_ms']:7.2f} {f['latency']['p99_ms']:7.2f} {f['load_ms']:8.0f} "
+              f"{f['peak_rss_bytes'] / 2**20:7.0f} MiB")
+    st = r["sentence_transformers"]
+    ratios = {
+        "throughput hades / sentence-transformers": r["hades"]["texts_per_s"] / st["texts_per_s"],
+        "throughput service / in-process": r["service"]["texts_per_s"] / r["hades"]["texts_per_s"],
+        "p50 latency sentence-transformers / hades": st["latency"]["p50_ms"]
+        / r["hades"]["latency"]["p50_ms"],
+        "hades GFLOP/s / fp32 GEMM peak": r["hades"]["gflops"] / peak,
+        "sentence-transformers GFLOP/s / fp32 GEMM peak": st["gflops"] / peak,
+    }
+    r["ratios"] = ratios
+    print(f"\nfp32 GEMM peak (oneDNN, {r['gemm']['isa']}, M=2048 at the model's shapes): "
+          f"{peak:.1f} GFLOP/s; bf16: "
+          + ("%.1f GFLOP/s" % r["gemm"]["bf16"]["peak_gflops"] if r["gemm"]["bf16"]
+             else "no native bf16 on this CPU"))
+    for name, value in ratios.items():
+        print(f"  {name:48} {value:6.2f}")
+    r["machine"] = {"cpu": cpu_name(), "threads": args.threads, "runs": args.runs,
+                    "corpus": c["source"], "texts": len(c["texts"]),
+                    "st_python": str(python)}
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+// The hades side of the side-by-side benchmark (bench/compare.py runs it beside
+// sentence-transformers and prints the ratios). Each mode prints one JSON object on stdout:
+//
+//   hades_bench_compare inprocess --model M --corpus C.json [--runs N]
+//       the runtime API in this process: load time, corpus throughput (median of N runs),
+//       p50/p99 latency of one short text, peak RSS
+//   hades_bench_compare service --socket S --model M --corpus C.json [--clients K] [--runs N]
+//       a running `hades serve` through the C++ client: K concurrent clients sending the corpus in
+//       requests of --request-texts texts, then one client's short-text latency, the server's
+//       peak RSS
+//   hades_bench_compare gemm [--rows R]
+//       oneDNN fp32 (and bf16 where the CPU has it natively) matmul GFLOP/s at the model's shapes
+//
+// The corpus is {"texts": [...], "short": [...]}: the texts to embed and the short queries.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hades/client.hpp"
+#include "hades/error.hpp"
+#include "hub/downloader.hpp"
+#include "models/embedding_model.hpp"
+#include "support/gemm_peak.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+struct Corpus {
+  std::vector<std::string> texts;
+  std::vector<std::string> queries;
+};
+
+Corpus read_corpus(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw hades::Error(hades::ErrorCode::not_found, path + ": corpus not found");
+  const json j = json::parse(in);
+  return {j.at("texts").get<std::vector<std::string>>(),
+          j.at("short").get<std::vector<std::string>>()};
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double percentile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  const auto index = static_cast<size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
+  return values.at(index);
+}
+
+double median(std::vector<double> values) {
+  return percentile(std::move(values), 0.5);
+}
+
+// VmHWM (peak resident set) of a process, in bytes.
+uint64_t peak_rss_bytes(const std::string& pid) {
+  std::ifstream status("/proc/" + pid + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+// Latency of LATENCY_RUNS calls of EMBED on one short text each, after a warm-up.
+template <typename Embed>
+json short_text_latency(const std::vector<std::string>& queries, int runs, Embed embed) {
+  for (int i = 0; i < 20; ++i) embed(queries[static_cast<size_t>(i) % queries.size()]);
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const auto start = Clock::now();
+    embed(queries[static_cast<size_t>(i) % queries.size()]);
+    ms.push_back(seconds_since(start) * 1e3);
+  }
+  return {{"p50_ms", percentile(ms, 0.5)}, {"p99_ms", percentile(ms, 0.99)}};
+}
+
+json run_inprocess(const std::string& model_name, const Corpus& corpus, int runs) {
+  const auto load_start = Clock::now();
+  const auto model = hades::EmbeddingModel::load(hades::resolve_model(model_name));
+  const double load_ms = seconds_since(load_start) * 1e3;
+  std::vector<int64_t> lengths;  // tokens per text, for the FLOP count
+  for (const hades::Encoding& e : model->tokenize(corpus.texts)) {
+    lengths.push_back(static_cast<int64_t>(e.size()));
+  }
+  int64_t tokens = model->embed(corpus.texts).tokens;  // warm-up: kernels are made on first use
+  std::vector<double> seconds;
+  for (int r = 0; r < runs; ++r) {
+    const auto start = Clock::now();
+    tokens = model->embed(corpus.texts).tokens;
+    seconds.push_back(seconds_since(start));
+  }
+  const double s = median(seconds);
+  json out = {{"load_ms", load_ms},
+              {"texts_per_s", static_cast<double>(corpus.texts.size()) / s},
+              {"tokens_per_s", static_cast<double>(tokens) / s},
+              {"tokens", tokens},
+              {"lengths", lengths},
+              {"run_seconds", seconds}};
+  out["latency"] = short_text_latency(corpus.queries, 300, [&](const std::string& q) {
+    model->embed(std::span<const std::string>(&q, 1));
+  });
+  out["peak_rss_bytes"] = peak_rss_bytes("self");
+  return out;
+}
+
+// One pass of the corpus through the service: CLIENTS threads take requests of REQUEST_TEXTS
+// consecutive texts from a shared cursor until none is left.
+double service_pass(const hades::ClientOptions& options, const std::string& model,
+                    const Corpus& corpus, int clients, size_t request_texts) {
+  std::atomic<size_t> next{0};
+  std::atomic<int> failures{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      hades::ModelClient client(options);
+      for (size_t first = next.fetch_add(request_texts); first < corpus.texts.size();
+           first = next.fetch_add(request_texts)) {
+        const size_t last = std::min(first + request_texts, corpus.texts.size());
+        try {
+          client.embed(model, {corpus.texts.begin() + static_cast<long>(first),
+                               corpus.texts.begin() + static_cast<long>(last)});
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "request failed: %s\n", e.what());
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  if (failures > 0) throw hades::Error(hades::ErrorCode::internal, "requests failed");
+  return seconds_since(start);
+}
+
+json run_service(const std::string& socket, const std::string& model, const Corpus& corpus,
+                 int clients, size_t request_texts, int runs) {
+  hades::ClientOptions options;
+  options.socket_path = socket;
+  options.autostart = false;
+  hades::ModelClient client(options);
+  const auto load_start = Clock::now();
+  client.load_model(model);
+  const double load_ms = seconds_since(load_start) * 1e3;
+  service_pass(options, model, corpus, clients, request_texts);  // warm-up
+  std::vector<double> seconds;
+  for (int r = 0; r < runs; ++r) {
+    seconds.push_back(service_pass(options, model, corpus, clients, request_texts));
+  }
+  const double s = median(seconds);
+  json out = {{"load_ms", load_ms},
+              {"clients", clients},
+              {"request_texts", request_texts},
+              {"texts_per_s", static_cast<double>(corpus.texts.size()) / s},
+              {"run_seconds", seconds}};
+  out["latency"] = short_text_latency(corpus.queries, 300,
+                                      [&](const std::string& q) { client.embed(model, {q}); });
+  out["peak_rss_bytes"] = peak_rss_bytes(std::to_string(client.status().pid));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hades side of bench/compare.py"};
+  app.require_subcommand(1);
+  std::string model = "sentence-transformers/all-MiniLM-L6-v2", corpus_path, socket;
+  int runs = 5, clients = 16;
+  size_t request_texts = 8;
+  int64_t rows = 2048;
+  for (CLI::App* sub : {app.add_subcommand("inprocess", "the runtime API"),
+                        app.add_subcommand("service", "a running service")}) {
+    sub->add_option("--model", model, "model id or folder");
+    sub->add_option("--corpus", corpus_path, "corpus JSON")->required();
+    sub->add_option("--runs", runs, "passes over the corpus (median reported)");
+  }
+  CLI::App* service = app.get_subcommand("service");
+  service->add_option("--socket", socket, "the service's socket")->required();
+  service->add_option("--clients", clients, "concurrent clients");
+  service->add_option("--request-texts", request_texts, "texts per request");
+  app.add_subcommand("gemm", "GEMM peak at the model's shapes")
+      ->add_option("--rows", rows, "rows (tokens) of each matmul");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    json out;
+    if (app.got_subcommand("gemm")) {
+      out = hades::bench::gemm_peak(rows);
+    } else if (app.got_subcommand("inprocess")) {
+      out = run_inprocess(model, read_corpus(corpus_path), runs);
+    } else {
+      out = run_service(socket, model, read_corpus(corpus_path), clients, request_texts, runs);
+    }
+    std::printf("%s\n", out.dump().c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hades_bench_compare: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
