@@ -6,9 +6,11 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 CMAKE_FLAGS ?=
 
-.PHONY: all deps model configure build test test-fast test-asan demo bench bench-compare format clean
+.PHONY: all deps model configure build test test-fast test-asan test-fuzz demo bench \
+  bench-compare format clean
 
 all: build
 
@@ -25,8 +27,9 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The whole suite: the release build runs every label, the sanitizer build the unit, ops, parity
-# and tokenizer labels (AddressSanitizer + UndefinedBehaviorSanitizer).
-test: build model test-asan
+# and tokenizer labels (AddressSanitizer + UndefinedBehaviorSanitizer), and each fuzzer runs
+# briefly over its seed corpus.
+test: build model test-asan test-fuzz
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-fast: build model
@@ -38,6 +41,16 @@ test-asan: deps model
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L 'unit|ops|parity|tokenizer'
+
+# libFuzzer harnesses (fuzz/, clang, ASan+UBSan), HADES_FUZZ_SECONDS each over a copy of their
+# seed corpus. Only the harnesses and the libraries they link are built.
+HADES_FUZZ_SECONDS ?= 10
+test-fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHADES_FUZZ=ON \
+	  -DHADES_BUILD_TESTS=OFF -DHADES_BUILD_BENCH=OFF -DHADES_FUZZ_SECONDS=$(HADES_FUZZ_SECONDS) \
+	  $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
 # The real chonky weights are not reachable from the build machines: the chunking step runs a tiny
 # random DistilBERT token classifier from tests/data, and says so.
@@ -58,4 +71,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

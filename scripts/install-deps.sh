@@ -16,6 +16,7 @@ packages=(
   libcli11-dev
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  clang libclang-rt-14-dev  # make test-fuzz: clang 14 and its runtime, which ships libFuzzer
 )
 
 missing=()

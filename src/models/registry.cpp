@@ -60,6 +60,40 @@ std::vector<std::string> labels_of(const JsonFields& fields) {
   return labels;
 }
 
+// What the registry reads from config.json before any weight: the architecture, task and labels.
+struct ConfigHead {
+  ArchitectureLoader loader = nullptr;
+  ModelTask task = ModelTask::base;
+  std::vector<std::string> labels;
+};
+
+ConfigHead read_config_head(const nlohmann::json& config, const std::string& source) {
+  const JsonFields fields(config, source);
+  const std::string model_type = fields.get_string("model_type");
+  const auto it = loaders().find(model_type);
+  if (it == loaders().end()) {
+    std::string supported;
+    for (const auto& [name, loader] : loaders()) {
+      supported += (supported.empty() ? "" : ", ") + name;
+    }
+    throw Error(ErrorCode::unsupported, source + ": model_type '" + model_type +
+                                            "' is not supported; supported: " + supported);
+  }
+  ConfigHead head{.loader = it->second, .task = task_of(fields)};
+  if (head.task != ModelTask::base) head.labels = labels_of(fields);
+  if (head.task != ModelTask::base && head.labels.empty()) {
+    fields.fail("id2label", "a classification model needs its labels");
+  }
+  return head;
+}
+
+ModelParts build_parts(const ConfigHead& head, const ModelLoadContext& context) {
+  ModelParts parts = head.loader(context);
+  parts.task = head.task;
+  parts.labels = head.labels;
+  return parts;
+}
+
 }  // namespace
 
 const Backend& cpu_backend() {
@@ -78,30 +112,19 @@ ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& bac
   const std::filesystem::path config_path = dir / "config.json";
   const nlohmann::json config = read_json_file(config_path);
   const std::string source = config_path.string();
-  const JsonFields fields(config, source);
-  const std::string model_type = fields.get_string("model_type");
-  const auto it = loaders().find(model_type);
-  if (it == loaders().end()) {
-    std::string supported;
-    for (const std::string& name : supported_model_types()) {
-      supported += (supported.empty() ? "" : ", ") + name;
-    }
-    throw Error(ErrorCode::unsupported, source + ": model_type '" + model_type +
-                                            "' is not supported; supported: " + supported);
-  }
-  const ModelTask task = task_of(fields);
-  std::vector<std::string> labels =
-      task == ModelTask::base ? std::vector<std::string>{} : labels_of(fields);
-  if (task != ModelTask::base && labels.empty()) {
-    fields.fail("id2label", "a classification model needs its labels");
-  }
+  // config.json's own errors (unknown model_type, missing labels) come before any about weights.
+  const ConfigHead head = read_config_head(config, source);
   const WeightStore weights = WeightStore::open_folder(dir);
-  const ModelLoadContext context{config,  source, weights,
-                                 backend, task,   static_cast<int64_t>(labels.size())};
-  ModelParts parts = it->second(context);
-  parts.task = task;
-  parts.labels = std::move(labels);
-  return parts;
+  return build_parts(head, {config, source, weights, backend, head.task,
+                            static_cast<int64_t>(head.labels.size())});
+}
+
+ModelParts load_model_parts(const nlohmann::json& config, const std::string& config_source,
+                            const WeightStore& weights, const Backend& backend) {
+  reject_remote_code(config, config_source);
+  const ConfigHead head = read_config_head(config, config_source);
+  return build_parts(head, {config, config_source, weights, backend, head.task,
+                            static_cast<int64_t>(head.labels.size())});
 }
 
 ModelTask read_model_task(const std::filesystem::path& dir) {

@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "compute/backend.hpp"
+#include "io/weights.hpp"
 #include "models/encoder.hpp"
 #include "models/heads.hpp"
 
@@ -23,6 +26,11 @@ std::vector<std::string> supported_model_types();
 // anything else loads the bare encoder). Refuses remote code, pickle weights and unknown
 // architectures with an error naming the file and the problem.
 ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& backend);
+
+// The same from a config already parsed and weights already opened (e.g. held in memory, as the
+// fuzzers do). `config_source` names the config in error messages.
+ModelParts load_model_parts(const nlohmann::json& config, const std::string& config_source,
+                            const WeightStore& weights, const Backend& backend);
 
 // The task a folder's config.json names (sentence-transformers folders: their Transformer
 // module's).

@@ -118,7 +118,8 @@ json parse_json_body(std::string_view body) {
   json value;
   try {
     value = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error for syntax, out_of_range for a number beyond double ("1e999").
     const std::string message = without_exception_tag(e.what());
     if (message.find("surrogate") != std::string::npos) {
       throw Error(ErrorCode::input_invalid, "request text is not valid Unicode: " + message);

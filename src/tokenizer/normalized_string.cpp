@@ -60,7 +60,9 @@ void NormalizedString::transform(std::span<const CharChange> dest, size_t initia
 
 void NormalizedString::transform_range(ByteRange range, std::span<const CharChange> dest,
                                        size_t initial_offset) {
-  const auto [n_start, n_end] = range;
+  // Plain variables, not a structured binding: clang before 16 cannot capture bindings in lambdas.
+  const size_t n_start = range.first;
+  const size_t n_end = range.second;
   // `cursor` walks the replaced characters; `offset` is the byte position in the old string
   // whose alignment the next replacing character takes.
   size_t cursor = n_start;

@@ -104,10 +104,32 @@ std::vector<AddedToken> parse_added_tokens(const Json& value, const JsonPath& at
   return tokens;
 }
 
+// The loader walks nested components (Sequence normalizers, pre-tokenizers, decoders, ...) by
+// recursion; real files nest a handful of levels. Deeper files are refused while parsing, before a
+// hostile one can exhaust the stack (the limit of io/json_file.hpp, which this layer does not
+// link).
+constexpr int kMaxJsonDepth = 256;
+
 Json parse_json_text(std::string_view text, std::string_view source) {
+  // nlohmann stops at a NUL byte as if the input ended there; valid JSON never holds a raw one.
+  if (const size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    throw Error(
+        ErrorCode::invalid_model,
+        std::string(source) + ": not valid JSON: NUL character at byte " + std::to_string(nul));
+  }
+  const Json::parser_callback_t limit_depth = [source](int depth, Json::parse_event_t event,
+                                                       Json&) {
+    if ((event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start) &&
+        depth >= kMaxJsonDepth) {
+      throw Error(ErrorCode::invalid_model, std::string(source) +
+                                                ": not valid JSON: nested deeper than " +
+                                                std::to_string(kMaxJsonDepth) + " levels");
+    }
+    return true;
+  };
   try {
-    return Json::parse(text);
-  } catch (const Json::parse_error& e) {
+    return Json::parse(text, limit_depth);
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw Error(ErrorCode::invalid_model,
                 std::string(source) + ": not valid JSON: " + std::string(e.what()));
   }

@@ -218,6 +218,18 @@ TEST(ServerRequests, MalformedJsonIsInvalidArgument) {
   EXPECT_NE(message_of([] { parse_json_body("{"); }).find("malformed JSON"), std::string::npos);
 }
 
+// Found by fuzz_request_body: a number beyond double is nlohmann's out_of_range, not a
+// parse_error, and escaped the parser as a non-hades exception (a 500 through the router).
+TEST(ServerRequests, NumberOutOfRangeIsInvalidArgument) {
+  for (const char* body : {R"({"model": 1e999})", R"({"model": "m", "inputs": ["a"], "x": -1e400})",
+                           "{\"model\": 1111e111111111(111"}) {
+    SCOPED_TRACE(body);
+    EXPECT_EQ(code_of([&] { parse_json_body(body); }), ErrorCode::invalid_argument);
+  }
+  EXPECT_NE(message_of([] { parse_json_body(R"({"model": 1e999})"); }).find("malformed JSON"),
+            std::string::npos);
+}
+
 TEST(ServerRequests, BodyMustBeAnObject) {
   for (const char* body : {"[]", "\"text\"", "3", "null"}) {
     SCOPED_TRACE(body);

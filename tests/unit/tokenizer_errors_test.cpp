@@ -190,4 +190,39 @@ TEST(TokenizerErrors, FileErrorsNameThePath) {
   }
 }
 
+std::string repeat(const std::string& text, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out += text;
+  return out;
+}
+
+// Nesting deep enough that a recursive walk (parsing, destroying, or the loader's own recursion
+// through Sequence components) would overflow the stack is refused first.
+TEST(TokenizerErrors, DeeplyNestedJson) {
+  const int depth = 200'000;
+  expect_error("{\"model\": " + repeat("[", depth) + repeat("]", depth) + "}",
+               hades::ErrorCode::invalid_model, {"deep"});
+}
+
+TEST(TokenizerErrors, DeeplyNestedSequenceNormalizers) {
+  const int depth = 100'000;
+  Json tokenizer = valid_tokenizer();
+  const std::string open = R"({"type": "Sequence", "normalizers": [)";
+  const std::string normalizer =
+      repeat(open, depth) + R"({"type": "Lowercase"})" + repeat("]}", depth);
+  tokenizer["normalizer"] = "NESTED";
+  std::string text = tokenizer.dump();
+  text.replace(text.find("\"NESTED\""), 8, normalizer);
+  expect_error(text, hades::ErrorCode::invalid_model, {"deep"});
+}
+
+// Found by fuzzing: a number beyond double is nlohmann's out_of_range, not a parse_error.
+TEST(TokenizerErrors, NumberOutOfRange) {
+  Json tokenizer = valid_tokenizer();
+  tokenizer["model"]["max_input_chars_per_word"] = "HUGE";
+  std::string text = tokenizer.dump();
+  text.replace(text.find("\"HUGE\""), 6, "1e999");
+  expect_error(text, hades::ErrorCode::invalid_model, {"not valid JSON"});
+}
+
 }  // namespace

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Writes the fuzzers' seed corpora (fuzz/corpus/NAME/) from the fixtures in tests/data.
+
+Seeds are small on purpose (a few KB per harness): real configs, tokenizer.json files cut down to a
+few hundred vocabulary entries, small safetensors files, requests of every route. Run from the
+repository root; the output is committed, so run it again only when the fixtures change.
+"""
+import json
+import struct
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+OUT = ROOT / "fuzz" / "corpus"
+
+
+def write(target, name, data):
+    folder = OUT / target
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+
+
+def safetensors(tensors, metadata=None):
+    """tensors: [(name, dtype, shape, raw bytes)] → a file as the reference writer lays it out."""
+    header, data = {}, b""
+    if metadata:
+        header["__metadata__"] = metadata
+    for name, dtype, shape, raw in tensors:
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def safetensors_seeds():
+    f32 = struct.pack("<6f", 0.5, -1.0, 2.0, 0.0, 3.5, -0.25)
+    write("safetensors", "f32_matrix", safetensors(
+        [("encoder.layer.0.attention.self.query.weight", "F32", [2, 3], f32)], {"format": "pt"}))
+    write("safetensors", "mixed_dtypes", safetensors([
+        ("a", "F32", [2], f32[:8]), ("b", "F16", [2, 2], bytes(8)), ("c", "BF16", [3], bytes(6)),
+        ("ids", "I64", [1], struct.pack("<q", 7)), ("mask", "BOOL", [2], b"\x01\x00")]))
+    write("safetensors", "scalar_and_empty", safetensors(
+        [("scalar", "F32", [], f32[:4]), ("empty", "F32", [0, 4], b"")]))
+    # The real header of a fixture model, with its data section cut short (invalid on purpose).
+    real = (DATA / "models" / "tiny-bert-h32-a2-l2-gelu" / "model.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", real[:8])
+    write("safetensors", "fixture_header_truncated", real[: 8 + n + 64])
+
+
+def config_seeds():
+    for folder in ["tiny-bertcls-h32-a2-l2-seqcls", "tiny-bertcls-h32-a2-l2-tokcls",
+                   "tiny-bert-h32-a2-l2-gelu", "tiny-distilbert-d32-h4-l2-gelu-seqcls",
+                   "tiny-distilbert-d32-h4-l2-gelu", "tiny-modernbert-h24-a2-l5-w8-seqcls",
+                   "tiny-modernbert-h32-a4-l4-w16-classic-tokcls"]:
+        write("model_config", folder, (DATA / "models" / folder / "config.json").read_bytes())
+
+
+def cut_wordpiece(path, keep):
+    t = json.loads(path.read_text())
+    t["model"]["vocab"] = {k: v for k, v in t["model"]["vocab"].items() if v < keep}
+    t["added_tokens"] = [a for a in t["added_tokens"] if a["id"] < keep]
+    return json.dumps(t, ensure_ascii=False)
+
+
+def cut_bpe(path, keep, merges):
+    t = json.loads(path.read_text())
+    vocab = {k: v for k, v in t["model"]["vocab"].items() if v < keep}
+    kept = []
+    for merge in t["model"]["merges"]:
+        a, b = merge if isinstance(merge, list) else merge.split(" ", 1)
+        if a in vocab and b in vocab and a + b in vocab:
+            kept.append(merge)
+    t["model"]["vocab"], t["model"]["merges"] = vocab, kept[:merges]
+    t["added_tokens"] = [a for a in t["added_tokens"] if a["id"] < keep]
+    return json.dumps(t, ensure_ascii=False)
+
+
+def tokenizer_json_seeds():
+    tok = DATA / "tokenizer"
+    write("tokenizer_json", "wordpiece_uncased", cut_wordpiece(tok / "bert-uncased" / "tokenizer.json", 120))
+    write("tokenizer_json", "wordpiece_nfkc", cut_wordpiece(tok / "nfkc-replace-digits" / "tokenizer.json", 120))
+    write("tokenizer_json", "wordpiece_seq_nfd", cut_wordpiece(tok / "seq-nfd-whitespace" / "tokenizer.json", 120))
+    write("tokenizer_json", "bpe_split", cut_bpe(tok / "bpe" / "synthetic-split" / "tokenizer.json", 120, 40))
+    write("tokenizer_json", "bpe_affix", cut_bpe(tok / "bpe" / "synthetic-affix" / "tokenizer.json", 120, 40))
+    write("tokenizer_json", "bpe_bytelevel", cut_bpe(tok / "bpe" / "modernbert" / "tokenizer.json", 300, 40))
+
+
+def tokenize_seeds():
+    texts = json.loads((DATA / "tokenizer" / "corpus.json").read_text())
+    texts = texts if isinstance(texts, list) else next(iter(texts.values()))
+    picked = [t for t in texts if isinstance(t, str) and 0 < len(t.encode()) < 200][:12]
+    for i, text in enumerate(picked):
+        write("tokenize", f"corpus_{i:02d}", bytes([i * 21 % 256]) + text.encode())
+    write("tokenize", "invalid_utf8", b"\x03abc\xff\xfe def \xc3")
+
+
+REQUESTS = {
+    "embed": {"model": "org/name", "inputs": ["first text", "second"], "normalize": True,
+              "pooling": "mean", "truncate": True},
+    "tokenize": {"model": "org/name", "inputs": "one text", "add_special_tokens": False},
+    "load": {"model": "org/name@main", "pin": True},
+    "classify": {"model": "org/name", "inputs": ["a", "b"], "pairs": ["c", "d"]},
+    "rerank": {"model": "org/name", "query": "q", "documents": ["d1", "d2"]},
+    "chunk": {"model": "org/name", "inputs": ["a long document"], "max_length": 128},
+    "unload": {"model": "org/name"},
+}
+ROUTES = {"embed": "/v1/embed", "tokenize": "/v1/tokenize", "load": "/v1/models/load",
+          "classify": "/v1/classify", "rerank": "/v1/rerank", "chunk": "/v1/chunk",
+          "unload": "/v1/models/unload"}
+SELECTORS = {"embed": 0, "tokenize": 1, "load": 2, "classify": 3, "rerank": 4, "chunk": 5, "unload": 6}
+
+
+def request_seeds():
+    for name, body in REQUESTS.items():
+        text = json.dumps(body)
+        write("request_body", name, bytes([SELECTORS[name]]) + text.encode())
+        raw = (f"POST {ROUTES[name]} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(text.encode())}\r\n\r\n{text}")
+        write("http_request", name, raw)
+    write("http_request", "get_status", "GET /v1/status?verbose=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    chunked = json.dumps(REQUESTS["embed"]).encode()
+    write("http_request", "embed_chunked",
+          b"POST /v1/embed HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+          + f"{len(chunked):x}\r\n".encode() + chunked + b"\r\n0\r\n\r\n")
+    write("request_body", "bad_surrogate", b"\x00" + b'{"model":"m","inputs":["\\ud800"]}')
+
+
+if __name__ == "__main__":
+    safetensors_seeds()
+    config_seeds()
+    tokenizer_json_seeds()
+    tokenize_seeds()
+    request_seeds()
