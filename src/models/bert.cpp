@@ -41,8 +41,11 @@ BertConfig parse_config(const nlohmann::json& json, const std::string& source) {
     throw Error(ErrorCode::unsupported, source + ": position_embedding_type '" + position_type +
                                             "' is not supported; only 'absolute' is");
   }
-  check_model_size(
-      f, {c.vocab_size, c.hidden_size, c.num_layers, c.intermediate_size, c.max_positions});
+  check_model_size(f, {{"vocab_size", c.vocab_size},
+                       {"hidden_size", c.hidden_size},
+                       {"num_hidden_layers", c.num_layers},
+                       {"intermediate_size", c.intermediate_size},
+                       {"max_position_embeddings", c.max_positions}});
   return c;
 }
 

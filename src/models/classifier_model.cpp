@@ -14,6 +14,7 @@
 #include <cmath>
 
 #include "hades/error.hpp"
+#include "io/folder_path.hpp"
 #include "io/json_file.hpp"
 #include "models/registry.hpp"
 #include "tokenizer/unicode.hpp"
@@ -35,7 +36,9 @@ std::vector<float> softmax(std::span<const float> logits) {
 // bound, else the encoder's.
 int64_t window_from_config(const std::filesystem::path& dir, int64_t positions) {
   const auto path = dir / "tokenizer_config.json";
-  if (!std::filesystem::exists(path)) return positions;
+  // An error examining it (a symlink loop) is left for read_json_file to report.
+  std::error_code error;
+  if (!std::filesystem::exists(path, error) && !error) return positions;
   const nlohmann::json config = read_json_file(path);
   const auto it = config.find("model_max_length");
   if (it != config.end() && it->is_number_integer() && it->get<int64_t>() > 2) {
@@ -84,9 +87,7 @@ ClassifierModel::ClassifierModel(ModelParts parts, Tokenizer tokenizer)
 
 std::unique_ptr<ClassifierModel> ClassifierModel::load(const std::filesystem::path& dir,
                                                        const ModelLoadOptions& options) {
-  if (!std::filesystem::is_directory(dir)) {
-    throw Error(ErrorCode::not_found, dir.string() + ": model folder not found");
-  }
+  require_model_folder(dir);
   const Backend& backend = options.backend != nullptr ? *options.backend : cpu_backend();
   ModelParts parts = load_model_parts(dir, backend);
   if (parts.task == ModelTask::base) {

@@ -27,8 +27,11 @@ BertConfig parse_config(const nlohmann::json& json, const std::string& source) {
   if (c.hidden_size % c.num_heads != 0) {
     f.fail("dim", "must be a multiple of n_heads (" + std::to_string(c.num_heads) + ")");
   }
-  check_model_size(
-      f, {c.vocab_size, c.hidden_size, c.num_layers, c.intermediate_size, c.max_positions});
+  check_model_size(f, {{"vocab_size", c.vocab_size},
+                       {"dim", c.hidden_size},
+                       {"n_layers", c.num_layers},
+                       {"hidden_dim", c.intermediate_size},
+                       {"max_position_embeddings", c.max_positions}});
   return c;
 }
 

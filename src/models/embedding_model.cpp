@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "hades/error.hpp"
+#include "io/folder_path.hpp"
 #include "io/json_file.hpp"
 #include "models/pooling.hpp"
 #include "models/registry.hpp"
@@ -39,7 +40,9 @@ std::string lower_case(const std::string& text) {
 // model_max_length where it is a real bound, capped by the position embeddings.
 int64_t default_max_length(const std::filesystem::path& dir, int64_t positions) {
   const auto path = dir / "tokenizer_config.json";
-  if (!std::filesystem::exists(path)) return positions;
+  // An error examining it (a symlink loop) is left for read_json_file to report.
+  std::error_code error;
+  if (!std::filesystem::exists(path, error) && !error) return positions;
   const nlohmann::json config = read_json_file(path);
   const auto it = config.find("model_max_length");
   if (it != config.end() && it->is_number_integer() && it->get<int64_t>() > 0) {
@@ -57,9 +60,7 @@ EmbeddingModel::EmbeddingModel(std::unique_ptr<Encoder> encoder, Tokenizer token
 
 std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const std::filesystem::path& dir,
                                                      const ModelLoadOptions& options) {
-  if (!std::filesystem::is_directory(dir)) {
-    throw Error(ErrorCode::not_found, dir.string() + ": model folder not found");
-  }
+  require_model_folder(dir);
   const std::optional<SentenceTransformerConfig> st = read_sentence_transformer_config(dir);
   const std::filesystem::path model_dir = st ? st->transformer_dir : dir;
   const Backend& backend = options.backend != nullptr ? *options.backend : cpu_backend();

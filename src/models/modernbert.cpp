@@ -105,8 +105,12 @@ ModernBertConfig parse_config(const nlohmann::json& json, const std::string& sou
   if (c.hidden_size % c.num_heads != 0 || (c.hidden_size / c.num_heads) % 2 != 0) {
     f.fail("hidden_size", "must be a multiple of num_attention_heads with an even head size");
   }
-  check_model_size(f, {c.vocab_size, c.hidden_size, c.num_layers, c.intermediate_size,
-                       c.max_positions, c.local_attention});
+  check_model_size(f, {{"vocab_size", c.vocab_size},
+                       {"hidden_size", c.hidden_size},
+                       {"num_hidden_layers", c.num_layers},
+                       {"intermediate_size", c.intermediate_size},
+                       {"max_position_embeddings", c.max_positions},
+                       {"local_attention", c.local_attention}});
   return c;
 }
 

@@ -25,14 +25,14 @@ Activation parse_activation(const JsonFields& config, std::string_view key,
   return it->second;
 }
 
-void check_model_size(const JsonFields& config, std::initializer_list<int64_t> sizes) {
+void check_model_size(const JsonFields& config, std::initializer_list<ConfigSize> sizes) {
   // 2^24 bounds every dimension of every published encoder by far and keeps products of two
   // dimensions well inside int64.
   constexpr int64_t kMaxDimension = int64_t{1} << 24;
-  for (int64_t size : sizes) {
-    if (size > kMaxDimension) {
-      config.fail("", "a size of " + std::to_string(size) + " exceeds the limit of " +
-                          std::to_string(kMaxDimension) + " per dimension");
+  for (const ConfigSize& size : sizes) {
+    if (size.value > kMaxDimension) {
+      config.fail(size.key, "is " + std::to_string(size.value) + ", more than the limit of " +
+                                std::to_string(kMaxDimension) + " per dimension");
     }
   }
 }

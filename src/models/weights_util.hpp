@@ -27,8 +27,15 @@ struct NormWeights {
 Activation parse_activation(const JsonFields& config, std::string_view key,
                             const std::string& default_name);
 
-// Refuses configs whose sizes are out of any sane range before anything is allocated for them.
-void check_model_size(const JsonFields& config, std::initializer_list<int64_t> sizes);
+// One size a config declares, with the key it came from (for the message).
+struct ConfigSize {
+  std::string_view key;
+  int64_t value = 0;
+};
+
+// Refuses configs whose sizes are out of any sane range before anything is allocated for them,
+// naming the key at fault.
+void check_model_size(const JsonFields& config, std::initializer_list<ConfigSize> sizes);
 
 // Loads tensors named relative to a prefix, checking each against its expected shape.
 class WeightLoader {

@@ -12,56 +12,15 @@
 #include "hades/error.hpp"
 #include "io/safetensors.hpp"
 #include "models/embedding_model.hpp"
-#include "support/paths.hpp"
-#include "support/temp_dir.hpp"
+#include "support/model_folder.hpp"
 
 namespace hades {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A loadable model folder in a fresh temporary directory: a tiny BERT with a real tokenizer.
-class ModelFolder {
- public:
-  ModelFolder() {
-    const fs::path tiny = test::data_dir() / "models" / "tiny-bert-h32-a2-l2-gelu";
-    fs::copy_file(tiny / "config.json", path_ / "config.json");
-    fs::copy_file(tiny / "model.safetensors", path_ / "model.safetensors");
-    fs::copy_file(test::data_dir() / "tokenizer" / "bert-uncased" / "tokenizer.json",
-                  path_ / "tokenizer.json");
-  }
-
-  const fs::path& path() const { return dir_.path(); }
-
-  void write(const std::string& name, const std::string& bytes) const {
-    test::write_file(path() / name, bytes);
-  }
-  std::string read(const std::string& name) const { return test::read_file(path() / name); }
-  void edit_config(const std::function<void(nlohmann::json&)>& edit) const {
-    nlohmann::json config = nlohmann::json::parse(read("config.json"));
-    edit(config);
-    write("config.json", config.dump());
-  }
-
- private:
-  test::TempDir dir_;
-  const fs::path& path_ = dir_.path();
-};
-
-// Loads the folder and checks the error's code and that its message has every fragment.
-void expect_load_error(const ModelFolder& folder, ErrorCode code,
-                       const std::vector<std::string>& fragments) {
-  try {
-    EmbeddingModel::load(folder.path());
-    ADD_FAILURE() << "the folder loaded";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const std::string& fragment : fragments) {
-      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
-          << "message lacks '" << fragment << "': " << e.what();
-    }
-  }
-}
+using test::expect_load_error;
+using test::ModelFolder;
 
 TEST(ModelLoadErrors, TheIntactFolderLoads) {
   const ModelFolder folder;
@@ -138,7 +97,7 @@ TEST(ModelLoadErrors, WrongDtype) {
 
 TEST(ModelLoadErrors, WrongShapeForTheConfig) {
   const ModelFolder folder;
-  folder.edit_config([](nlohmann::json& c) { c["intermediate_size"] = 128; });
+  folder.edit_json("config.json", [](nlohmann::ordered_json& c) { c["intermediate_size"] = 128; });
   expect_load_error(folder, ErrorCode::invalid_model, {"model.safetensors", "intermediate.dense"});
 }
 
@@ -150,25 +109,28 @@ TEST(ModelLoadErrors, BrokenConfigJson) {
 
 TEST(ModelLoadErrors, ConfigFieldOfTheWrongType) {
   const ModelFolder folder;
-  folder.edit_config([](nlohmann::json& c) { c["hidden_size"] = "abc"; });
+  folder.edit_json("config.json", [](nlohmann::ordered_json& c) { c["hidden_size"] = "abc"; });
   expect_load_error(folder, ErrorCode::invalid_model, {"config.json", "hidden_size"});
 }
 
 TEST(ModelLoadErrors, ConfigSizesThatWouldNeedTerabytes) {
   const ModelFolder folder;
-  folder.edit_config([](nlohmann::json& c) { c["vocab_size"] = 4'000'000'000'000LL; });
+  folder.edit_json("config.json",
+                   [](nlohmann::ordered_json& c) { c["vocab_size"] = 4'000'000'000'000LL; });
   expect_load_error(folder, ErrorCode::invalid_model, {"config.json"});
 }
 
 TEST(ModelLoadErrors, UnknownArchitecture) {
   const ModelFolder folder;
-  folder.edit_config([](nlohmann::json& c) { c["model_type"] = "llama"; });
+  folder.edit_json("config.json", [](nlohmann::ordered_json& c) { c["model_type"] = "llama"; });
   expect_load_error(folder, ErrorCode::unsupported, {"config.json", "llama", "bert"});
 }
 
 TEST(ModelLoadErrors, RemoteCode) {
   const ModelFolder folder;
-  folder.edit_config([](nlohmann::json& c) { c["auto_map"] = {{"AutoModel", "x.Model"}}; });
+  folder.edit_json("config.json", [](nlohmann::ordered_json& c) {
+    c["auto_map"] = {{"AutoModel", "x.Model"}};
+  });
   expect_load_error(folder, ErrorCode::unsupported, {"config.json", "remote code"});
 }
 
