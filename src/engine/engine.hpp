@@ -30,7 +30,7 @@ struct EngineConfig {
   size_t max_models = 3;                             // HADES_MAX_MODELS
   std::optional<uint64_t> max_memory_bytes;          // HADES_MAX_MEMORY; none = no byte budget
   std::string default_device = "cuda:0";             // HADES_DEFAULT_DEVICE; falls back to cpu
-  int64_t max_batch_tokens = 16384;                  // token budget of one executor batch
+  int64_t max_batch_tokens = 4096;                   // token budget of one executor batch
   size_t max_queued_requests = 1024;                 // beyond this, requests fail with overloaded
   std::chrono::milliseconds failure_cooldown{5000};  // a failed load is not retried sooner
   // Model id → local folder (a folder path, the Hugging Face cache, a download). A download

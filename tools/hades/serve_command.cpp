@@ -110,7 +110,7 @@ void add_serve_command(CLI::App& app) {
       "default device (default: $HADES_DEFAULT_DEVICE, else cuda:0, which falls back to cpu)");
   serve
       ->add_option("--max-batch-tokens", args->max_batch_tokens,
-                   "token budget of one executor batch (16384)")
+                   "token budget of one executor batch (4096)")
       ->check(CLI::PositiveNumber);
   serve->add_option("--max-body", args->max_body, "largest request body (16MiB)");
   serve->add_option("--max-inputs", args->max_inputs, "texts per request (1024)")

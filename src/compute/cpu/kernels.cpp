@@ -3,6 +3,7 @@
 #include <dnnl.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -47,9 +48,10 @@ constexpr int64_t kQueryBlock = 64;
 // e^x for x <= 0 within about 2 ulp (Cephes' expf: x = n ln2 + r, |r| <= ln2/2, a degree-6
 // polynomial for e^r, 2^n put into the exponent bits), written without branches or calls so that
 // the loop around it vectorises; libm's expf does not. Below -87 it returns 0.
-inline float exp_nonpositive(float x) {
-  x = std::max(x, -87.0f);
-  const float n = std::nearbyint(x * 1.44269504088896341f);
+__attribute__((always_inline)) inline float exp_nonpositive(float x) {
+  x = x > -87.0f ? x : -87.0f;
+  // Round to nearest by the 1.5 · 2^23 trick: the addition drops the fraction bits.
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -58,10 +60,7 @@ inline float exp_nonpositive(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const auto bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return p * std::bit_cast<float>(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);
 }
 
 // Softmax of scores[first, last) in place (float32, max-subtracted, as PyTorch computes it); the
@@ -69,13 +68,13 @@ inline float exp_nonpositive(float x) {
 HADES_MULTIVERSION
 void softmax_band(float* row, int64_t width, int64_t first, int64_t last) {
   float max = -INFINITY;
-  for (int64_t j = first; j < last; ++j) max = std::max(max, row[j]);
+#pragma omp simd reduction(max : max)
+  for (int64_t j = first; j < last; ++j) max = row[j] > max ? row[j] : max;
+#pragma omp simd
+  for (int64_t j = first; j < last; ++j) row[j] = exp_nonpositive(row[j] - max);
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-  for (int64_t j = first; j < last; ++j) {
-    row[j] = exp_nonpositive(row[j] - max);
-    sum += row[j];
-  }
+  for (int64_t j = first; j < last; ++j) sum += row[j];
   const float inv = 1.0f / sum;
   for (int64_t j = 0; j < first; ++j) row[j] = 0.0f;
   for (int64_t j = first; j < last; ++j) row[j] *= inv;
