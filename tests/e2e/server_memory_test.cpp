@@ -11,20 +11,6 @@
 namespace hades::test {
 namespace {
 
-int64_t rss_kib(long pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  int64_t value = 0;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      status >> value;
-      return value;
-    }
-    status.ignore(1 << 16, '\n');
-  }
-  return -1;
-}
-
 TEST(ServerMemory, UnloadingReturnsTheWeightsToTheSystem) {
   const SocketDir dir;
   ServerProcess server(dir.socket());
