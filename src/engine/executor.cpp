@@ -1,6 +1,7 @@
 #include "engine/executor.hpp"
 
 #include "hades/error.hpp"
+#include "models/parallel_forward.hpp"
 #include "models/pooling.hpp"
 
 namespace hades {
@@ -110,7 +111,7 @@ void Executor::execute(std::vector<EmbedJob>& batch) {
       }
     }
     const Encoder& encoder = batch.front().model->embedding().encoder();
-    const EncoderOutput out = encoder.forward({ids, type_ids, cu_seqlens});
+    const EncoderOutput out = forward_parallel(encoder, {ids, type_ids, cu_seqlens});
     const int64_t hidden = encoder.hidden_size();
     std::vector<Embeddings> results;
     size_t sequence = 0;

@@ -16,6 +16,7 @@
 #include "hades/error.hpp"
 #include "io/folder_path.hpp"
 #include "io/json_file.hpp"
+#include "models/parallel_forward.hpp"
 #include "models/registry.hpp"
 #include "tokenizer/unicode.hpp"
 
@@ -113,7 +114,7 @@ std::vector<float> ClassifierModel::run_head(std::span<const Encoding> encodings
     cu.push_back(static_cast<int32_t>(ids.size()));
   }
   const RaggedBatch batch{ids, type_ids, cu};
-  const EncoderOutput out = parts_.encoder->forward(batch);
+  const EncoderOutput out = forward_parallel(*parts_.encoder, batch);
   return parts_.head->logits(out.hidden, batch);
 }
 

@@ -10,6 +10,7 @@
 #include "hades/error.hpp"
 #include "io/folder_path.hpp"
 #include "io/json_file.hpp"
+#include "models/parallel_forward.hpp"
 #include "models/pooling.hpp"
 #include "models/registry.hpp"
 
@@ -141,7 +142,7 @@ void EmbeddingModel::embed_group(std::span<const Encoding> encodings,
     type_ids.insert(type_ids.end(), e.type_ids.begin(), e.type_ids.end());
     cu_seqlens.push_back(static_cast<int32_t>(ids.size()));
   }
-  const EncoderOutput result = encoder_->forward({ids, type_ids, cu_seqlens});
+  const EncoderOutput result = forward_parallel(*encoder_, {ids, type_ids, cu_seqlens});
   const std::vector<float> pooled = pool(result.hidden, encoder_->hidden_size(), cu_seqlens, modes);
   out.values.insert(out.values.end(), pooled.begin(), pooled.end());
   out.tokens += static_cast<int64_t>(ids.size());

@@ -118,7 +118,7 @@ TEST_F(ClientTest, ServiceErrorsKeepTheirCodeAndMessage) {
 
 TEST_F(ClientTest, AnswersWithoutAnErrorBodyMapTheirStatus) {
   FakeServer server(socket(), [](const std::string&) {
-    return FakeAnswer{"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 4\r\n\r\noops"};
+    return FakeAnswer{"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops"};
   });
   ModelClient client(options());
   try {
@@ -126,7 +126,7 @@ TEST_F(ClientTest, AnswersWithoutAnErrorBodyMapTheirStatus) {
     ADD_FAILURE();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::internal);
-    EXPECT_NE(std::string(e.what()).find("HTTP 502"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("HTTP 500"), std::string::npos) << e.what();
   }
 }
 
