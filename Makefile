@@ -37,7 +37,7 @@ test-fast: build model
 
 test-asan: deps model
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHADES_SANITIZE=ON \
-	  -DHADES_BUILD_BENCH=OFF -DHADES_TEST_HF_CACHE=$(abspath $(BUILD))/hf-hub $(CMAKE_FLAGS)
+	  -DHADES_BUILD_BENCH=OFF -DHADES_BUILD_E2E=OFF -DHADES_TEST_HF_CACHE=$(abspath $(BUILD))/hf-hub $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L 'unit|ops|parity|tokenizer'
