@@ -1,0 +1,86 @@
+// Micro-benchmarks of the CPU backend's hot ops at all-MiniLM-L6-v2's shapes (Google Benchmark):
+// the four linear layers at 512 and 64 token rows, ragged attention over 8 sequences of 64 or 256
+// tokens, and the residual LayerNorm. Items/s are token rows; the FLOP counters are GFLOP/s.
+//
+//   build/bench/hades_bench_ops [--benchmark_filter=Linear]
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "compute/backend.hpp"
+
+namespace hades {
+namespace {
+
+constexpr int64_t kHidden = 384;
+constexpr int64_t kHeads = 12;
+constexpr int64_t kHeadDim = 32;
+
+const Backend& cpu() {
+  static const std::unique_ptr<Backend> backend = make_cpu_backend();
+  return *backend;
+}
+
+std::vector<float> random_values(size_t n, float scale = 0.1f) {
+  std::mt19937 generator(7);
+  std::normal_distribution<float> normal(0.0f, scale);
+  std::vector<float> out(n);
+  for (float& v : out) v = normal(generator);
+  return out;
+}
+
+// args: rows, in_features, out_features
+void Linear(benchmark::State& state) {
+  const int64_t rows = state.range(0), in = state.range(1), out = state.range(2);
+  const std::vector<float> weight = random_values(static_cast<size_t>(in * out));
+  const std::vector<float> bias = random_values(static_cast<size_t>(out));
+  const auto layer = cpu().pack_linear({weight, bias, in, out});
+  const std::vector<float> x = random_values(static_cast<size_t>(rows * in), 1.0f);
+  std::vector<float> y(static_cast<size_t>(rows * out));
+  for (auto _ : state) cpu().linear(*layer, x.data(), rows, y.data(), Activation::gelu_erf);
+  state.SetItemsProcessed(state.iterations() * rows);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * static_cast<double>(rows * in * out) * static_cast<double>(state.iterations()) / 1e9,
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(Linear)
+    ->ArgsProduct({{64, 512}, {kHidden}, {3 * kHidden, kHidden, 4 * kHidden}})
+    ->Args({512, 4 * kHidden, kHidden})
+    ->Args({64, 4 * kHidden, kHidden});
+
+// args: sequences, tokens per sequence
+void Attention(benchmark::State& state) {
+  const int64_t sequences = state.range(0), length = state.range(1);
+  std::vector<int32_t> cu = {0};
+  for (int64_t s = 0; s < sequences; ++s) cu.push_back(static_cast<int32_t>((s + 1) * length));
+  const int64_t tokens = sequences * length;
+  const std::vector<float> qkv = random_values(static_cast<size_t>(tokens * 3 * kHidden), 1.0f);
+  std::vector<float> out(static_cast<size_t>(tokens * kHidden));
+  const AttentionParams params{cu, kHeads, kHeadDim, 0.17677669f, 0};
+  for (auto _ : state) cpu().attention(qkv.data(), params, out.data());
+  state.SetItemsProcessed(state.iterations() * tokens);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(4.0 * static_cast<double>(sequences * length * length * kHidden) *
+                             static_cast<double>(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
+}
+BENCHMARK(Attention)->Args({8, 64})->Args({8, 256});
+
+void AddLayerNorm(benchmark::State& state) {
+  const int64_t rows = state.range(0);
+  const std::vector<float> gamma = random_values(kHidden), beta = random_values(kHidden);
+  const std::vector<float> residual = random_values(static_cast<size_t>(rows * kHidden), 1.0f);
+  std::vector<float> x = random_values(static_cast<size_t>(rows * kHidden), 1.0f);
+  const LayerNormParams params{gamma, beta, 1e-12f};
+  for (auto _ : state) cpu().add_layer_norm(x.data(), residual.data(), rows, kHidden, params);
+  state.SetItemsProcessed(state.iterations() * rows);
+}
+BENCHMARK(AddLayerNorm)->Arg(64)->Arg(512);
+
+}  // namespace
+}  // namespace hades
+
+BENCHMARK_MAIN();
