@@ -41,8 +41,9 @@ std::shared_ptr<ResidentModel> ModelRegistry::load_as_leader(const std::string& 
     lock.unlock();
     const uint64_t expected = hooks_.estimate_bytes(id);
     lock.lock();
-    make_room(id, expected);
+    make_room(id, expected, lock);
     entries_[id].reserved_bytes = expected;
+    entries_[id].admitted = true;
     lock.unlock();
     auto model = std::make_shared<ResidentModel>(id, device, hooks_.load(id), accounting_);
     lock.lock();
@@ -74,10 +75,25 @@ std::shared_ptr<ResidentModel> ModelRegistry::load_as_leader(const std::string& 
   }
 }
 
+// Ready models and admitted loads; a load still waiting in make_room holds no place yet, so that
+// two loads waiting for each other's place cannot deadlock.
 size_t ModelRegistry::counted_models(const std::string& except) const {
   return static_cast<size_t>(std::count_if(entries_.begin(), entries_.end(), [&](const auto& kv) {
-    return kv.first != except && kv.second.state != ModelState::failed;
+    return kv.first != except &&
+           (kv.second.state == ModelState::ready ||
+            (kv.second.admitted && !kv.second.model && kv.second.state != ModelState::failed));
   }));
+}
+
+// When every place is held by a load in progress (admitted, not pinned), waits until a load ends:
+// the model it brings can then be evicted. False when there is no such load, or at DEADLINE.
+bool ModelRegistry::wait_for_a_load(const std::string& id, std::unique_lock<std::mutex>& lock,
+                                    std::chrono::steady_clock::time_point deadline) {
+  const bool loading = std::any_of(entries_.begin(), entries_.end(), [&](const auto& kv) {
+    return kv.first != id && kv.second.admitted && !kv.second.pinned && !kv.second.model &&
+           kv.second.state != ModelState::failed;
+  });
+  return loading && load_finished_.wait_until(lock, deadline) == std::cv_status::no_timeout;
 }
 
 uint64_t ModelRegistry::reserved_bytes() const {
@@ -106,12 +122,15 @@ bool ModelRegistry::evict_one(const std::string& reason, bool allow_busy) {
   return true;
 }
 
-void ModelRegistry::make_room(const std::string& id, uint64_t needed_bytes) {
+void ModelRegistry::make_room(const std::string& id, uint64_t needed_bytes,
+                              std::unique_lock<std::mutex>& lock) {
+  const auto deadline = std::chrono::steady_clock::now() + limits_.room_wait;
   while (counted_models(id) >= limits_.max_models) {
     const std::string reason =
         "least recently used; HADES_MAX_MODELS=" + std::to_string(limits_.max_models) +
         " reached loading " + id;
-    if (!evict_one(reason, false) && !evict_one(reason, true)) {
+    if (!evict_one(reason, false) && !evict_one(reason, true) &&
+        !wait_for_a_load(id, lock, deadline)) {
       throw Error(ErrorCode::conflict,
                   "cannot load " + id + ": HADES_MAX_MODELS=" + std::to_string(limits_.max_models) +
                       " models are loaded and all are pinned or loading; unload one or raise "
@@ -123,7 +142,7 @@ void ModelRegistry::make_room(const std::string& id, uint64_t needed_bytes) {
   while (accounting_->get() + reserved_bytes() + needed_bytes > budget) {
     const std::string reason = "least recently used; HADES_MAX_MEMORY=" + format_byte_size(budget) +
                                " reached loading " + id;
-    if (!evict_one(reason, false)) {
+    if (!evict_one(reason, false) && !wait_for_a_load(id, lock, deadline)) {
       const uint64_t held = accounting_->get() + reserved_bytes();
       throw Error(ErrorCode::out_of_memory,
                   "Out of memory: " + id + " needs " + format_byte_size(needed_bytes) +

@@ -29,6 +29,9 @@ struct RegistryLimits {
   size_t max_models = 3;
   std::optional<uint64_t> max_memory_bytes;
   std::chrono::milliseconds failure_cooldown{5000};
+  // How long a load waits for a place that loads in progress hold (they become evictable when
+  // they finish) before it fails with conflict / out_of_memory.
+  std::chrono::milliseconds room_wait{300'000};
 };
 
 struct RegistryHooks {
@@ -71,13 +74,16 @@ class ModelRegistry {
     std::string error;
     std::chrono::steady_clock::time_point failed_at;
     uint64_t reserved_bytes = 0;  // expected size while loading
+    bool admitted = false;        // passed make_room: counts against the limits while loading
     uint64_t download_done_bytes = 0;
     uint64_t download_total_bytes = 0;
   };
 
   std::shared_ptr<ResidentModel> load_as_leader(const std::string& id, const std::string& device,
                                                 bool pin, std::unique_lock<std::mutex>& lock);
-  void make_room(const std::string& id, uint64_t needed_bytes);
+  void make_room(const std::string& id, uint64_t needed_bytes, std::unique_lock<std::mutex>& lock);
+  bool wait_for_a_load(const std::string& id, std::unique_lock<std::mutex>& lock,
+                       std::chrono::steady_clock::time_point deadline);
   bool evict_one(const std::string& reason, bool allow_busy);
   uint64_t reserved_bytes() const;
   size_t counted_models(const std::string& except) const;

@@ -90,6 +90,31 @@ TEST(EngineRegistry, PinnedModelsSurviveAndBlockLoadsThatNeedThem) {
   expect_error([&] { engine.load_model(m[1]); }, ErrorCode::conflict, "pinned");
 }
 
+// More models asked for at once than places: a load whose place is held by loads in progress
+// waits for one to finish and evicts it, instead of failing (found by the load test).
+TEST(EngineRegistry, ConcurrentLoadsBeyondTheLimitWaitForAPlace) {
+  const ModelCopies m(3);
+  Engine engine(config_with(1));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < 3; ++i) {
+      threads.emplace_back([&, i] {
+        try {
+          engine.embed({.model = m[i], .inputs = {"a text"}});
+        } catch (const Error& e) {
+          ADD_FAILURE() << e.what();
+          ++failures;
+        }
+      });
+    }
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(loaded_ids(engine).size(), 1u);
+  EXPECT_GE(engine.stats().evictions, 2u);
+}
+
 TEST(EngineRegistry, MemoryBudgetEvictsAndRefusesWithTheFigures) {
   const ModelCopies m(2);
   Engine probe(config_with(3));
