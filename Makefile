@@ -7,9 +7,10 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps model configure build test test-fast test-asan test-fuzz demo bench \
+.PHONY: all deps model configure build test test-fast test-asan test-fuzz test-tsan demo bench \
   bench-compare format clean
 
 all: build
@@ -27,9 +28,9 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The whole suite: the release build runs every label, the sanitizer build the unit, ops, parity
-# and tokenizer labels (AddressSanitizer + UndefinedBehaviorSanitizer), and each fuzzer runs
-# briefly over its seed corpus.
-test: build model test-asan test-fuzz
+# and tokenizer labels (AddressSanitizer + UndefinedBehaviorSanitizer), each fuzzer runs briefly
+# over its seed corpus, and the concurrency tests run under ThreadSanitizer.
+test: build model test-asan test-fuzz test-tsan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-fast: build model
@@ -52,6 +53,22 @@ test-fuzz: deps
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
+# ThreadSanitizer: the registry unit test and the service's concurrent e2e tests, with a TSan-built
+# `hades` behind them. One OpenMP thread: libgomp is not instrumented, so TSan cannot see its
+# barriers and would report the compute kernels' hand-offs between threads as races.
+TSAN_TESTS := unit_engine_registry_test e2e_server_api_test e2e_server_lifecycle_test \
+  e2e_client_concurrency_test
+test-tsan: deps model
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHADES_TSAN=ON \
+	  -DHADES_BUILD_BENCH=OFF -DHADES_TEST_HF_CACHE=$(abspath $(BUILD))/hf-hub $(CMAKE_FLAGS)
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target hades $(TSAN_TESTS)
+	rm -f $(TSAN_BUILD)/tsan-report.*
+	cd $(TSAN_BUILD) && OMP_NUM_THREADS=1 HADES_E2E_CLIENTS=8 HADES_E2E_REQUESTS=25 \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 log_path=$(abspath $(TSAN_BUILD))/tsan-report" \
+	  ctest --output-on-failure -j $(JOBS) -R '^($(subst $(eval) ,|,$(strip $(TSAN_TESTS))))$$'
+	@# The daemons the e2e tests start report into files too; any report fails the target.
+	@if ls $(TSAN_BUILD)/tsan-report.* >/dev/null 2>&1; then cat $(TSAN_BUILD)/tsan-report.*; exit 1; fi
+
 # The real chonky weights are not reachable from the build machines: the chunking step runs a tiny
 # random DistilBERT token classifier from tests/data, and says so.
 demo: build model
@@ -71,4 +88,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
