@@ -126,9 +126,21 @@ def request_seeds():
     write("request_body", "bad_surrogate", b"\x00" + b'{"model":"m","inputs":["\\ud800"]}')
 
 
+def hub_seeds():
+    # ETag, Location and commit values, one per line, as fuzz/hub_headers_fuzz.cpp splits them.
+    write("hub_headers", "etag_location_commit", 'W/"a1b2c3d4e5"\n'
+          "https://cdn-lfs.huggingface.co/repos/ab/cd/file?x=1\n"
+          "0123456789abcdef0123456789abcdef01234567")
+    write("hub_headers", "sha256_relative_branch",
+          '"4f2e8d1b0c9a7e6f5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e"\n'
+          "/api/resolve-cache/models/org/name/main/config.json\nmain")
+    write("hub_headers", "odd_values", '""\nhttp://[::1]:8080\n../../etc')
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     config_seeds()
     tokenizer_json_seeds()
     tokenize_seeds()
     request_seeds()
+    hub_seeds()

@@ -230,6 +230,15 @@ TEST(ServerRequests, NumberOutOfRangeIsInvalidArgument) {
             std::string::npos);
 }
 
+// A body nested as deep as the size limit allows is parsed and freed without recursion.
+TEST(ServerRequests, DeeplyNestedBodyIsInvalidArgument) {
+  const size_t depth = 1'000'000;
+  const std::string body =
+      R"({"model": "m", "inputs": )" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  EXPECT_EQ(code_of([&] { parse_embed_request(parse_json_body(body), kLimits); }),
+            ErrorCode::invalid_argument);
+}
+
 TEST(ServerRequests, BodyMustBeAnObject) {
   for (const char* body : {"[]", "\"text\"", "3", "null"}) {
     SCOPED_TRACE(body);
