@@ -1,6 +1,8 @@
 // The CPU backend: oneDNN matmuls with weights re-laid out once into oneDNN's preferred format,
 // and vectorised kernels for LayerNorm and ragged attention. All parallel work runs on the one
 // OpenMP pool that oneDNN itself uses, so nothing is oversubscribed.
+#include <omp.h>
+
 #include <dnnl.hpp>
 
 #include <algorithm>
@@ -54,20 +56,30 @@ class CpuLinear final : public PackedLinear {
     if (!w.bias.empty()) {
       bias_.assign(w.bias.begin(), w.bias.end());
     }
-    for (Activation act : {Activation::none, Activation::gelu_erf, Activation::gelu_tanh,
-                           Activation::relu, Activation::tanh}) {
-      primitives_[static_cast<size_t>(act)] =
-          dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), act));
+    // oneDNN fixes a primitive's thread count when it is created, so each op exists twice: for
+    // the calling thread's OpenMP team, and for one thread (what parallel_forward asks for).
+    const int threads = omp_get_max_threads();
+    for (const int team : {threads, 1}) {
+      omp_set_num_threads(team);
+      Primitives& set = team == 1 ? single_ : team_;
+      for (Activation act : {Activation::none, Activation::gelu_erf, Activation::gelu_tanh,
+                             Activation::relu, Activation::tanh}) {
+        set.apply[static_cast<size_t>(act)] =
+            dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), act));
+      }
+      set.accumulate =
+          dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), Activation::none, true));
     }
-    accumulate_ =
-        dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), Activation::none, true));
+    omp_set_num_threads(threads);
   }
 
   // y += x · Wᵀ + b, through the matmul's "sum" post-op: no temporary, one pass over y.
-  void run_add(const float* x, int64_t rows, float* y) const { execute(accumulate_, x, rows, y); }
+  void run_add(const float* x, int64_t rows, float* y) const {
+    execute(current().accumulate, x, rows, y);
+  }
 
   void run(const float* x, int64_t rows, float* y, Activation act) const {
-    execute(primitives_[static_cast<size_t>(act)], x, rows, y);
+    execute(current().apply[static_cast<size_t>(act)], x, rows, y);
   }
 
  private:
@@ -104,11 +116,17 @@ class CpuLinear final : public PackedLinear {
     return dnnl::matmul::primitive_desc(desc, attr, engine_);
   }
 
+  struct Primitives {
+    dnnl::matmul apply[5];    // one per Activation
+    dnnl::matmul accumulate;  // y += x · Wᵀ + b
+  };
+  const Primitives& current() const { return omp_get_max_threads() == 1 ? single_ : team_; }
+
   dnnl::engine engine_;
   memory packed_weights_;
   std::vector<float> bias_;
-  dnnl::matmul primitives_[5];  // one per Activation
-  dnnl::matmul accumulate_;     // y += x · Wᵀ + b
+  Primitives team_;
+  Primitives single_;
 };
 
 class CpuBackend final : public Backend {
