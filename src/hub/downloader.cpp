@@ -140,9 +140,14 @@ struct FileMeta {
 };
 
 uint64_t parse_size(const std::string& text, const std::string& url) {
-  if (text.empty() || !std::all_of(text.begin(), text.end(),
-                                   [](unsigned char c) { return std::isdigit(c) != 0; })) {
-    throw Error(ErrorCode::io_error, url + " gave no file size (X-Linked-Size, Content-Length)");
+  // At most 18 digits: anything longer is no real file size, and would overflow stoull.
+  if (text.empty() || text.size() > 18 ||
+      !std::all_of(text.begin(), text.end(),
+                   [](unsigned char c) { return std::isdigit(c) != 0; })) {
+    throw Error(ErrorCode::io_error, url +
+                                         " gave no usable file size (X-Linked-Size, "
+                                         "Content-Length): '" +
+                                         text.substr(0, 40) + "'");
   }
   return std::stoull(text);
 }

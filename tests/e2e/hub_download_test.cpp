@@ -136,6 +136,15 @@ TEST(HubDownload, ACorruptDownloadIsRejectedAndDeleted) {
   EXPECT_FALSE(find_cached_model(kModel, "main", dir.path()).has_value());
 }
 
+// A size no file has (25 digits) is refused as such, not thrown as std::out_of_range.
+TEST(HubDownload, AnAbsurdFileSizeIsAnError) {
+  test::TempDir dir;
+  FakeHub hub(dir.path(), {chonky()}, {"--absurd-size", "model.safetensors"});
+  expect_error([&] { pull_model(kModel, {}, settings(hub, dir.path())); }, ErrorCode::io_error,
+               {"model.safetensors", "no usable file size", "9999999999"});
+  EXPECT_FALSE(find_cached_model(kModel, "main", dir.path()).has_value());
+}
+
 TEST(HubDownload, ErrorsSayWhatToDo) {
   test::TempDir dir;
   FakeHub hub(dir.path(), {chonky()},

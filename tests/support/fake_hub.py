@@ -63,6 +63,7 @@ class Hub:
         self.lfs_host = args.lfs_host
         self.slow_bps = args.slow_bps
         self.corrupt = set(args.corrupt)
+        self.absurd_size = set(args.absurd_size)
         self.cuts = {}  # file name -> [fraction, times left]
         for spec in args.cut:
             name, rest = spec.split("=", 1)
@@ -196,7 +197,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("X-Repo-Commit", repo.commit)
             self.send_header("ETag", '"' + git_sha1(b"pointer " + data[:64]) + '"')
             self.send_header("X-Linked-Etag", '"' + sha + '"')
-            self.send_header("X-Linked-Size", str(len(data)))
+            absurd = os.path.basename(name) in self.hub.absurd_size
+            self.send_header("X-Linked-Size", "9" * 25 if absurd else str(len(data)))
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -264,6 +266,8 @@ def main():
     parser.add_argument("--lfs-host", help="host name the file store redirects go to")
     parser.add_argument("--slow-bps", type=float, default=0, help="throttle bodies to N bytes/s")
     parser.add_argument("--corrupt", action="append", default=[], help="FILE served with a byte flipped")
+    parser.add_argument("--absurd-size", action="append", default=[],
+                        help="LFS FILE announced with a 25-digit X-Linked-Size")
     parser.add_argument("--cut", action="append", default=[],
                         help="FILE=FRACTION[:TIMES]: drop the connection after FRACTION of FILE")
     parser.add_argument("--extra-files", action="store_true",
