@@ -17,8 +17,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -104,7 +104,8 @@ json run_inprocess(const std::string& model_name, const Corpus& corpus, int runs
   for (const hades::Encoding& e : model->tokenize(corpus.texts)) {
     lengths.push_back(static_cast<int64_t>(e.size()));
   }
-  int64_t tokens = model->embed(corpus.texts, options).tokens;  // warm-up: kernels are made on first use
+  int64_t tokens =
+      model->embed(corpus.texts, options).tokens;  // warm-up: kernels are made on first use
   std::vector<double> seconds, cpu_seconds;
   for (int r = 0; r < runs; ++r) {
     const auto start = Clock::now();

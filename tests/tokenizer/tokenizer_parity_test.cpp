@@ -12,17 +12,17 @@
 
 #include "hades/error.hpp"
 #include "support/paths.hpp"
+#include "support/tokenizer_cases.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace {
 
 using Json = nlohmann::json;
-
-Json read_json(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  return Json::parse(in);
-}
+using hades::test::comparable;
+using hades::test::outcome;
+using hades::test::padding_from;
+using hades::test::read_json;
+using hades::test::truncation_from;
 
 std::filesystem::path fixture_dir() {
   return hades::test::data_dir() / "tokenizer";
@@ -99,59 +99,11 @@ class Section {
   size_t mismatches_ = 0;
 };
 
-std::optional<hades::TruncationOptions> truncation_from(const Json& value) {
-  if (value.is_null()) return std::nullopt;
-  hades::TruncationOptions options;
-  options.max_length = value["max_length"].get<size_t>();
-  options.stride = value["stride"].get<size_t>();
-  const std::string strategy = value["strategy"];
-  options.strategy = strategy == "only_first"    ? hades::TruncationStrategy::only_first
-                     : strategy == "only_second" ? hades::TruncationStrategy::only_second
-                                                 : hades::TruncationStrategy::longest_first;
-  options.direction = value["direction"] == "left" ? hades::TruncationDirection::left
-                                                   : hades::TruncationDirection::right;
-  return options;
-}
-
-std::optional<hades::PaddingOptions> padding_from(const Json& value) {
-  if (value.is_null()) return std::nullopt;
-  hades::PaddingOptions options;
-  if (value["strategy"] == "fixed") {
-    options.strategy = hades::PaddingStrategy::fixed;
-    options.fixed_length = value["length"].get<size_t>();
-  }
-  if (value.contains("pad_to_multiple_of")) {
-    options.pad_to_multiple_of = value["pad_to_multiple_of"].get<size_t>();
-  }
-  options.direction =
-      value["direction"] == "left" ? hades::PaddingDirection::left : hades::PaddingDirection::right;
-  options.pad_id = value["pad_id"];
-  options.pad_type_id = value["pad_type_id"];
-  options.pad_token = value["pad_token"];
-  return options;
-}
-
 std::string describe(const Json& input) {
   std::string out;
   for (const auto& part : input)
     out += (out.empty() ? "" : " + ") + escape(part.get<std::string>());
   return out;
-}
-
-// Runs `fn`, turning a hades::Error into {"error": ...} as the fixtures record HF's errors.
-template <typename Fn>
-Json outcome(Fn fn) {
-  try {
-    return fn();
-  } catch (const hades::Error& e) {
-    return Json{{"error", e.what()}};
-  }
-}
-
-// Equal when both succeeded with the same result, or both failed.
-Json comparable(const Json& value) {
-  if (value.is_object() && value.contains("error")) return Json{{"error", true}};
-  return value;
 }
 
 // One truncation / padding case: options as recorded, then every input (or the batch).
