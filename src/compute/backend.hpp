@@ -13,11 +13,20 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace hades {
 
 enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh };
+
+// The number format a backend keeps linear layers' weights in and runs their matmuls at. Every
+// other op (norms, softmax, attention, embeddings) and every activation between ops stay float32.
+//  - fp32: float32 throughout.
+//  - int8: weights quantized symmetrically per output channel at load; each matmul quantizes its
+//    input per row (per token) at run time, multiplies in integers and dequantizes into float32.
+//  - bf16: bfloat16 weights and inputs, float32 accumulation and output.
+enum class LinearPrecision { fp32, int8, bf16 };
 
 // A linear layer (weight + optional bias) in a backend's own layout; opaque to model code.
 class PackedLinear {
@@ -30,10 +39,16 @@ class PackedLinear {
 
   int64_t in_features() const { return in_features_; }
   int64_t out_features() const { return out_features_; }
+  // Bytes the packed weight, bias and any scales occupy.
+  uint64_t held_bytes() const { return held_bytes_; }
+
+ protected:
+  void set_held_bytes(uint64_t bytes) { held_bytes_ = bytes; }
 
  private:
   int64_t in_features_;
   int64_t out_features_;
+  uint64_t held_bytes_ = static_cast<uint64_t>((in_features_ + 1) * out_features_) * sizeof(float);
 };
 
 struct LinearWeights {
@@ -114,7 +129,21 @@ class Backend {
 // The plain reference implementation: obviously correct loops, the oracle of the op tests.
 std::unique_ptr<Backend> make_reference_backend();
 
+struct CpuBackendOptions {
+  // The precision pack_linear packs every linear layer in.
+  LinearPrecision linear_precision = LinearPrecision::fp32;
+};
+
 // The CPU backend: oneDNN matmuls with weights in oneDNN's preferred layout, vectorised kernels.
-std::unique_ptr<Backend> make_cpu_backend();
+// A precision this CPU cannot run natively (cpu_precision_unavailable) is refused with
+// invalid_argument naming what the CPU lacks.
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options = {});
+
+// Empty when this CPU runs `precision` natively; else why not (bf16 needs AVX512-BF16 or AMX:
+// oneDNN 2.6 has no bf16 matmul below AVX-512, and only slow ones without AVX512-BF16).
+std::string cpu_precision_unavailable(LinearPrecision precision);
+
+// "fp32", "int8", "bf16".
+std::string_view linear_precision_name(LinearPrecision precision);
 
 }  // namespace hades

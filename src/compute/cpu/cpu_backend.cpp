@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "compute/backend.hpp"
+#include "compute/cpu/cpu_linear.hpp"
 #include "compute/cpu/kernels.hpp"
 #include "compute/ops_common.hpp"
+#include "core/dtype.hpp"
 #include "hades/error.hpp"
 
 namespace hades {
@@ -39,14 +41,15 @@ dnnl::algorithm eltwise_algorithm(Activation act) {
 
 // One matmul primitive per (layer, activation), created at load time with the row count left as
 // a runtime dimension, so that any batch size reuses it without creating primitives per call.
-class CpuLinear final : public PackedLinear {
+// `type` is f32, or bf16 (weights and inputs bf16; accumulation, bias and output f32).
+class CpuLinear final : public cpu::CpuPackedLinear {
  public:
-  CpuLinear(const dnnl::engine& engine, const LinearWeights& w)
-      : PackedLinear(w.in_features, w.out_features), engine_(engine) {
+  CpuLinear(const dnnl::engine& engine, const LinearWeights& w, DataType type)
+      : CpuPackedLinear(w.in_features, w.out_features), engine_(engine), type_(type) {
     const memory::dims weight_dims{w.in_features, w.out_features};
     // nn.Linear stores [out, in] row-major, which is the K×N matrix in the "ba" layout.
     const memory::desc plain(weight_dims, DataType::f32, Tag::ba);
-    const memory::desc any(weight_dims, DataType::f32, Tag::any);
+    const memory::desc any(weight_dims, type_, Tag::any);
     const auto probe = make_primitive_desc(any, Activation::none);
     packed_weights_ = memory(probe.weights_desc(), engine_);
     memory source(plain, engine_, const_cast<float*>(w.weight.data()));
@@ -71,21 +74,21 @@ class CpuLinear final : public PackedLinear {
           dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), Activation::none, true));
     }
     omp_set_num_threads(threads);
+    set_held_bytes(packed_weights_.get_desc().get_size() + bias_.size() * sizeof(float));
   }
 
-  // y += x · Wᵀ + b, through the matmul's "sum" post-op: no temporary, one pass over y.
-  void run_add(const float* x, int64_t rows, float* y) const {
-    execute(current().accumulate, x, rows, y);
-  }
-
-  void run(const float* x, int64_t rows, float* y, Activation act) const {
-    execute(current().apply[static_cast<size_t>(act)], x, rows, y);
+  // y += x · Wᵀ + b goes through the matmul's "sum" post-op: no temporary, one pass over y.
+  void run(const float* x, int64_t rows, float* y, Activation act, bool accumulate) const override {
+    execute(accumulate ? current().accumulate : current().apply[static_cast<size_t>(act)], x, rows,
+            y);
   }
 
  private:
   void execute(const dnnl::matmul& primitive, const float* x, int64_t rows, float* y) const {
-    const memory src(memory::desc({rows, in_features()}, DataType::f32, Tag::ab), engine_,
-                     const_cast<float*>(x));
+    const memory::desc src_desc({rows, in_features()}, type_, Tag::ab);
+    const memory src(
+        src_desc, engine_,
+        type_ == DataType::bf16 ? to_bf16(x, rows * in_features()) : const_cast<float*>(x));
     const memory dst(memory::desc({rows, out_features()}, DataType::f32, Tag::ab), engine_, y);
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, packed_weights_}, {DNNL_ARG_DST, dst}};
@@ -97,13 +100,21 @@ class CpuLinear final : public PackedLinear {
     stream.wait();
   }
 
+  // The input rounded to bf16 in a buffer of the calling thread, reused by later calls.
+  static void* to_bf16(const float* x, int64_t count) {
+    thread_local std::vector<uint16_t> converted;
+    if (converted.size() < static_cast<size_t>(count)) converted.resize(static_cast<size_t>(count));
+    std::transform(x, x + count, converted.begin(), f32_to_bf16);
+    return converted.data();
+  }
+
   memory::desc bias_desc() const {
     return memory::desc({1, out_features()}, DataType::f32, Tag::ab);
   }
 
   dnnl::matmul::primitive_desc make_primitive_desc(const memory::desc& weights, Activation act,
                                                    bool accumulate = false) const {
-    const memory::desc src({DNNL_RUNTIME_DIM_VAL, in_features()}, DataType::f32, Tag::ab);
+    const memory::desc src({DNNL_RUNTIME_DIM_VAL, in_features()}, type_, Tag::ab);
     const memory::desc dst({DNNL_RUNTIME_DIM_VAL, out_features()}, DataType::f32, Tag::ab);
     dnnl::primitive_attr attr;
     dnnl::post_ops ops;
@@ -123,6 +134,7 @@ class CpuLinear final : public PackedLinear {
   const Primitives& current() const { return omp_get_max_threads() == 1 ? single_ : team_; }
 
   dnnl::engine engine_;
+  DataType type_;
   memory packed_weights_;
   std::vector<float> bias_;
   Primitives team_;
@@ -131,25 +143,32 @@ class CpuLinear final : public PackedLinear {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend() : engine_(dnnl::engine::kind::cpu, 0) {}
+  explicit CpuBackend(const CpuBackendOptions& options)
+      : engine_(dnnl::engine::kind::cpu, 0), precision_(options.linear_precision) {}
 
   std::string_view name() const override { return "cpu"; }
 
   std::unique_ptr<PackedLinear> pack_linear(const LinearWeights& weights) const override {
     check_linear_weights(weights);
-    return std::make_unique<CpuLinear>(engine_, weights);
+    switch (precision_) {
+      case LinearPrecision::int8: return cpu::make_int8_linear(engine_, weights);
+      case LinearPrecision::bf16:
+        return std::make_unique<CpuLinear>(engine_, weights, DataType::bf16);
+      case LinearPrecision::fp32: break;
+    }
+    return std::make_unique<CpuLinear>(engine_, weights, DataType::f32);
   }
 
   void linear(const PackedLinear& layer, const float* x, int64_t rows, float* y,
               Activation act) const override {
     if (rows == 0) return;
-    static_cast<const CpuLinear&>(layer).run(x, rows, y, act);
+    static_cast<const cpu::CpuPackedLinear&>(layer).run(x, rows, y, act, false);
   }
 
   void linear_add(const PackedLinear& layer, const float* x, int64_t rows,
                   float* y) const override {
     if (rows == 0) return;
-    static_cast<const CpuLinear&>(layer).run_add(x, rows, y);
+    static_cast<const cpu::CpuPackedLinear&>(layer).run(x, rows, y, Activation::none, true);
   }
 
   void layer_norm(const float* x, int64_t rows, int64_t dim, const LayerNormParams& p,
@@ -239,12 +258,49 @@ class CpuBackend final : public Backend {
 
  private:
   dnnl::engine engine_;
+  LinearPrecision precision_;
 };
+
+bool has_native_bf16(dnnl::cpu_isa isa) {
+  return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
+std::string_view isa_name(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::sse41: return "SSE4.1";
+    case dnnl::cpu_isa::avx: return "AVX";
+    case dnnl::cpu_isa::avx2: return "AVX2";
+    case dnnl::cpu_isa::avx2_vnni: return "AVX2-VNNI";
+    case dnnl::cpu_isa::avx512_core: return "AVX-512";
+    case dnnl::cpu_isa::avx512_core_vnni: return "AVX-512 VNNI";
+    case dnnl::cpu_isa::avx512_core_bf16: return "AVX512-BF16";
+    case dnnl::cpu_isa::avx512_core_amx: return "AMX";
+    default: return "an unrecognised instruction set";
+  }
+}
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend() {
-  return std::make_unique<CpuBackend>();
+std::string_view linear_precision_name(LinearPrecision precision) {
+  switch (precision) {
+    case LinearPrecision::int8: return "int8";
+    case LinearPrecision::bf16: return "bf16";
+    case LinearPrecision::fp32: break;
+  }
+  return "fp32";
+}
+
+std::string cpu_precision_unavailable(LinearPrecision precision) {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  if (precision != LinearPrecision::bf16 || has_native_bf16(isa)) return "";
+  return "bf16 needs a CPU with AVX512-BF16 or AMX; this CPU's best is " +
+         std::string(isa_name(isa)) + " (oneDNN 2.6 has no bf16 matmul for it)";
+}
+
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options) {
+  const std::string unavailable = cpu_precision_unavailable(options.linear_precision);
+  if (!unavailable.empty()) throw Error(ErrorCode::invalid_argument, unavailable);
+  return std::make_unique<CpuBackend>(options);
 }
 
 }  // namespace hades

@@ -1,5 +1,7 @@
 #include "compute/cpu/kernels.hpp"
 
+#include "compute/cpu/vector_math.hpp"
+
 #include <dnnl.h>
 
 #include <algorithm>
@@ -44,24 +46,6 @@ namespace {
 // Query rows per block: the scores of a block (64 × keys floats) stay in L2, and the two GEMMs of
 // a block are large enough for oneDNN's sgemm kernels to run near their peak.
 constexpr int64_t kQueryBlock = 64;
-
-// e^x for x <= 0 within about 2 ulp (Cephes' expf: x = n ln2 + r, |r| <= ln2/2, a degree-6
-// polynomial for e^r, 2^n put into the exponent bits), written without branches or calls so that
-// the loop around it vectorises; libm's expf does not. Below -87 it returns 0.
-__attribute__((always_inline)) inline float exp_nonpositive(float x) {
-  x = x > -87.0f ? x : -87.0f;
-  // Round to nearest by the 1.5 · 2^23 trick: the addition drops the fraction bits.
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  return p * std::bit_cast<float>(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);
-}
 
 // Softmax of scores[first, last) in place (float32, max-subtracted, as PyTorch computes it); the
 // rest of the row [0, width) becomes 0, which is how a band keeps out-of-window keys.

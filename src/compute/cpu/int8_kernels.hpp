@@ -1,0 +1,37 @@
+// The vectorised parts of the CPU backend's int8 linear layers (int8_linear.cpp): quantizing the
+// input rows before the integer matmul, and the float32 epilogue after it. Each is compiled for
+// AVX-512, AVX2 and baseline x86-64 and picks the best at run time, as kernels.cpp does.
+#pragma once
+
+#include <cstdint>
+
+#include "compute/backend.hpp"
+
+namespace hades::cpu {
+
+// The largest code of the unsigned 8-bit input: x ≈ (q − zero_point) · scale, q in [0, 255].
+constexpr int32_t kInputCodeMax = 255;
+
+// Quantizes each row of x [rows, cols] asymmetrically to u8: its range [min(x, 0), max(x, 0)]
+// maps onto [0, 255] (0 stays exact), rounding to nearest. Writes q [rows, cols] and each row's
+// scale and zero point.
+void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, uint8_t* q, float* scales,
+                      int32_t* zero_points);
+
+// What the epilogue needs of the layer: per output column c, the sum over k of the quantized
+// weights (to remove the input's zero point), the weight scale and the bias (never null).
+struct Int8Epilogue {
+  const int32_t* weight_sums = nullptr;
+  const float* weight_scales = nullptr;
+  const float* bias = nullptr;
+  int64_t cols = 0;
+  Activation act = Activation::none;
+  bool accumulate = false;  // y += result (no activation) instead of y = act(result)
+};
+
+// y[r, c] (+)= act((acc[r, c] − zero_points[r] · weight_sums[c]) · scales[r] · weight_scales[c]
+// + bias[c]) for the rows of one block; acc is the integer matmul's [rows, cols] result.
+void dequantize_rows(const int32_t* acc, int64_t rows, const float* scales,
+                     const int32_t* zero_points, const Int8Epilogue& e, float* y);
+
+}  // namespace hades::cpu

@@ -1,0 +1,165 @@
+// int8 linear layers with dynamic quantization.
+//
+// At load, each output channel's weights are quantized symmetrically to s8 (w ≈ code · scale[c]).
+// At run time, each input row (token) is quantized asymmetrically to u8 (x ≈ (q − zero[r]) ·
+// scale[r]); oneDNN multiplies u8 × s8 into s32, and the epilogue turns that back into float32:
+//   y[r, c] = (acc[r, c] − zero[r] · Σ_k code[c, k]) · scale[r] · scale[c] + bias[c],
+// then the activation, or the residual add. u8 × s8 is what oneDNN 2.6's gemm runs fast on AVX2
+// (gemm:jit); s8 × s8 it runs about 5× slower there.
+//
+// Without VNNI, oneDNN's int8 gemm multiplies with vpmaddubsw, which adds two u8 · s8 products
+// into a saturating s16: 2 · 255 · 127 overflows it. Weights therefore use 7 bits (|code| <= 63,
+// 2 · 255 · 63 = 32130 fits) unless the CPU has VNNI, whose vpdpbusd adds into s32.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "compute/cpu/cpu_linear.hpp"
+#include "compute/cpu/int8_kernels.hpp"
+
+namespace hades::cpu {
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+using DataType = memory::data_type;
+
+// Rows per block: a block's u8 input and s32 result (MiniLM's widest, 1536 columns: 1.9 MB) stay
+// near the core's L2 between the quantization, the matmul and the epilogue.
+constexpr int64_t kRowBlock = 256;
+// Fewer rows than this per thread run on the calling thread alone.
+constexpr int64_t kMinRowsPerThread = 32;
+
+int32_t weight_code_max() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::avx2_vnni:
+    case dnnl::cpu_isa::avx512_core_vnni:
+    case dnnl::cpu_isa::avx512_core_bf16:
+    case dnnl::cpu_isa::avx512_core_amx: return 127;
+    default: return 63;
+  }
+}
+
+// Reused per calling thread: no allocation per op once grown.
+struct Scratch {
+  std::vector<uint8_t> input;
+  std::vector<int32_t> acc;
+  std::vector<float> scales;
+  std::vector<int32_t> zero_points;
+
+  void reserve(int64_t rows, int64_t in, int64_t out) {
+    auto grow = [](auto& v, int64_t n) {
+      if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+    };
+    grow(input, rows * in);
+    grow(acc, rows * out);
+    grow(scales, rows);
+    grow(zero_points, rows);
+  }
+};
+
+class Int8Linear final : public CpuPackedLinear {
+ public:
+  Int8Linear(const dnnl::engine& engine, const LinearWeights& w)
+      : CpuPackedLinear(w.in_features, w.out_features), engine_(engine) {
+    const std::vector<int8_t> codes = quantize_weights(w);
+    bias_.assign(static_cast<size_t>(w.out_features), 0.0f);
+    std::copy(w.bias.begin(), w.bias.end(), bias_.begin());
+    const memory::dims weight_dims{w.in_features, w.out_features};
+    const memory::desc src({DNNL_RUNTIME_DIM_VAL, w.in_features}, DataType::u8, Tag::ab);
+    const memory::desc any(weight_dims, DataType::s8, Tag::any);
+    const memory::desc dst({DNNL_RUNTIME_DIM_VAL, w.out_features}, DataType::s32, Tag::ab);
+    // Every block runs on one thread (blocks are spread over the team), so one primitive made
+    // for one thread serves all calls.
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, any, dst), engine_);
+    matmul_ = dnnl::matmul(pd);
+    omp_set_num_threads(threads);
+    packed_weights_ = memory(pd.weights_desc(), engine_);
+    // [out, in] row-major is the K×N matrix in the "ba" layout.
+    memory source({weight_dims, DataType::s8, Tag::ba}, engine_, const_cast<int8_t*>(codes.data()));
+    dnnl::stream stream(engine_);
+    dnnl::reorder(source, packed_weights_).execute(stream, source, packed_weights_);
+    stream.wait();
+    set_held_bytes(pd.weights_desc().get_size() + bias_.size() * sizeof(float) +
+                   weight_scales_.size() * sizeof(float) + weight_sums_.size() * sizeof(int32_t));
+  }
+
+  void run(const float* x, int64_t rows, float* y, Activation act, bool accumulate) const override {
+    const Int8Epilogue epilogue{
+        weight_sums_.data(), weight_scales_.data(), bias_.data(), out_features(), act, accumulate};
+    const int64_t threads = omp_get_max_threads();
+    int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+    if (threads > 1 && blocks < threads && rows >= threads * kMinRowsPerThread) blocks = threads;
+    const int64_t block_rows = (rows + blocks - 1) / blocks;
+    const int64_t in = in_features();
+    const int64_t out = out_features();
+#pragma omp parallel for schedule(dynamic, 1) if (blocks > 1 && threads > 1)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t first = b * block_rows;
+      const int64_t count = std::min(rows, first + block_rows) - first;
+      if (count > 0) run_block(x + first * in, count, y + first * out, epilogue);
+    }
+  }
+
+ private:
+  // Symmetric per output channel: code = round(w / scale[c]), scale[c] = max |w[c, :]| / max code.
+  std::vector<int8_t> quantize_weights(const LinearWeights& w) {
+    const int32_t code_max = weight_code_max();
+    std::vector<int8_t> codes(w.weight.size());
+    weight_scales_.resize(static_cast<size_t>(w.out_features));
+    weight_sums_.resize(static_cast<size_t>(w.out_features));
+    for (int64_t c = 0; c < w.out_features; ++c) {
+      const float* row = w.weight.data() + c * w.in_features;
+      float max_abs = 0.0f;
+      for (int64_t k = 0; k < w.in_features; ++k) max_abs = std::max(max_abs, std::fabs(row[k]));
+      const float scale = max_abs > 0.0f ? max_abs / static_cast<float>(code_max) : 1.0f;
+      int32_t sum = 0;
+      for (int64_t k = 0; k < w.in_features; ++k) {
+        const auto code = static_cast<int32_t>(std::lround(row[k] / scale));
+        const int32_t clamped = std::clamp(code, -code_max, code_max);
+        codes[c * w.in_features + k] = static_cast<int8_t>(clamped);
+        sum += clamped;
+      }
+      weight_scales_[c] = scale;
+      weight_sums_[c] = sum;
+    }
+    return codes;
+  }
+
+  void run_block(const float* x, int64_t rows, float* y, const Int8Epilogue& epilogue) const {
+    thread_local Scratch scratch;
+    const int64_t in = in_features();
+    const int64_t out = out_features();
+    scratch.reserve(rows, in, out);
+    quantize_rows_u8(x, rows, in, scratch.input.data(), scratch.scales.data(),
+                     scratch.zero_points.data());
+    const memory src({{rows, in}, DataType::u8, Tag::ab}, engine_, scratch.input.data());
+    const memory dst({{rows, out}, DataType::s32, Tag::ab}, engine_, scratch.acc.data());
+    dnnl::stream stream(engine_);
+    matmul_.execute(
+        stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, packed_weights_}, {DNNL_ARG_DST, dst}});
+    stream.wait();
+    dequantize_rows(scratch.acc.data(), rows, scratch.scales.data(), scratch.zero_points.data(),
+                    epilogue, y);
+  }
+
+  dnnl::engine engine_;
+  dnnl::matmul matmul_;
+  memory packed_weights_;
+  std::vector<float> bias_;           // zeros when the layer has none
+  std::vector<float> weight_scales_;  // [out]
+  std::vector<int32_t> weight_sums_;  // [out]: Σ_k code[c, k]
+};
+
+}  // namespace
+
+std::unique_ptr<CpuPackedLinear> make_int8_linear(const dnnl::engine& engine,
+                                                  const LinearWeights& weights) {
+  return std::make_unique<Int8Linear>(engine, weights);
+}
+
+}  // namespace hades::cpu

@@ -1,0 +1,50 @@
+// Branch-free scalar math written so that loops around it vectorise (libm's expf and erff do
+// not). Inline: each is compiled into the multiversioned kernel that calls it. The files that use
+// it are compiled with -fno-trapping-math and -ffp-contract=fast (see src/compute/CMakeLists.txt).
+#pragma once
+
+#include <bit>
+#include <cstdint>
+
+namespace hades::cpu {
+
+// e^x for x <= 0 within about 2 ulp (Cephes' expf: x = n ln2 + r, |r| <= ln2/2, a degree-6
+// polynomial for e^r, 2^n put into the exponent bits), written without branches or calls so that
+// the loop around it vectorises; libm's expf does not. Below -87 it returns 0.
+__attribute__((always_inline)) inline float exp_nonpositive(float x) {
+  x = x > -87.0f ? x : -87.0f;
+  // Round to nearest by the 1.5 · 2^23 trick: the addition drops the fraction bits.
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return p * std::bit_cast<float>(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);
+}
+
+// tanh(x) = sign(x) · (1 − e^(−2|x|)) / (1 + e^(−2|x|)), from exp_nonpositive.
+__attribute__((always_inline)) inline float tanh_approx(float x) {
+  const float a = x < 0.0f ? -x : x;
+  const float e = exp_nonpositive(-2.0f * a);
+  const float t = (1.0f - e) / (1.0f + e);
+  return x < 0.0f ? -t : t;
+}
+
+// erf(x) within 1.5e-7 absolute (Abramowitz & Stegun 7.1.26), odd in x.
+__attribute__((always_inline)) inline float erf_approx(float x) {
+  const float a = x < 0.0f ? -x : x;
+  const float t = 1.0f / (1.0f + 0.3275911f * a);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  const float e = 1.0f - p * t * exp_nonpositive(-a * a);
+  return x < 0.0f ? -e : e;
+}
+
+}  // namespace hades::cpu

@@ -1,0 +1,184 @@
+// Op parity of the CPU backend's int8 and bf16 linear layers against the float32 reference, within
+// bounds derived from each format's rounding step (computed per element from the operands), so a
+// wrong scale, zero point, bias or saturated product fails while honest rounding passes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "compute/backend.hpp"
+#include "hades/error.hpp"
+
+namespace hades {
+namespace {
+
+std::vector<float> random_vector(size_t n, uint32_t seed, float scale = 1.0f, float mean = 0.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(mean, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+struct LinearCase {
+  int64_t rows, in, out;
+  bool bias;
+  Activation act;
+  float x_mean = 0.0f;  // a shifted input makes the zero point matter
+};
+
+// The largest slope of each activation (GELU's is about 1.13), to carry a bound through it.
+double slope(Activation act) {
+  return act == Activation::gelu_erf || act == Activation::gelu_tanh ? 1.13 : 1.0;
+}
+
+// Bound on |x·w − x̂·ŵ| for one output: weights rounded to half a step of max|w[c]| / 63 (7-bit
+// codes: the bound of CPUs without VNNI, the looser one), inputs to half a step of their row's
+// range [min(x, 0), max(x, 0)] / 255.
+std::vector<double> int8_bounds(const std::vector<float>& x, const std::vector<float>& w,
+                                const LinearCase& c) {
+  std::vector<double> bounds(static_cast<size_t>(c.rows * c.out));
+  for (int64_t r = 0; r < c.rows; ++r) {
+    const float* xr = x.data() + r * c.in;
+    const double lo = std::min(0.0f, *std::min_element(xr, xr + c.in));
+    const double hi = std::max(0.0f, *std::max_element(xr, xr + c.in));
+    const double x_step = (hi - lo) / 255.0;
+    for (int64_t o = 0; o < c.out; ++o) {
+      const float* wo = w.data() + o * c.in;
+      double w_max = 0.0;
+      for (int64_t k = 0; k < c.in; ++k) w_max = std::max(w_max, std::fabs(double{wo[k]}));
+      const double w_step = w_max / 63.0;
+      double bound = 0.0;
+      for (int64_t k = 0; k < c.in; ++k) {
+        bound += std::fabs(xr[k]) * w_step / 2 + (std::fabs(wo[k]) + w_step / 2) * x_step / 2;
+      }
+      bounds[r * c.out + o] = bound;
+    }
+  }
+  return bounds;
+}
+
+// bf16 keeps 8 significant bits: each operand within 2^-9 relative, so a product within ~2^-8.
+std::vector<double> bf16_bounds(const std::vector<float>& x, const std::vector<float>& w,
+                                const LinearCase& c) {
+  std::vector<double> bounds(static_cast<size_t>(c.rows * c.out));
+  for (int64_t r = 0; r < c.rows; ++r) {
+    for (int64_t o = 0; o < c.out; ++o) {
+      double sum = 0.0;
+      for (int64_t k = 0; k < c.in; ++k) sum += std::fabs(x[r * c.in + k] * w[o * c.in + k]);
+      bounds[r * c.out + o] = sum * std::ldexp(1.0, -8);
+    }
+  }
+  return bounds;
+}
+
+void expect_within(const std::vector<float>& expected, const std::vector<float>& actual,
+                   const std::vector<double>& bounds, double act_slope) {
+  ASSERT_EQ(expected.size(), actual.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const double allowed = bounds[i] * act_slope + 1e-5 * (1.0 + std::fabs(expected[i]));
+    ASSERT_LE(std::fabs(double{expected[i]} - actual[i]), allowed)
+        << "at index " << i << ": expected " << expected[i] << ", got " << actual[i];
+  }
+}
+
+const std::vector<LinearCase>& cases() {
+  static const std::vector<LinearCase> all = {
+      {1, 8, 4, true, Activation::none},
+      {9, 384, 1152, true, Activation::none},
+      {33, 384, 1536, true, Activation::gelu_erf},
+      {17, 1536, 384, true, Activation::none, 0.5f},
+      {5, 40, 24, false, Activation::gelu_tanh},
+      {64, 96, 80, true, Activation::relu, -0.3f},
+      {9, 24, 40, true, Activation::tanh},
+      {700, 64, 48, true, Activation::gelu_erf, 1.0f},  // several row blocks, several threads
+      {0, 16, 16, true, Activation::gelu_erf},
+  };
+  return all;
+}
+
+using Bounds = std::vector<double> (*)(const std::vector<float>&, const std::vector<float>&,
+                                       const LinearCase&);
+
+void check_linear(const Backend& backend, Bounds bounds_of) {
+  const auto reference = make_reference_backend();
+  uint32_t seed = 1;
+  for (const LinearCase& c : cases()) {
+    SCOPED_TRACE(testing::Message() << c.rows << "x" << c.in << "->" << c.out);
+    const auto w = random_vector(static_cast<size_t>(c.in * c.out), seed++, 0.2f);
+    const auto b =
+        c.bias ? random_vector(static_cast<size_t>(c.out), seed++) : std::vector<float>{};
+    const auto x = random_vector(static_cast<size_t>(c.rows * c.in), seed++, 1.0f, c.x_mean);
+    const LinearWeights weights{w, b, c.in, c.out};
+    std::vector<float> expected(static_cast<size_t>(c.rows * c.out));
+    std::vector<float> actual(expected.size());
+    reference->linear(*reference->pack_linear(weights), x.data(), c.rows, expected.data(), c.act);
+    backend.linear(*backend.pack_linear(weights), x.data(), c.rows, actual.data(), c.act);
+    expect_within(expected, actual, bounds_of(x, w, c), slope(c.act));
+    // The residual form: y += x · Wᵀ + b.
+    const auto residual = random_vector(expected.size(), seed++);
+    auto expected_sum = residual;
+    auto actual_sum = residual;
+    reference->linear_add(*reference->pack_linear(weights), x.data(), c.rows, expected_sum.data());
+    backend.linear_add(*backend.pack_linear(weights), x.data(), c.rows, actual_sum.data());
+    expect_within(expected_sum, actual_sum, bounds_of(x, w, c), 1.0);
+  }
+}
+
+TEST(LowPrecisionTest, Int8LinearIsWithinItsQuantizationStep) {
+  const auto int8 = make_cpu_backend({.linear_precision = LinearPrecision::int8});
+  check_linear(*int8, int8_bounds);
+}
+
+// Every input at the top of its range and every weight at the top of its: two u8 · s8 products
+// summed in 16 bits would saturate (2 · 255 · 127 > 32767) without 7-bit weight codes.
+TEST(LowPrecisionTest, Int8ProductsDoNotSaturate) {
+  const int64_t rows = 3, in = 256, out = 16;
+  const LinearCase c{rows, in, out, false, Activation::none};
+  std::vector<float> w(static_cast<size_t>(in * out), 0.5f);
+  std::vector<float> x(static_cast<size_t>(rows * in), 4.0f);
+  const auto reference = make_reference_backend();
+  const auto int8 = make_cpu_backend({.linear_precision = LinearPrecision::int8});
+  std::vector<float> expected(static_cast<size_t>(rows * out)), actual(expected.size());
+  reference->linear(*reference->pack_linear({w, {}, in, out}), x.data(), rows, expected.data(),
+                    Activation::none);
+  int8->linear(*int8->pack_linear({w, {}, in, out}), x.data(), rows, actual.data(),
+               Activation::none);
+  expect_within(expected, actual, int8_bounds(x, w, c), 1.0);
+}
+
+TEST(LowPrecisionTest, Int8WeightsHoldAQuarterOfTheBytes) {
+  const auto w = random_vector(384 * 1536, 3);
+  const LinearWeights weights{w, {}, 384, 1536};
+  const auto fp32 = make_cpu_backend()->pack_linear(weights);
+  const auto int8 =
+      make_cpu_backend({.linear_precision = LinearPrecision::int8})->pack_linear(weights);
+  EXPECT_GE(fp32->held_bytes(), 384u * 1536u * 4u);
+  EXPECT_LT(int8->held_bytes(), fp32->held_bytes() / 3);
+}
+
+TEST(LowPrecisionTest, Bf16LinearIsWithinItsRoundingStep) {
+  // oneDNN 2.6 has no bf16 matmul at all for CPUs without AVX-512 (not even a reference one).
+  if (!cpu_precision_unavailable(LinearPrecision::bf16).empty()) GTEST_SKIP() << "no native bf16";
+  const auto bf16 = make_cpu_backend({.linear_precision = LinearPrecision::bf16});
+  check_linear(*bf16, bf16_bounds);
+}
+
+TEST(LowPrecisionTest, Bf16WithoutNativeSupportIsRefusedNamingTheCpu) {
+  const std::string lack = cpu_precision_unavailable(LinearPrecision::bf16);
+  if (lack.empty()) GTEST_SKIP() << "this CPU has native bf16";
+  EXPECT_NE(lack.find("AVX512-BF16"), std::string::npos) << lack;
+  try {
+    make_cpu_backend({.linear_precision = LinearPrecision::bf16});
+    FAIL() << "bf16 was accepted on a CPU without it";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_EQ(std::string(e.what()), lack);
+  }
+  EXPECT_TRUE(cpu_precision_unavailable(LinearPrecision::int8).empty());
+}
+
+}  // namespace
+}  // namespace hades
