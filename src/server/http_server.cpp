@@ -188,8 +188,9 @@ void Session::on_header(beast::error_code ec) {
                     });
 }
 
+// The deadline set in read_request still runs: the read timeout bounds the whole request, so
+// that a client trickling its body cannot hold the connection for a second read timeout.
 void Session::read_body() {
-  stream_.expires_after(server_.options.read_timeout);
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
