@@ -2,7 +2,8 @@
 """hades beside sentence-transformers, on one machine, in one run (`make bench-compare`).
 
 Runs the same real-prose corpus through
-  1. hades in-process (the runtime API; build/bench/hades_bench_compare inprocess),
+  1. hades in-process (the runtime API; build/bench/hades_bench_compare inprocess), once per
+     --dtypes entry (linear layers in fp32, int8, ...), each in its own process,
   2. hades through a running `hades serve`, with many concurrent clients (... service),
   3. sentence-transformers with PyTorch fp32 on CPU, with the same thread count,
 measures the machine's GEMM peak with oneDNN at the model's shapes in the same run, and prints
@@ -14,7 +15,7 @@ Python, so nothing is downloaded): paragraphs of a few words to several hundred 
 Figures are medians over --runs passes; the machine is shared and noisy, so the ratios are what
 count. Results go to BUILD/bench/compare-results.json as well.
 
-    python3 bench/compare.py [--build build] [--threads 2] [--runs 5] [--venv DIR]
+    python3 bench/compare.py [--build build] [--threads 2] [--runs 5] [--venv DIR] [--dtypes fp32,int8]
 """
 from __future__ import annotations
 
@@ -134,6 +135,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--dtypes", default="fp32,int8",
+                    help="precisions of hades in-process, comma-separated; fp32 comes first")
     ap.add_argument("--venv", default=None, help="a venv with sentence-transformers (default: "
                     "BUILD/bench-venv, created with the pinned packages)")
     args = ap.parse_args()
@@ -152,8 +155,10 @@ def main() -> None:
     print(f"corpus: {len(c['texts'])} texts ({c['source']}); {args.threads} threads; "
           f"{args.runs} runs", flush=True)
     results = {"gemm": run_json([str(bench), "gemm"], env)}
-    results["hades"] = run_json([str(bench), "inprocess", "--model", MODEL_ID, "--corpus",
-                                 str(corpus_path), "--runs", str(args.runs)], env)
+    for dtype in ["fp32"] + [d for d in args.dtypes.split(",") if d and d != "fp32"]:
+        results[hades_key(dtype)] = run_json(
+            [str(bench), "inprocess", "--model", MODEL_ID, "--corpus", str(corpus_path), "--runs",
+             str(args.runs), "--dtype", dtype], env)
     with tempfile.TemporaryDirectory() as tmp:
         socket = Path(tmp) / "bench.sock"
         server = start_service(build / "hades", socket, env)
@@ -173,11 +178,21 @@ def main() -> None:
     (work / "compare-results.json").write_text(json.dumps(results, indent=1))
 
 
+def hades_key(dtype: str) -> str:
+    return "hades" if dtype == "fp32" else "hades_" + dtype
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
 def report(r: dict, folder: Path, c: dict, args, python: Path) -> None:
     flops = model_flops(folder, r["hades"]["lengths"])
     peak = r["gemm"]["fp32"]["peak_gflops"]
-    rows = [("hades in-process", r["hades"]),
-            (f"hades service, {args.clients} clients", r["service"]),
+    lower = [k[len("hades_"):] for k in r if k.startswith("hades_")]
+    rows = [("hades in-process", r["hades"])]
+    rows += [(f"hades in-process {d}", r["hades_" + d]) for d in lower]
+    rows += [(f"hades service, {args.clients} clients", r["service"]),
             ("sentence-transformers fp32", r["sentence_transformers"])]
     print(f"\n{'engine':34} {'texts/s':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'p50 ms':>7} "
           f"{'p99 ms':>7} {'load ms':>8} {'peak RSS':>9}")
@@ -196,6 +211,15 @@ def report(r: dict, folder: Path, c: dict, args, python: Path) -> None:
         "hades GFLOP/s / fp32 GEMM peak": r["hades"]["gflops"] / peak,
         "sentence-transformers GFLOP/s / fp32 GEMM peak": st["gflops"] / peak,
     }
+    for d in lower:
+        h = r["hades_" + d]
+        ratios[f"throughput hades {d} / sentence-transformers"] = h["texts_per_s"] / st["texts_per_s"]
+        ratios[f"throughput hades {d} / hades fp32"] = h["texts_per_s"] / r["hades"]["texts_per_s"]
+        # CPU seconds per pass: steadier than wall time when other work shares the machine.
+        ratios[f"CPU time per pass hades fp32 / {d}"] = (median(r["hades"]["run_cpu_seconds"])
+                                                         / median(h["run_cpu_seconds"]))
+        ratios[f"p50 latency hades fp32 / {d}"] = (r["hades"]["latency"]["p50_ms"]
+                                                   / h["latency"]["p50_ms"])
     r["ratios"] = ratios
     print(f"\nfp32 GEMM peak (oneDNN, {r['gemm']['isa']}, M=2048 at the model's shapes): "
           f"{peak:.1f} GFLOP/s; bf16: "

@@ -1,9 +1,9 @@
 // The hades side of the side-by-side benchmark (bench/compare.py runs it beside
 // sentence-transformers and prints the ratios). Each mode prints one JSON object on stdout:
 //
-//   hades_bench_compare inprocess --model M --corpus C.json [--runs N]
-//       the runtime API in this process: load time, corpus throughput (median of N runs),
-//       p50/p99 latency of one short text, peak RSS
+//   hades_bench_compare inprocess --model M --corpus C.json [--runs N] [--dtype fp32|int8|bf16]
+//       the runtime API in this process, its linear layers at DTYPE: load time, corpus throughput
+//       (median of N runs, wall and CPU seconds), p50/p99 latency of one short text, peak RSS
 //   hades_bench_compare service --socket S --model M --corpus C.json [--clients K] [--runs N]
 //       a running `hades serve` through the C++ client: K concurrent clients sending the corpus in
 //       requests of --request-texts texts, then one client's short-text latency, the server's
@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -94,11 +95,12 @@ json short_text_latency(const std::vector<std::string>& queries, int runs, Embed
 }
 
 json run_inprocess(const std::string& model_name, const Corpus& corpus, int runs,
-                   int64_t batch_tokens) {
+                   int64_t batch_tokens, hades::LinearPrecision precision) {
   hades::EmbedOptions options;
   if (batch_tokens > 0) options.max_batch_tokens = batch_tokens;
   const auto load_start = Clock::now();
-  const auto model = hades::EmbeddingModel::load(hades::resolve_model(model_name));
+  const auto model =
+      hades::EmbeddingModel::load(hades::resolve_model(model_name), {.precision = precision});
   const double load_ms = seconds_since(load_start) * 1e3;
   std::vector<int64_t> lengths;  // tokens per text, for the FLOP count
   for (const hades::Encoding& e : model->tokenize(corpus.texts)) {
@@ -126,6 +128,8 @@ json run_inprocess(const std::string& model_name, const Corpus& corpus, int runs
     model->embed(std::span<const std::string>(&q, 1));
   });
   out["peak_rss_bytes"] = peak_rss_bytes("self");
+  out["weight_bytes"] = model->weight_bytes();
+  out["dtype"] = hades::linear_precision_name(precision);
   return out;
 }
 
@@ -193,14 +197,20 @@ int main(int argc, char** argv) {
   int runs = 5, clients = 16;
   size_t request_texts = 8;
   int64_t rows = 2048, batch_tokens = 0;
+  hades::LinearPrecision precision = hades::LinearPrecision::fp32;
   for (CLI::App* sub : {app.add_subcommand("inprocess", "the runtime API"),
                         app.add_subcommand("service", "a running service")}) {
     sub->add_option("--model", model, "model id or folder");
     sub->add_option("--corpus", corpus_path, "corpus JSON")->required();
     sub->add_option("--runs", runs, "passes over the corpus (median reported)");
   }
-  app.get_subcommand("inprocess")
-      ->add_option("--batch-tokens", batch_tokens, "token budget of one forward pass");
+  CLI::App* inprocess = app.get_subcommand("inprocess");
+  inprocess->add_option("--batch-tokens", batch_tokens, "token budget of one forward pass");
+  inprocess->add_option("--dtype", precision, "precision of the linear layers")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, hades::LinearPrecision>{{"fp32", hades::LinearPrecision::fp32},
+                                                        {"int8", hades::LinearPrecision::int8},
+                                                        {"bf16", hades::LinearPrecision::bf16}}));
   CLI::App* service = app.get_subcommand("service");
   service->add_option("--socket", socket, "the service's socket")->required();
   service->add_option("--clients", clients, "concurrent clients");
@@ -213,7 +223,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("gemm")) {
       out = hades::bench::gemm_peak(rows);
     } else if (app.got_subcommand("inprocess")) {
-      out = run_inprocess(model, read_corpus(corpus_path), runs, batch_tokens);
+      out = run_inprocess(model, read_corpus(corpus_path), runs, batch_tokens, precision);
     } else {
       out = run_service(socket, model, read_corpus(corpus_path), clients, request_texts, runs);
     }

@@ -1,6 +1,7 @@
 // Micro-benchmarks of the CPU backend's hot ops at all-MiniLM-L6-v2's shapes (Google Benchmark):
-// the four linear layers at 512 and 64 token rows, ragged attention over 8 sequences of 64 or 256
-// tokens, and the residual LayerNorm. Items/s are token rows; the FLOP counters are GFLOP/s.
+// the four linear layers at 512, 64 and 9 token rows in fp32 and int8 (the last argument: 0 fp32,
+// 1 int8), ragged attention over 8 sequences of 64 or 256 tokens, and the residual LayerNorm.
+// Items/s are token rows; the FLOP counters are GFLOP/s (int8: integer operations).
 //
 //   build/bench/hades_bench_ops [--benchmark_filter=Linear]
 #include <benchmark/benchmark.h>
@@ -19,9 +20,11 @@ constexpr int64_t kHidden = 384;
 constexpr int64_t kHeads = 12;
 constexpr int64_t kHeadDim = 32;
 
-const Backend& cpu() {
-  static const std::unique_ptr<Backend> backend = make_cpu_backend();
-  return *backend;
+const Backend& cpu(LinearPrecision precision = LinearPrecision::fp32) {
+  static const std::unique_ptr<Backend> fp32 = make_cpu_backend();
+  static const std::unique_ptr<Backend> int8 =
+      make_cpu_backend({.linear_precision = LinearPrecision::int8});
+  return precision == LinearPrecision::int8 ? *int8 : *fp32;
 }
 
 std::vector<float> random_values(size_t n, float scale = 0.1f) {
@@ -32,24 +35,24 @@ std::vector<float> random_values(size_t n, float scale = 0.1f) {
   return out;
 }
 
-// args: rows, in_features, out_features
+// args: rows, in_features, out_features, precision (0 fp32, 1 int8)
 void Linear(benchmark::State& state) {
   const int64_t rows = state.range(0), in = state.range(1), out = state.range(2);
+  const Backend& backend = cpu(state.range(3) == 1 ? LinearPrecision::int8 : LinearPrecision::fp32);
   const std::vector<float> weight = random_values(static_cast<size_t>(in * out));
   const std::vector<float> bias = random_values(static_cast<size_t>(out));
-  const auto layer = cpu().pack_linear({weight, bias, in, out});
+  const auto layer = backend.pack_linear({weight, bias, in, out});
   const std::vector<float> x = random_values(static_cast<size_t>(rows * in), 1.0f);
   std::vector<float> y(static_cast<size_t>(rows * out));
-  for (auto _ : state) cpu().linear(*layer, x.data(), rows, y.data(), Activation::gelu_erf);
+  for (auto _ : state) backend.linear(*layer, x.data(), rows, y.data(), Activation::gelu_erf);
   state.SetItemsProcessed(state.iterations() * rows);
   state.counters["GFLOP/s"] = benchmark::Counter(
       2.0 * static_cast<double>(rows * in * out) * static_cast<double>(state.iterations()) / 1e9,
       benchmark::Counter::kIsRate);
 }
 BENCHMARK(Linear)
-    ->ArgsProduct({{64, 512}, {kHidden}, {3 * kHidden, kHidden, 4 * kHidden}})
-    ->Args({512, 4 * kHidden, kHidden})
-    ->Args({64, 4 * kHidden, kHidden});
+    ->ArgsProduct({{9, 64, 512}, {kHidden}, {3 * kHidden, kHidden, 4 * kHidden}, {0, 1}})
+    ->ArgsProduct({{9, 64, 512}, {4 * kHidden}, {kHidden}, {0, 1}});
 
 // args: sequences, tokens per sequence
 void Attention(benchmark::State& state) {

@@ -89,7 +89,8 @@ ClassifierModel::ClassifierModel(ModelParts parts, Tokenizer tokenizer)
 std::unique_ptr<ClassifierModel> ClassifierModel::load(const std::filesystem::path& dir,
                                                        const ModelLoadOptions& options) {
   require_model_folder(dir);
-  const Backend& backend = options.backend != nullptr ? *options.backend : cpu_backend();
+  const Backend& backend =
+      options.backend != nullptr ? *options.backend : cpu_backend(options.precision);
   ModelParts parts = load_model_parts(dir, backend);
   if (parts.task == ModelTask::base) {
     throw Error(ErrorCode::unsupported,

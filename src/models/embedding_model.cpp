@@ -64,7 +64,8 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const std::filesystem::path
   require_model_folder(dir);
   const std::optional<SentenceTransformerConfig> st = read_sentence_transformer_config(dir);
   const std::filesystem::path model_dir = st ? st->transformer_dir : dir;
-  const Backend& backend = options.backend != nullptr ? *options.backend : cpu_backend();
+  const Backend& backend =
+      options.backend != nullptr ? *options.backend : cpu_backend(options.precision);
   auto encoder = load_encoder(model_dir, backend);
   Tokenizer tokenizer = Tokenizer::from_file(model_dir / "tokenizer.json");
   // The file's own truncation and padding are for its training setup (MiniLM's says pad to 128);

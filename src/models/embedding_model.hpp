@@ -24,7 +24,9 @@
 namespace hades {
 
 struct ModelLoadOptions {
-  const Backend* backend = nullptr;  // null: the process-wide CPU backend
+  const Backend* backend = nullptr;  // null: the process-wide CPU backend at `precision`
+  // The linear layers' number format (cpu_backend(precision)); with `backend` set, unused.
+  LinearPrecision precision = LinearPrecision::fp32;
 };
 
 struct EmbedOptions {

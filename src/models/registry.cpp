@@ -96,9 +96,23 @@ ModelParts build_parts(const ConfigHead& head, const ModelLoadContext& context) 
 
 }  // namespace
 
-const Backend& cpu_backend() {
-  static const std::unique_ptr<Backend> backend = make_cpu_backend();
-  return *backend;
+const Backend& cpu_backend(LinearPrecision precision) {
+  switch (precision) {
+    case LinearPrecision::int8: {
+      static const std::unique_ptr<Backend> int8 =
+          make_cpu_backend({.linear_precision = precision});
+      return *int8;
+    }
+    case LinearPrecision::bf16: {
+      // Throws on a CPU without bf16; the static is then left unset and the next call asks again.
+      static const std::unique_ptr<Backend> bf16 =
+          make_cpu_backend({.linear_precision = precision});
+      return *bf16;
+    }
+    case LinearPrecision::fp32: break;
+  }
+  static const std::unique_ptr<Backend> fp32 = make_cpu_backend();
+  return *fp32;
 }
 
 std::vector<std::string> supported_model_types() {

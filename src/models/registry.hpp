@@ -15,8 +15,9 @@
 
 namespace hades {
 
-// The process-wide CPU backend shared by every loaded model.
-const Backend& cpu_backend();
+// The process-wide CPU backend packing linear layers at `precision`, shared by every model loaded
+// at it. A precision this CPU lacks is invalid_argument naming what it lacks.
+const Backend& cpu_backend(LinearPrecision precision = LinearPrecision::fp32);
 
 // The model_type values of config.json that have an architecture file.
 std::vector<std::string> supported_model_types();

@@ -53,10 +53,12 @@ std::vector<float> WeightLoader::load(const std::string& name,
 
 std::unique_ptr<PackedLinear> WeightLoader::linear(const std::string& name, int64_t in, int64_t out,
                                                    bool bias_required) {
-  const std::vector<float> weight = load(name + ".weight", {out, in});
+  const std::vector<float> weight = weights_.load_f32(full(name + ".weight"), {out, in});
   std::vector<float> bias;
-  if (bias_required || contains(name + ".bias")) bias = load(name + ".bias", {out});
-  return backend_.pack_linear({weight, bias, in, out});
+  if (bias_required || contains(name + ".bias")) {
+    bias = weights_.load_f32(full(name + ".bias"), {out});
+  }
+  return pack(weight, bias, in, out);
 }
 
 std::unique_ptr<PackedLinear> WeightLoader::fused_linear(const std::vector<std::string>& names,
@@ -64,13 +66,22 @@ std::unique_ptr<PackedLinear> WeightLoader::fused_linear(const std::vector<std::
   std::vector<float> weight;
   std::vector<float> bias;
   for (const std::string& name : names) {
-    const std::vector<float> w = load(name + ".weight", {out_each, in});
-    const std::vector<float> b = load(name + ".bias", {out_each});
+    const std::vector<float> w = weights_.load_f32(full(name + ".weight"), {out_each, in});
+    const std::vector<float> b = weights_.load_f32(full(name + ".bias"), {out_each});
     weight.insert(weight.end(), w.begin(), w.end());
     bias.insert(bias.end(), b.begin(), b.end());
   }
   const auto out = static_cast<int64_t>(names.size()) * out_each;
-  return backend_.pack_linear({weight, bias, in, out});
+  return pack(weight, bias, in, out);
+}
+
+// Counts what the packed layer holds (an int8 layer a quarter of its float32 weights).
+std::unique_ptr<PackedLinear> WeightLoader::pack(std::span<const float> weight,
+                                                 std::span<const float> bias, int64_t in,
+                                                 int64_t out) {
+  std::unique_ptr<PackedLinear> layer = backend_.pack_linear({weight, bias, in, out});
+  bytes_loaded_ += layer->held_bytes();
+  return layer;
 }
 
 NormWeights WeightLoader::layer_norm(const std::string& name, int64_t dim, float eps, bool bias) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,10 +62,13 @@ class WeightLoader {
   NormWeights layer_norm(const std::string& name, int64_t dim, float eps = 1e-12f,
                          bool bias = true);
 
+  // Bytes of the tensors loaded and of the linear layers as packed.
   uint64_t bytes_loaded() const { return bytes_loaded_; }
 
  private:
   std::string full(const std::string& name) const { return prefix_ + name; }
+  std::unique_ptr<PackedLinear> pack(std::span<const float> weight, std::span<const float> bias,
+                                     int64_t in, int64_t out);
 
   const WeightStore& weights_;
   const Backend& backend_;

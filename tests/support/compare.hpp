@@ -18,4 +18,16 @@ inline float max_abs_diff(std::span<const float> a, std::span<const float> b) {
   return worst;
 }
 
+// cos(a, b) in double.
+inline double cosine(std::span<const float> a, std::span<const float> b) {
+  EXPECT_EQ(a.size(), b.size());
+  double dot = 0.0, aa = 0.0, bb = 0.0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    dot += double{a[i]} * b[i];
+    aa += double{a[i]} * a[i];
+    bb += double{b[i]} * b[i];
+  }
+  return dot / std::sqrt(aa * bb);
+}
+
 }  // namespace hades::test

@@ -43,6 +43,7 @@ void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, uint8_t* q, fl
     uint8_t* out = q + r * cols;
     float lo = 0.0f;
     float hi = 0.0f;
+#pragma omp simd reduction(min : lo) reduction(max : hi)
     for (int64_t i = 0; i < cols; ++i) {
       lo = in[i] < lo ? in[i] : lo;
       hi = in[i] > hi ? in[i] : hi;
@@ -56,7 +57,7 @@ void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, uint8_t* q, fl
     for (int64_t i = 0; i < cols; ++i) {
       float v = in[i] * inv + zero_f;
       v = v > 0.0f ? v : 0.0f;
-      v = v < 255.0f ? v : 255.0f;
+      v = v < static_cast<float>(kInputCodeMax) ? v : static_cast<float>(kInputCodeMax);
       out[i] = static_cast<uint8_t>(static_cast<int32_t>(v + 0.5f));
     }
     scales[r] = scale;
