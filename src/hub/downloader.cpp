@@ -268,9 +268,10 @@ UniqueFd lock_blob(const fs::path& lock_file) {
 
 [[noreturn]] void throw_write_error(const fs::path& partial, int error) {
   if (error == ENOSPC || error == EDQUOT) {
+    // The system's own words too: EDQUOT is a full quota, not a full disk.
     throw Error(ErrorCode::io_error,
-                "disk full writing " + partial.string() +
-                    ": the bytes downloaded so far are kept there; free space and pull again to "
+                "disk full writing " + partial.string() + " (" + std::strerror(error) +
+                    "): the bytes downloaded so far are kept there; free space and pull again to "
                     "resume");
   }
   throw Error(ErrorCode::io_error,
