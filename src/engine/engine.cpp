@@ -92,7 +92,8 @@ struct Engine::Impl {
         registry(
             RegistryLimits{config.max_models, config.max_memory_bytes, config.failure_cooldown},
             make_hooks()),
-        executor(config.max_batch_tokens, config.max_queued_requests) {}
+        executor(ExecutorLimits{config.max_batch_tokens, config.max_queued_requests,
+                                config.max_queue_delay}) {}
 
   RegistryHooks make_hooks() {
     if (!config.resolve_model) {
@@ -191,13 +192,14 @@ std::vector<ModelInfo> Engine::get_loaded_models() const {
 EmbedResult Engine::embed(const EmbedRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
+  impl_->executor.check_admission();
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   const EmbeddingModel& model = lease.embedding();
   std::vector<Encoding> encodings = model.tokenize(request.inputs, request.truncate);
   const std::vector<PoolingMode> modes =
       request.pooling ? std::vector<PoolingMode>{*request.pooling} : model.pooling_modes();
   // Split the request into jobs under the token budget; the executor batches jobs across requests.
-  std::vector<std::future<Embeddings>> parts;
+  std::vector<EmbedJob> jobs;
   for (size_t first = 0; first < encodings.size();) {
     EmbedJob job;
     job.model = lease.shared();
@@ -210,8 +212,9 @@ EmbedResult Engine::embed(const EmbedRequest& request) {
       tokens += static_cast<int64_t>(encodings[first].size());
       job.encodings.push_back(std::move(encodings[first++]));
     }
-    parts.push_back(impl_->executor.submit(std::move(job)));
+    jobs.push_back(std::move(job));
   }
+  std::vector<std::future<Embeddings>> parts = impl_->executor.submit(std::move(jobs));
   EmbedResult result;
   result.model = request.model;
   for (auto& part : parts) {
@@ -290,6 +293,9 @@ EngineStats Engine::stats() const {
   s.device_note = impl_->device.note;
   s.batches = executor.batches;
   s.batched_requests = executor.batched_jobs;
+  s.rejected_requests = executor.rejected;
+  s.queued_jobs = executor.queued;
+  s.queued_seconds = executor.queued_seconds;
   s.evictions = impl_->registry.evictions();
   s.loads = impl_->registry.loads();
   s.load_failures = impl_->registry.load_failures();
@@ -344,6 +350,18 @@ uint64_t parse_byte_size(const std::string& text, const std::string& what) {
   return number * match->second;
 }
 
+std::chrono::milliseconds parse_duration_ms(const std::string& text, const std::string& what) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  const std::string unit = text.substr(digits);
+  if (digits == 0 || digits > 9 || (unit != "" && unit != "ms" && unit != "s")) {
+    throw Error(ErrorCode::invalid_argument,
+                what + ": '" + text + "' is not a duration (e.g. 500ms, 2s, 0 for none)");
+  }
+  const int64_t number = std::stoll(text.substr(0, digits));
+  return std::chrono::milliseconds(unit == "s" ? number * 1000 : number);
+}
+
 EngineConfig engine_config_from_environment() {
   EngineConfig config;
   if (const char* v = std::getenv("HADES_MAX_MODELS"); v != nullptr) {
@@ -360,6 +378,9 @@ EngineConfig engine_config_from_environment() {
   }
   if (const char* v = std::getenv("HADES_MAX_MEMORY"); v != nullptr && *v != '\0') {
     config.max_memory_bytes = parse_byte_size(v, "HADES_MAX_MEMORY");
+  }
+  if (const char* v = std::getenv("HADES_MAX_QUEUE_DELAY"); v != nullptr && *v != '\0') {
+    config.max_queue_delay = parse_duration_ms(v, "HADES_MAX_QUEUE_DELAY");
   }
   if (const char* v = std::getenv("HADES_DEFAULT_DEVICE"); v != nullptr && *v != '\0') {
     config.default_device = v;

@@ -27,11 +27,14 @@
 namespace hades {
 
 struct EngineConfig {
-  size_t max_models = 3;                             // HADES_MAX_MODELS
-  std::optional<uint64_t> max_memory_bytes;          // HADES_MAX_MEMORY; none = no byte budget
-  std::string default_device = "cuda:0";             // HADES_DEFAULT_DEVICE; falls back to cpu
-  int64_t max_batch_tokens = 4096;                   // token budget of one executor batch
-  size_t max_queued_requests = 1024;                 // beyond this, requests fail with overloaded
+  size_t max_models = 3;                     // HADES_MAX_MODELS
+  std::optional<uint64_t> max_memory_bytes;  // HADES_MAX_MEMORY; none = no byte budget
+  std::string default_device = "cuda:0";     // HADES_DEFAULT_DEVICE; falls back to cpu
+  int64_t max_batch_tokens = 4096;           // token budget of one executor batch
+  size_t max_queued_requests = 1024;         // beyond this, requests fail with overloaded
+  // HADES_MAX_QUEUE_DELAY: an embed request that would wait longer than this for the work queued
+  // ahead of it fails at once with overloaded (0 = no bound; docs/operations.md).
+  std::chrono::milliseconds max_queue_delay{500};
   std::chrono::milliseconds failure_cooldown{5000};  // a failed load is not retried sooner
   // Model id → local folder (a folder path, the Hugging Face cache, a download). A download
   // reports its bytes through `progress`, which the model's state shows as `downloading`.
@@ -130,10 +133,13 @@ struct ChunkResult {
 };
 
 struct EngineStats {
-  std::string device;             // the resolved default device
-  std::string device_note;        // e.g. "cuda:0 requested; CUDA is not built in, using cpu"
-  uint64_t batches = 0;           // executor batches run
-  uint64_t batched_requests = 0;  // requests those batches held
+  std::string device;              // the resolved default device
+  std::string device_note;         // e.g. "cuda:0 requested; CUDA is not built in, using cpu"
+  uint64_t batches = 0;            // executor batches run
+  uint64_t batched_requests = 0;   // requests those batches held
+  uint64_t rejected_requests = 0;  // embed requests refused as overloaded by the executor
+  size_t queued_jobs = 0;          // executor jobs waiting now
+  double queued_seconds = 0;       // the estimated work queued now
   uint64_t evictions = 0;
   uint64_t loads = 0;
   uint64_t load_failures = 0;
@@ -182,12 +188,15 @@ class Engine {
   std::unique_ptr<Impl> impl_;
 };
 
-// Reads HADES_MAX_MODELS, HADES_MAX_MEMORY ("4GiB", "512MB", bytes), HADES_DEFAULT_DEVICE into a
-// config; an invalid value is an invalid_argument error naming the variable.
+// Reads HADES_MAX_MODELS, HADES_MAX_MEMORY ("4GiB", "512MB", bytes), HADES_MAX_QUEUE_DELAY
+// ("500ms", "2s", "0"), HADES_DEFAULT_DEVICE into a config; an invalid value is an
+// invalid_argument error naming the variable.
 EngineConfig engine_config_from_environment();
 
 // "4GiB" → 4294967296; accepts B, KB/MB/GB/TB (powers of 1000) and KiB/MiB/GiB/TiB (1024).
 uint64_t parse_byte_size(const std::string& text, const std::string& what);
+// "500ms" / "2s" / "750" (milliseconds) → a duration.
+std::chrono::milliseconds parse_duration_ms(const std::string& text, const std::string& what);
 // 1536 → "1.5 KiB": bytes for people, in powers of 1024.
 std::string format_byte_size(uint64_t bytes);
 

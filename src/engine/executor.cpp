@@ -1,5 +1,7 @@
 #include "engine/executor.hpp"
 
+#include <algorithm>
+
 #include "hades/error.hpp"
 #include "models/parallel_forward.hpp"
 #include "models/pooling.hpp"
@@ -31,10 +33,7 @@ int64_t EmbedJob::tokens() const {
   return total;
 }
 
-Executor::Executor(int64_t max_batch_tokens, size_t max_queued_jobs)
-    : max_batch_tokens_(max_batch_tokens),
-      max_queued_jobs_(max_queued_jobs),
-      thread_([this] { run(); }) {}
+Executor::Executor(ExecutorLimits limits) : limits_(limits), thread_([this] { run(); }) {}
 
 Executor::~Executor() {
   {
@@ -45,24 +44,69 @@ Executor::~Executor() {
   thread_.join();
 }
 
-std::future<Embeddings> Executor::submit(EmbedJob job) {
-  std::future<Embeddings> result = job.done.get_future();
+std::vector<std::future<Embeddings>> Executor::submit(std::vector<EmbedJob> jobs) {
+  std::vector<std::future<Embeddings>> results;
   {
     std::lock_guard lock(mutex_);
-    if (queue_.size() >= max_queued_jobs_) {
-      throw Error(ErrorCode::overloaded,
-                  "overloaded: " + std::to_string(queue_.size()) + " jobs are queued; retry later");
+    admit(jobs.size());
+    for (EmbedJob& job : jobs) {
+      job.estimated_seconds = price(job);
+      queued_seconds_ += job.estimated_seconds;
+      results.push_back(job.done.get_future());
+      queue_.push_back(std::move(job));
     }
-    queue_.push_back(std::move(job));
   }
   wake_.notify_one();
-  return result;
+  return results;
+}
+
+// Refuses a request the queue cannot take: too many jobs, or too long a wait before it starts.
+// Only the work ahead counts, so a request larger than the bound still runs on an idle executor.
+void Executor::admit(size_t new_jobs) {
+  if (queue_.size() + new_jobs > limits_.max_queued_jobs) {
+    ++stats_.rejected;
+    throw Error(ErrorCode::overloaded,
+                "overloaded: " + std::to_string(queue_.size()) + " jobs are queued; retry later");
+  }
+  const double wait = wait_seconds();
+  const double bound = std::chrono::duration<double>(limits_.max_queue_delay).count();
+  if (bound > 0 && wait > bound) {
+    ++stats_.rejected;
+    throw Error(ErrorCode::overloaded,
+                "overloaded: about " + std::to_string(static_cast<int64_t>(wait * 1000)) +
+                    " ms of work is queued ahead, more than the " +
+                    std::to_string(limits_.max_queue_delay.count()) +
+                    " ms a request may wait (HADES_MAX_QUEUE_DELAY); retry later");
+  }
+}
+
+// The queued jobs' estimates plus what is left of the running batch's.
+double Executor::wait_seconds() const {
+  double running = 0;
+  if (running_seconds_ > 0) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - running_since_).count();
+    running = std::max(0.0, running_seconds_ - elapsed);
+  }
+  return queued_seconds_ + running;
+}
+
+// A job's work at its model's measured cost; a model not measured yet is priced like the last
+// model that was (models served side by side are usually of a size).
+double Executor::price(const EmbedJob& job) const {
+  const double per_token = job.model->seconds_per_token();
+  return static_cast<double>(job.tokens()) * (per_token > 0 ? per_token : last_seconds_per_token_);
+}
+
+void Executor::check_admission() {
+  std::lock_guard lock(mutex_);
+  admit(1);
 }
 
 ExecutorStats Executor::stats() const {
   std::lock_guard lock(mutex_);
   ExecutorStats s = stats_;
   s.queued = queue_.size();
+  s.queued_seconds = wait_seconds();
   return s;
 }
 
@@ -74,9 +118,15 @@ void Executor::run() {
     std::vector<EmbedJob> batch = next_batch(lock);
     ++stats_.batches;
     stats_.batched_jobs += batch.size();
+    running_seconds_ = 0;
+    for (const EmbedJob& job : batch) running_seconds_ += job.estimated_seconds;
+    running_since_ = Clock::now();
+    const std::shared_ptr<ResidentModel> model = batch.front().model;
     lock.unlock();
     execute(batch);
     lock.lock();
+    running_seconds_ = 0;
+    if (model->seconds_per_token() > 0) last_seconds_per_token_ = model->seconds_per_token();
   }
 }
 
@@ -85,22 +135,32 @@ std::vector<EmbedJob> Executor::next_batch(std::unique_lock<std::mutex>&) {
   std::vector<EmbedJob> batch;
   batch.push_back(std::move(queue_.front()));
   queue_.pop_front();
+  queued_seconds_ -= batch.front().estimated_seconds;
   int64_t tokens = batch.front().tokens();
   for (auto it = queue_.begin(); it != queue_.end();) {
     const int64_t job_tokens = it->tokens();
-    if (it->model == batch.front().model && tokens + job_tokens <= max_batch_tokens_) {
+    if (it->model == batch.front().model && tokens + job_tokens <= limits_.max_batch_tokens) {
       tokens += job_tokens;
+      queued_seconds_ -= it->estimated_seconds;
       batch.push_back(std::move(*it));
       it = queue_.erase(it);
     } else {
       ++it;
     }
   }
+  if (queue_.empty()) queued_seconds_ = 0;  // no drift from rounding
   return batch;
 }
 
 // One forward pass over all jobs' sequences, then each job's pooling and normalization.
+// The pass's time per token is recorded on the model: the price of its next queued jobs.
+void Executor::finish_running() {
+  std::lock_guard lock(mutex_);
+  running_seconds_ = 0;
+}
+
 void Executor::execute(std::vector<EmbedJob>& batch) {
+  const auto start = Clock::now();
   try {
     std::vector<int32_t> ids, type_ids, cu_seqlens = {0};
     for (const EmbedJob& job : batch) {
@@ -112,6 +172,8 @@ void Executor::execute(std::vector<EmbedJob>& batch) {
     }
     const Encoder& encoder = batch.front().model->embedding().encoder();
     const EncoderOutput out = forward_parallel(encoder, {ids, type_ids, cu_seqlens});
+    batch.front().model->record_batch(std::chrono::duration<double>(Clock::now() - start).count(),
+                                      static_cast<int64_t>(ids.size()));
     const int64_t hidden = encoder.hidden_size();
     std::vector<Embeddings> results;
     size_t sequence = 0;
@@ -122,6 +184,7 @@ void Executor::execute(std::vector<EmbedJob>& batch) {
     // Release the models before answering: a request that ends must find its model's memory
     // already released when it was the last holder (an unloaded model is freed on time).
     for (EmbedJob& job : batch) job.model.reset();
+    finish_running();  // a caller that comes back at once must find this batch's work gone
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done.set_value(std::move(results[i]));
   } catch (...) {
     for (EmbedJob& job : batch) {

@@ -1,8 +1,15 @@
 // The executor of one device: a thread that runs queued embedding jobs, batching the jobs of one
 // model up to a token budget into one ragged forward pass (the way TEI's queue does), so that many
 // concurrent small requests cost one large matmul instead of many small ones.
+//
+// Admission control: the executor prices the work queued ahead of a new request with each
+// model's measured seconds per token, and refuses the request at once (overloaded, 429) when it
+// would wait longer than `max_queue_delay` to start. Above capacity, callers learn it in
+// microseconds instead of timing out, and the requests it accepts keep the latency they had
+// below capacity (a bounded queue in time, not only in count).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -22,37 +29,60 @@ struct EmbedJob {
   std::vector<PoolingMode> modes;
   bool normalize = false;
   std::promise<Embeddings> done;
+  double estimated_seconds = 0;  // set by the executor when it queues the job
 
   int64_t tokens() const;
+};
+
+struct ExecutorLimits {
+  int64_t max_batch_tokens = 4096;  // token budget of one forward pass
+  size_t max_queued_jobs = 1024;    // beyond this, overloaded
+  // A request whose estimated wait before its first job starts exceeds this is refused
+  // (overloaded). Zero turns the check off.
+  std::chrono::milliseconds max_queue_delay{0};
 };
 
 struct ExecutorStats {
   uint64_t batches = 0;
   uint64_t batched_jobs = 0;
-  size_t queued = 0;
+  uint64_t rejected = 0;      // requests refused as overloaded (queue full or too slow)
+  size_t queued = 0;          // jobs waiting
+  double queued_seconds = 0;  // their estimated work, plus what is left of the running batch
 };
 
 class Executor {
  public:
-  Executor(int64_t max_batch_tokens, size_t max_queued_jobs);
+  explicit Executor(ExecutorLimits limits);
   ~Executor();  // finishes every queued job, then joins
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Queues a job; overloaded when the queue is full.
-  std::future<Embeddings> submit(EmbedJob job);
+  // Queues the jobs of one request, all or none: overloaded when the queue is full or the work
+  // already queued would keep them waiting longer than max_queue_delay.
+  std::vector<std::future<Embeddings>> submit(std::vector<EmbedJob> jobs);
+  // The same refusal before a request does any work (waits for its model, tokenizes), so that
+  // an overloaded service answers 429 at once; submit decides again.
+  void check_admission();
   ExecutorStats stats() const;
 
  private:
+  using Clock = std::chrono::steady_clock;
   void run();
   std::vector<EmbedJob> next_batch(std::unique_lock<std::mutex>& lock);
-  static void execute(std::vector<EmbedJob>& batch);
+  void execute(std::vector<EmbedJob>& batch);
+  void finish_running();
+  void admit(size_t new_jobs);  // throws overloaded; mutex_ held
+  double wait_seconds() const;  // mutex_ held
+  double price(const EmbedJob& job) const;
 
-  const int64_t max_batch_tokens_;
-  const size_t max_queued_jobs_;
+  const ExecutorLimits limits_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<EmbedJob> queue_;
+  double queued_seconds_ = 0;   // sum of the queued jobs' estimated_seconds
+  double running_seconds_ = 0;  // the running batch's estimate
+  Clock::time_point running_since_;
+  double last_seconds_per_token_ = 0;  // any model's latest cost: the price of an unmeasured one
   bool stopping_ = false;
   ExecutorStats stats_;
   std::thread thread_;  // last: starts after every member above exists

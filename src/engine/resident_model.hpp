@@ -93,6 +93,18 @@ class ResidentModel {
   }
   void touch() { last_used_ = std::chrono::steady_clock::now().time_since_epoch().count(); }
 
+  // The measured cost of a forward pass, in seconds per token (0 until its first batch): what the
+  // executor prices the work queued on this model at when it decides whether to admit a request.
+  double seconds_per_token() const { return seconds_per_token_.load(std::memory_order_relaxed); }
+  // A moving average over batches: the cost per token shifts with batch size and machine load.
+  void record_batch(double seconds, int64_t tokens) {
+    if (tokens <= 0) return;
+    const double sample = seconds / static_cast<double>(tokens);
+    const double old = seconds_per_token();
+    seconds_per_token_.store(old == 0 ? sample : 0.7 * old + 0.3 * sample,
+                             std::memory_order_relaxed);
+  }
+
  private:
   friend class ModelLease;
   std::string id_;
@@ -101,6 +113,7 @@ class ResidentModel {
   std::shared_ptr<ResidentBytes> accounting_;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<uint64_t> requests_{0};
+  std::atomic<double> seconds_per_token_{0};
   std::atomic<int64_t> last_used_{std::chrono::steady_clock::now().time_since_epoch().count()};
 };
 

@@ -136,6 +136,15 @@ std::string Metrics::render(const ServerGauges& server, const EngineStats& engin
              "Requests the executor batches held.", as_double(engine.batched_requests));
   add_metric(out, "hades_engine_mean_batch_requests", "gauge",
              "Mean requests per executor batch since start.", engine.mean_batch_requests());
+  add_metric(out, "hades_engine_queued_jobs", "gauge", "Executor jobs waiting for a batch.",
+             as_double(engine.queued_jobs));
+  add_metric(out, "hades_engine_queued_seconds", "gauge",
+             "Estimated seconds of work queued in the executor (what admission control bounds).",
+             engine.queued_seconds);
+  add_metric(out, "hades_engine_rejected_requests_total", "counter",
+             "Embed requests refused as overloaded (queue full, or waiting beyond "
+             "HADES_MAX_QUEUE_DELAY).",
+             as_double(engine.rejected_requests));
   add_metric(out, "hades_engine_evictions_total", "counter", "Models evicted by the LRU policy.",
              as_double(engine.evictions));
   add_metric(out, "hades_engine_loads_total", "counter", "Model loads that succeeded.",

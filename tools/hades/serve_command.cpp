@@ -32,6 +32,7 @@ struct ServeArgs {
   size_t max_connections = 0;
   size_t workers = 0;
   int64_t max_batch_tokens = 0;
+  std::string max_queue_delay;
   double read_timeout_s = 0;
   double drain_timeout_s = 0;
 };
@@ -78,6 +79,8 @@ server::ServeOptions serve_options(const ServeArgs& args, const CLI::App& comman
     options.engine.max_memory_bytes = parse_byte_size(args.max_memory, "--max-memory");
   if (given("--device")) options.engine.default_device = args.device;
   if (given("--max-batch-tokens")) options.engine.max_batch_tokens = args.max_batch_tokens;
+  if (given("--max-queue-delay"))
+    options.engine.max_queue_delay = parse_duration_ms(args.max_queue_delay, "--max-queue-delay");
   if (given("--max-body"))
     options.server.max_body_bytes = parse_byte_size(args.max_body, "--max-body");
   if (given("--max-inputs")) options.server.max_inputs = args.max_inputs;
@@ -114,6 +117,10 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--max-batch-tokens", args->max_batch_tokens,
                    "token budget of one executor batch (4096)")
       ->check(CLI::PositiveNumber);
+  serve->add_option("--max-queue-delay", args->max_queue_delay,
+                    "longest estimated wait for the queued work before an embed request is "
+                    "refused with 429, e.g. 500ms, 2s, 0 for none (default: "
+                    "$HADES_MAX_QUEUE_DELAY, else 500ms)");
   serve->add_option("--max-body", args->max_body, "largest request body (16MiB)");
   serve->add_option("--max-inputs", args->max_inputs, "texts per request (1024)")
       ->check(CLI::PositiveNumber);

@@ -1,0 +1,123 @@
+// Admission control in the engine's executor: a request that would wait longer than
+// max_queue_delay for the work queued ahead of it is refused at once (overloaded), without
+// waiting for that work; an idle executor takes any request, however large; with the bound off,
+// nothing is refused. Uses the real all-MiniLM-L6-v2.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/engine.hpp"
+#include "hades/error.hpp"
+#include "support/paths.hpp"
+
+namespace hades {
+namespace {
+
+using namespace std::chrono_literals;
+
+EngineConfig config_with_delay(std::chrono::milliseconds delay) {
+  EngineConfig config;
+  config.default_device = "cpu";
+  config.max_batch_tokens = 512;  // a large request becomes many queued jobs
+  config.max_queue_delay = delay;
+  return config;
+}
+
+// 32 texts of about 130 tokens: 8 jobs of 512 tokens, several times any bound used here.
+EmbedRequest large_request(const std::string& model) {
+  std::string text;
+  for (int i = 0; i < 13; ++i) text += "the quick brown fox jumps over the lazy dog again ";
+  EmbedRequest request;
+  request.model = model;
+  request.inputs.assign(32, text);
+  return request;
+}
+
+EmbedRequest short_request(const std::string& model) {
+  EmbedRequest request;
+  request.model = model;
+  request.inputs = {"a short text"};
+  return request;
+}
+
+// Submits `probe` while `background` still has jobs queued, until one attempt finds them queued
+// (the background request may drain between the check and the probe). Returns the probe's error
+// code, or nullopt when it was answered.
+std::optional<ErrorCode> probe_while_queued(Engine& engine, std::future<EmbedResult>& background,
+                                            const EmbedRequest& probe) {
+  std::optional<ErrorCode> outcome;
+  bool probed = false;
+  while (background.wait_for(0ms) != std::future_status::ready) {
+    if (engine.stats().queued_jobs < 2) {
+      std::this_thread::sleep_for(1ms);
+      continue;
+    }
+    probed = true;
+    try {
+      engine.embed(probe);
+      outcome.reset();
+    } catch (const Error& e) {
+      outcome = e.code();
+      EXPECT_NE(std::string(e.what()).find("HADES_MAX_QUEUE_DELAY"), std::string::npos) << e.what();
+      // Refused without waiting for the queued work: the large request is still running.
+      EXPECT_NE(background.wait_for(0ms), std::future_status::ready);
+      break;
+    }
+  }
+  EXPECT_TRUE(probed) << "the large request never had two jobs queued";
+  return outcome;
+}
+
+TEST(EngineAdmission, RefusesAtOnceWhenTheQueuedWorkWouldWaitTooLong) {
+  Engine engine(config_with_delay(20ms));
+  const std::string model = test::minilm_dir().string();
+  engine.embed(short_request(model));  // loads the model and measures its cost per token
+
+  auto background =
+      std::async(std::launch::async, [&] { return engine.embed(large_request(model)); });
+  EXPECT_EQ(probe_while_queued(engine, background, short_request(model)), ErrorCode::overloaded);
+  // An idle executor took the large request although its own work exceeds the bound.
+  EXPECT_EQ(background.get().values.size(), 32u * 384u);
+  EXPECT_GE(engine.stats().rejected_requests, 1u);
+  // Once the queue is empty, the same short request is served.
+  EXPECT_EQ(engine.embed(short_request(model)).values.size(), 384u);
+}
+
+TEST(EngineAdmission, NothingIsRefusedWithTheBoundOff) {
+  Engine engine(config_with_delay(0ms));
+  const std::string model = test::minilm_dir().string();
+  engine.embed(short_request(model));
+  auto background =
+      std::async(std::launch::async, [&] { return engine.embed(large_request(model)); });
+  EXPECT_EQ(probe_while_queued(engine, background, short_request(model)), std::nullopt);
+  background.get();
+  EXPECT_EQ(engine.stats().rejected_requests, 0u);
+}
+
+TEST(EngineAdmission, QueueDelayFromTheEnvironment) {
+  EXPECT_EQ(parse_duration_ms("250ms", "X"), 250ms);
+  EXPECT_EQ(parse_duration_ms("2s", "X"), 2000ms);
+  EXPECT_EQ(parse_duration_ms("750", "X"), 750ms);
+  EXPECT_EQ(parse_duration_ms("0", "X"), 0ms);
+  for (const char* bad : {"", "fast", "-5ms", "1.5s", "10min", "9999999999"}) {
+    try {
+      parse_duration_ms(bad, "HADES_MAX_QUEUE_DELAY");
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+      EXPECT_NE(std::string(e.what()).find("HADES_MAX_QUEUE_DELAY"), std::string::npos);
+    }
+  }
+  setenv("HADES_MAX_QUEUE_DELAY", "1s", 1);
+  EXPECT_EQ(engine_config_from_environment().max_queue_delay, 1000ms);
+  unsetenv("HADES_MAX_QUEUE_DELAY");
+  EXPECT_EQ(engine_config_from_environment().max_queue_delay, EngineConfig{}.max_queue_delay);
+}
+
+}  // namespace
+}  // namespace hades
