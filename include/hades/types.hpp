@@ -19,6 +19,7 @@ struct LoadedModel {
   std::string state;          // "downloading", "loading", "ready" or "failed"
   std::string device;         // "cpu", "cuda:0"
   std::string kind;           // "embedding", ...
+  std::string dtype;          // its linear layers' precision: "fp32", "int8" or "bf16"
   uint64_t memory_bytes = 0;  // bytes its loaded weights occupy
   bool pinned = false;        // never evicted
   std::string error;          // why, when state is "failed"
@@ -60,6 +61,9 @@ struct HealthStatus {
 struct LoadModelOptions {
   std::string device;  // empty: the service's default device (HADES_DEFAULT_DEVICE)
   bool pin = false;    // a pinned model is never evicted
+  // The linear layers' precision: "fp32", "int8" (dynamic quantization), "bf16" (CPUs with
+  // AVX512-BF16 or AMX), "auto" (bf16 where native, else fp32); empty: fp32.
+  std::string dtype;
 };
 
 struct EmbeddingOptions {

@@ -70,6 +70,7 @@ LoadedModel model_from_json(const json& m) {
   model.state = field<std::string>(m, "state");
   model.device = field<std::string>(m, "device");
   model.kind = field<std::string>(m, "kind");
+  model.dtype = field<std::string>(m, "dtype");
   model.memory_bytes = field<uint64_t>(m, "memory_bytes");
   model.pinned = field<bool>(m, "pinned");
   model.error = field<std::string>(m, "error");
@@ -141,6 +142,7 @@ Error error_from_response(const HttpResponse& response, std::string_view what) {
 std::string load_request_json(const std::string& model_id, const LoadModelOptions& options) {
   json body = {{"model", model_id}, {"pin", options.pin}};
   if (!options.device.empty()) body["device"] = options.device;
+  if (!options.dtype.empty()) body["dtype"] = options.dtype;
   return dump_inputs_request(body);
 }
 

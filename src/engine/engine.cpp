@@ -35,6 +35,23 @@ DeviceChoice resolve_default_device(const std::string& requested) {
               "HADES_DEFAULT_DEVICE: unknown device '" + requested + "' (use cpu or cuda:N)");
 }
 
+// A load's dtype: none when empty; "auto" is bf16 where the CPU has it, else fp32.
+std::optional<LinearPrecision> parse_dtype(const std::string& dtype) {
+  if (dtype.empty()) return std::nullopt;
+  const bool native_bf16 = cpu_precision_unavailable(LinearPrecision::bf16).empty();
+  if (dtype == "fp32") return LinearPrecision::fp32;
+  if (dtype == "int8") return LinearPrecision::int8;
+  if (dtype == "auto") return native_bf16 ? LinearPrecision::bf16 : LinearPrecision::fp32;
+  if (dtype == "bf16") {
+    if (!native_bf16) {
+      throw Error(ErrorCode::invalid_argument, cpu_precision_unavailable(LinearPrecision::bf16));
+    }
+    return LinearPrecision::bf16;
+  }
+  throw Error(ErrorCode::invalid_argument,
+              "unknown dtype '" + dtype + "' (use fp32, int8, bf16 or auto)");
+}
+
 void check_explicit_device(const std::string& device) {
   if (device.empty() || device == "cpu") return;
   if (is_cuda_name(device)) {
@@ -102,13 +119,13 @@ struct Engine::Impl {
       };
     }
     RegistryHooks hooks;
-    hooks.load = [this](const std::string& id) {
+    hooks.load = [this](const std::string& id, LinearPrecision precision) {
       const std::filesystem::path folder = resolve(id);
       ServedModel model;
       if (read_model_task(folder) == ModelTask::base) {
-        model.embedding = EmbeddingModel::load(folder);
+        model.embedding = EmbeddingModel::load(folder, {.precision = precision});
       } else {
-        model.classifier = ClassifierModel::load(folder);
+        model.classifier = ClassifierModel::load(folder, {.precision = precision});
       }
       return model;
     };
@@ -174,7 +191,7 @@ void Engine::set_eviction_log(std::function<void(const std::string&)> log) {
 ModelInfo Engine::load_model(const std::string& model_id, const LoadOptions& options) {
   const Impl::RequestGuard guard(*impl_);
   check_explicit_device(options.device);
-  impl_->registry.acquire(model_id, impl_->device.device, options.pin);
+  impl_->registry.acquire(model_id, impl_->device.device, options.pin, parse_dtype(options.dtype));
   for (ModelInfo& info : impl_->registry.list()) {
     if (info.id == model_id) return info;
   }

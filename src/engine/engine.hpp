@@ -52,6 +52,7 @@ struct ModelInfo {
   ModelState state = ModelState::loading;
   std::string device;  // "cpu"
   std::string kind;    // "embedding", "sequence-classification" or "token-classification"
+  std::string dtype;   // the linear layers' precision: "fp32", "int8" or "bf16"
   std::vector<std::string> labels;  // classifiers' labels by id
   uint64_t memory_bytes = 0;        // bytes the loaded weights occupy
   bool pinned = false;
@@ -68,6 +69,10 @@ struct ModelInfo {
 struct LoadOptions {
   std::string device;  // empty: the default device
   bool pin = false;
+  // The linear layers' precision: "fp32", "int8", "bf16" (invalid_argument on a CPU without it),
+  // "auto" (bf16 where native, else fp32); empty: the loaded model's, else fp32. Another one than
+  // the loaded model's is conflict naming it.
+  std::string dtype;
 };
 
 struct EmbedRequest {

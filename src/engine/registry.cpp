@@ -6,13 +6,36 @@ namespace hades {
 ModelRegistry::ModelRegistry(RegistryLimits limits, RegistryHooks hooks)
     : limits_(limits), hooks_(std::move(hooks)) {}
 
+namespace {
+
+void check_precision(const std::string& id, LinearPrecision held, ModelState state,
+                     std::optional<LinearPrecision> asked) {
+  if (!asked || *asked == held) return;
+  throw Error(ErrorCode::conflict,
+              id + (state == ModelState::ready ? " is loaded in " : " is loading in ") +
+                  std::string(linear_precision_name(held)) + "; unload it to load it in " +
+                  std::string(linear_precision_name(*asked)));
+}
+
+}  // namespace
+
 std::shared_ptr<ResidentModel> ModelRegistry::acquire(const std::string& id,
-                                                      const std::string& device, bool pin) {
+                                                      const std::string& device, bool pin,
+                                                      std::optional<LinearPrecision> precision) {
   std::unique_lock lock(mutex_);
   for (;;) {
     const auto it = entries_.find(id);
-    if (it == entries_.end()) return load_as_leader(id, device, pin, lock);
+    if (it == entries_.end()) {
+      return load_as_leader(id, device, pin, precision.value_or(LinearPrecision::fp32), lock);
+    }
     Entry& entry = it->second;
+    // A failed load at another precision says nothing about this one: try it now.
+    if (entry.state != ModelState::failed) {
+      check_precision(id, entry.precision, entry.state, precision);
+    } else if (precision && *precision != entry.precision) {
+      entries_.erase(it);
+      continue;
+    }
     switch (entry.state) {
       case ModelState::ready: entry.pinned = entry.pinned || pin; return entry.model;
       case ModelState::downloading:
@@ -32,11 +55,13 @@ std::shared_ptr<ResidentModel> ModelRegistry::acquire(const std::string& id,
 
 std::shared_ptr<ResidentModel> ModelRegistry::load_as_leader(const std::string& id,
                                                              const std::string& device, bool pin,
+                                                             LinearPrecision precision,
                                                              std::unique_lock<std::mutex>& lock) {
   Entry& loading = entries_[id];
   loading.state = ModelState::loading;
   loading.pinned = pin;
   loading.device = device;
+  loading.precision = precision;
   try {
     lock.unlock();
     const uint64_t expected = hooks_.estimate_bytes(id);
@@ -45,7 +70,8 @@ std::shared_ptr<ResidentModel> ModelRegistry::load_as_leader(const std::string& 
     entries_[id].reserved_bytes = expected;
     entries_[id].admitted = true;
     lock.unlock();
-    auto model = std::make_shared<ResidentModel>(id, device, hooks_.load(id), accounting_);
+    auto model =
+        std::make_shared<ResidentModel>(id, device, hooks_.load(id, precision), accounting_);
     lock.lock();
     Entry& entry = entries_[id];
     entry.state = ModelState::ready;
@@ -65,6 +91,7 @@ std::shared_ptr<ResidentModel> ModelRegistry::load_as_leader(const std::string& 
     Entry failed;
     failed.state = ModelState::failed;
     failed.device = device;
+    failed.precision = precision;
     failed.error_code = e.code();
     failed.error = e.what();
     failed.failed_at = std::chrono::steady_clock::now();
@@ -187,6 +214,7 @@ std::vector<ModelInfo> ModelRegistry::list() const {
     info.id = id;
     info.state = entry.state;
     info.device = entry.device;
+    info.dtype = linear_precision_name(entry.precision);
     info.kind = entry.model ? entry.model->kind() : "";
     info.pinned = entry.pinned;
     info.error = entry.error;

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,8 +36,9 @@ struct RegistryLimits {
 };
 
 struct RegistryHooks {
-  // Loads a model by id (resolution included); throws hades::Error.
-  std::function<ServedModel(const std::string& id)> load;
+  // Loads a model by id (resolution included) with its linear layers at `precision`; throws
+  // hades::Error.
+  std::function<ServedModel(const std::string& id, LinearPrecision precision)> load;
   // The bytes a model will hold once loaded, known before loading it; throws hades::Error.
   std::function<uint64_t(const std::string& id)> estimate_bytes;
   // Told about each eviction, with its reason (for the log).
@@ -47,9 +49,11 @@ class ModelRegistry {
  public:
   ModelRegistry(RegistryLimits limits, RegistryHooks hooks);
 
-  // The ready model, loading it first if needed. `pin` pins it (also when already loaded).
-  std::shared_ptr<ResidentModel> acquire(const std::string& id, const std::string& device,
-                                         bool pin);
+  // The ready model, loading it first if needed (at `precision`, else fp32). `pin` pins it (also
+  // when already loaded). A model held (or loading) at another precision than one asked for is
+  // conflict naming the one it has: a model is held in one precision at a time.
+  std::shared_ptr<ResidentModel> acquire(const std::string& id, const std::string& device, bool pin,
+                                         std::optional<LinearPrecision> precision = std::nullopt);
   void unload(const std::string& id);
   // Called by a load that downloads its files: the entry shows `downloading` with these bytes
   // until DONE reaches TOTAL, then `loading` again.
@@ -70,6 +74,7 @@ class ModelRegistry {
     std::shared_ptr<ResidentModel> model;
     bool pinned = false;
     std::string device;
+    LinearPrecision precision = LinearPrecision::fp32;
     ErrorCode error_code = ErrorCode::internal;
     std::string error;
     std::chrono::steady_clock::time_point failed_at;
@@ -80,7 +85,8 @@ class ModelRegistry {
   };
 
   std::shared_ptr<ResidentModel> load_as_leader(const std::string& id, const std::string& device,
-                                                bool pin, std::unique_lock<std::mutex>& lock);
+                                                bool pin, LinearPrecision precision,
+                                                std::unique_lock<std::mutex>& lock);
   void make_room(const std::string& id, uint64_t needed_bytes, std::unique_lock<std::mutex>& lock);
   bool wait_for_a_load(const std::string& id, std::unique_lock<std::mutex>& lock,
                        std::chrono::steady_clock::time_point deadline);

@@ -170,11 +170,12 @@ TokenizeRequest parse_tokenize_request(const json& body, const RequestLimits& li
 }
 
 LoadRequest parse_load_request(const json& body) {
-  check_known_fields(body, {"model", "device", "pin"});
+  check_known_fields(body, {"model", "device", "pin", "dtype"});
   LoadRequest request;
   request.model = required_string(body, "model");
   request.options.device = optional_string(body, "device").value_or("");
   request.options.pin = optional_bool(body, "pin").value_or(false);
+  request.options.dtype = optional_string(body, "dtype").value_or("");
   return request;
 }
 

@@ -14,6 +14,7 @@ nlohmann::json model_info_json(const ModelInfo& info) {
       {"state", model_state_name(info.state)},
       {"device", info.device},
       {"kind", info.kind},
+      {"dtype", info.dtype},
       {"memory_bytes", info.memory_bytes},
       {"pinned", info.pinned},
       {"dimension", info.dimension},

@@ -66,6 +66,21 @@ TEST_F(ClientTest, ParsesModelsAndKeepsTheConnection) {
   EXPECT_EQ(server.connections(), 1);
 }
 
+TEST_F(ClientTest, LoadSendsTheDtypeAndReadsItBack) {
+  std::string body;
+  FakeServer server(socket(), [&body](const std::string& request) {
+    body = request.substr(request.find("\r\n\r\n") + 4);
+    return FakeAnswer{
+        http_answer(200, R"({"model":{"id":"m","state":"ready","device":"cpu","dtype":"int8"}})")};
+  });
+  ModelClient client(options());
+  const LoadedModel model = client.load_model("m", {.dtype = "int8"});
+  EXPECT_EQ(model.dtype, "int8");
+  EXPECT_NE(body.find(R"("dtype":"int8")"), std::string::npos) << body;
+  client.load_model("m");
+  EXPECT_EQ(body.find("dtype"), std::string::npos) << body;  // absent: the service decides
+}
+
 TEST_F(ClientTest, AnswersWrittenByteByByteAreReassembled) {
   FakeServer server(socket(), [](const std::string&) {
     return FakeAnswer{http_answer(200, R"({"status":"ok","version":"9.9","uptime_seconds":12.5})"),

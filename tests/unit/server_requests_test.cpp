@@ -145,6 +145,11 @@ TEST(ServerRequests, LoadAndUnload) {
   const LoadRequest plain = parse_load_request(json::parse(R"({"model":"m"})"));
   EXPECT_EQ(plain.options.device, "");
   EXPECT_FALSE(plain.options.pin);
+  EXPECT_EQ(plain.options.dtype, "");
+  EXPECT_EQ(parse_load_request(json::parse(R"({"model":"m","dtype":"int8"})")).options.dtype,
+            "int8");
+  EXPECT_EQ(code_of([] { parse_load_request(json::parse(R"({"model":"m","dtype":8})")); }),
+            ErrorCode::invalid_argument);
   EXPECT_EQ(code_of([] { parse_load_request(json::parse(R"({"model":"m","pin":"yes"})")); }),
             ErrorCode::invalid_argument);
   EXPECT_EQ(parse_unload_request(json::parse(R"({"model":"m"})")), "m");

@@ -35,6 +35,7 @@ nlohmann::json model_json(const LoadedModel& model) {
                         {"state", model.state},
                         {"device", model.device},
                         {"kind", model.kind},
+                        {"dtype", model.dtype},
                         {"memory_bytes", model.memory_bytes},
                         {"pinned", model.pinned},
                         {"dimension", model.dimension},
@@ -120,12 +121,13 @@ void print_models_table(const std::vector<LoadedModel>& models, const char* inde
   size_t id_width = 5;
   for (const LoadedModel& model : models) id_width = std::max(id_width, model.id.size());
   const int width = static_cast<int>(id_width);
-  std::printf("%s%-*s  %-11s  %-7s  %10s  %-6s  %8s  %s\n", indent, width, "MODEL", "STATE",
-              "DEVICE", "MEMORY", "PINNED", "REQUESTS", "IDLE");
+  std::printf("%s%-*s  %-11s  %-7s  %-5s  %10s  %-6s  %8s  %s\n", indent, width, "MODEL", "STATE",
+              "DEVICE", "DTYPE", "MEMORY", "PINNED", "REQUESTS", "IDLE");
   for (const LoadedModel& model : models) {
-    std::printf("%s%-*s  %-11s  %-7s  %10s  %-6s  %8llu  %s\n", indent, width, model.id.c_str(),
-                model.state.c_str(), model.device.c_str(), human_bytes(model.memory_bytes).c_str(),
-                model.pinned ? "yes" : "no", static_cast<unsigned long long>(model.requests),
+    std::printf("%s%-*s  %-11s  %-7s  %-5s  %10s  %-6s  %8llu  %s\n", indent, width,
+                model.id.c_str(), model.state.c_str(), model.device.c_str(), model.dtype.c_str(),
+                human_bytes(model.memory_bytes).c_str(), model.pinned ? "yes" : "no",
+                static_cast<unsigned long long>(model.requests),
                 human_duration(model.idle_seconds).c_str());
     if (!model.error.empty()) std::printf("%s  error: %s\n", indent, model.error.c_str());
     if (model.state == "downloading") {

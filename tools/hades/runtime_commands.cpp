@@ -130,12 +130,15 @@ struct EmbedArgs {
   std::string model;
   std::vector<std::string> texts;
   std::string pooling;
+  std::string dtype;
   bool no_normalize = false;
   bool no_truncate = false;
 };
 
 void run_embed(const EmbedArgs& args) {
   HaystackModelEngine engine(client_options(args.client));
+  // A model loaded in another dtype is a conflict naming it, not a silent switch.
+  if (!args.dtype.empty()) engine.load_model(args.model, {.dtype = args.dtype});
   EmbeddingOptions options;
   options.pooling = args.pooling;
   if (args.no_normalize) options.normalize = false;
@@ -212,6 +215,10 @@ void add_runtime_commands(CLI::App& app) {
   embed->add_option("--pooling", embed_args->pooling,
                     "cls|mean|max|mean_sqrt_len|weightedmean|lasttoken (default: the model's)");
   embed->add_flag("--no-normalize", embed_args->no_normalize, "do not L2-normalize");
+  embed
+      ->add_option("--dtype", embed_args->dtype,
+                   "load MODEL first with this precision: fp32, int8, bf16, auto")
+      ->check(CLI::IsMember({"fp32", "int8", "bf16", "auto"}));
   embed->add_flag("--no-truncate", embed_args->no_truncate,
                   "fail on inputs longer than the model's limit");
   embed->callback([embed_args] { run_embed(*embed_args); });

@@ -94,6 +94,7 @@ struct LoadArgs {
   ClientArgs client;
   std::string model;
   std::string device;
+  std::string dtype;
   bool pin = false;
 };
 
@@ -102,13 +103,14 @@ void run_load(const LoadArgs& args) {
   LoadModelOptions options;
   options.device = args.device;
   options.pin = args.pin;
+  options.dtype = args.dtype;
   const LoadedModel model = engine.load_model(args.model, options);
   if (args.client.json) {
     print_json({{"model", model_json(model)}});
     return;
   }
-  std::printf("loaded %s: %s on %s, %s%s\n", model.id.c_str(), model.state.c_str(),
-              model.device.c_str(), human_bytes(model.memory_bytes).c_str(),
+  std::printf("loaded %s: %s on %s, %s, %s%s\n", model.id.c_str(), model.state.c_str(),
+              model.device.c_str(), model.dtype.c_str(), human_bytes(model.memory_bytes).c_str(),
               model.pinned ? ", pinned" : "");
 }
 
@@ -176,6 +178,10 @@ void add_service_commands(CLI::App& app) {
   load->add_option("model", load_args->model, "model id or folder")->required();
   load->add_option("--device", load_args->device, "device (default: the service's)");
   load->add_flag("--pin", load_args->pin, "never evict this model");
+  load->add_option("--dtype", load_args->dtype,
+                   "linear layers' precision: fp32 (default), int8, bf16, auto (bf16 where the CPU "
+                   "has it, else fp32)")
+      ->check(CLI::IsMember({"fp32", "int8", "bf16", "auto"}));
   load->callback([load_args] { run_load(*load_args); });
 
   auto* unload = app.add_subcommand("unload", "Unload a model");
