@@ -135,6 +135,16 @@ def hub_seeds():
           '"4f2e8d1b0c9a7e6f5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e"\n'
           "/api/resolve-cache/models/org/name/main/config.json\nmain")
     write("hub_headers", "odd_values", '""\nhttp://[::1]:8080\n../../etc')
+    # Then raw header lines of answers (a redirect and its target), as libcurl hands them over.
+    write("hub_headers", "head_answer_lfs",
+          '"abc"\n/x\nmain\n'
+          "HTTP/1.1 302 Found\r\nLocation: https://cdn/x\r\nX-Linked-Size: 990080\r\n"
+          'X-Linked-Etag: "4f2e8d1b0c9a7e6f5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e"\r\n'
+          "X-Repo-Commit: 0123456789abcdef0123456789abcdef01234567\r\n\r\n"
+          "HTTP/2 200\r\ncontent-length: 12\r\nETag: W/\"12-abc\"\r\n\r\n")
+    write("hub_headers", "head_answer_odd_sizes",
+          '""\n\n\nContent-Length: 99999999999999999999999\r\n'
+          "X-Linked-Size:  -1 \r\n:\r\nNo-Colon-Line\r\n   Spaced Name  :  v  \r\n")
 
 
 if __name__ == "__main__":

@@ -139,19 +139,6 @@ struct FileMeta {
   uint64_t size = 0;
 };
 
-uint64_t parse_size(const std::string& text, const std::string& url) {
-  // At most 18 digits: anything longer is no real file size, and would overflow stoull.
-  if (text.empty() || text.size() > 18 ||
-      !std::all_of(text.begin(), text.end(),
-                   [](unsigned char c) { return std::isdigit(c) != 0; })) {
-    throw Error(ErrorCode::io_error, url +
-                                         " gave no usable file size (X-Linked-Size, "
-                                         "Content-Length): '" +
-                                         text.substr(0, 40) + "'");
-  }
-  return std::stoull(text);
-}
-
 // As huggingface_hub's get_hf_file_metadata: a HEAD that follows only relative redirects (a
 // renamed repo), so that an LFS file's 302 to the file store yields its linked etag and size.
 FileMeta fetch_file_meta(const std::string& model, const std::string& commit,
@@ -176,8 +163,8 @@ FileMeta fetch_file_meta(const std::string& model, const std::string& commit,
   const std::string linked = answer.header("x-linked-etag");
   meta.etag = hub::normalize_etag(linked.empty() ? answer.header("etag") : linked);
   const std::string linked_size = answer.header("x-linked-size");
-  meta.size =
-      parse_size(linked_size.empty() ? answer.header("content-length") : linked_size, request.url);
+  meta.size = hub::parse_byte_count(
+      linked_size.empty() ? answer.header("content-length") : linked_size, request.url);
   meta.url = answer.status >= 300 ? answer.header("location") : request.url;
   const bool etag_is_a_name = !meta.etag.empty() && meta.etag.find("..") == std::string::npos &&
                               std::all_of(meta.etag.begin(), meta.etag.end(), [](unsigned char c) {

@@ -41,14 +41,7 @@ struct Transfer {
 
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
-  const std::string line(data, size * count);
-  // With redirects followed, each response's headers arrive in turn: keep the last one's.
-  if (line.rfind("HTTP/", 0) == 0) transfer->response.headers.clear();
-  const size_t colon = line.find(':');
-  if (colon != std::string::npos) {
-    transfer->response.headers[to_lower(trim(line.substr(0, colon)))] =
-        trim(line.substr(colon + 1));
-  }
+  add_header_line(std::string_view(data, size * count), transfer->response.headers);
   return size * count;
 }
 
@@ -74,6 +67,29 @@ using CurlHandle = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
 using CurlHeaders = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
 
 }  // namespace
+
+void add_header_line(std::string_view raw, std::map<std::string, std::string>& headers) {
+  const std::string line(raw);
+  // With redirects followed, each response's headers arrive in turn: keep the last one's.
+  if (line.rfind("HTTP/", 0) == 0) headers.clear();
+  const size_t colon = line.find(':');
+  if (colon != std::string::npos) {
+    headers[to_lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+  }
+}
+
+uint64_t parse_byte_count(const std::string& text, const std::string& url) {
+  // At most 18 digits: anything longer is no real file size, and would overflow stoull.
+  if (text.empty() || text.size() > 18 ||
+      !std::all_of(text.begin(), text.end(),
+                   [](unsigned char c) { return std::isdigit(c) != 0; })) {
+    throw Error(ErrorCode::io_error, url +
+                                         " gave no usable file size (X-Linked-Size, "
+                                         "Content-Length): '" +
+                                         text.substr(0, 40) + "'");
+  }
+  return std::stoull(text);
+}
 
 std::string HttpResponse::header(const std::string& name) const {
   const auto it = headers.find(name);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hades::hub {
@@ -33,6 +34,15 @@ struct HttpResponse {
 // answers' bodies are collected in HttpResponse::body instead. May throw to abort the transfer:
 // the exception comes out of http_request.
 using BodySink = std::function<void(long status, const char* data, size_t size)>;
+
+// One raw header line of an answer, as libcurl hands them (CRLF included), into HEADERS: a status
+// line ("HTTP/…") starts a new response (after a redirect only the last one's headers count),
+// "Name: value" is stored under the trimmed lower-case name, anything else is ignored.
+void add_header_line(std::string_view line, std::map<std::string, std::string>& headers);
+
+// A Content-Length / X-Linked-Size value as a byte count; an io_error naming URL and the value
+// when it is not a plain decimal number of at most 18 digits.
+uint64_t parse_byte_count(const std::string& text, const std::string& url);
 
 // Performs REQUEST. A transport failure (no route, refused, reset, stalled, cut mid-body) is an
 // Error with ErrorCode::network_error naming the URL; an HTTP error status is not an exception.
