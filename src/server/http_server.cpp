@@ -5,6 +5,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <list>
 #include <mutex>
@@ -23,11 +24,15 @@ namespace http = beast::http;
 using Protocol = net::local::stream_protocol;
 using Stream = beast::basic_stream<Protocol, net::any_io_executor, beast::unlimited_rate_policy>;
 using Request = http::request<http::string_body>;
+using Clock = std::chrono::steady_clock;
 
 // After refusing a request whose body was not read (413), the server keeps reading and
 // discarding for this long before closing, so that a client still writing its body gets to read
 // the answer instead of a broken pipe.
 constexpr std::chrono::seconds kDiscardTime{5};
+
+// The most bytes of a request's start read before the header parser takes over.
+constexpr size_t kFirstReadBytes = 16 * 1024;
 
 bool is_disconnect(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == http::error::partial_message ||
@@ -49,6 +54,7 @@ struct ServerCore {
 
   void accept();
   void on_accept(beast::error_code ec, Protocol::socket socket);
+  bool close_longest_idle();
   void refuse_connection(Protocol::socket socket);
 
   // Requests read and not yet answered; drain waits for zero.
@@ -125,14 +131,25 @@ class Session : public std::enable_shared_from_this<Session> {
 
   net::any_io_executor executor() { return stream_.get_executor(); }
 
-  // At shutdown: a connection waiting for a request is closed; one that is reading, running or
-  // answering a request finishes it first.
+  // At shutdown, or to make room at the connection limit: a connection waiting for a request is
+  // closed; one that is reading, running or answering a request finishes it first.
   void close_if_idle() {
     if (reading_ && buffer_.size() == 0 && parser_ && !parser_->got_some()) close();
   }
 
+  // Since when the connection has waited for its next request with nothing of it read, or
+  // nullopt; any thread may ask. A true answer may be stale: close_if_idle decides.
+  std::optional<Clock::time_point> idle_since() const {
+    if (!idle_) return std::nullopt;
+    return Clock::time_point(Clock::duration(idle_since_ticks_.load()));
+  }
+  // Takes the connection out of idle_since's answers, so that it is picked only once; false when
+  // another thread took it first or it is no longer idle.
+  bool claim_idle() { return idle_.exchange(false); }
+
  private:
   void read_request();
+  void read_header();
   void on_header(beast::error_code ec);
   void read_body();
   void on_body(beast::error_code ec);
@@ -159,6 +176,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_ = false;
   bool keep_alive_ = false;
   bool counted_ = false;  // the request being answered counts in requests_in_flight
+  // Written on the strand, read by the acceptor (idle_since).
+  std::atomic<bool> idle_{false};
+  std::atomic<Clock::rep> idle_since_ticks_{0};
 };
 
 void Session::read_request() {
@@ -168,6 +188,21 @@ void Session::read_request() {
   parser_->body_limit(server_.options.max_body_bytes);
   reading_ = true;
   stream_.expires_after(server_.options.read_timeout);
+  if (buffer_.size() > 0) return read_header();  // a pipelined request has begun
+  // The first bytes are awaited on their own, so that a connection with nothing of a request
+  // read is known to be idle (close_longest_idle).
+  idle_since_ticks_ = Clock::now().time_since_epoch().count();
+  idle_ = true;
+  stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            self->idle_ = false;
+                            if (ec) return self->on_read_error(ec);
+                            self->buffer_.commit(n);
+                            self->read_header();
+                          });
+}
+
+void Session::read_header() {
   http::async_read_header(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
@@ -332,12 +367,38 @@ void ServerCore::on_accept(beast::error_code ec, Protocol::socket socket) {
     });
     return;
   }
-  if (connections.load() >= options.max_connections) {
+  if (connections.load() >= options.max_connections && !close_longest_idle()) {
     refuse_connection(std::move(socket));
   } else {
     std::make_shared<Session>(*this, std::move(socket))->start();
   }
   accept();
+}
+
+// At the connection limit: closes the connection that has waited longest for its next request
+// (a client's pool, a leak), so that idle connections cannot lock out a client with a request.
+// False when every connection is busy with a request. The closed one goes a moment later, on its
+// strand, so the limit may be passed by the few connections accepted meanwhile.
+bool ServerCore::close_longest_idle() {
+  std::vector<std::shared_ptr<Session>> open;  // released after the lock: ~Session takes it
+  {
+    std::lock_guard lock(sessions_mutex);
+    for (const auto& weak : sessions) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  std::shared_ptr<Session> longest;
+  std::optional<Clock::time_point> longest_since;
+  for (const auto& session : open) {
+    const auto since = session->idle_since();
+    if (since && (!longest_since || *since < *longest_since)) {
+      longest = session;
+      longest_since = since;
+    }
+  }
+  if (!longest || !longest->claim_idle()) return false;
+  net::post(longest->executor(), [longest] { longest->close_if_idle(); });
+  return true;
 }
 
 // Over the connection limit: a canned 429 without reading the request, then close.

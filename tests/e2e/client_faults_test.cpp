@@ -263,6 +263,42 @@ TEST(ServerFaults, HangUpsSlowBodiesAndIdleConnectionsDoNotLockOutOthers) {
       alone_s, worst_s);
 }
 
+// At the connection limit, connections that only wait for their next request do not lock out a
+// new client: the one that has waited longest is closed to make room. Connections in the middle
+// of a request are never closed for it; with only those open, a new client is refused 429.
+TEST(ServerFaults, IdleConnectionsAtTheLimitMakeRoomForANewClient) {
+  SocketDir dir;
+  constexpr int kLimit = 20;
+  ServerProcess server(dir.socket(),
+                       ServeOptions{.args = {"--max-connections", std::to_string(kLimit)}});
+  ASSERT_TRUE(server.wait_ready()) << server.output();
+  std::vector<std::unique_ptr<HttpConnection>> idle;
+  for (int i = 0; i < kLimit; ++i) {
+    idle.push_back(std::make_unique<HttpConnection>(dir.socket()));
+    // One request each, so that every connection is surely open and waits for its next one.
+    ASSERT_EQ(idle.back()->request("GET", "/health").status, 200) << i;
+  }
+  const HttpResponse served = http(dir.socket(), "GET", "/health");
+  EXPECT_EQ(served.status, 200) << served.body;
+  EXPECT_TRUE(idle.front()->closed_by_server()) << "the longest idle connection made room";
+  EXPECT_EQ(idle.back()->request("GET", "/health").status, 200) << "the newest stays open";
+
+  // Every connection in the middle of a request: nothing to close, the limit holds.
+  idle.clear();
+  ASSERT_TRUE(eventually([&] {
+    return http(dir.socket(), "GET", "/metrics").body.find("hades_http_connections 1\n") !=
+           std::string::npos;  // the scrape's own
+  }));
+  std::vector<std::unique_ptr<HttpConnection>> busy;
+  for (int i = 0; i < kLimit; ++i) {
+    busy.push_back(std::make_unique<HttpConnection>(dir.socket()));
+    ASSERT_TRUE(busy.back()->send_raw("POST /v1/embed HTTP/1.1\r\nHost: localhost\r\n"));
+  }
+  const HttpResponse refused = http(dir.socket(), "GET", "/health");
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(refused.error_code(), "overloaded");
+}
+
 // A request trickled a byte every 300 ms is cut off at the read timeout counted from its first
 // byte: the timeout bounds the whole request, not its headers and then its body again.
 TEST(ServerFaults, ASlowRequestIsCutOffAtTheReadTimeoutCountedFromItsStart) {
