@@ -6,10 +6,13 @@
 // It first measures the service's capacity closed-loop (requests/s with --senders clients back to
 // back), then, for each level, sends requests at LEVEL × capacity on a fixed schedule, whatever
 // the answers do (open loop: a slow service does not slow the sender down). A request takes 1 to
-// 16 texts of the corpus and one of the models in turn; with more models than HADES_MAX_MODELS the
-// service loads and evicts during the run. Latency counts from the request's scheduled time, so
-// queueing in front of the service is included. Every request must end with exactly one outcome
-// (an answer, a 429, an error); the ledger counts those that did not, which must be 0.
+// 16 texts of the corpus and one of the models (hot and cold ones, see pick_model); with more
+// models than HADES_MAX_MODELS the service loads and evicts during the run. Latency counts from the
+// request's scheduled time, so queueing in front of the service is included. Every request must end
+// with exactly one outcome (an answer, a 429, an error); the ledger counts those that did not,
+// which must be 0. Each level after the 0.5 one also reports its accepted p99 over the 0.5 level's
+// (issue 7 asks ≤ 1.5 above capacity, where the service's admission control turns the excess away
+// with fast 429s).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -22,6 +25,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -55,10 +59,20 @@ struct Setup {
   int senders = 128;
 };
 
+// Models by a Zipf law (weight 1/k²): hot models and colder ones, as a service sees them. With
+// three models, 73 %, 18 % and 8 % of the requests; with HADES_MAX_MODELS=2 the cold one is
+// loaded, evicted and loaded again through the run. (Round robin would make every request of a
+// 3-model, 2-place service a load: a test of the loader, not of the service.)
+size_t pick_model(size_t count, std::mt19937& random) {
+  std::vector<double> weights;
+  for (size_t k = 1; k <= count; ++k) weights.push_back(1.0 / static_cast<double>(k * k));
+  return std::discrete_distribution<size_t>(weights.begin(), weights.end())(random);
+}
+
 Request make_request(const Setup& setup, size_t id, std::mt19937& random) {
   Request r;
   r.id = id;
-  r.model = setup.models[id % setup.models.size()];
+  r.model = setup.models[pick_model(setup.models.size(), random)];
   const size_t count = std::uniform_int_distribution<size_t>(1, 16)(random);
   const size_t first = std::uniform_int_distribution<size_t>(0, setup.corpus.size() - 1)(random);
   for (size_t i = 0; i < count; ++i)
@@ -129,7 +143,11 @@ double capacity(const Setup& setup, double seconds) {
   const auto start = Clock::now();
   for (int s = 0; s < std::min(setup.senders, 32); ++s) {
     threads.emplace_back([&, s] {
-      hades::ModelClient client(setup.client);
+      // Closed loop: a refused request is retried after Retry-After, as a real client would,
+      // rather than resent at once (which would measure how fast 429s come back).
+      hades::ClientOptions options = setup.client;
+      options.overloaded_retries = 1000;
+      hades::ModelClient client(options);
       std::mt19937 random(static_cast<unsigned>(s));
       for (size_t i = 0; !stop; ++i) {
         const Request r = make_request(setup, i * 32 + static_cast<size_t>(s), random);
@@ -180,6 +198,7 @@ nlohmann::json run_level(const Setup& setup, double rate, double seconds, unsign
           {"ok_p50_ms", percentile(ok_ms, 0.5)},
           {"ok_p99_ms", percentile(ok_ms, 0.99)},
           {"overloaded_rate", static_cast<double>(rejected_ms.size()) / static_cast<double>(count)},
+          {"overloaded_p50_ms", percentile(rejected_ms, 0.5)},
           {"overloaded_p99_ms", percentile(rejected_ms, 0.99)}};
 }
 
@@ -198,7 +217,8 @@ int main(int argc, char** argv) {
   std::string socket, corpus_path, levels = "0.5,1,1.5,2";
   double seconds = 20;
   app.add_option("--socket", socket, "the service's socket")->required();
-  app.add_option("--model", setup.models, "model ids or folders, used in turn")->required();
+  app.add_option("--model", setup.models, "model ids or folders (the first the hottest)")
+      ->required();
   app.add_option("--corpus", corpus_path, "JSON with a \"texts\" array")->required();
   app.add_option("--levels", levels, "offered load as fractions of the measured capacity");
   app.add_option("--seconds", seconds, "length of each level");
@@ -213,9 +233,14 @@ int main(int argc, char** argv) {
     const double rate = capacity(setup, std::max(5.0, seconds / 2));
     nlohmann::json report = {{"capacity_per_s", rate}, {"levels", nlohmann::json::array()}};
     unsigned seed = 1;
+    std::optional<double> half_load_p99;  // the reference of the overload criterion
     for (double level : parse_levels(levels)) {
       nlohmann::json result = run_level(setup, level * rate, seconds, seed++);
       result["level"] = level;
+      if (level == 0.5) half_load_p99 = result["ok_p99_ms"].get<double>();
+      if (half_load_p99 && *half_load_p99 > 0) {
+        result["ok_p99_over_half_load_p99"] = result["ok_p99_ms"].get<double>() / *half_load_p99;
+      }
       std::fprintf(stderr, "level %.2f: %s\n", level, result.dump().c_str());
       report["levels"].push_back(result);
     }
