@@ -120,6 +120,8 @@ TEST(ServerFaults, KillUnderLoadFailsClientsPromptlyAndTheRestartServesThem) {
           clients[i]->embed(model, texts);
           ++answered;
         } catch (const Error& e) {
+          // Four clients at once can pass the queue-delay bound: busy, not a fault.
+          if (e.code() == ErrorCode::overloaded) continue;
           failed_at[i] = Clock::now();
           errors[i] = std::string(error_code_name(e.code())) + ": " + e.what();
           return;
@@ -205,29 +207,40 @@ TEST(ServerFaults, SigtermUnderLoadAnswersWhatItAcceptedAndRefusesTheRest) {
               drain_s);
 }
 
-// A client that hangs up after sending a big request, one that trickles its request a byte every
-// 300 ms, and 300 idle connections: the other clients are still served, each request well within
-// 30 s (the time printed beside the same requests' time without them).
-TEST(ServerFaults, HangUpsSlowBodiesAndIdleConnectionsDoNotLockOutOthers) {
+// 300 idle connections and a client that trickles its request a byte every 300 ms cost the
+// other clients nothing: each of their requests is answered 200 at once. A client that hangs up
+// after sending a big request leaves its work running (it is not cancelled): meanwhile the
+// others are refused 429 with Retry-After by the queue-delay bound, or wait, and all are served
+// well within 30 s. The times are printed beside the same requests' times alone.
+TEST(ServerFaults, HangUpsSlowRequestsAndIdleConnectionsDoNotLockOutOthers) {
   SocketDir dir;
   ServerProcess server(dir.socket());
   const std::string model = minilm_dir().string();
   ASSERT_TRUE(ready_with(server, model));
   const json small = {{"model", model}, {"inputs", {"a short text"}}};
-  const auto timed_embed = [&] {
+  int refusals = 0;
+  // Seconds until one small embed is answered 200, after the Retry-After of each 429.
+  const auto served_after_s = [&] {
     const auto start = Clock::now();
-    EXPECT_EQ(post_json(dir.socket(), "/v1/embed", small).status, 200);
-    return seconds_since(start);
+    for (;;) {
+      const HttpResponse r = post_json(dir.socket(), "/v1/embed", small);
+      if (r.status != 429 || seconds_since(start) > 30) {
+        EXPECT_EQ(r.status, 200) << r.body;
+        return seconds_since(start);
+      }
+      EXPECT_EQ(r.error_code(), "overloaded");
+      EXPECT_EQ(r.header("retry-after"), "1");
+      ++refusals;
+      std::this_thread::sleep_for(1s);
+    }
   };
-  double alone_s = 0;
-  for (int i = 0; i < 5; ++i) alone_s = std::max(alone_s, timed_embed());
+  const auto worst_of = [&](int requests) {
+    double worst_s = 0;
+    for (int i = 0; i < requests; ++i) worst_s = std::max(worst_s, served_after_s());
+    return worst_s;
+  };
+  const double alone_s = worst_of(5);
 
-  {  // Hangs up once the big request is sent: the server computes it and writes to nobody.
-    HttpConnection gone(dir.socket());
-    const std::string body = long_embed_request(model, 32).dump();
-    ASSERT_TRUE(gone.send_raw("POST /v1/embed HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
-                              std::to_string(body.size()) + "\r\n\r\n" + body));
-  }
   std::vector<std::unique_ptr<HttpConnection>> idle;
   for (int i = 0; i < 300; ++i) {
     idle.push_back(std::make_unique<HttpConnection>(dir.socket()));
@@ -245,22 +258,28 @@ TEST(ServerFaults, HangUpsSlowBodiesAndIdleConnectionsDoNotLockOutOthers) {
       std::this_thread::sleep_for(300ms);
     }
   });
-
-  std::vector<double> latencies;
-  for (int i = 0; i < 10; ++i) latencies.push_back(timed_embed());
-  EXPECT_EQ(http(dir.socket(), "GET", "/health").status, 200);
+  const double beside_idle_s = worst_of(10);
+  EXPECT_EQ(refusals, 0) << "refused beside idle and slow connections only";
   const std::string metrics = http(dir.socket(), "GET", "/metrics").body;
-  stop = true;
-  slowloris.join();
   EXPECT_NE(metrics.find("hades_http_connections 30"), std::string::npos)
       << "the 300 idle connections and the slow one are open";
+
+  {  // Hangs up once the big request is sent: the server computes it and writes to nobody.
+    HttpConnection gone(dir.socket());
+    const std::string body = long_embed_request(model, 32).dump();
+    ASSERT_TRUE(gone.send_raw("POST /v1/embed HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body));
+  }
+  const double after_hang_up_s = worst_of(5);
+  EXPECT_EQ(http(dir.socket(), "GET", "/health").status, 200);
+  stop = true;
+  slowloris.join();
   EXPECT_FALSE(slow_cut) << "the slow client was cut off before the read timeout";
-  const double worst_s = *std::max_element(latencies.begin(), latencies.end());
-  EXPECT_LT(worst_s, 30.0);
+  EXPECT_LT(after_hang_up_s, 30.0);
   std::printf(
-      "small embed, worst of 5 alone: %.3f s; worst of 10 beside a hang-up, a slow "
-      "request and 300 idle connections: %.3f s\n",
-      alone_s, worst_s);
+      "small embed, worst time to a 200: %.3f s alone; %.3f s beside 300 idle connections and a "
+      "slow request; %.3f s after a client hung up on 32 long texts (%d refusals 429 meanwhile)\n",
+      alone_s, beside_idle_s, after_hang_up_s, refusals);
 }
 
 // At the connection limit, connections that only wait for their next request do not lock out a
@@ -297,6 +316,11 @@ TEST(ServerFaults, IdleConnectionsAtTheLimitMakeRoomForANewClient) {
   const HttpResponse refused = http(dir.socket(), "GET", "/health");
   EXPECT_EQ(refused.status, 429) << refused.body;
   EXPECT_EQ(refused.error_code(), "overloaded");
+  // Half-sent requests hold up no shutdown: none of them was read, so none is waited for.
+  const auto signalled_at = Clock::now();
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait_exit(), 0) << server.output();
+  EXPECT_LT(seconds_since(signalled_at), 10.0) << server.output();
 }
 
 // A request trickled a byte every 300 ms is cut off at the read timeout counted from its first
