@@ -8,6 +8,7 @@
 // layer_types + rope_parameters (transformers 5), or global_attn_every_n_layers (layer i global
 // when i % n == 0) + global_rope_theta / local_rope_theta. LayerNorms, Wqkv/Wo and Wi/Wo carry
 // biases only when norm_bias, attention_bias and mlp_bias say so.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -176,14 +177,24 @@ class ModernBertModel final : public Encoder {
   }
 
  private:
+  // Activation buffers of one forward pass, allocated once per batch. The attention's qkv and
+  // context are dead when the MLP runs, so its input and gated activations reuse their memory.
   struct Workspace {
     Workspace(int64_t tokens, const ModernBertConfig& c)
         : normed(static_cast<size_t>(tokens * c.hidden_size)),
-          qkv(static_cast<size_t>(tokens * 3 * c.hidden_size)),
-          context(static_cast<size_t>(tokens * c.hidden_size)),
-          mlp_in(static_cast<size_t>(tokens * 2 * c.intermediate_size)),
-          gated(static_cast<size_t>(tokens * c.intermediate_size)) {}
-    std::vector<float> normed, qkv, context, mlp_in, gated;
+          shared(
+              static_cast<size_t>(tokens * std::max(4 * c.hidden_size, 3 * c.intermediate_size))),
+          qkv(shared.data()),
+          context(shared.data() + tokens * 3 * c.hidden_size),
+          mlp_in(shared.data()),
+          gated(shared.data() + tokens * 2 * c.intermediate_size) {}
+    Workspace(const Workspace&) = delete;  // the pointers point into its own buffer
+    Workspace& operator=(const Workspace&) = delete;
+    std::vector<float> normed, shared;
+    float* qkv;      // [tokens, 3 hidden]      } attention
+    float* context;  // [tokens, hidden]        }
+    float* mlp_in;   // [tokens, 2 intermediate] } MLP, over the two above
+    float* gated;    // [tokens, intermediate]   }
   };
 
   void run_layer(const ModernBertLayer& layer, const RaggedBatch& batch, float* hidden,
@@ -196,19 +207,19 @@ class ModernBertModel final : public Encoder {
       backend_.layer_norm(hidden, tokens, h, layer.attention_norm->params(), ws.normed.data());
       attention_input = ws.normed.data();
     }
-    backend_.linear(*layer.qkv, attention_input, tokens, ws.qkv.data(), Activation::none);
+    backend_.linear(*layer.qkv, attention_input, tokens, ws.qkv, Activation::none);
     const float theta = layer.global ? config_.global_theta : config_.local_theta;
-    backend_.rotary(ws.qkv.data(), {batch.cu_seqlens, config_.num_heads, head_dim, theta});
+    backend_.rotary(ws.qkv, {batch.cu_seqlens, config_.num_heads, head_dim, theta});
     const AttentionParams attention{batch.cu_seqlens, config_.num_heads, head_dim,
                                     1.0f / std::sqrt(static_cast<float>(head_dim)),
                                     layer.global ? 0 : config_.local_attention};
-    backend_.attention(ws.qkv.data(), attention, ws.context.data());
-    backend_.linear_add(*layer.attention_output, ws.context.data(), tokens, hidden);
+    backend_.attention(ws.qkv, attention, ws.context);
+    backend_.linear_add(*layer.attention_output, ws.context, tokens, hidden);
     backend_.layer_norm(hidden, tokens, h, layer.mlp_norm.params(), ws.normed.data());
-    backend_.linear(*layer.mlp_in, ws.normed.data(), tokens, ws.mlp_in.data(), Activation::none);
-    backend_.gated_activation(ws.mlp_in.data(), tokens, config_.intermediate_size,
-                              config_.activation, ws.gated.data());
-    backend_.linear_add(*layer.mlp_out, ws.gated.data(), tokens, hidden);
+    backend_.linear(*layer.mlp_in, ws.normed.data(), tokens, ws.mlp_in, Activation::none);
+    backend_.gated_activation(ws.mlp_in, tokens, config_.intermediate_size, config_.activation,
+                              ws.gated);
+    backend_.linear_add(*layer.mlp_out, ws.gated, tokens, hidden);
   }
 
   ModernBertConfig config_;
