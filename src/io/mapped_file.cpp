@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -90,6 +91,15 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 
 MappedFile::~MappedFile() {
   unmap();
+}
+
+void MappedFile::release(std::span<const std::byte> range) const noexcept {
+  if (range.empty() || range.data() < data_ || range.data() + range.size() > data_ + size_) return;
+  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(range.data()) & ~(page - 1);
+  const auto end = reinterpret_cast<std::uintptr_t>(range.data() + range.size());
+  // Advice only: a failure leaves the pages resident, which is merely the old behaviour.
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 void MappedFile::unmap() noexcept {

@@ -30,6 +30,11 @@ class MappedFile {
   std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
   const std::filesystem::path& path() const noexcept { return path_; }
 
+  // Drops the pages that hold RANGE (a part of bytes()) from the process: the mapping is
+  // read-only and private, so a later read faults them in again from the file (the page cache
+  // usually still has them). Keeps a load from holding both the file and the converted weights.
+  void release(std::span<const std::byte> range) const noexcept;
+
  private:
   MappedFile(std::filesystem::path path, const std::byte* data, std::size_t size) noexcept
       : path_(std::move(path)), data_(data), size_(size) {}

@@ -61,6 +61,11 @@ class SafetensorsFile {
   // The size of the JSON header and of the data section, in bytes.
   std::uint64_t header_bytes() const noexcept { return header_bytes_; }
   std::uint64_t data_bytes() const noexcept { return data_bytes_; }
+  // Lets the OS drop the mapped pages of TENSOR (one of tensors()) once its data has been copied
+  // out; a no-op for a file parsed from the caller's bytes. Its bytes stay readable.
+  void release(const TensorEntry& tensor) const noexcept {
+    if (mapping_) mapping_->release(tensor.bytes);
+  }
 
  private:
   SafetensorsFile() = default;
