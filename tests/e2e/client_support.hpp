@@ -65,7 +65,12 @@ inline std::vector<pid_t> daemons_of(const std::string& socket) {
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string cmdline = read_text(entry.path() / "cmdline");
+    std::string cmdline;
+    try {
+      cmdline = read_text(entry.path() / "cmdline");
+    } catch (const std::exception&) {
+      continue;  // it exited while being read (libstdc++ throws ESRCH from the read)
+    }
     std::vector<std::string> args;
     for (size_t start = 0; start < cmdline.size();) {
       const size_t end = cmdline.find('\0', start);
