@@ -121,11 +121,7 @@ TEST_P(TinyBertParity, OneRaggedBatchEqualsEachSequenceAlone) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, TinyBertParity, ::testing::ValuesIn(tiny_models()),
-                         [](const auto& param_info) {
-                           std::string name = param_info.param.filename().string();
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         test::folder_test_name<testing::TestParamInfo<std::filesystem::path>>);
 
 TEST(TinyBertErrors, RelativePositionEmbeddingsAreRefused) {
   try {

@@ -124,11 +124,7 @@ TEST_P(EncoderParity, LabelsComeFromTheConfig) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, EncoderParity, ::testing::ValuesIn(models()),
-                         [](const auto& param_info) {
-                           std::string name = param_info.param.filename().string();
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         test::folder_test_name<testing::TestParamInfo<std::filesystem::path>>);
 
 }  // namespace
 }  // namespace hades

@@ -1,6 +1,7 @@
 // Paths to test data: committed fixtures and the real model fetched by scripts/fetch-minilm.sh.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -10,6 +11,14 @@ namespace hades::test {
 
 inline std::filesystem::path data_dir() {
   return HADES_TEST_DATA_DIR;
+}
+
+// A test name for a test parameterised over model folders: the folder's name, '-' as '_'.
+template <typename ParamInfo>
+std::string folder_test_name(const ParamInfo& param_info) {
+  std::string name = param_info.param.filename().string();
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
 }
 
 // The snapshot folder of a model in the test Hugging Face cache (refs/main names the snapshot).
