@@ -121,6 +121,11 @@ TEST(ServerResponses, ModelInfoHasErrorOnlyWhenFailed) {
   EXPECT_EQ(model_info_json(failed)["state"], "failed");
 }
 
+TEST(ServerResponses, ModelInfoNamesItsDtype) {
+  const ModelInfo int8{.id = "a", .state = ModelState::ready, .kind = "embedding", .dtype = "int8"};
+  EXPECT_EQ(model_info_json(int8)["dtype"], "int8");
+}
+
 TEST(ServerMetrics, PrometheusText) {
   Metrics metrics;
   metrics.record("/v1/embed", 200, std::chrono::milliseconds(3));
