@@ -220,6 +220,7 @@ EmbedResult Engine::embed(const EmbedRequest& request) {
   for (size_t first = 0; first < encodings.size();) {
     EmbedJob job;
     job.model = lease.shared();
+    job.cancelled = request.cancelled;
     job.modes = modes;
     job.normalize = request.normalize.value_or(model.normalizes());
     int64_t tokens = 0;
@@ -311,6 +312,7 @@ EngineStats Engine::stats() const {
   s.batches = executor.batches;
   s.batched_requests = executor.batched_jobs;
   s.rejected_requests = executor.rejected;
+  s.dropped_jobs = executor.dropped;
   s.queued_jobs = executor.queued;
   s.queued_seconds = executor.queued_seconds;
   s.evictions = impl_->registry.evictions();

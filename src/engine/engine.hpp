@@ -11,6 +11,7 @@
 // overloaded, out_of_memory, conflict, shutting_down, ...).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -75,12 +76,17 @@ struct LoadOptions {
   std::string dtype;
 };
 
+// Set once whoever waits for a request has gone (the server: its client closed the connection):
+// the request's work still queued is dropped instead of computed for nobody.
+using CancelFlag = std::shared_ptr<const std::atomic<bool>>;
+
 struct EmbedRequest {
   std::string model;
   std::vector<std::string> inputs;
   std::optional<bool> normalize;       // default: the model's own (Normalize module)
   std::optional<PoolingMode> pooling;  // default: the model's own
   bool truncate = true;                // false: an overlong input is input_invalid
+  CancelFlag cancelled;                // may be null
 };
 
 struct EmbedResult {
@@ -143,6 +149,7 @@ struct EngineStats {
   uint64_t batches = 0;            // executor batches run
   uint64_t batched_requests = 0;   // requests those batches held
   uint64_t rejected_requests = 0;  // embed requests refused as overloaded by the executor
+  uint64_t dropped_jobs = 0;       // queued jobs dropped because their caller had gone
   size_t queued_jobs = 0;          // executor jobs waiting now
   double queued_seconds = 0;       // the estimated work queued now
   uint64_t evictions = 0;

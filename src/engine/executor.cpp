@@ -63,6 +63,7 @@ std::vector<std::future<Embeddings>> Executor::submit(std::vector<EmbedJob> jobs
 // Refuses a request the queue cannot take: too many jobs, or too long a wait before it starts.
 // Only the work ahead counts, so a request larger than the bound still runs on an idle executor.
 void Executor::admit(size_t new_jobs) {
+  drop_cancelled();  // work nobody waits for any more is not work ahead
   if (queue_.size() + new_jobs > limits_.max_queued_jobs) {
     ++stats_.rejected;
     throw Error(ErrorCode::overloaded,
@@ -114,20 +115,42 @@ void Executor::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, and nothing is left to finish
+    drop_cancelled();
+    if (queue_.empty()) {
+      if (stopping_) return;  // nothing is left to finish
+      continue;
+    }
     std::vector<EmbedJob> batch = next_batch(lock);
     ++stats_.batches;
     stats_.batched_jobs += batch.size();
     running_seconds_ = 0;
     for (const EmbedJob& job : batch) running_seconds_ += job.estimated_seconds;
     running_since_ = Clock::now();
-    const std::shared_ptr<ResidentModel> model = batch.front().model;
     lock.unlock();
-    execute(batch);
+    // No reference to the batch's model is kept here: execute releases it before answering.
+    const double per_token = execute(batch);
     lock.lock();
     running_seconds_ = 0;
-    if (model->seconds_per_token() > 0) last_seconds_per_token_ = model->seconds_per_token();
+    if (per_token > 0) last_seconds_per_token_ = per_token;
   }
+}
+
+// Jobs whose caller has gone fail unrun, and their work leaves the queue's estimate: a client
+// that hangs up on a large request does not keep the others waiting (or refused) for it.
+void Executor::drop_cancelled() {
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (it->cancelled && it->cancelled->load()) {
+      queued_seconds_ -= it->estimated_seconds;
+      it->model.reset();  // released before the answer, as execute does
+      it->done.set_exception(std::make_exception_ptr(Error(
+          ErrorCode::io_error, "the client closed its connection; its queued work was dropped")));
+      ++stats_.dropped;
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (queue_.empty()) queued_seconds_ = 0;
 }
 
 // The oldest job and, after it, every queued job of the same model that fits the token budget.
@@ -159,7 +182,7 @@ void Executor::finish_running() {
   running_seconds_ = 0;
 }
 
-void Executor::execute(std::vector<EmbedJob>& batch) {
+double Executor::execute(std::vector<EmbedJob>& batch) {
   const auto start = Clock::now();
   try {
     std::vector<int32_t> ids, type_ids, cu_seqlens = {0};
@@ -174,6 +197,7 @@ void Executor::execute(std::vector<EmbedJob>& batch) {
     const EncoderOutput out = forward_parallel(encoder, {ids, type_ids, cu_seqlens});
     batch.front().model->record_batch(std::chrono::duration<double>(Clock::now() - start).count(),
                                       static_cast<int64_t>(ids.size()));
+    const double per_token = batch.front().model->seconds_per_token();
     const int64_t hidden = encoder.hidden_size();
     std::vector<Embeddings> results;
     size_t sequence = 0;
@@ -186,6 +210,7 @@ void Executor::execute(std::vector<EmbedJob>& batch) {
     for (EmbedJob& job : batch) job.model.reset();
     finish_running();  // a caller that comes back at once must find this batch's work gone
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done.set_value(std::move(results[i]));
+    return per_token;
   } catch (...) {
     for (EmbedJob& job : batch) {
       try {
@@ -195,6 +220,7 @@ void Executor::execute(std::vector<EmbedJob>& batch) {
       }
     }
   }
+  return 0;
 }
 
 }  // namespace hades

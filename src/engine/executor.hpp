@@ -9,6 +9,7 @@
 // below capacity (a bounded queue in time, not only in count).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -29,7 +30,8 @@ struct EmbedJob {
   std::vector<PoolingMode> modes;
   bool normalize = false;
   std::promise<Embeddings> done;
-  double estimated_seconds = 0;  // set by the executor when it queues the job
+  std::shared_ptr<const std::atomic<bool>> cancelled;  // may be null; see EmbedRequest
+  double estimated_seconds = 0;                        // set by the executor when it queues the job
 
   int64_t tokens() const;
 };
@@ -45,6 +47,7 @@ struct ExecutorLimits {
 struct ExecutorStats {
   uint64_t batches = 0;
   uint64_t batched_jobs = 0;
+  uint64_t dropped = 0;       // jobs dropped unrun because their caller had gone
   uint64_t rejected = 0;      // requests refused as overloaded (queue full or too slow)
   size_t queued = 0;          // jobs waiting
   double queued_seconds = 0;  // their estimated work, plus what is left of the running batch
@@ -69,8 +72,11 @@ class Executor {
   using Clock = std::chrono::steady_clock;
   void run();
   std::vector<EmbedJob> next_batch(std::unique_lock<std::mutex>& lock);
-  void execute(std::vector<EmbedJob>& batch);
+  // Runs one batch and answers its jobs; returns its model's cost per token after it (0 on
+  // failure).
+  double execute(std::vector<EmbedJob>& batch);
   void finish_running();
+  void drop_cancelled();        // mutex_ held
   void admit(size_t new_jobs);  // throws overloaded; mutex_ held
   double wait_seconds() const;  // mutex_ held
   double price(const EmbedJob& job) const;

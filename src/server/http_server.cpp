@@ -1,10 +1,13 @@
 #include "server/http_server.hpp"
 
+#include <sys/socket.h>
+
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <list>
@@ -155,6 +158,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_body(beast::error_code ec);
   void on_read_error(beast::error_code ec);
   void dispatch_request();
+  void watch_hangup(const std::shared_ptr<std::atomic<bool>>& cancelled);
   void run_on_workers(Request request);
   void write(HttpReply reply, bool keep_alive);
   void on_write(beast::error_code ec);
@@ -288,14 +292,33 @@ void Session::dispatch_request() {
 }
 
 void Session::run_on_workers(Request request) {
-  net::post(server_.workers, [self = shared_from_this(), request = std::move(request)] {
-    HttpReply reply =
-        self->server_.router.handle(request.method_string(), request.target(), request.body());
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  watch_hangup(cancelled);
+  net::post(server_.workers, [self = shared_from_this(), request = std::move(request), cancelled] {
+    HttpReply reply = self->server_.router.handle(request.method_string(), request.target(),
+                                                  request.body(), cancelled);
     --self->server_.engine_calls;
     net::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable {
       self->write(std::move(reply), self->keep_alive_);
     });
   });
+}
+
+// While the workers run a request nothing reads the socket, so a client that hangs up would go
+// unnoticed until the answer is written. Waiting for the socket to turn readable catches it: at
+// end of stream (or a reset) the request is cancelled, and its queued work is dropped. Readable
+// with data is a pipelined next request, left for the next read.
+void Session::watch_hangup(const std::shared_ptr<std::atomic<bool>>& cancelled) {
+  auto& socket = stream_.socket();
+  socket.async_wait(
+      net::socket_base::wait_read, [self = shared_from_this(), cancelled](beast::error_code ec) {
+        if (ec) return;  // the session closed the socket
+        char byte = 0;
+        const ssize_t got =
+            ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+          cancelled->store(true);
+      });
 }
 
 void Session::write(HttpReply reply, bool keep_alive) {

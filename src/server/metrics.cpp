@@ -145,6 +145,9 @@ std::string Metrics::render(const ServerGauges& server, const EngineStats& engin
              "Embed requests refused as overloaded (queue full, or waiting beyond "
              "HADES_MAX_QUEUE_DELAY).",
              as_double(engine.rejected_requests));
+  add_metric(out, "hades_engine_dropped_jobs_total", "counter",
+             "Queued executor jobs dropped unrun because their client had closed its connection.",
+             as_double(engine.dropped_jobs));
   add_metric(out, "hades_engine_evictions_total", "counter", "Models evicted by the LRU policy.",
              as_double(engine.evictions));
   add_metric(out, "hades_engine_loads_total", "counter", "Model loads that succeeded.",

@@ -80,14 +80,15 @@ HttpReply Router::error_reply(const Error& error) const {
   return reply;
 }
 
-HttpReply Router::handle(std::string_view method, std::string_view target, std::string_view body) {
+HttpReply Router::handle(std::string_view method, std::string_view target, std::string_view body,
+                         const CancelFlag& cancelled) {
   const Clock::time_point start = Clock::now();
   const Route* route = find(method, target);
   HttpReply reply;
   try {
     if (route == nullptr) throw no_route_error(method, target);
     const json request = route->method == "POST" ? parse_json_body(body) : json();
-    reply = (this->*route->run)(request);
+    reply = (this->*route->run)(request, cancelled);
   } catch (const Error& e) {
     reply = error_reply(e);
   } catch (const std::bad_alloc&) {
@@ -120,12 +121,12 @@ double Router::uptime_seconds() const {
   return seconds_since(info_.started);
 }
 
-HttpReply Router::health(const json&) {
+HttpReply Router::health(const json&, const CancelFlag&) {
   return json_reply(
       {{"status", "ok"}, {"version", info_.version}, {"uptime_seconds", uptime_seconds()}});
 }
 
-HttpReply Router::status(const json&) {
+HttpReply Router::status(const json&, const CancelFlag&) {
   const EngineStats stats = engine_.stats();
   const EngineConfig& config = engine_.config();
   const ServerGauges gauges = gauges_();
@@ -157,6 +158,7 @@ HttpReply Router::status(const json&) {
       {"queued_jobs", stats.queued_jobs},
       {"queued_seconds", stats.queued_seconds},
       {"rejected_requests", stats.rejected_requests},
+      {"dropped_jobs", stats.dropped_jobs},
       {"evictions", stats.evictions},
       {"loads", stats.loads},
       {"load_failures", stats.load_failures},
@@ -174,13 +176,13 @@ HttpReply Router::status(const json&) {
                      {"stats", server_stats}});
 }
 
-HttpReply Router::models(const json&) {
+HttpReply Router::models(const json&, const CancelFlag&) {
   json models = json::array();
   for (const ModelInfo& info : engine_.get_loaded_models()) models.push_back(model_info_json(info));
   return json_reply({{"models", models}});
 }
 
-HttpReply Router::load(const json& body) {
+HttpReply Router::load(const json& body, const CancelFlag&) {
   const LoadRequest request = parse_load_request(body);
   const Clock::time_point start = Clock::now();
   const ModelInfo info = engine_.load_model(request.model, request.options);
@@ -190,51 +192,52 @@ HttpReply Router::load(const json& body) {
   return json_reply({{"model", model_info_json(info)}});
 }
 
-HttpReply Router::unload(const json& body) {
+HttpReply Router::unload(const json& body, const CancelFlag&) {
   const std::string model = parse_unload_request(body);
   engine_.unload_model(model);
   log_.info("model " + model + " unloaded");
   return json_reply({{"model", model}, {"unloaded", true}});
 }
 
-HttpReply Router::embed(const json& body) {
-  const EmbedRequest request =
+HttpReply Router::embed(const json& body, const CancelFlag& cancelled) {
+  EmbedRequest request =
       parse_embed_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
+  request.cancelled = cancelled;
   return HttpReply{.body = embed_response_body(engine_.embed(request))};
 }
 
-HttpReply Router::tokenize(const json& body) {
+HttpReply Router::tokenize(const json& body, const CancelFlag&) {
   const TokenizeRequest request =
       parse_tokenize_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   return HttpReply{.body = tokenize_response_body(engine_.tokenize(request))};
 }
 
-HttpReply Router::classify(const json& body) {
+HttpReply Router::classify(const json& body, const CancelFlag&) {
   const ClassifyRequest request =
       parse_classify_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   return HttpReply{.body = classify_response_body(engine_.classify(request))};
 }
 
-HttpReply Router::rerank(const json& body) {
+HttpReply Router::rerank(const json& body, const CancelFlag&) {
   const ClassifyRequest request =
       parse_rerank_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   return HttpReply{.body = rerank_response_body(engine_.classify(request))};
 }
 
-HttpReply Router::token_classify(const json& body) {
+HttpReply Router::token_classify(const json& body, const CancelFlag&) {
   const ChunkRequest parsed =
       parse_chunk_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   const TokenClassifyRequest request{parsed.model, parsed.inputs, parsed.max_length};
   return HttpReply{.body = token_classify_response_body(engine_.token_classify(request))};
 }
 
-HttpReply Router::chunk(const json& body) {
+HttpReply Router::chunk(const json& body, const CancelFlag&) {
   const ChunkRequest request =
       parse_chunk_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   return HttpReply{.body = chunk_response_body(engine_.chunk(request))};
 }
 
-HttpReply Router::metrics_text(const json&) {
+HttpReply Router::metrics_text(const json&, const CancelFlag&) {
   ServerGauges gauges = gauges_();
   gauges.uptime_seconds = uptime_seconds();
   return HttpReply{.content_type = "text/plain; version=0.0.4; charset=utf-8",

@@ -50,7 +50,9 @@ class Router {
   bool is_blocking(std::string_view method, std::string_view target) const;
 
   // The skeleton every request goes through.
-  HttpReply handle(std::string_view method, std::string_view target, std::string_view body);
+  // CANCELLED, when given, is set by the HTTP layer once the client has closed its connection.
+  HttpReply handle(std::string_view method, std::string_view target, std::string_view body,
+                   const CancelFlag& cancelled = {});
 
   // The answer to a request the HTTP layer refuses before routing (overloaded, shutting down, too
   // large), counted like any other.
@@ -66,7 +68,7 @@ class Router {
     std::string_view method;
     std::string_view path;
     bool blocking;
-    HttpReply (Router::*run)(const nlohmann::json& body);
+    HttpReply (Router::*run)(const nlohmann::json& body, const CancelFlag& cancelled);
   };
   static const Route* find(std::string_view method, std::string_view target);
   static Error no_route_error(std::string_view method, std::string_view target);
@@ -74,18 +76,18 @@ class Router {
               std::chrono::steady_clock::time_point start);
   double uptime_seconds() const;
 
-  HttpReply health(const nlohmann::json& body);
-  HttpReply status(const nlohmann::json& body);
-  HttpReply models(const nlohmann::json& body);
-  HttpReply load(const nlohmann::json& body);
-  HttpReply classify(const nlohmann::json& body);
-  HttpReply rerank(const nlohmann::json& body);
-  HttpReply token_classify(const nlohmann::json& body);
-  HttpReply chunk(const nlohmann::json& body);
-  HttpReply unload(const nlohmann::json& body);
-  HttpReply embed(const nlohmann::json& body);
-  HttpReply tokenize(const nlohmann::json& body);
-  HttpReply metrics_text(const nlohmann::json& body);
+  HttpReply health(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply status(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply models(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply load(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply classify(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply rerank(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply token_classify(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply chunk(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply unload(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply embed(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply tokenize(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply metrics_text(const nlohmann::json& body, const CancelFlag& cancelled);
 
   static const Route kRoutes[];
 

@@ -1,11 +1,13 @@
 // Admission control in the engine's executor: a request that would wait longer than
 // max_queue_delay for the work queued ahead of it is refused at once (overloaded), without
 // waiting for that work; an idle executor takes any request, however large; with the bound off,
-// nothing is refused. Uses the real all-MiniLM-L6-v2.
+// nothing is refused; a cancelled request's queued work is dropped. Uses the real all-MiniLM-L6-v2.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -97,6 +99,32 @@ TEST(EngineAdmission, NothingIsRefusedWithTheBoundOff) {
   EXPECT_EQ(probe_while_queued(engine, background, short_request(model)), std::nullopt);
   background.get();
   EXPECT_EQ(engine.stats().rejected_requests, 0u);
+}
+
+// A caller that has gone (the server's client hung up) leaves no work behind: its queued jobs
+// fail unrun, and the queue's estimate forgets them.
+TEST(EngineAdmission, ACancelledRequestsQueuedWorkIsDropped) {
+  Engine engine(config_with_delay(0ms));
+  const std::string model = test::minilm_dir().string();
+  engine.embed(short_request(model));
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  EmbedRequest large = large_request(model);
+  large.cancelled = cancelled;
+  auto background = std::async(std::launch::async, [&] { return engine.embed(large); });
+  while (engine.stats().queued_jobs < 2) std::this_thread::sleep_for(1ms);
+  cancelled->store(true);
+  try {
+    background.get();
+    ADD_FAILURE() << "the cancelled request was answered";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::io_error) << e.what();
+    EXPECT_NE(std::string(e.what()).find("closed its connection"), std::string::npos);
+  }
+  const EngineStats stats = engine.stats();
+  EXPECT_GE(stats.dropped_jobs, 1u);
+  EXPECT_EQ(stats.queued_jobs, 0u);
+  EXPECT_EQ(stats.queued_seconds, 0.0);
+  EXPECT_EQ(engine.embed(short_request(model)).values.size(), 384u);
 }
 
 TEST(EngineAdmission, QueueDelayFromTheEnvironment) {
