@@ -60,15 +60,24 @@ TEST(MiniLmInt8Parity, EveryEmbeddingIsCloseToFloat32) {
       static_cast<long long>(e.count()), worst, sum / static_cast<double>(e.count()));
 }
 
-// Each row is quantized on its own and integer sums are exact, so batching changes nothing.
-TEST(MiniLmInt8Parity, ABatchEqualsEachTextAloneWithin1e6) {
+// Each row is quantized on its own and integer sums are exact, so batching changes only what the
+// float32 ops between the linear layers round differently in a batch (a few 1e-7: other matmul
+// kernels and thread splits for other row counts), and those can flip a re-quantized code by one
+// step here and there: the embeddings agree to a cosine of 0.9999, not bit for bit (the ASan
+// build with 2 threads differs by 2.3e-3 at most; the release build by 0).
+TEST(MiniLmInt8Parity, ABatchMatchesEachTextAlone) {
   const Embeddings batch = int8_model().embed(reference().texts);
   float worst = 0.0f;
+  double worst_cosine = 1.0;
   for (size_t i = 0; i < reference().texts.size(); i += 7) {
     const Embeddings alone = int8_model().embed(std::span(reference().texts).subspan(i, 1));
     worst = std::max(worst, test::max_abs_diff(batch.row(static_cast<int64_t>(i)), alone.row(0)));
+    worst_cosine =
+        std::min(worst_cosine, test::cosine(batch.row(static_cast<int64_t>(i)), alone.row(0)));
   }
-  EXPECT_LE(worst, 1e-6f);
+  EXPECT_GE(worst_cosine, 0.9999);
+  EXPECT_LE(worst, 1e-2f);
+  std::printf("int8 batch vs alone: max abs diff %.3g, min cosine %.7f\n", worst, worst_cosine);
 }
 
 // The linear layers (42 of MiniLM's 91 MB in float32) shrink fourfold; the embedding tables stay.
