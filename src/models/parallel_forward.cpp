@@ -12,10 +12,11 @@ namespace {
 
 // Below this many tokens per part, one multithreaded pass beats parts (thread start, small GEMMs).
 constexpr int64_t kMinTokensPerPart = 128;
-// Below this many tokens in all, one thread beats two: a short query's matmuls are too small to
-// share, and waking a second thread per op cost more than it saved (7 vs 9 ms for one 9-token
-// text through the service, MiniLM, 2 cores).
-constexpr int64_t kMinTokensToShare = 64;
+// Below this many tokens in all, one thread would beat two if waking the second thread per op
+// cost more than it saves. It does not, as long as libgomp keeps spinning at barriers (see
+// cpu::OneThread): one 9-token text through the service, MiniLM, 2 cores, p50 7.5 ms on one
+// thread, 4.3-5.0 ms on two (9 ms on two when libgomp slept at every barrier).
+constexpr int64_t kMinTokensToShare = 0;
 
 struct Part {
   size_t first_sequence = 0;

@@ -53,9 +53,12 @@ class CpuLinear final : public cpu::CpuPackedLinear {
     const auto probe = make_primitive_desc(any, Activation::none);
     packed_weights_ = memory(probe.weights_desc(), engine_);
     memory source(plain, engine_, const_cast<float*>(w.weight.data()));
-    dnnl::stream stream(engine_);
-    dnnl::reorder(source, packed_weights_).execute(stream, source, packed_weights_);
-    stream.wait();
+    {
+      const cpu::OneThread load_scope;
+      dnnl::stream stream(engine_);
+      dnnl::reorder(source, packed_weights_).execute(stream, source, packed_weights_);
+      stream.wait();
+    }
     if (!w.bias.empty()) {
       bias_.assign(w.bias.begin(), w.bias.end());
     }
