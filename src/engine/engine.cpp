@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 
 #include "engine/executor.hpp"
 #include "engine/registry.hpp"
@@ -88,6 +89,30 @@ std::vector<Encoding> tokenize_with(const ResidentModel& model,
     encodings.back().overflowing.clear();
   }
   return encodings;
+}
+
+// The tokens a classification or chunking task will run, from its text before it is tokenized
+// (about four bytes a token in English prose). It only prices the queue: the model's measured
+// cost is kept per estimated token, which corrects for the estimate's bias.
+int64_t estimated_tokens(const std::vector<std::string>& texts) {
+  int64_t bytes = 0;
+  for (const std::string& text : texts) bytes += static_cast<int64_t>(text.size());
+  return bytes / 4 + static_cast<int64_t>(texts.size());
+}
+
+// Runs WORK on the executor thread as one task of the lease's model, and returns what it returns.
+// The caller waits for it, so WORK may refer to the caller's locals.
+template <typename Work>
+auto run_task(Executor& executor, const ModelLease& lease, int64_t tokens,
+              const CancelFlag& cancelled, Work&& work) {
+  std::optional<decltype(work())> result;
+  ComputeTask task;
+  task.model = lease.shared();
+  task.estimated_tokens = tokens;
+  task.cancelled = cancelled;
+  task.work = [&] { result.emplace(work()); };
+  executor.submit(std::move(task)).get();
+  return std::move(*result);
 }
 
 }  // namespace
@@ -263,28 +288,39 @@ TokenizeResult Engine::tokenize(const TokenizeRequest& request) {
 ClassifyResult Engine::classify(const ClassifyRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
+  impl_->executor.check_admission();
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   ClassifyResult result;
   result.model = request.model;
-  result.results = lease.classifier().classify(request.inputs, request.pairs);
+  result.results = run_task(
+      impl_->executor, lease, estimated_tokens(request.inputs) + estimated_tokens(request.pairs),
+      request.cancelled,
+      [&] { return lease.classifier().classify(request.inputs, request.pairs); });
   return result;
 }
 
 TokenClassifyResult Engine::token_classify(const TokenClassifyRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
+  impl_->executor.check_admission();
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   TokenClassifyResult result;
   result.model = request.model;
-  for (const std::string& text : request.inputs) {
-    result.entities.push_back(lease.classifier().token_classify(text, {request.max_length}));
-  }
+  result.entities =
+      run_task(impl_->executor, lease, estimated_tokens(request.inputs), request.cancelled, [&] {
+        std::vector<std::vector<TokenEntity>> entities;
+        for (const std::string& text : request.inputs) {
+          entities.push_back(lease.classifier().token_classify(text, {request.max_length}));
+        }
+        return entities;
+      });
   return result;
 }
 
 ChunkResult Engine::chunk(const ChunkRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
+  impl_->executor.check_admission();
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   ChunkOptions options{request.max_length, request.clean, request.snap_to_whitespace};
   // chonky's ParagraphSplitter forces a 1024-token window for its ModernBERT and mmBERT models,
@@ -298,9 +334,14 @@ ChunkResult Engine::chunk(const ChunkRequest& request) {
   }
   ChunkResult result;
   result.model = request.model;
-  for (const std::string& text : request.inputs) {
-    result.results.push_back(lease.classifier().chunk(text, options));
-  }
+  result.results =
+      run_task(impl_->executor, lease, estimated_tokens(request.inputs), request.cancelled, [&] {
+        std::vector<Chunks> chunks;
+        for (const std::string& text : request.inputs) {
+          chunks.push_back(lease.classifier().chunk(text, options));
+        }
+        return chunks;
+      });
   return result;
 }
 

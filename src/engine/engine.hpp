@@ -112,6 +112,7 @@ struct ClassifyRequest {
   std::string model;
   std::vector<std::string> inputs;
   std::vector<std::string> pairs;  // empty, or one second text per input (reranking)
+  CancelFlag cancelled;            // may be null
 };
 
 struct ClassifyResult {
@@ -123,6 +124,7 @@ struct TokenClassifyRequest {
   std::string model;
   std::vector<std::string> inputs;
   std::optional<int64_t> max_length;  // window length; default: the model's
+  CancelFlag cancelled;               // may be null
 };
 
 struct TokenClassifyResult {
@@ -136,6 +138,7 @@ struct ChunkRequest {
   std::optional<int64_t> max_length;      // window length; default: the model's (chonky's rule)
   TextCleanup clean = TextCleanup::none;  // off by default, as chonky
   bool snap_to_whitespace = false;
+  CancelFlag cancelled;  // may be null
 };
 
 struct ChunkResult {

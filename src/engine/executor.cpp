@@ -51,6 +51,7 @@ std::vector<std::future<Embeddings>> Executor::submit(std::vector<EmbedJob> jobs
     admit(jobs.size());
     for (EmbedJob& job : jobs) {
       job.estimated_seconds = price(job);
+      job.sequence = next_sequence_++;
       queued_seconds_ += job.estimated_seconds;
       results.push_back(job.done.get_future());
       queue_.push_back(std::move(job));
@@ -60,14 +61,29 @@ std::vector<std::future<Embeddings>> Executor::submit(std::vector<EmbedJob> jobs
   return results;
 }
 
+std::future<void> Executor::submit(ComputeTask task) {
+  std::future<void> result = task.done.get_future();
+  {
+    std::lock_guard lock(mutex_);
+    admit(1);
+    task.estimated_seconds = price(task.model, task.estimated_tokens);
+    task.sequence = next_sequence_++;
+    queued_seconds_ += task.estimated_seconds;
+    tasks_.push_back(std::move(task));
+  }
+  wake_.notify_one();
+  return result;
+}
+
 // Refuses a request the queue cannot take: too many jobs, or too long a wait before it starts.
 // Only the work ahead counts, so a request larger than the bound still runs on an idle executor.
 void Executor::admit(size_t new_jobs) {
   drop_cancelled();  // work nobody waits for any more is not work ahead
-  if (queue_.size() + new_jobs > limits_.max_queued_jobs) {
+  const size_t queued = queue_.size() + tasks_.size();
+  if (queued + new_jobs > limits_.max_queued_jobs) {
     ++stats_.rejected;
     throw Error(ErrorCode::overloaded,
-                "overloaded: " + std::to_string(queue_.size()) + " jobs are queued; retry later");
+                "overloaded: " + std::to_string(queued) + " jobs are queued; retry later");
   }
   const double wait = wait_seconds();
   const double bound = std::chrono::duration<double>(limits_.max_queue_delay).count();
@@ -94,8 +110,12 @@ double Executor::wait_seconds() const {
 // A job's work at its model's measured cost; a model not measured yet is priced like the last
 // model that was (models served side by side are usually of a size).
 double Executor::price(const EmbedJob& job) const {
-  const double per_token = job.model->seconds_per_token();
-  return static_cast<double>(job.tokens()) * (per_token > 0 ? per_token : last_seconds_per_token_);
+  return price(job.model, job.tokens());
+}
+
+double Executor::price(const std::shared_ptr<ResidentModel>& model, int64_t tokens) const {
+  const double per_token = model->seconds_per_token();
+  return static_cast<double>(tokens) * (per_token > 0 ? per_token : last_seconds_per_token_);
 }
 
 void Executor::check_admission() {
@@ -106,7 +126,7 @@ void Executor::check_admission() {
 ExecutorStats Executor::stats() const {
   std::lock_guard lock(mutex_);
   ExecutorStats s = stats_;
-  s.queued = queue_.size();
+  s.queued = queue_.size() + tasks_.size();
   s.queued_seconds = wait_seconds();
   return s;
 }
@@ -114,43 +134,67 @@ ExecutorStats Executor::stats() const {
 void Executor::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !tasks_.empty(); });
     drop_cancelled();
-    if (queue_.empty()) {
+    if (queue_.empty() && tasks_.empty()) {
       if (stopping_) return;  // nothing is left to finish
+      continue;
+    }
+    if (task_is_next()) {
+      ComputeTask task = std::move(tasks_.front());
+      tasks_.pop_front();
+      queued_seconds_ -= task.estimated_seconds;
+      if (queue_.empty() && tasks_.empty()) queued_seconds_ = 0;
+      ++stats_.tasks;
+      run_unlocked(lock, task.estimated_seconds, [&] { return execute(task); });
       continue;
     }
     std::vector<EmbedJob> batch = next_batch(lock);
     ++stats_.batches;
     stats_.batched_jobs += batch.size();
-    running_seconds_ = 0;
-    for (const EmbedJob& job : batch) running_seconds_ += job.estimated_seconds;
-    running_since_ = Clock::now();
-    lock.unlock();
+    double estimate = 0;
+    for (const EmbedJob& job : batch) estimate += job.estimated_seconds;
     // No reference to the batch's model is kept here: execute releases it before answering.
-    const double per_token = execute(batch);
-    lock.lock();
-    running_seconds_ = 0;
-    if (per_token > 0) last_seconds_per_token_ = per_token;
+    run_unlocked(lock, estimate, [&] { return execute(batch); });
   }
+}
+
+// Runs a batch or task without the lock; its estimate counts as the running work meanwhile.
+void Executor::run_unlocked(std::unique_lock<std::mutex>& lock, double estimate,
+                            const std::function<double()>& run) {
+  running_seconds_ = estimate;
+  running_since_ = Clock::now();
+  lock.unlock();
+  const double per_token = run();
+  lock.lock();
+  running_seconds_ = 0;
+  if (per_token > 0) last_seconds_per_token_ = per_token;
 }
 
 // Jobs whose caller has gone fail unrun, and their work leaves the queue's estimate: a client
 // that hangs up on a large request does not keep the others waiting (or refused) for it.
 void Executor::drop_cancelled() {
-  for (auto it = queue_.begin(); it != queue_.end();) {
-    if (it->cancelled && it->cancelled->load()) {
-      queued_seconds_ -= it->estimated_seconds;
-      it->model.reset();  // released before the answer, as execute does
-      it->done.set_exception(std::make_exception_ptr(Error(
-          ErrorCode::io_error, "the client closed its connection; its queued work was dropped")));
-      ++stats_.dropped;
-      it = queue_.erase(it);
-    } else {
-      ++it;
+  auto drop_from = [this](auto& queue) {  // embedding jobs, then tasks
+    for (auto it = queue.begin(); it != queue.end();) {
+      if (it->cancelled && it->cancelled->load()) {
+        queued_seconds_ -= it->estimated_seconds;
+        it->model.reset();  // released before the answer, as execute does
+        it->done.set_exception(std::make_exception_ptr(Error(
+            ErrorCode::io_error, "the client closed its connection; its queued work was dropped")));
+        ++stats_.dropped;
+        it = queue.erase(it);
+      } else {
+        ++it;
+      }
     }
-  }
-  if (queue_.empty()) queued_seconds_ = 0;
+  };
+  drop_from(queue_);
+  drop_from(tasks_);
+  if (queue_.empty() && tasks_.empty()) queued_seconds_ = 0;
+}
+
+bool Executor::task_is_next() const {
+  return !tasks_.empty() && (queue_.empty() || tasks_.front().sequence < queue_.front().sequence);
 }
 
 // The oldest job and, after it, every queued job of the same model that fits the token budget.
@@ -171,7 +215,7 @@ std::vector<EmbedJob> Executor::next_batch(std::unique_lock<std::mutex>&) {
       ++it;
     }
   }
-  if (queue_.empty()) queued_seconds_ = 0;  // no drift from rounding
+  if (queue_.empty() && tasks_.empty()) queued_seconds_ = 0;  // no drift from rounding
   return batch;
 }
 
@@ -221,6 +265,30 @@ double Executor::execute(std::vector<EmbedJob>& batch) {
     }
   }
   return 0;
+}
+
+// A task runs whole; its time is recorded on its model as for a batch of its estimated tokens.
+double Executor::execute(ComputeTask& task) {
+  const auto start = Clock::now();
+  double per_token = 0;
+  std::exception_ptr error;
+  try {
+    task.work();
+    task.model->record_batch(std::chrono::duration<double>(Clock::now() - start).count(),
+                             std::max<int64_t>(task.estimated_tokens, 1));
+    per_token = task.model->seconds_per_token();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  task.work = nullptr;  // what it holds goes before the answer, as a batch's models do
+  task.model.reset();
+  finish_running();
+  if (error) {
+    task.done.set_exception(error);
+  } else {
+    task.done.set_value();
+  }
+  return per_token;
 }
 
 }  // namespace hades

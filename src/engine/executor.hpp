@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -32,8 +33,22 @@ struct EmbedJob {
   std::promise<Embeddings> done;
   std::shared_ptr<const std::atomic<bool>> cancelled;  // may be null; see EmbedRequest
   double estimated_seconds = 0;                        // set by the executor when it queues the job
+  uint64_t sequence = 0;  // arrival order among jobs and tasks, set by the executor
 
   int64_t tokens() const;
+};
+
+// Work that is not an embedding batch (classification, token classification, chunking) runs on
+// the executor thread too, whole and in arrival order: one thread drives the compute pool, so no
+// second OpenMP team oversubscribes the cores, and the same admission and cancellation apply.
+struct ComputeTask {
+  std::shared_ptr<ResidentModel> model;  // priced and measured like a job's
+  std::function<void()> work;            // its exception reaches the caller through `done`
+  int64_t estimated_tokens = 0;          // the price's unit, and what the run is recorded as
+  std::promise<void> done;
+  std::shared_ptr<const std::atomic<bool>> cancelled;  // may be null
+  double estimated_seconds = 0;
+  uint64_t sequence = 0;
 };
 
 struct ExecutorLimits {
@@ -47,9 +62,10 @@ struct ExecutorLimits {
 struct ExecutorStats {
   uint64_t batches = 0;
   uint64_t batched_jobs = 0;
+  uint64_t tasks = 0;         // classification and chunking tasks run
   uint64_t dropped = 0;       // jobs dropped unrun because their caller had gone
   uint64_t rejected = 0;      // requests refused as overloaded (queue full or too slow)
-  size_t queued = 0;          // jobs waiting
+  size_t queued = 0;          // jobs and tasks waiting
   double queued_seconds = 0;  // their estimated work, plus what is left of the running batch
 };
 
@@ -66,6 +82,8 @@ class Executor {
   // The same refusal before a request does any work (waits for its model, tokenizes), so that
   // an overloaded service answers 429 at once; submit decides again.
   void check_admission();
+  // Queues one task (the same admission as submit); the future is ready once it has run.
+  std::future<void> submit(ComputeTask task);
   ExecutorStats stats() const;
 
  private:
@@ -75,16 +93,23 @@ class Executor {
   // Runs one batch and answers its jobs; returns its model's cost per token after it (0 on
   // failure).
   double execute(std::vector<EmbedJob>& batch);
+  double execute(ComputeTask& task);
+  bool task_is_next() const;  // mutex_ held
+  void run_unlocked(std::unique_lock<std::mutex>& lock, double estimate,
+                    const std::function<double()>& run);
   void finish_running();
   void drop_cancelled();        // mutex_ held
   void admit(size_t new_jobs);  // throws overloaded; mutex_ held
   double wait_seconds() const;  // mutex_ held
   double price(const EmbedJob& job) const;
+  double price(const std::shared_ptr<ResidentModel>& model, int64_t tokens) const;
 
   const ExecutorLimits limits_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<EmbedJob> queue_;
+  std::deque<ComputeTask> tasks_;
+  uint64_t next_sequence_ = 0;
   double queued_seconds_ = 0;   // sum of the queued jobs' estimated_seconds
   double running_seconds_ = 0;  // the running batch's estimate
   Clock::time_point running_since_;

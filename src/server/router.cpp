@@ -212,28 +212,31 @@ HttpReply Router::tokenize(const json& body, const CancelFlag&) {
   return HttpReply{.body = tokenize_response_body(engine_.tokenize(request))};
 }
 
-HttpReply Router::classify(const json& body, const CancelFlag&) {
-  const ClassifyRequest request =
+HttpReply Router::classify(const json& body, const CancelFlag& cancelled) {
+  ClassifyRequest request =
       parse_classify_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
+  request.cancelled = cancelled;
   return HttpReply{.body = classify_response_body(engine_.classify(request))};
 }
 
-HttpReply Router::rerank(const json& body, const CancelFlag&) {
-  const ClassifyRequest request =
+HttpReply Router::rerank(const json& body, const CancelFlag& cancelled) {
+  ClassifyRequest request =
       parse_rerank_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
+  request.cancelled = cancelled;
   return HttpReply{.body = rerank_response_body(engine_.classify(request))};
 }
 
-HttpReply Router::token_classify(const json& body, const CancelFlag&) {
+HttpReply Router::token_classify(const json& body, const CancelFlag& cancelled) {
   const ChunkRequest parsed =
       parse_chunk_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
-  const TokenClassifyRequest request{parsed.model, parsed.inputs, parsed.max_length};
+  const TokenClassifyRequest request{parsed.model, parsed.inputs, parsed.max_length, cancelled};
   return HttpReply{.body = token_classify_response_body(engine_.token_classify(request))};
 }
 
-HttpReply Router::chunk(const json& body, const CancelFlag&) {
-  const ChunkRequest request =
+HttpReply Router::chunk(const json& body, const CancelFlag& cancelled) {
+  ChunkRequest request =
       parse_chunk_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
+  request.cancelled = cancelled;
   return HttpReply{.body = chunk_response_body(engine_.chunk(request))};
 }
 

@@ -127,6 +127,62 @@ TEST(EngineAdmission, ACancelledRequestsQueuedWorkIsDropped) {
   EXPECT_EQ(engine.embed(short_request(model)).values.size(), 384u);
 }
 
+ChunkRequest chunk_request(const CancelFlag& cancelled = nullptr) {
+  ChunkRequest request;
+  request.model = (test::data_dir() / "models" / "tiny-distilbert-chonky").string();
+  request.inputs = {"First paragraph of a document. Second one follows here."};
+  request.cancelled = cancelled;
+  return request;
+}
+
+// Chunking (like classification) runs on the executor thread as one task, queued in arrival
+// order behind the embedding jobs: the same bound refuses it when the work ahead is too long.
+TEST(EngineAdmission, AChunkRequestIsRefusedBehindTooMuchQueuedWork) {
+  Engine engine(config_with_delay(20ms));
+  const std::string model = test::minilm_dir().string();
+  engine.embed(short_request(model));
+  EXPECT_FALSE(engine.chunk(chunk_request()).results.at(0).chunks.empty());
+  auto background =
+      std::async(std::launch::async, [&] { return engine.embed(large_request(model)); });
+  std::optional<ErrorCode> outcome;
+  while (background.wait_for(0ms) != std::future_status::ready) {
+    if (engine.stats().queued_jobs < 2) {
+      std::this_thread::sleep_for(1ms);
+      continue;
+    }
+    try {
+      engine.chunk(chunk_request());
+    } catch (const Error& e) {
+      outcome = e.code();
+      EXPECT_NE(std::string(e.what()).find("HADES_MAX_QUEUE_DELAY"), std::string::npos);
+      break;
+    }
+  }
+  EXPECT_EQ(outcome, ErrorCode::overloaded);
+  background.get();
+  EXPECT_FALSE(engine.chunk(chunk_request()).results.at(0).chunks.empty());
+}
+
+// A chunk request whose client has gone while it waited behind other work is dropped unrun.
+TEST(EngineAdmission, ACancelledChunkRequestIsDroppedUnrun) {
+  Engine engine(config_with_delay(0ms));
+  const std::string model = test::minilm_dir().string();
+  engine.embed(short_request(model));
+  auto background =
+      std::async(std::launch::async, [&] { return engine.embed(large_request(model)); });
+  while (engine.stats().queued_jobs < 2) std::this_thread::sleep_for(1ms);
+  auto gone = std::make_shared<std::atomic<bool>>(true);
+  try {
+    engine.chunk(chunk_request(gone));
+    ADD_FAILURE() << "the cancelled chunk request was answered";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::io_error) << e.what();
+  }
+  background.get();
+  EXPECT_GE(engine.stats().dropped_jobs, 1u);
+  EXPECT_EQ(engine.stats().queued_jobs, 0u);
+}
+
 TEST(EngineAdmission, QueueDelayFromTheEnvironment) {
   EXPECT_EQ(parse_duration_ms("250ms", "X"), 250ms);
   EXPECT_EQ(parse_duration_ms("2s", "X"), 2000ms);
