@@ -97,8 +97,11 @@ class ResidentModel {
   // executor prices the work queued on this model at when it decides whether to admit a request.
   double seconds_per_token() const { return seconds_per_token_.load(std::memory_order_relaxed); }
   // A moving average over batches: the cost per token shifts with batch size and machine load.
+  // A model's first batch is left out: it pays one-time costs (oneDNN's kernels for the shapes,
+  // first touches of buffers) that made a 4-token batch cost 30 ms a token, and the queue priced
+  // the next requests by it.
   void record_batch(double seconds, int64_t tokens) {
-    if (tokens <= 0) return;
+    if (tokens <= 0 || !measured_once_.exchange(true)) return;
     const double sample = seconds / static_cast<double>(tokens);
     const double old = seconds_per_token();
     seconds_per_token_.store(old == 0 ? sample : 0.7 * old + 0.3 * sample,
@@ -114,6 +117,7 @@ class ResidentModel {
   std::atomic<int64_t> in_flight_{0};
   std::atomic<uint64_t> requests_{0};
   std::atomic<double> seconds_per_token_{0};
+  std::atomic<bool> measured_once_{false};
   std::atomic<int64_t> last_used_{std::chrono::steady_clock::now().time_since_epoch().count()};
 };
 

@@ -47,6 +47,14 @@ EmbedRequest short_request(const std::string& model) {
   return request;
 }
 
+// Loads the model and measures its cost per token: a model's first batch is not measured (it pays
+// one-time costs), so it takes two.
+void load_and_measure(Engine& engine, const std::string& model) {
+  engine.embed(short_request(model));
+  engine.embed(short_request(model));
+  ASSERT_GT(engine.stats().batches, 1u);
+}
+
 // Submits `probe` while `background` still has jobs queued, until one attempt finds them queued
 // (the background request may drain between the check and the probe). Returns the probe's error
 // code, or nullopt when it was answered.
@@ -78,7 +86,7 @@ std::optional<ErrorCode> probe_while_queued(Engine& engine, std::future<EmbedRes
 TEST(EngineAdmission, RefusesAtOnceWhenTheQueuedWorkWouldWaitTooLong) {
   Engine engine(config_with_delay(20ms));
   const std::string model = test::minilm_dir().string();
-  engine.embed(short_request(model));  // loads the model and measures its cost per token
+  load_and_measure(engine, model);
 
   auto background =
       std::async(std::launch::async, [&] { return engine.embed(large_request(model)); });
@@ -140,7 +148,7 @@ ChunkRequest chunk_request(const CancelFlag& cancelled = nullptr) {
 TEST(EngineAdmission, AChunkRequestIsRefusedBehindTooMuchQueuedWork) {
   Engine engine(config_with_delay(20ms));
   const std::string model = test::minilm_dir().string();
-  engine.embed(short_request(model));
+  load_and_measure(engine, model);
   EXPECT_FALSE(engine.chunk(chunk_request()).results.at(0).chunks.empty());
   auto background =
       std::async(std::launch::async, [&] { return engine.embed(large_request(model)); });
