@@ -71,7 +71,7 @@ void dequantize_rows(const int32_t* acc, int64_t rows, const float* scales,
   const int64_t n = e.cols;
   for (int64_t r = 0; r < rows; ++r) {
     const int32_t* a = acc + r * n;
-    float* out = y + r * n;
+    float* out = y + r * (e.y_stride > 0 ? e.y_stride : n);
     const int32_t zero = zero_points[r];
     const float scale = scales[r];
     if (e.accumulate) {

@@ -27,10 +27,12 @@ struct Int8Epilogue {
   int64_t cols = 0;
   Activation act = Activation::none;
   bool accumulate = false;  // y += result (no activation) instead of y = act(result)
+  int64_t y_stride = 0;     // between y's rows; 0: cols (a column slice of y sets the full width)
 };
 
 // y[r, c] (+)= act((acc[r, c] − zero_points[r] · weight_sums[c]) · scales[r] · weight_scales[c]
-// + bias[c]) for the rows of one block; acc is the integer matmul's [rows, cols] result.
+// + bias[c]) for the rows of one block; acc is the integer matmul's [rows, cols] result, y's rows
+// are e.y_stride apart.
 void dequantize_rows(const int32_t* acc, int64_t rows, const float* scales,
                      const int32_t* zero_points, const Int8Epilogue& e, float* y);
 

@@ -60,6 +60,11 @@ struct Scratch {
   }
 };
 
+// The weights are cut into column slices, one per thread of the loading thread's team, each with
+// its own one-thread primitive and packed codes (together the size of the whole matrix). A large
+// batch spreads row blocks over the team, each block running every slice; a short one (a query's
+// few rows) runs the slices side by side, one per thread: otherwise one thread streamed the whole
+// weight matrix through oneDNN's re-layout while the other idled.
 class Int8Linear final : public CpuPackedLinear {
  public:
   Int8Linear(const dnnl::engine& engine, const LinearWeights& w)
@@ -67,26 +72,15 @@ class Int8Linear final : public CpuPackedLinear {
     const std::vector<int8_t> codes = quantize_weights(w);
     bias_.assign(static_cast<size_t>(w.out_features), 0.0f);
     std::copy(w.bias.begin(), w.bias.end(), bias_.begin());
-    const memory::dims weight_dims{w.in_features, w.out_features};
-    const memory::desc src({DNNL_RUNTIME_DIM_VAL, w.in_features}, DataType::u8, Tag::ab);
-    const memory::desc any(weight_dims, DataType::s8, Tag::any);
-    const memory::desc dst({DNNL_RUNTIME_DIM_VAL, w.out_features}, DataType::s32, Tag::ab);
-    // Every block runs on one thread (blocks are spread over the team), so one primitive made
-    // for one thread serves all calls.
-    const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, any, dst), engine_);
-    matmul_ = dnnl::matmul(pd);
-    omp_set_num_threads(threads);
-    packed_weights_ = memory(pd.weights_desc(), engine_);
-    // [out, in] row-major is the K×N matrix in the "ba" layout.
-    memory source({weight_dims, DataType::s8, Tag::ba}, engine_, const_cast<int8_t*>(codes.data()));
-    const OneThread load_scope;
-    dnnl::stream stream(engine_);
-    dnnl::reorder(source, packed_weights_).execute(stream, source, packed_weights_);
-    stream.wait();
-    set_held_bytes(pd.weights_desc().get_size() + bias_.size() * sizeof(float) +
-                   weight_scales_.size() * sizeof(float) + weight_sums_.size() * sizeof(int32_t));
+    const int64_t count = std::clamp<int64_t>(omp_get_max_threads(), 1, w.out_features / 64 + 1);
+    const int64_t width = (w.out_features + count - 1) / count;
+    uint64_t held = 0;
+    for (int64_t first = 0; first < w.out_features; first += width) {
+      slices_.push_back(make_slice(codes, first, std::min(width, w.out_features - first)));
+      held += slices_.back().packed.get_desc().get_size();
+    }
+    set_held_bytes(held + bias_.size() * sizeof(float) + weight_scales_.size() * sizeof(float) +
+                   weight_sums_.size() * sizeof(int32_t));
   }
 
   void run(const float* x, int64_t rows, float* y, Activation act, bool accumulate) const override {
@@ -95,11 +89,15 @@ class Int8Linear final : public CpuPackedLinear {
     const int64_t threads = omp_get_max_threads();
     int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
     if (threads > 1 && blocks < threads && rows >= threads * kMinRowsPerThread) blocks = threads;
+    if (blocks == 1 && threads > 1 && slices_.size() > 1) {
+      run_slices_side_by_side(x, rows, y, epilogue);
+      return;
+    }
     const int64_t block_rows = (rows + blocks - 1) / blocks;
     const int64_t in = in_features();
     const int64_t out = out_features();
     if (blocks == 1) {
-      // The primitive was made for one thread; run with a larger team, oneDNN 2.6 splits a
+      // The primitives were made for one thread; run with a larger team, oneDNN 2.6 splits a
       // short block's weight re-layout across it and took 5.7 instead of 3.7 ms per short text.
       const OneThread scope;
       run_block(x, rows, y, epilogue);
@@ -114,6 +112,31 @@ class Int8Linear final : public CpuPackedLinear {
   }
 
  private:
+  struct Slice {
+    int64_t first = 0;  // its first output column
+    int64_t width = 0;
+    dnnl::matmul matmul;
+    memory packed;
+  };
+
+  // Columns [first, first + width) of the layer: rows of the [out, in] codes, so contiguous.
+  Slice make_slice(const std::vector<int8_t>& codes, int64_t first, int64_t width) const {
+    const int64_t in = in_features();
+    const memory::desc src({DNNL_RUNTIME_DIM_VAL, in}, DataType::u8, Tag::ab);
+    const memory::desc any({in, width}, DataType::s8, Tag::any);
+    const memory::desc dst({DNNL_RUNTIME_DIM_VAL, width}, DataType::s32, Tag::ab);
+    const OneThread one_thread;  // each slice runs on one thread, whichever calls it
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, any, dst), engine_);
+    Slice slice{first, width, dnnl::matmul(pd), memory(pd.weights_desc(), engine_)};
+    // [out, in] row-major is the K×N matrix in the "ba" layout.
+    memory source({{in, width}, DataType::s8, Tag::ba}, engine_,
+                  const_cast<int8_t*>(codes.data() + first * in));
+    dnnl::stream stream(engine_);
+    dnnl::reorder(source, slice.packed).execute(stream, source, slice.packed);
+    stream.wait();
+    return slice;
+  }
+
   // Symmetric per output channel: code = round(w / scale[c]), scale[c] = max |w[c, :]| / max code.
   std::vector<int8_t> quantize_weights(const LinearWeights& w) {
     const int32_t code_max = weight_code_max();
@@ -138,26 +161,61 @@ class Int8Linear final : public CpuPackedLinear {
     return codes;
   }
 
+  // One block of rows on the calling thread: quantized once, then every slice.
   void run_block(const float* x, int64_t rows, float* y, const Int8Epilogue& epilogue) const {
     thread_local Scratch scratch;
-    const int64_t in = in_features();
-    const int64_t out = out_features();
-    scratch.reserve(rows, in, out);
-    quantize_rows_u8(x, rows, in, scratch.input.data(), scratch.scales.data(),
+    scratch.reserve(rows, in_features(), out_features());
+    quantize_rows_u8(x, rows, in_features(), scratch.input.data(), scratch.scales.data(),
                      scratch.zero_points.data());
-    const memory src({{rows, in}, DataType::u8, Tag::ab}, engine_, scratch.input.data());
-    const memory dst({{rows, out}, DataType::s32, Tag::ab}, engine_, scratch.acc.data());
+    for (const Slice& slice : slices_) {
+      run_slice(slice, scratch.input.data(), rows, scratch.scales.data(),
+                scratch.zero_points.data(), scratch.acc.data(), epilogue, y);
+    }
+  }
+
+  // A short batch: quantized once by the calling thread, then one slice per thread.
+  void run_slices_side_by_side(const float* x, int64_t rows, float* y,
+                               const Int8Epilogue& epilogue) const {
+    thread_local Scratch scratch;
+    scratch.reserve(rows, in_features(), out_features());
+    quantize_rows_u8(x, rows, in_features(), scratch.input.data(), scratch.scales.data(),
+                     scratch.zero_points.data());
+    const auto count = static_cast<int64_t>(slices_.size());
+    // The caller's buffers, by pointer: inside the parallel region `scratch` would name each
+    // thread's own. Each slice's result goes to its own part of acc.
+    const uint8_t* input = scratch.input.data();
+    const float* scales = scratch.scales.data();
+    const int32_t* zero_points = scratch.zero_points.data();
+    int32_t* acc = scratch.acc.data();
+#pragma omp parallel for schedule(static, 1)
+    for (int64_t i = 0; i < count; ++i) {
+      const Slice& slice = slices_[static_cast<size_t>(i)];
+      run_slice(slice, input, rows, scales, zero_points, acc + slice.first * rows, epilogue, y);
+    }
+  }
+
+  // acc: room for [rows, slice.width]; y: the layer's [rows, out] output.
+  void run_slice(const Slice& slice, const uint8_t* input, int64_t rows, const float* scales,
+                 const int32_t* zero_points, int32_t* acc, const Int8Epilogue& epilogue,
+                 float* y) const {
+    const memory src({{rows, in_features()}, DataType::u8, Tag::ab}, engine_,
+                     const_cast<uint8_t*>(input));
+    const memory dst({{rows, slice.width}, DataType::s32, Tag::ab}, engine_, acc);
     dnnl::stream stream(engine_);
-    matmul_.execute(
-        stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, packed_weights_}, {DNNL_ARG_DST, dst}});
+    slice.matmul.execute(
+        stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, slice.packed}, {DNNL_ARG_DST, dst}});
     stream.wait();
-    dequantize_rows(scratch.acc.data(), rows, scratch.scales.data(), scratch.zero_points.data(),
-                    epilogue, y);
+    Int8Epilogue part = epilogue;
+    part.weight_sums += slice.first;
+    part.weight_scales += slice.first;
+    part.bias += slice.first;
+    part.cols = slice.width;
+    part.y_stride = epilogue.cols;
+    dequantize_rows(acc, rows, scales, zero_points, part, y + slice.first);
   }
 
   dnnl::engine engine_;
-  dnnl::matmul matmul_;
-  memory packed_weights_;
+  std::vector<Slice> slices_;
   std::vector<float> bias_;           // zeros when the layer has none
   std::vector<float> weight_scales_;  // [out]
   std::vector<int32_t> weight_sums_;  // [out]: Σ_k code[c, k]
