@@ -94,7 +94,7 @@ const std::vector<LinearCase>& cases() {
       {64, 96, 80, true, Activation::relu, -0.3f},
       {9, 24, 40, true, Activation::tanh},
       {700, 64, 48, true, Activation::gelu_erf, 1.0f},  // several row blocks, several threads
-      {2, 32, 97, true, Activation::gelu_erf},  // int8: column slices of unequal widths
+      {2, 32, 97, true, Activation::gelu_erf},          // int8: column slices of unequal widths
       {0, 16, 16, true, Activation::gelu_erf},
   };
   return all;

@@ -89,25 +89,22 @@ class Int8Linear final : public CpuPackedLinear {
     const int64_t threads = omp_get_max_threads();
     int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
     if (threads > 1 && blocks < threads && rows >= threads * kMinRowsPerThread) blocks = threads;
-    if (blocks == 1 && threads > 1 && slices_.size() > 1) {
-      run_slices_side_by_side(x, rows, y, epilogue);
+    if (blocks == 1) {
+      // The primitives were made for one thread; run in a larger team (not inside a parallel
+      // region), oneDNN 2.6 splits a short block's weight re-layout across it: 5.7 instead of
+      // 3.7 ms per short text. The slices get the team's threads instead.
+      const OneThread scope;
+      run_block(x, rows, y, epilogue, threads > 1 && slices_.size() > 1);
       return;
     }
     const int64_t block_rows = (rows + blocks - 1) / blocks;
     const int64_t in = in_features();
     const int64_t out = out_features();
-    if (blocks == 1) {
-      // The primitives were made for one thread; run with a larger team, oneDNN 2.6 splits a
-      // short block's weight re-layout across it and took 5.7 instead of 3.7 ms per short text.
-      const OneThread scope;
-      run_block(x, rows, y, epilogue);
-      return;
-    }
-#pragma omp parallel for schedule(dynamic, 1) if (blocks > 1 && threads > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (threads > 1)
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t first = b * block_rows;
       const int64_t count = std::min(rows, first + block_rows) - first;
-      if (count > 0) run_block(x + first * in, count, y + first * out, epilogue);
+      if (count > 0) run_block(x + first * in, count, y + first * out, epilogue, false);
     }
   }
 
@@ -161,33 +158,22 @@ class Int8Linear final : public CpuPackedLinear {
     return codes;
   }
 
-  // One block of rows on the calling thread: quantized once, then every slice.
-  void run_block(const float* x, int64_t rows, float* y, const Int8Epilogue& epilogue) const {
+  // One block of rows, quantized once by the calling thread, then every slice: one after the
+  // other on this thread, or, for a short batch alone in the call, one slice per thread.
+  void run_block(const float* x, int64_t rows, float* y, const Int8Epilogue& epilogue,
+                 bool slices_side_by_side) const {
     thread_local Scratch scratch;
     scratch.reserve(rows, in_features(), out_features());
     quantize_rows_u8(x, rows, in_features(), scratch.input.data(), scratch.scales.data(),
                      scratch.zero_points.data());
-    for (const Slice& slice : slices_) {
-      run_slice(slice, scratch.input.data(), rows, scratch.scales.data(),
-                scratch.zero_points.data(), scratch.acc.data(), epilogue, y);
-    }
-  }
-
-  // A short batch: quantized once by the calling thread, then one slice per thread.
-  void run_slices_side_by_side(const float* x, int64_t rows, float* y,
-                               const Int8Epilogue& epilogue) const {
-    thread_local Scratch scratch;
-    scratch.reserve(rows, in_features(), out_features());
-    quantize_rows_u8(x, rows, in_features(), scratch.input.data(), scratch.scales.data(),
-                     scratch.zero_points.data());
-    const auto count = static_cast<int64_t>(slices_.size());
-    // The caller's buffers, by pointer: inside the parallel region `scratch` would name each
-    // thread's own. Each slice's result goes to its own part of acc.
+    // By pointer: inside the parallel region `scratch` would name each thread's own. Each slice's
+    // result goes to its own part of acc.
     const uint8_t* input = scratch.input.data();
     const float* scales = scratch.scales.data();
     const int32_t* zero_points = scratch.zero_points.data();
     int32_t* acc = scratch.acc.data();
-#pragma omp parallel for schedule(static, 1)
+    const auto count = static_cast<int64_t>(slices_.size());
+#pragma omp parallel for schedule(static, 1) num_threads(slices_side_by_side ? count : 1)
     for (int64_t i = 0; i < count; ++i) {
       const Slice& slice = slices_[static_cast<size_t>(i)];
       run_slice(slice, input, rows, scales, zero_points, acc + slice.first * rows, epilogue, y);
