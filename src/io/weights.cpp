@@ -210,14 +210,6 @@ void WeightStore::load_f32_into(std::string_view name, std::span<const std::int6
   files_[index_.find(name)->second.first].release(tensor);
 }
 
-std::vector<float> WeightStore::load_f32(std::string_view name,
-                                         std::span<const std::int64_t> expected_shape) const {
-  const TensorEntry& tensor = get_float(name, expected_shape);
-  std::vector<float> values(static_cast<std::size_t>(tensor.element_count()));
-  load_f32_into(name, expected_shape, values);
-  return values;
-}
-
 std::uint64_t WeightStore::total_bytes() const {
   std::uint64_t total = 0;
   for (const SafetensorsFile& file : files_) total += file.data_bytes();

@@ -38,19 +38,28 @@ class WeightStore {
   // The tensor called `name`; throws invalid_model naming the tensor and the file(s) when absent.
   const TensorEntry& get(std::string_view name) const;
 
-  // The tensor converted to float (from F32, F16 or BF16), after checking that its shape is
-  // `expected_shape`. Throws invalid_model naming the file and the tensor when it is missing, has
-  // another dtype, or has another shape.
-  std::vector<float> load_f32(std::string_view name,
-                              std::span<const std::int64_t> expected_shape) const;
-  std::vector<float> load_f32(std::string_view name,
-                              std::initializer_list<std::int64_t> expected_shape) const {
-    return load_f32(name,
-                    std::span<const std::int64_t>(expected_shape.begin(), expected_shape.size()));
+  // The tensor converted to float (from F32, F16 or BF16) into a new Array: std::vector<float>,
+  // or PagedArray<float> for large tensors. Checks that its shape is `expected_shape` first;
+  // throws invalid_model naming the file and the tensor when it is missing, has another dtype, or
+  // has another shape.
+  template <class Array = std::vector<float>>
+  Array load_f32(std::string_view name, std::span<const std::int64_t> expected_shape) const {
+    Array values(static_cast<std::size_t>(get_float(name, expected_shape).element_count()));
+    load_f32_into(name, expected_shape, std::span<float>(values.data(), values.size()));
+    return values;
+  }
+  template <class Array = std::vector<float>>
+  Array load_f32(std::string_view name, std::initializer_list<std::int64_t> expected_shape) const {
+    return load_f32<Array>(
+        name, std::span<const std::int64_t>(expected_shape.begin(), expected_shape.size()));
   }
   // As load_f32, writing into `out`, which must hold exactly as many floats as the tensor has.
   void load_f32_into(std::string_view name, std::span<const std::int64_t> expected_shape,
                      std::span<float> out) const;
+
+  // The tensor, checked to be F32/F16/BF16 with shape `expected_shape` (as load_f32 checks it).
+  const TensorEntry& get_float(std::string_view name,
+                               std::span<const std::int64_t> expected_shape) const;
 
   // The bytes of tensor data across all files (what the model occupies when fully paged in).
   std::uint64_t total_bytes() const;
@@ -61,9 +70,6 @@ class WeightStore {
 
  private:
   WeightStore() = default;
-  // The tensor, checked to be F32/F16/BF16 with shape `expected_shape`.
-  const TensorEntry& get_float(std::string_view name,
-                               std::span<const std::int64_t> expected_shape) const;
   // The file that holds `tensor`, for naming it in errors.
   const std::string& source_of(std::string_view name) const;
   std::string describe_files() const;

@@ -66,10 +66,10 @@ class BertModel final : public Encoder {
     WeightLoader w(weights, backend, n.prefix);
     const int64_t h = config.hidden_size;
     const float eps = config.layer_norm_eps;
-    word_embeddings_ = w.load(n.word_embeddings, {config.vocab_size, h});
-    position_embeddings_ = w.load(n.position_embeddings, {config.max_positions, h});
+    word_embeddings_ = w.load_table(n.word_embeddings, {config.vocab_size, h});
+    position_embeddings_ = w.load_table(n.position_embeddings, {config.max_positions, h});
     if (config.type_vocab_size > 0) {
-      token_type_embeddings_ = w.load(n.token_type_embeddings, {config.type_vocab_size, h});
+      token_type_embeddings_ = w.load_table(n.token_type_embeddings, {config.type_vocab_size, h});
     }
     embedding_norm_ = w.layer_norm(n.embedding_norm, h, eps);
     for (int64_t i = 0; i < config.num_layers; ++i) {
@@ -184,9 +184,9 @@ class BertModel final : public Encoder {
   BertConfig config_;
   std::string architecture_;
   const Backend& backend_;
-  std::vector<float> word_embeddings_;
-  std::vector<float> position_embeddings_;
-  std::vector<float> token_type_embeddings_;
+  PagedArray<float> word_embeddings_;
+  PagedArray<float> position_embeddings_;
+  PagedArray<float> token_type_embeddings_;
   NormWeights embedding_norm_;
   std::vector<BertLayer> layers_;
   std::unique_ptr<PackedLinear> pooler_;

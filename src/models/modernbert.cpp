@@ -136,7 +136,7 @@ class ModernBertModel final : public Encoder {
     const int64_t h = config.hidden_size;
     const int64_t inter = config.intermediate_size;
     const bool nb = config.norm_bias;
-    embeddings_ = w.load("embeddings.tok_embeddings.weight", {config.vocab_size, h});
+    embeddings_ = w.load_table("embeddings.tok_embeddings.weight", {config.vocab_size, h});
     embedding_norm_ = w.layer_norm("embeddings.norm", h, config.norm_eps, nb);
     for (int64_t i = 0; i < config.num_layers; ++i) {
       const std::string p = "layers." + std::to_string(i) + ".";
@@ -224,7 +224,7 @@ class ModernBertModel final : public Encoder {
 
   ModernBertConfig config_;
   const Backend& backend_;
-  std::vector<float> embeddings_;
+  PagedArray<float> embeddings_;
   NormWeights embedding_norm_;
   std::vector<ModernBertLayer> layers_;
   NormWeights final_norm_;

@@ -1,5 +1,6 @@
 #include "models/weights_util.hpp"
 
+#include <array>
 #include <map>
 
 #include "hades/error.hpp"
@@ -53,26 +54,31 @@ std::vector<float> WeightLoader::load(const std::string& name,
 
 std::unique_ptr<PackedLinear> WeightLoader::linear(const std::string& name, int64_t in, int64_t out,
                                                    bool bias_required) {
-  const std::vector<float> weight = weights_.load_f32(full(name + ".weight"), {out, in});
+  const auto weight = weights_.load_f32<PagedArray<float>>(full(name + ".weight"), {out, in});
   std::vector<float> bias;
   if (bias_required || contains(name + ".bias")) {
     bias = weights_.load_f32(full(name + ".bias"), {out});
   }
-  return pack(weight, bias, in, out);
+  return pack(weight.span(), bias, in, out);
 }
 
 std::unique_ptr<PackedLinear> WeightLoader::fused_linear(const std::vector<std::string>& names,
                                                          int64_t in, int64_t out_each) {
-  std::vector<float> weight;
+  // Every part is checked before the stacked array is allocated, so that a config with absurd
+  // sizes fails on the tensors' shapes instead of asking for their product in memory.
+  const std::array<int64_t, 2> shape{out_each, in};
+  for (const std::string& name : names) weights_.get_float(full(name + ".weight"), shape);
+  const auto parts = static_cast<int64_t>(names.size());
+  PagedArray<float> weight(static_cast<size_t>(parts * out_each * in));
   std::vector<float> bias;
-  for (const std::string& name : names) {
-    const std::vector<float> w = weights_.load_f32(full(name + ".weight"), {out_each, in});
-    const std::vector<float> b = weights_.load_f32(full(name + ".bias"), {out_each});
-    weight.insert(weight.end(), w.begin(), w.end());
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto part = weight.span().subspan(i * static_cast<size_t>(out_each * in),
+                                            static_cast<size_t>(out_each * in));
+    weights_.load_f32_into(full(names[i] + ".weight"), shape, part);
+    const std::vector<float> b = weights_.load_f32(full(names[i] + ".bias"), {out_each});
     bias.insert(bias.end(), b.begin(), b.end());
   }
-  const auto out = static_cast<int64_t>(names.size()) * out_each;
-  return pack(weight, bias, in, out);
+  return pack(weight.span(), bias, in, parts * out_each);
 }
 
 // Counts what the packed layer holds (an int8 layer a quarter of its float32 weights).
@@ -82,6 +88,13 @@ std::unique_ptr<PackedLinear> WeightLoader::pack(std::span<const float> weight,
   std::unique_ptr<PackedLinear> layer = backend_.pack_linear({weight, bias, in, out});
   bytes_loaded_ += layer->held_bytes();
   return layer;
+}
+
+PagedArray<float> WeightLoader::load_table(const std::string& name,
+                                           std::initializer_list<int64_t> shape) {
+  PagedArray<float> values = weights_.load_f32<PagedArray<float>>(full(name), shape);
+  bytes_loaded_ += values.size() * sizeof(float);
+  return values;
 }
 
 NormWeights WeightLoader::layer_norm(const std::string& name, int64_t dim, float eps, bool bias) {

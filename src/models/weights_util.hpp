@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "compute/backend.hpp"
+#include "core/paged_array.hpp"
 #include "io/json_file.hpp"
 #include "io/weights.hpp"
 
@@ -45,6 +46,8 @@ class WeightLoader {
 
   bool contains(const std::string& name) const;
   std::vector<float> load(const std::string& name, std::initializer_list<int64_t> shape);
+  // As load, for a large tensor such as an embedding table (see PagedArray for why).
+  PagedArray<float> load_table(const std::string& name, std::initializer_list<int64_t> shape);
   // "NAME.weight" and "NAME.bias" of [in] → [out] (nn.Linear); the bias is optional when
   // `bias_required` is false.
   std::unique_ptr<PackedLinear> linear(const std::string& name, int64_t in, int64_t out,

@@ -15,6 +15,7 @@
 #include "compute/cpu/kernels.hpp"
 #include "compute/ops_common.hpp"
 #include "core/dtype.hpp"
+#include "core/paged_array.hpp"
 #include "hades/error.hpp"
 
 namespace hades {
@@ -51,7 +52,8 @@ class CpuLinear final : public cpu::CpuPackedLinear {
     const memory::desc plain(weight_dims, DataType::f32, Tag::ba);
     const memory::desc any(weight_dims, type_, Tag::any);
     const auto probe = make_primitive_desc(any, Activation::none);
-    packed_weights_ = memory(probe.weights_desc(), engine_);
+    packed_storage_ = PagedMemory(probe.weights_desc().get_size());
+    packed_weights_ = memory(probe.weights_desc(), engine_, packed_storage_.data());
     memory source(plain, engine_, const_cast<float*>(w.weight.data()));
     {
       const cpu::OneThread load_scope;
@@ -138,6 +140,7 @@ class CpuLinear final : public cpu::CpuPackedLinear {
 
   dnnl::engine engine_;
   DataType type_;
+  PagedMemory packed_storage_;  // what packed_weights_ points into
   memory packed_weights_;
   std::vector<float> bias_;
   Primitives team_;

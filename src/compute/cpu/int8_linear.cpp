@@ -18,6 +18,7 @@
 
 #include "compute/cpu/cpu_linear.hpp"
 #include "compute/cpu/int8_kernels.hpp"
+#include "core/paged_array.hpp"
 
 namespace hades::cpu {
 namespace {
@@ -69,7 +70,7 @@ class Int8Linear final : public CpuPackedLinear {
  public:
   Int8Linear(const dnnl::engine& engine, const LinearWeights& w)
       : CpuPackedLinear(w.in_features, w.out_features), engine_(engine) {
-    const std::vector<int8_t> codes = quantize_weights(w);
+    const PagedArray<int8_t> codes = quantize_weights(w);
     bias_.assign(static_cast<size_t>(w.out_features), 0.0f);
     std::copy(w.bias.begin(), w.bias.end(), bias_.begin());
     const int64_t count = std::clamp<int64_t>(omp_get_max_threads(), 1, w.out_features / 64 + 1);
@@ -113,18 +114,21 @@ class Int8Linear final : public CpuPackedLinear {
     int64_t first = 0;  // its first output column
     int64_t width = 0;
     dnnl::matmul matmul;
+    PagedMemory storage;  // what `packed` points into
     memory packed;
   };
 
   // Columns [first, first + width) of the layer: rows of the [out, in] codes, so contiguous.
-  Slice make_slice(const std::vector<int8_t>& codes, int64_t first, int64_t width) const {
+  Slice make_slice(const PagedArray<int8_t>& codes, int64_t first, int64_t width) const {
     const int64_t in = in_features();
     const memory::desc src({DNNL_RUNTIME_DIM_VAL, in}, DataType::u8, Tag::ab);
     const memory::desc any({in, width}, DataType::s8, Tag::any);
     const memory::desc dst({DNNL_RUNTIME_DIM_VAL, width}, DataType::s32, Tag::ab);
     const OneThread one_thread;  // each slice runs on one thread, whichever calls it
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, any, dst), engine_);
-    Slice slice{first, width, dnnl::matmul(pd), memory(pd.weights_desc(), engine_)};
+    PagedMemory storage(pd.weights_desc().get_size());
+    memory packed(pd.weights_desc(), engine_, storage.data());
+    Slice slice{first, width, dnnl::matmul(pd), std::move(storage), std::move(packed)};
     // [out, in] row-major is the K×N matrix in the "ba" layout.
     memory source({{in, width}, DataType::s8, Tag::ba}, engine_,
                   const_cast<int8_t*>(codes.data() + first * in));
@@ -135,9 +139,9 @@ class Int8Linear final : public CpuPackedLinear {
   }
 
   // Symmetric per output channel: code = round(w / scale[c]), scale[c] = max |w[c, :]| / max code.
-  std::vector<int8_t> quantize_weights(const LinearWeights& w) {
+  PagedArray<int8_t> quantize_weights(const LinearWeights& w) {
     const int32_t code_max = weight_code_max();
-    std::vector<int8_t> codes(w.weight.size());
+    PagedArray<int8_t> codes(w.weight.size());
     weight_scales_.resize(static_cast<size_t>(w.out_features));
     weight_sums_.resize(static_cast<size_t>(w.out_features));
     for (int64_t c = 0; c < w.out_features; ++c) {
