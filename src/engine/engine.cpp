@@ -135,7 +135,8 @@ struct Engine::Impl {
             RegistryLimits{config.max_models, config.max_memory_bytes, config.failure_cooldown},
             make_hooks()),
         executor(ExecutorLimits{config.max_batch_tokens, config.max_queued_requests,
-                                config.max_queue_delay}) {}
+                                config.max_queue_delay},
+                 &loads_running) {}
 
   RegistryHooks make_hooks() {
     if (!config.resolve_model) {
@@ -147,6 +148,11 @@ struct Engine::Impl {
     hooks.load = [this](const std::string& id, LinearPrecision precision) {
       const std::filesystem::path folder = resolve(id);
       ServedModel model;
+      ++loads_running;  // after resolve: a download leaves the cores to the batches
+      const struct Done {
+        std::atomic<int>& count;
+        ~Done() { --count; }
+      } done{loads_running};
       if (read_model_task(folder) == ModelTask::base) {
         model.embedding = EmbeddingModel::load(folder, {.precision = precision});
       } else {
@@ -190,6 +196,7 @@ struct Engine::Impl {
 
   EngineConfig config;
   DeviceChoice device;
+  std::atomic<int> loads_running{0};  // model loads laying out weights now; before executor
   ModelRegistry registry;
   Executor executor;
   std::mutex drain_mutex;

@@ -1,5 +1,7 @@
 #include "engine/executor.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 
 #include "hades/error.hpp"
@@ -25,6 +27,22 @@ Embeddings pool_job(const EmbedJob& job, const std::vector<float>& hidden_states
   return result;
 }
 
+// One run's share of the cores: all of them, or one while a model load runs (see the
+// constructor's comment). Restores the thread count on the way out.
+class CoreShare {
+ public:
+  explicit CoreShare(const std::atomic<int>* loads_running)
+      : caller_threads_(omp_get_max_threads()) {
+    if (loads_running != nullptr && loads_running->load() > 0) omp_set_num_threads(1);
+  }
+  ~CoreShare() { omp_set_num_threads(caller_threads_); }
+  CoreShare(const CoreShare&) = delete;
+  CoreShare& operator=(const CoreShare&) = delete;
+
+ private:
+  int caller_threads_;
+};
+
 }  // namespace
 
 int64_t EmbedJob::tokens() const {
@@ -33,7 +51,8 @@ int64_t EmbedJob::tokens() const {
   return total;
 }
 
-Executor::Executor(ExecutorLimits limits) : limits_(limits), thread_([this] { run(); }) {}
+Executor::Executor(ExecutorLimits limits, const std::atomic<int>* loads_running)
+    : limits_(limits), loads_running_(loads_running), thread_([this] { run(); }) {}
 
 Executor::~Executor() {
   {
@@ -227,6 +246,7 @@ void Executor::finish_running() {
 }
 
 double Executor::execute(std::vector<EmbedJob>& batch) {
+  const CoreShare share(loads_running_);
   const auto start = Clock::now();
   try {
     std::vector<int32_t> ids, type_ids, cu_seqlens = {0};
@@ -269,6 +289,7 @@ double Executor::execute(std::vector<EmbedJob>& batch) {
 
 // A task runs whole; its time is recorded on its model as for a batch of its estimated tokens.
 double Executor::execute(ComputeTask& task) {
+  const CoreShare share(loads_running_);
   const auto start = Clock::now();
   double per_token = 0;
   std::exception_ptr error;

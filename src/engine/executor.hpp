@@ -71,7 +71,11 @@ struct ExecutorStats {
 
 class Executor {
  public:
-  explicit Executor(ExecutorLimits limits);
+  // While `loads_running` (may be null) is above zero, a model load is laying out weights on
+  // another thread, and batches and tasks run on one thread: the load gets a core of its own
+  // instead of sharing one with the compute pool, whose threads would wait at every op for the
+  // one the load preempted.
+  explicit Executor(ExecutorLimits limits, const std::atomic<int>* loads_running = nullptr);
   ~Executor();  // finishes every queued job, then joins
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -105,6 +109,7 @@ class Executor {
   double price(const std::shared_ptr<ResidentModel>& model, int64_t tokens) const;
 
   const ExecutorLimits limits_;
+  const std::atomic<int>* const loads_running_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<EmbedJob> queue_;
