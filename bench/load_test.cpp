@@ -223,6 +223,11 @@ int main(int argc, char** argv) {
   app.add_option("--levels", levels, "offered load as fractions of the measured capacity");
   app.add_option("--seconds", seconds, "length of each level");
   app.add_option("--senders", setup.senders, "concurrent connections");
+  double given_capacity = 0;
+  app.add_option("--capacity", given_capacity,
+                 "requests/s that the levels are fractions of, instead of measuring it (to compare "
+                 "configurations at the same offered load)")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     setup.client.socket_path = socket;
@@ -230,7 +235,8 @@ int main(int argc, char** argv) {
     setup.client.overloaded_retries = 0;  // a 429 is an outcome here, not something to hide
     std::ifstream in(corpus_path);
     setup.corpus = nlohmann::json::parse(in).at("texts").get<std::vector<std::string>>();
-    const double rate = capacity(setup, std::max(5.0, seconds / 2));
+    const double rate =
+        given_capacity > 0 ? given_capacity : capacity(setup, std::max(5.0, seconds / 2));
     nlohmann::json report = {{"capacity_per_s", rate}, {"levels", nlohmann::json::array()}};
     unsigned seed = 1;
     std::optional<double> half_load_p99;  // the reference of the overload criterion
