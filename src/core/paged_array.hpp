@@ -1,13 +1,14 @@
 // Storage for a model's large load-once arrays: embedding tables, weights on their way into the
 // backend's layout, and the packed weights themselves.
 //
-// Why not std::vector: a load writes ~90 MB (MiniLM) into freshly allocated memory, and with
-// 4 KiB pages most of the load's time went into page faults (~23,000 of them; the service loaded
-// MiniLM in ~180 ms, of which ~150 ms were faults and zeroing). Storage of 1 MiB or more is
-// therefore mapped straight from the kernel, aligned to 2 MiB, and asks for transparent huge
-// pages on its whole 2 MiB blocks: 512 times fewer faults. The partial block at the end stays on
-// 4 KiB pages, so a huge page never holds memory the array does not use, and freeing unmaps at
-// once, so an evicted model's memory goes back to the system.
+// Why not std::vector: a MiniLM load writes ~130 MB into freshly allocated memory (the embedding
+// table, each layer's weights as floats, then in the backend's layout), most of it zeroed first by
+// the vector, and page faults took 42 % of a load through the service (perf). Storage of 1 MiB or
+// more is therefore mapped straight from the kernel (zeroed once, by it), aligned to 2 MiB, and
+// may ask for transparent huge pages on its whole 2 MiB blocks (512 times fewer faults; when, see
+// paged_array.cpp). The partial block at the end stays on 4 KiB pages, so a huge page never holds
+// memory the array does not use, and freeing unmaps at once, so an evicted model's memory goes
+// back to the system.
 #pragma once
 
 #include <cstddef>
