@@ -16,8 +16,12 @@ std::uintptr_t address(const void* p) {
   return reinterpret_cast<std::uintptr_t>(p);
 }
 
+// Where storage is mapped (PagedMemory::kMappedFrom) outside AddressSanitizer builds, under which
+// everything comes from the heap and kMappedFrom is SIZE_MAX.
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+
 TEST(PagedArray, IsZeroFilledOnEitherSideOfTheMappingThreshold) {
-  const std::size_t mapped_floats = PagedMemory::kMappedFrom / sizeof(float);
+  const std::size_t mapped_floats = kMiB / sizeof(float);
   for (std::size_t count : {std::size_t{1}, std::size_t{1000}, mapped_floats - 1, mapped_floats,
                             mapped_floats * 5 + 123}) {
     PagedArray<float> values(count);
@@ -32,15 +36,15 @@ TEST(PagedArray, IsZeroFilledOnEitherSideOfTheMappingThreshold) {
 TEST(PagedArray, IsAlignedForTheBackend) {
   PagedArray<std::int8_t> small(100);
   EXPECT_EQ(address(small.data()) % 64, 0u);
-  PagedArray<float> large(3 * PagedMemory::kMappedFrom);  // 12 MiB
+  PagedArray<float> large(3 * kMiB);  // 12 MiB
   EXPECT_EQ(address(large.data()) % 64, 0u);
-  if (PagedMemory(PagedMemory::kMappedFrom).mapped()) {
+  if (PagedMemory(kMiB).mapped()) {
     EXPECT_EQ(address(large.data()) % (std::size_t{2} << 20), 0u);  // whole huge pages
   }
 }
 
 TEST(PagedArray, MovesWithoutCopying) {
-  PagedArray<float> first(PagedMemory::kMappedFrom);
+  PagedArray<float> first(kMiB);
   first[5] = 1.5f;
   const float* storage = first.data();
   PagedArray<float> second(std::move(first));
@@ -50,7 +54,7 @@ TEST(PagedArray, MovesWithoutCopying) {
   PagedArray<float> third(10);
   third = std::move(second);  // frees third's own storage, takes second's
   EXPECT_EQ(third.data(), storage);
-  EXPECT_EQ(third.size(), PagedMemory::kMappedFrom);
+  EXPECT_EQ(third.size(), kMiB);
 }
 
 TEST(PagedArray, EmptyHoldsNothing) {
