@@ -103,15 +103,15 @@ int64_t estimated_tokens(const std::vector<std::string>& texts) {
 // Runs WORK on the executor thread as one task of the lease's model, and returns what it returns.
 // The caller waits for it, so WORK may refer to the caller's locals.
 template <typename Work>
-auto run_task(Executor& executor, const ModelLease& lease, int64_t tokens,
-              const CancelFlag& cancelled, Work&& work) {
+auto run_task(Executor& executor, const Executor::Admission& admitted, const ModelLease& lease,
+              int64_t tokens, const CancelFlag& cancelled, Work&& work) {
   std::optional<decltype(work())> result;
   ComputeTask task;
   task.model = lease.shared();
   task.estimated_tokens = tokens;
   task.cancelled = cancelled;
   task.work = [&] { result.emplace(work()); };
-  executor.submit(std::move(task)).get();
+  executor.submit(std::move(task), admitted).get();
   return std::move(*result);
 }
 
@@ -241,7 +241,7 @@ std::vector<ModelInfo> Engine::get_loaded_models() const {
 EmbedResult Engine::embed(const EmbedRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  impl_->executor.check_admission();
+  const Executor::Admission admitted = impl_->executor.check_admission();
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   const EmbeddingModel& model = lease.embedding();
   std::vector<Encoding> encodings = model.tokenize(request.inputs, request.truncate);
@@ -264,7 +264,7 @@ EmbedResult Engine::embed(const EmbedRequest& request) {
     }
     jobs.push_back(std::move(job));
   }
-  std::vector<std::future<Embeddings>> parts = impl_->executor.submit(std::move(jobs));
+  std::vector<std::future<Embeddings>> parts = impl_->executor.submit(std::move(jobs), admitted);
   EmbedResult result;
   result.model = request.model;
   for (auto& part : parts) {
@@ -295,13 +295,13 @@ TokenizeResult Engine::tokenize(const TokenizeRequest& request) {
 ClassifyResult Engine::classify(const ClassifyRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  impl_->executor.check_admission();
+  const Executor::Admission admitted = impl_->executor.check_admission();
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   ClassifyResult result;
   result.model = request.model;
   result.results = run_task(
-      impl_->executor, lease, estimated_tokens(request.inputs) + estimated_tokens(request.pairs),
-      request.cancelled,
+      impl_->executor, admitted, lease,
+      estimated_tokens(request.inputs) + estimated_tokens(request.pairs), request.cancelled,
       [&] { return lease.classifier().classify(request.inputs, request.pairs); });
   return result;
 }
@@ -309,12 +309,12 @@ ClassifyResult Engine::classify(const ClassifyRequest& request) {
 TokenClassifyResult Engine::token_classify(const TokenClassifyRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  impl_->executor.check_admission();
+  const Executor::Admission admitted = impl_->executor.check_admission();
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   TokenClassifyResult result;
   result.model = request.model;
-  result.entities =
-      run_task(impl_->executor, lease, estimated_tokens(request.inputs), request.cancelled, [&] {
+  result.entities = run_task(
+      impl_->executor, admitted, lease, estimated_tokens(request.inputs), request.cancelled, [&] {
         std::vector<std::vector<TokenEntity>> entities;
         for (const std::string& text : request.inputs) {
           entities.push_back(lease.classifier().token_classify(text, {request.max_length}));
@@ -327,7 +327,7 @@ TokenClassifyResult Engine::token_classify(const TokenClassifyRequest& request) 
 ChunkResult Engine::chunk(const ChunkRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  impl_->executor.check_admission();
+  const Executor::Admission admitted = impl_->executor.check_admission();
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   ChunkOptions options{request.max_length, request.clean, request.snap_to_whitespace};
   // chonky's ParagraphSplitter forces a 1024-token window for its ModernBERT and mmBERT models,
@@ -341,14 +341,14 @@ ChunkResult Engine::chunk(const ChunkRequest& request) {
   }
   ChunkResult result;
   result.model = request.model;
-  result.results =
-      run_task(impl_->executor, lease, estimated_tokens(request.inputs), request.cancelled, [&] {
-        std::vector<Chunks> chunks;
-        for (const std::string& text : request.inputs) {
-          chunks.push_back(lease.classifier().chunk(text, options));
-        }
-        return chunks;
-      });
+  result.results = run_task(impl_->executor, admitted, lease, estimated_tokens(request.inputs),
+                            request.cancelled, [&] {
+                              std::vector<Chunks> chunks;
+                              for (const std::string& text : request.inputs) {
+                                chunks.push_back(lease.classifier().chunk(text, options));
+                              }
+                              return chunks;
+                            });
   return result;
 }
 

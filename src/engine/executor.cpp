@@ -63,11 +63,12 @@ Executor::~Executor() {
   thread_.join();
 }
 
-std::vector<std::future<Embeddings>> Executor::submit(std::vector<EmbedJob> jobs) {
+std::vector<std::future<Embeddings>> Executor::submit(std::vector<EmbedJob> jobs,
+                                                      const Admission& /*admitted*/) {
   std::vector<std::future<Embeddings>> results;
   {
     std::lock_guard lock(mutex_);
-    admit(jobs.size());
+    admit_count(jobs.size());
     for (EmbedJob& job : jobs) {
       job.estimated_seconds = price(job);
       job.sequence = next_sequence_++;
@@ -80,11 +81,11 @@ std::vector<std::future<Embeddings>> Executor::submit(std::vector<EmbedJob> jobs
   return results;
 }
 
-std::future<void> Executor::submit(ComputeTask task) {
+std::future<void> Executor::submit(ComputeTask task, const Admission& /*admitted*/) {
   std::future<void> result = task.done.get_future();
   {
     std::lock_guard lock(mutex_);
-    admit(1);
+    admit_count(1);
     task.estimated_seconds = price(task.model, task.estimated_tokens);
     task.sequence = next_sequence_++;
     queued_seconds_ += task.estimated_seconds;
@@ -94,9 +95,8 @@ std::future<void> Executor::submit(ComputeTask task) {
   return result;
 }
 
-// Refuses a request the queue cannot take: too many jobs, or too long a wait before it starts.
-// Only the work ahead counts, so a request larger than the bound still runs on an idle executor.
-void Executor::admit(size_t new_jobs) {
+// Refuses jobs the queue has no room for.
+void Executor::admit_count(size_t new_jobs) {
   drop_cancelled();  // work nobody waits for any more is not work ahead
   const size_t queued = queue_.size() + tasks_.size();
   if (queued + new_jobs > limits_.max_queued_jobs) {
@@ -104,6 +104,11 @@ void Executor::admit(size_t new_jobs) {
     throw Error(ErrorCode::overloaded,
                 "overloaded: " + std::to_string(queued) + " jobs are queued; retry later");
   }
+}
+
+// Refuses a request that would wait too long before it starts. Only the work ahead counts, so a
+// request larger than the bound still runs on an idle executor.
+void Executor::admit_delay() {
   const double wait = wait_seconds();
   const double bound = std::chrono::duration<double>(limits_.max_queue_delay).count();
   if (bound > 0 && wait > bound) {
@@ -137,9 +142,11 @@ double Executor::price(const std::shared_ptr<ResidentModel>& model, int64_t toke
   return static_cast<double>(tokens) * (per_token > 0 ? per_token : last_seconds_per_token_);
 }
 
-void Executor::check_admission() {
+Executor::Admission Executor::check_admission() {
   std::lock_guard lock(mutex_);
-  admit(1);
+  admit_count(1);
+  admit_delay();
+  return Admission{};
 }
 
 ExecutorStats Executor::stats() const {

@@ -6,7 +6,9 @@
 // model's measured seconds per token, and refuses the request at once (overloaded, 429) when it
 // would wait longer than `max_queue_delay` to start. Above capacity, callers learn it in
 // microseconds instead of timing out, and the requests it accepts keep the latency they had
-// below capacity (a bounded queue in time, not only in count).
+// below capacity (a bounded queue in time, not only in count). The decision is taken once, when
+// the request arrives: one that passed is not refused for its delay after it has waited for its
+// model's load and tokenized (that 429 would come late, and the work would be lost).
 #pragma once
 
 #include <atomic>
@@ -71,6 +73,12 @@ struct ExecutorStats {
 
 class Executor {
  public:
+  // Proof that a request passed admission on arrival; only check_admission makes one.
+  class Admission {
+    friend class Executor;
+    Admission() = default;
+  };
+
   // While `loads_running` (may be null) is above zero, a model load is laying out weights on
   // another thread, and batches and tasks run on one thread: the load gets a core of its own
   // instead of sharing one with the compute pool, whose threads would wait at every op for the
@@ -80,14 +88,15 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Queues the jobs of one request, all or none: overloaded when the queue is full or the work
-  // already queued would keep them waiting longer than max_queue_delay.
-  std::vector<std::future<Embeddings>> submit(std::vector<EmbedJob> jobs);
-  // The same refusal before a request does any work (waits for its model, tokenizes), so that
-  // an overloaded service answers 429 at once; submit decides again.
-  void check_admission();
-  // Queues one task (the same admission as submit); the future is ready once it has run.
-  std::future<void> submit(ComputeTask task);
+  // Admits a request before it does any work (waits for its model, tokenizes): overloaded when
+  // the queue is full or the work already queued would keep it waiting longer than
+  // max_queue_delay.
+  Admission check_admission();
+  // Queues the jobs of one admitted request, all or none: overloaded only when the queue is
+  // full (a bound on memory, not on time; see the header comment).
+  std::vector<std::future<Embeddings>> submit(std::vector<EmbedJob> jobs, const Admission&);
+  // Queues one task of an admitted request, the same way; the future is ready once it has run.
+  std::future<void> submit(ComputeTask task, const Admission&);
   ExecutorStats stats() const;
 
  private:
@@ -102,9 +111,10 @@ class Executor {
   void run_unlocked(std::unique_lock<std::mutex>& lock, double estimate,
                     const std::function<double()>& run);
   void finish_running();
-  void drop_cancelled();        // mutex_ held
-  void admit(size_t new_jobs);  // throws overloaded; mutex_ held
-  double wait_seconds() const;  // mutex_ held
+  void drop_cancelled();              // mutex_ held
+  void admit_count(size_t new_jobs);  // throws overloaded; mutex_ held
+  void admit_delay();                 // throws overloaded; mutex_ held
+  double wait_seconds() const;        // mutex_ held
   double price(const EmbedJob& job) const;
   double price(const std::shared_ptr<ResidentModel>& model, int64_t tokens) const;
 

@@ -1,13 +1,17 @@
 // The executor's share of the cores: all of them, or one while a model load lays out weights on
-// another thread (so that the load gets a core of its own).
+// another thread (so that the load gets a core of its own). Admission is decided once, on
+// arrival: a request admitted then is queued however the queue grew while it prepared.
 #include <gtest/gtest.h>
 #include <omp.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <memory>
 
 #include "engine/executor.hpp"
 #include "engine/resident_model.hpp"
+#include "hades/error.hpp"
 #include "models/classifier_model.hpp"
 #include "support/paths.hpp"
 
@@ -30,7 +34,7 @@ int threads_seen_by_a_task(Executor& executor, const std::shared_ptr<ResidentMod
   task.model = model;
   task.estimated_tokens = 1;
   task.work = [&seen] { seen = omp_get_max_threads(); };
-  executor.submit(std::move(task)).get();
+  executor.submit(std::move(task), executor.check_admission()).get();
   return seen;
 }
 
@@ -50,6 +54,46 @@ TEST(Executor, WithoutALoadCounterUsesEveryCore) {
   Executor executor(ExecutorLimits{});
   const auto model = small_model();
   EXPECT_EQ(threads_seen_by_a_task(executor, model), omp_get_max_threads());
+}
+
+// A task priced at TOKENS that runs until `release` is set.
+ComputeTask blocking_task(const std::shared_ptr<ResidentModel>& model, int64_t tokens,
+                          std::shared_future<void> release) {
+  ComputeTask task;
+  task.model = model;
+  task.estimated_tokens = tokens;
+  task.work = [release] { release.wait(); };
+  return task;
+}
+
+TEST(Executor, AnAdmittedRequestIsNotRefusedLaterForItsDelay) {
+  using namespace std::chrono_literals;
+  ExecutorLimits limits;
+  limits.max_queue_delay = 10ms;
+  Executor executor(limits);
+  const auto model = small_model();
+  model->record_batch(1, 1);  // the first batch is not measured
+  model->record_batch(1, 1);  // one second a token
+  // Two requests arrive at an idle executor, and both are admitted.
+  const Executor::Admission first = executor.check_admission();
+  const Executor::Admission second = executor.check_admission();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::future<void> running = executor.submit(blocking_task(model, 1000, released), first);
+  // Now 1000 s of work are ahead: a new arrival is refused...
+  try {
+    executor.check_admission();
+    ADD_FAILURE() << "admitted behind 1000 s of work";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::overloaded);
+  }
+  // ...but the second request, admitted before, is queued (it may have waited for its model).
+  std::future<void> queued = executor.submit(blocking_task(model, 1, released), second);
+  release.set_value();
+  running.get();
+  queued.get();
+  EXPECT_EQ(executor.stats().rejected, 1u);
+  EXPECT_EQ(executor.stats().tasks, 2u);
 }
 
 }  // namespace
