@@ -186,15 +186,15 @@ const std::string& WeightStore::source_of(std::string_view name) const {
 const TensorEntry& WeightStore::get_float(std::string_view name,
                                           std::span<const std::int64_t> expected_shape) const {
   const TensorEntry& tensor = get(name);
-  const std::string prefix = source_of(name) + ": tensor " + quote_for_message(name);
+  const auto prefix = [&] { return source_of(name) + ": tensor " + quote_for_message(name); };
   if (!is_loadable_float(tensor.dtype)) {
-    throw Error(ErrorCode::invalid_model, prefix + " has dtype " +
+    throw Error(ErrorCode::invalid_model, prefix() + " has dtype " +
                                               std::string(dtype_name(tensor.dtype)) +
                                               ", expected a float type (F32, F16 or BF16)");
   }
   if (!std::equal(tensor.shape.begin(), tensor.shape.end(), expected_shape.begin(),
                   expected_shape.end())) {
-    throw Error(ErrorCode::invalid_model, prefix + " has shape " + format_shape(tensor.shape) +
+    throw Error(ErrorCode::invalid_model, prefix() + " has shape " + format_shape(tensor.shape) +
                                               ", expected " + format_shape(expected_shape));
   }
   return tensor;
@@ -205,7 +205,11 @@ const TensorEntry& WeightStore::get_float(std::string_view name,
 // copy (MiniLM: 198 → ~110 MiB).
 void WeightStore::load_f32_into(std::string_view name, std::span<const std::int64_t> expected_shape,
                                 std::span<float> out) const {
-  const TensorEntry& tensor = get_float(name, expected_shape);
+  convert_and_release(name, get_float(name, expected_shape), out);
+}
+
+void WeightStore::convert_and_release(std::string_view name, const TensorEntry& tensor,
+                                      std::span<float> out) const {
   convert_to_f32(tensor, out);
   files_[index_.find(name)->second.first].release(tensor);
 }

@@ -44,8 +44,9 @@ class WeightStore {
   // has another shape.
   template <class Array = std::vector<float>>
   Array load_f32(std::string_view name, std::span<const std::int64_t> expected_shape) const {
-    Array values(static_cast<std::size_t>(get_float(name, expected_shape).element_count()));
-    load_f32_into(name, expected_shape, std::span<float>(values.data(), values.size()));
+    const TensorEntry& tensor = get_float(name, expected_shape);
+    Array values(static_cast<std::size_t>(tensor.element_count()));
+    convert_and_release(name, tensor, std::span<float>(values.data(), values.size()));
     return values;
   }
   template <class Array = std::vector<float>>
@@ -72,6 +73,9 @@ class WeightStore {
   WeightStore() = default;
   // The file that holds `tensor`, for naming it in errors.
   const std::string& source_of(std::string_view name) const;
+  // Converts TENSOR (checked by get_float) into `out`, then drops the file's pages of it.
+  void convert_and_release(std::string_view name, const TensorEntry& tensor,
+                           std::span<float> out) const;
   std::string describe_files() const;
 
   std::vector<SafetensorsFile> files_;

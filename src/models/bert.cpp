@@ -66,10 +66,12 @@ class BertModel final : public Encoder {
     WeightLoader w(weights, backend, n.prefix);
     const int64_t h = config.hidden_size;
     const float eps = config.layer_norm_eps;
-    word_embeddings_ = w.load_table(n.word_embeddings, {config.vocab_size, h});
-    position_embeddings_ = w.load_table(n.position_embeddings, {config.max_positions, h});
+    word_embeddings_ = w.load<PagedArray<float>>(n.word_embeddings, {config.vocab_size, h});
+    position_embeddings_ =
+        w.load<PagedArray<float>>(n.position_embeddings, {config.max_positions, h});
     if (config.type_vocab_size > 0) {
-      token_type_embeddings_ = w.load_table(n.token_type_embeddings, {config.type_vocab_size, h});
+      token_type_embeddings_ =
+          w.load<PagedArray<float>>(n.token_type_embeddings, {config.type_vocab_size, h});
     }
     embedding_norm_ = w.layer_norm(n.embedding_norm, h, eps);
     for (int64_t i = 0; i < config.num_layers; ++i) {

@@ -136,7 +136,8 @@ class ModernBertModel final : public Encoder {
     const int64_t h = config.hidden_size;
     const int64_t inter = config.intermediate_size;
     const bool nb = config.norm_bias;
-    embeddings_ = w.load_table("embeddings.tok_embeddings.weight", {config.vocab_size, h});
+    embeddings_ =
+        w.load<PagedArray<float>>("embeddings.tok_embeddings.weight", {config.vocab_size, h});
     embedding_norm_ = w.layer_norm("embeddings.norm", h, config.norm_eps, nb);
     for (int64_t i = 0; i < config.num_layers; ++i) {
       const std::string p = "layers." + std::to_string(i) + ".";

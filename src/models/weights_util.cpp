@@ -45,13 +45,6 @@ bool WeightLoader::contains(const std::string& name) const {
   return weights_.contains(full(name));
 }
 
-std::vector<float> WeightLoader::load(const std::string& name,
-                                      std::initializer_list<int64_t> shape) {
-  std::vector<float> values = weights_.load_f32(full(name), shape);
-  bytes_loaded_ += values.size() * sizeof(float);
-  return values;
-}
-
 std::unique_ptr<PackedLinear> WeightLoader::linear(const std::string& name, int64_t in, int64_t out,
                                                    bool bias_required) {
   const auto weight = weights_.load_f32<PagedArray<float>>(full(name + ".weight"), {out, in});
@@ -88,13 +81,6 @@ std::unique_ptr<PackedLinear> WeightLoader::pack(std::span<const float> weight,
   std::unique_ptr<PackedLinear> layer = backend_.pack_linear({weight, bias, in, out});
   bytes_loaded_ += layer->held_bytes();
   return layer;
-}
-
-PagedArray<float> WeightLoader::load_table(const std::string& name,
-                                           std::initializer_list<int64_t> shape) {
-  PagedArray<float> values = weights_.load_f32<PagedArray<float>>(full(name), shape);
-  bytes_loaded_ += values.size() * sizeof(float);
-  return values;
 }
 
 NormWeights WeightLoader::layer_norm(const std::string& name, int64_t dim, float eps, bool bias) {

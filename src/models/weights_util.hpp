@@ -45,9 +45,14 @@ class WeightLoader {
   WeightLoader(const WeightStore& weights, const Backend& backend, std::string prefix);
 
   bool contains(const std::string& name) const;
-  std::vector<float> load(const std::string& name, std::initializer_list<int64_t> shape);
-  // As load, for a large tensor such as an embedding table (see PagedArray for why).
-  PagedArray<float> load_table(const std::string& name, std::initializer_list<int64_t> shape);
+  // ARRAY is a PagedArray<float> for a large tensor such as an embedding table (see PagedArray
+  // for why).
+  template <class Array = std::vector<float>>
+  Array load(const std::string& name, std::initializer_list<int64_t> shape) {
+    Array values = weights_.load_f32<Array>(full(name), shape);
+    bytes_loaded_ += values.size() * sizeof(float);
+    return values;
+  }
   // "NAME.weight" and "NAME.bias" of [in] → [out] (nn.Linear); the bias is optional when
   // `bias_required` is false.
   std::unique_ptr<PackedLinear> linear(const std::string& name, int64_t in, int64_t out,

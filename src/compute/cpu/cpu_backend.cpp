@@ -56,7 +56,7 @@ class CpuLinear final : public cpu::CpuPackedLinear {
     packed_weights_ = memory(probe.weights_desc(), engine_, packed_storage_.data());
     memory source(plain, engine_, const_cast<float*>(w.weight.data()));
     {
-      const cpu::OneThread load_scope;
+      const OneThread load_scope;
       dnnl::stream stream(engine_);
       dnnl::reorder(source, packed_weights_).execute(stream, source, packed_weights_);
       stream.wait();
