@@ -91,9 +91,10 @@ std::vector<Encoding> tokenize_with(const ResidentModel& model,
   return encodings;
 }
 
-// The tokens a classification or chunking task will run, from its text before it is tokenized
-// (about four bytes a token in English prose). It only prices the queue: the model's measured
-// cost is kept per estimated token, which corrects for the estimate's bias.
+// The tokens a request will run, from its text before it is tokenized (about four bytes a token
+// in English prose): the price of its reservation at admission, and of a classification or
+// chunking task. It only prices the queue: a model's measured cost is kept per estimated token
+// for tasks, which corrects for the estimate's bias.
 int64_t estimated_tokens(const std::vector<std::string>& texts) {
   int64_t bytes = 0;
   for (const std::string& text : texts) bytes += static_cast<int64_t>(text.size());
@@ -103,7 +104,7 @@ int64_t estimated_tokens(const std::vector<std::string>& texts) {
 // Runs WORK on the executor thread as one task of the lease's model, and returns what it returns.
 // The caller waits for it, so WORK may refer to the caller's locals.
 template <typename Work>
-auto run_task(Executor& executor, const Executor::Admission& admitted, const ModelLease& lease,
+auto run_task(Executor& executor, Executor::Admission& admitted, const ModelLease& lease,
               int64_t tokens, const CancelFlag& cancelled, Work&& work) {
   std::optional<decltype(work())> result;
   ComputeTask task;
@@ -111,7 +112,7 @@ auto run_task(Executor& executor, const Executor::Admission& admitted, const Mod
   task.estimated_tokens = tokens;
   task.cancelled = cancelled;
   task.work = [&] { result.emplace(work()); };
-  executor.submit(std::move(task), admitted).get();
+  executor.submit(std::move(task), std::move(admitted)).get();
   return std::move(*result);
 }
 
@@ -241,7 +242,7 @@ std::vector<ModelInfo> Engine::get_loaded_models() const {
 EmbedResult Engine::embed(const EmbedRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  const Executor::Admission admitted = impl_->executor.check_admission();
+  Executor::Admission admitted = impl_->executor.check_admission(estimated_tokens(request.inputs));
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   const EmbeddingModel& model = lease.embedding();
   std::vector<Encoding> encodings = model.tokenize(request.inputs, request.truncate);
@@ -264,7 +265,8 @@ EmbedResult Engine::embed(const EmbedRequest& request) {
     }
     jobs.push_back(std::move(job));
   }
-  std::vector<std::future<Embeddings>> parts = impl_->executor.submit(std::move(jobs), admitted);
+  std::vector<std::future<Embeddings>> parts =
+      impl_->executor.submit(std::move(jobs), std::move(admitted));
   EmbedResult result;
   result.model = request.model;
   for (auto& part : parts) {
@@ -295,7 +297,8 @@ TokenizeResult Engine::tokenize(const TokenizeRequest& request) {
 ClassifyResult Engine::classify(const ClassifyRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  const Executor::Admission admitted = impl_->executor.check_admission();
+  Executor::Admission admitted = impl_->executor.check_admission(estimated_tokens(request.inputs) +
+                                                                 estimated_tokens(request.pairs));
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   ClassifyResult result;
   result.model = request.model;
@@ -309,7 +312,7 @@ ClassifyResult Engine::classify(const ClassifyRequest& request) {
 TokenClassifyResult Engine::token_classify(const TokenClassifyRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  const Executor::Admission admitted = impl_->executor.check_admission();
+  Executor::Admission admitted = impl_->executor.check_admission(estimated_tokens(request.inputs));
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   TokenClassifyResult result;
   result.model = request.model;
@@ -327,7 +330,7 @@ TokenClassifyResult Engine::token_classify(const TokenClassifyRequest& request) 
 ChunkResult Engine::chunk(const ChunkRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  const Executor::Admission admitted = impl_->executor.check_admission();
+  Executor::Admission admitted = impl_->executor.check_admission(estimated_tokens(request.inputs));
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   ChunkOptions options{request.max_length, request.clean, request.snap_to_whitespace};
   // chonky's ParagraphSplitter forces a 1024-token window for its ModernBERT and mmBERT models,

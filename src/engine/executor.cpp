@@ -1,9 +1,9 @@
 #include "engine/executor.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
+#include <utility>
 
+#include "compute/threads.hpp"
 #include "hades/error.hpp"
 #include "models/parallel_forward.hpp"
 #include "models/pooling.hpp"
@@ -27,21 +27,11 @@ Embeddings pool_job(const EmbedJob& job, const std::vector<float>& hidden_states
   return result;
 }
 
-// One run's share of the cores: all of them, or one while a model load runs (see the
-// constructor's comment). Restores the thread count on the way out.
-class CoreShare {
- public:
-  explicit CoreShare(const std::atomic<int>* loads_running)
-      : caller_threads_(omp_get_max_threads()) {
-    if (loads_running != nullptr && loads_running->load() > 0) omp_set_num_threads(1);
-  }
-  ~CoreShare() { omp_set_num_threads(caller_threads_); }
-  CoreShare(const CoreShare&) = delete;
-  CoreShare& operator=(const CoreShare&) = delete;
-
- private:
-  int caller_threads_;
-};
+// Whether a model load is laying out weights now: batches and tasks then run on one thread (see
+// the constructor's comment in executor.hpp).
+bool a_load_runs(const std::atomic<int>* loads_running) {
+  return loads_running != nullptr && loads_running->load() > 0;
+}
 
 }  // namespace
 
@@ -64,10 +54,11 @@ Executor::~Executor() {
 }
 
 std::vector<std::future<Embeddings>> Executor::submit(std::vector<EmbedJob> jobs,
-                                                      const Admission& /*admitted*/) {
+                                                      Admission&& admitted) {
   std::vector<std::future<Embeddings>> results;
   {
     std::lock_guard lock(mutex_);
+    release(admitted);
     admit_count(jobs.size());
     for (EmbedJob& job : jobs) {
       job.estimated_seconds = price(job);
@@ -81,10 +72,11 @@ std::vector<std::future<Embeddings>> Executor::submit(std::vector<EmbedJob> jobs
   return results;
 }
 
-std::future<void> Executor::submit(ComputeTask task, const Admission& /*admitted*/) {
+std::future<void> Executor::submit(ComputeTask task, Admission&& admitted) {
   std::future<void> result = task.done.get_future();
   {
     std::lock_guard lock(mutex_);
+    release(admitted);
     admit_count(1);
     task.estimated_seconds = price(task.model, task.estimated_tokens);
     task.sequence = next_sequence_++;
@@ -121,14 +113,19 @@ void Executor::admit_delay() {
   }
 }
 
-// The queued jobs' estimates plus what is left of the running batch's.
+// The queued jobs' estimates, what is left of the running batch's, and the recent reservations.
 double Executor::wait_seconds() const {
+  const Clock::time_point now = Clock::now();
   double running = 0;
   if (running_seconds_ > 0) {
-    const double elapsed = std::chrono::duration<double>(Clock::now() - running_since_).count();
+    const double elapsed = std::chrono::duration<double>(now - running_since_).count();
     running = std::max(0.0, running_seconds_ - elapsed);
   }
-  return queued_seconds_ + running;
+  double reserved = 0;
+  for (const Reservation& r : reservations_) {
+    if (now - r.since < limits_.reservation_horizon) reserved += r.seconds;
+  }
+  return queued_seconds_ + running + reserved;
 }
 
 // A job's work at its model's measured cost; a model not measured yet is priced like the last
@@ -142,11 +139,28 @@ double Executor::price(const std::shared_ptr<ResidentModel>& model, int64_t toke
   return static_cast<double>(tokens) * (per_token > 0 ? per_token : last_seconds_per_token_);
 }
 
-Executor::Admission Executor::check_admission() {
+// Priced like a model not measured yet: the request's model is not known before it is resolved.
+Executor::Admission Executor::check_admission(int64_t estimated_tokens) {
   std::lock_guard lock(mutex_);
   admit_count(1);
   admit_delay();
-  return Admission{};
+  const double seconds = static_cast<double>(estimated_tokens) * last_seconds_per_token_;
+  return {this, reservations_.insert(reservations_.end(), Reservation{Clock::now(), seconds})};
+}
+
+void Executor::release(Admission& admitted) {
+  if (admitted.owner_ == nullptr) return;
+  reservations_.erase(admitted.reservation_);
+  admitted.owner_ = nullptr;
+}
+
+Executor::Admission::Admission(Admission&& other) noexcept
+    : owner_(std::exchange(other.owner_, nullptr)), reservation_(other.reservation_) {}
+
+Executor::Admission::~Admission() {
+  if (owner_ == nullptr) return;
+  std::lock_guard lock(owner_->mutex_);
+  owner_->release(*this);
 }
 
 ExecutorStats Executor::stats() const {
@@ -253,7 +267,7 @@ void Executor::finish_running() {
 }
 
 double Executor::execute(std::vector<EmbedJob>& batch) {
-  const CoreShare share(loads_running_);
+  const OneThread share(a_load_runs(loads_running_));
   const auto start = Clock::now();
   try {
     std::vector<int32_t> ids, type_ids, cu_seqlens = {0};
@@ -296,7 +310,7 @@ double Executor::execute(std::vector<EmbedJob>& batch) {
 
 // A task runs whole; its time is recorded on its model as for a batch of its estimated tokens.
 double Executor::execute(ComputeTask& task) {
-  const CoreShare share(loads_running_);
+  const OneThread share(a_load_runs(loads_running_));
   const auto start = Clock::now();
   double per_token = 0;
   std::exception_ptr error;

@@ -8,7 +8,10 @@
 // microseconds instead of timing out, and the requests it accepts keep the latency they had
 // below capacity (a bounded queue in time, not only in count). The decision is taken once, when
 // the request arrives: one that passed is not refused for its delay after it has waited for its
-// model's load and tokenized (that 429 would come late, and the work would be lost).
+// model's load and tokenized (that 429 would come late, and the work would be lost). Instead,
+// an admitted request reserves its estimated work until it is queued, and reservations count as
+// work ahead: the requests that wait for a model load keep the later arrivals out, so they do
+// not all find a long queue when the load ends.
 #pragma once
 
 #include <atomic>
@@ -18,6 +21,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -59,6 +63,10 @@ struct ExecutorLimits {
   // A request whose estimated wait before its first job starts exceeds this is refused
   // (overloaded). Zero turns the check off.
   std::chrono::milliseconds max_queue_delay{0};
+  // An admitted request's reservation stops counting as work ahead after this long: a request
+  // still waiting for its model then is waiting for a download or a very large load, and its
+  // work is too far off to keep others out now.
+  std::chrono::milliseconds reservation_horizon{1000};
 };
 
 struct ExecutorStats {
@@ -73,10 +81,24 @@ struct ExecutorStats {
 
 class Executor {
  public:
-  // Proof that a request passed admission on arrival; only check_admission makes one.
+  struct Reservation {
+    std::chrono::steady_clock::time_point since;
+    double seconds = 0;
+  };
+  // A request's pass through admission, holding its reservation until submit takes it or the
+  // request ends without work (an error, a failed load). Only check_admission makes one.
   class Admission {
+   public:
+    Admission(Admission&& other) noexcept;
+    Admission& operator=(Admission&&) = delete;
+    ~Admission();
+
+   private:
     friend class Executor;
-    Admission() = default;
+    Admission(Executor* owner, std::list<Reservation>::iterator reservation)
+        : owner_(owner), reservation_(reservation) {}
+    Executor* owner_;  // null once released
+    std::list<Reservation>::iterator reservation_;
   };
 
   // While `loads_running` (may be null) is above zero, a model load is laying out weights on
@@ -88,15 +110,15 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Admits a request before it does any work (waits for its model, tokenizes): overloaded when
-  // the queue is full or the work already queued would keep it waiting longer than
-  // max_queue_delay.
-  Admission check_admission();
-  // Queues the jobs of one admitted request, all or none: overloaded only when the queue is
-  // full (a bound on memory, not on time; see the header comment).
-  std::vector<std::future<Embeddings>> submit(std::vector<EmbedJob> jobs, const Admission&);
+  // Admits a request of about ESTIMATED_TOKENS before it does any work (waits for its model,
+  // tokenizes): overloaded when the queue is full or the work ahead (queued, running and
+  // reserved) would keep it waiting longer than max_queue_delay.
+  Admission check_admission(int64_t estimated_tokens);
+  // Queues the jobs of one admitted request in place of its reservation, all or none:
+  // overloaded only when the queue is full (a bound on memory, not on time).
+  std::vector<std::future<Embeddings>> submit(std::vector<EmbedJob> jobs, Admission&& admitted);
   // Queues one task of an admitted request, the same way; the future is ready once it has run.
-  std::future<void> submit(ComputeTask task, const Admission&);
+  std::future<void> submit(ComputeTask task, Admission&& admitted);
   ExecutorStats stats() const;
 
  private:
@@ -114,6 +136,7 @@ class Executor {
   void drop_cancelled();              // mutex_ held
   void admit_count(size_t new_jobs);  // throws overloaded; mutex_ held
   void admit_delay();                 // throws overloaded; mutex_ held
+  void release(Admission& admitted);  // mutex_ held
   double wait_seconds() const;        // mutex_ held
   double price(const EmbedJob& job) const;
   double price(const std::shared_ptr<ResidentModel>& model, int64_t tokens) const;
@@ -125,8 +148,9 @@ class Executor {
   std::deque<EmbedJob> queue_;
   std::deque<ComputeTask> tasks_;
   uint64_t next_sequence_ = 0;
-  double queued_seconds_ = 0;   // sum of the queued jobs' estimated_seconds
-  double running_seconds_ = 0;  // the running batch's estimate
+  double queued_seconds_ = 0;            // sum of the queued jobs' estimated_seconds
+  std::list<Reservation> reservations_;  // of admitted requests not queued yet
+  double running_seconds_ = 0;           // the running batch's estimate
   Clock::time_point running_since_;
   double last_seconds_per_token_ = 0;  // any model's latest cost: the price of an unmeasured one
   bool stopping_ = false;

@@ -1,6 +1,7 @@
 // The executor's share of the cores: all of them, or one while a model load lays out weights on
 // another thread (so that the load gets a core of its own). Admission is decided once, on
-// arrival: a request admitted then is queued however the queue grew while it prepared.
+// arrival: a request admitted then is queued however the queue grew while it prepared, and its
+// reservation keeps later arrivals out until then (or until the horizon).
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <thread>
 
 #include "engine/executor.hpp"
 #include "engine/resident_model.hpp"
@@ -34,7 +36,7 @@ int threads_seen_by_a_task(Executor& executor, const std::shared_ptr<ResidentMod
   task.model = model;
   task.estimated_tokens = 1;
   task.work = [&seen] { seen = omp_get_max_threads(); };
-  executor.submit(std::move(task), executor.check_admission()).get();
+  executor.submit(std::move(task), executor.check_admission(1)).get();
   return seen;
 }
 
@@ -75,25 +77,58 @@ TEST(Executor, AnAdmittedRequestIsNotRefusedLaterForItsDelay) {
   model->record_batch(1, 1);  // the first batch is not measured
   model->record_batch(1, 1);  // one second a token
   // Two requests arrive at an idle executor, and both are admitted.
-  const Executor::Admission first = executor.check_admission();
-  const Executor::Admission second = executor.check_admission();
+  Executor::Admission first = executor.check_admission(1);  // reserves nothing: unmeasured
+  Executor::Admission second = executor.check_admission(1);
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
-  std::future<void> running = executor.submit(blocking_task(model, 1000, released), first);
+  std::future<void> running =
+      executor.submit(blocking_task(model, 1000, released), std::move(first));
   // Now 1000 s of work are ahead: a new arrival is refused...
   try {
-    executor.check_admission();
+    executor.check_admission(1);
     ADD_FAILURE() << "admitted behind 1000 s of work";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::overloaded);
   }
   // ...but the second request, admitted before, is queued (it may have waited for its model).
-  std::future<void> queued = executor.submit(blocking_task(model, 1, released), second);
+  std::future<void> queued = executor.submit(blocking_task(model, 1, released), std::move(second));
   release.set_value();
   running.get();
   queued.get();
   EXPECT_EQ(executor.stats().rejected, 1u);
   EXPECT_EQ(executor.stats().tasks, 2u);
+}
+
+bool admitted(Executor& executor, int64_t tokens) {
+  try {
+    executor.check_admission(tokens);
+    return true;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::overloaded);
+    return false;
+  }
+}
+
+TEST(Executor, AReservationIsWorkAheadUntilReleasedOrPastTheHorizon) {
+  using namespace std::chrono_literals;
+  ExecutorLimits limits;
+  limits.max_queue_delay = 10ms;
+  limits.reservation_horizon = 300ms;
+  Executor executor(limits);
+  const auto model = small_model();
+  model->record_batch(1, 1);
+  model->record_batch(1, 1);
+  threads_seen_by_a_task(executor, model);  // the executor now prices by about 0.7 s a token
+  {
+    // Admitted at an idle executor; while it waits for its model, 1000 tokens are reserved.
+    const Executor::Admission large = executor.check_admission(1000);
+    EXPECT_FALSE(admitted(executor, 1));
+  }
+  EXPECT_TRUE(admitted(executor, 1));  // the request ended: its reservation went with it
+  const Executor::Admission waiting = executor.check_admission(1000);
+  EXPECT_FALSE(admitted(executor, 1));
+  std::this_thread::sleep_for(400ms);  // still not queued: waiting for a download, say
+  EXPECT_TRUE(admitted(executor, 1));
 }
 
 }  // namespace
