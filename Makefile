@@ -56,7 +56,7 @@ test-fuzz: deps
 # ThreadSanitizer: the registry unit test and the service's concurrent e2e tests, with a TSan-built
 # `hades` behind them. One OpenMP thread: libgomp is not instrumented, so TSan cannot see its
 # barriers and would report the compute kernels' hand-offs between threads as races.
-TSAN_TESTS := unit_engine_registry_test unit_engine_admission_test e2e_server_api_test e2e_server_lifecycle_test \
+TSAN_TESTS := unit_engine_registry_test unit_engine_admission_test unit_engine_executor_test e2e_server_api_test e2e_server_lifecycle_test \
   e2e_client_concurrency_test
 test-tsan: deps model
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHADES_TSAN=ON \
