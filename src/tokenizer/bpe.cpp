@@ -14,13 +14,6 @@
 namespace hades::tok {
 namespace {
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-
-using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
-
 struct MergeInfo {
   uint32_t rank;
   int32_t new_id;
@@ -286,16 +279,6 @@ void Bpe::merge_word(std::string_view word, std::vector<Piece>& pieces) const {
   }
 }
 
-Vocab parse_vocab(const Json& value, const JsonPath& at) {
-  if (!value.is_object()) at.fail(std::string("expected an object, found ") + value.type_name());
-  Vocab vocab;
-  vocab.reserve(value.size());
-  for (const auto& [token, id] : value.items()) {
-    vocab[token] = static_cast<int32_t>(as_uint(id, at / token, INT32_MAX));
-  }
-  return vocab;
-}
-
 // One merge: "a b" (HF's legacy form) or ["a", "b"].
 std::pair<std::string, std::string> parse_merge(const Json& value, const JsonPath& at) {
   if (value.is_string()) {
@@ -361,7 +344,8 @@ bool optional_flag(const Json& value, const JsonPath& at, std::string_view key) 
 
 }  // namespace
 
-std::unique_ptr<Model> parse_bpe(const Json& value, const JsonPath& at) {
+std::unique_ptr<Model> parse_bpe(const Json& value, const VocabEntries* vocab_entries,
+                                 const JsonPath& at) {
   if (const Json* dropout = find_optional(value, "dropout")) {
     if (!dropout->is_number() || dropout->get<double>() < 0.0 || dropout->get<double>() > 1.0) {
       (at / "dropout").fail("expected a number between 0 and 1 (or null)");
@@ -374,7 +358,7 @@ std::unique_ptr<Model> parse_bpe(const Json& value, const JsonPath& at) {
   options.fuse_unk = optional_flag(value, at, "fuse_unk");
   options.byte_fallback = optional_flag(value, at, "byte_fallback");
   options.ignore_merges = optional_flag(value, at, "ignore_merges");
-  Vocab vocab = parse_vocab(require(value, at, "vocab"), at / "vocab");
+  Vocab vocab = parse_vocab(require(value, at, "vocab"), vocab_entries, at / "vocab");
   auto merges =
       parse_merges(require(value, at, "merges"), at / "merges", vocab, options.prefix.size());
   return std::make_unique<Bpe>(std::move(vocab), std::move(merges), std::move(options));

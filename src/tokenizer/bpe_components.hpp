@@ -26,7 +26,8 @@ std::unique_ptr<Normalizer> make_byte_level_normalizer();
 std::unique_ptr<Normalizer> make_regex_replace(const std::string& pattern, std::string content,
                                                const JsonPath& at);
 
-std::unique_ptr<Model> parse_bpe(const Json& value, const JsonPath& at);
+std::unique_ptr<Model> parse_bpe(const Json& value, const VocabEntries* vocab_entries,
+                                 const JsonPath& at);
 
 std::unique_ptr<PostProcessor> parse_byte_level_processor(const Json& value, const JsonPath& at);
 std::unique_ptr<PostProcessor> parse_roberta_processing(const Json& value, const JsonPath& at);

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "tokenizer/json_util.hpp"
@@ -25,6 +27,21 @@ class Model {
   virtual size_t vocab_size() const = 0;
 };
 
-std::unique_ptr<Model> parse_model(const Json& value, const JsonPath& at);
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+
+// A model's "vocab" object as json_reader.hpp sets it aside: its entries in file order.
+using VocabEntries = std::vector<std::pair<std::string, Json>>;
+
+// "vocab": token → id, from ENTRIES when the reader set the object aside, else from VALUE.
+Vocab parse_vocab(const Json& value, const VocabEntries* entries, const JsonPath& at);
+
+// VOCAB: the model's vocabulary when the reader set it aside (may be null).
+std::unique_ptr<Model> parse_model(const Json& value, const VocabEntries* vocab,
+                                   const JsonPath& at);
 
 }  // namespace hades::tok

@@ -7,6 +7,7 @@
 #include "tokenizer/added_vocabulary.hpp"
 #include "tokenizer/decoders.hpp"
 #include "tokenizer/encoding_ops.hpp"
+#include "tokenizer/json_reader.hpp"
 #include "tokenizer/model.hpp"
 #include "tokenizer/normalizers.hpp"
 #include "tokenizer/post_processors.hpp"
@@ -104,37 +105,6 @@ std::vector<AddedToken> parse_added_tokens(const Json& value, const JsonPath& at
   return tokens;
 }
 
-// The loader walks nested components (Sequence normalizers, pre-tokenizers, decoders, ...) by
-// recursion; real files nest a handful of levels. Deeper files are refused while parsing, before a
-// hostile one can exhaust the stack (the limit of io/json_file.hpp, which this layer does not
-// link).
-constexpr int kMaxJsonDepth = 256;
-
-Json parse_json_text(std::string_view text, std::string_view source) {
-  // nlohmann stops at a NUL byte as if the input ended there; valid JSON never holds a raw one.
-  if (const size_t nul = text.find('\0'); nul != std::string_view::npos) {
-    throw Error(
-        ErrorCode::invalid_model,
-        std::string(source) + ": not valid JSON: NUL character at byte " + std::to_string(nul));
-  }
-  const Json::parser_callback_t limit_depth = [source](int depth, Json::parse_event_t event,
-                                                       Json&) {
-    if ((event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start) &&
-        depth >= kMaxJsonDepth) {
-      throw Error(ErrorCode::invalid_model, std::string(source) +
-                                                ": not valid JSON: nested deeper than " +
-                                                std::to_string(kMaxJsonDepth) + " levels");
-    }
-    return true;
-  };
-  try {
-    return Json::parse(text, limit_depth);
-  } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
-    throw Error(ErrorCode::invalid_model,
-                std::string(source) + ": not valid JSON: " + std::string(e.what()));
-  }
-}
-
 // Byte offsets of the original text to code point offsets, as HF BytesToCharOffsetConverter.
 class CharOffsets {
  public:
@@ -210,7 +180,8 @@ Encoding encode_sequence(const Pipeline& p, std::string_view text, int32_t type_
   return e;
 }
 
-std::shared_ptr<const Pipeline> build_pipeline(const Json& root, const JsonPath& at,
+std::shared_ptr<const Pipeline> build_pipeline(const Json& root, const VocabEntries* vocab,
+                                               const JsonPath& at,
                                                std::optional<TruncationOptions>& truncation,
                                                std::optional<PaddingOptions>& padding) {
   require_object(root, at);
@@ -233,7 +204,7 @@ std::shared_ptr<const Pipeline> build_pipeline(const Json& root, const JsonPath&
   }
   const Json* model = find_optional(root, "model");
   if (model == nullptr) (at / "model").fail("missing field");
-  p->model = parse_model(*model, at / "model");
+  p->model = parse_model(*model, vocab, at / "model");
   if (const Json* v = find_optional(root, "truncation"))
     truncation = parse_truncation(*v, at / "truncation");
   if (const Json* v = find_optional(root, "padding")) padding = parse_padding(*v, at / "padding");
@@ -256,10 +227,11 @@ Tokenizer& Tokenizer::operator=(const Tokenizer&) = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::from_json(std::string_view json_text, std::string_view source_name) {
-  const tok::Json root = tok::parse_json_text(json_text, source_name);
+  const tok::TokenizerDocument doc = tok::read_tokenizer_json(json_text, source_name);
   std::optional<TruncationOptions> truncation;
   std::optional<PaddingOptions> padding;
-  auto pipeline = tok::build_pipeline(root, tok::JsonPath(source_name, ""), truncation, padding);
+  auto pipeline = tok::build_pipeline(doc.root, doc.vocab ? &*doc.vocab : nullptr,
+                                      tok::JsonPath(source_name, ""), truncation, padding);
   Tokenizer tokenizer(std::move(pipeline));
   tokenizer.truncation_ = truncation;
   tokenizer.padding_ = std::move(padding);

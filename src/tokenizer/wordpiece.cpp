@@ -10,13 +10,6 @@
 namespace hades::tok {
 namespace {
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-
-using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
-
 class WordPiece final : public Model {
  public:
   WordPiece(Vocab vocab, std::string unk_token, std::string prefix, size_t max_input_chars)
@@ -110,29 +103,41 @@ class WordPiece final : public Model {
   size_t max_continuation_bytes_ = 0;
 };
 
-Vocab parse_vocab(const Json& value, const JsonPath& at) {
-  if (!value.is_object()) at.fail(std::string("expected an object, found ") + value.type_name());
-  Vocab vocab;
-  vocab.reserve(value.size());
-  for (const auto& [token, id] : value.items()) {
-    vocab[token] = static_cast<int32_t>(as_uint(id, at / token, INT32_MAX));
+// The id of one vocabulary entry; the entry's path is built only for an error.
+int32_t vocab_id(const std::string& token, const Json& id, const JsonPath& at) {
+  if (id.is_number_unsigned() && id.get<uint64_t>() <= INT32_MAX) {
+    return static_cast<int32_t>(id.get<uint64_t>());
   }
-  return vocab;
+  return static_cast<int32_t>(as_uint(id, at / token, INT32_MAX));
 }
 
 }  // namespace
 
-std::unique_ptr<Model> parse_model(const Json& value, const JsonPath& at) {
+Vocab parse_vocab(const Json& value, const VocabEntries* entries, const JsonPath& at) {
+  Vocab vocab;
+  if (entries != nullptr) {
+    vocab.reserve(entries->size());
+    for (const auto& [token, id] : *entries) vocab.insert_or_assign(token, vocab_id(token, id, at));
+    return vocab;
+  }
+  if (!value.is_object()) at.fail(std::string("expected an object, found ") + value.type_name());
+  vocab.reserve(value.size());
+  for (const auto& [token, id] : value.items()) vocab[token] = vocab_id(token, id, at);
+  return vocab;
+}
+
+std::unique_ptr<Model> parse_model(const Json& value, const VocabEntries* vocab_entries,
+                                   const JsonPath& at) {
   require_object(value, at);
   // "type" is optional in old files (HF accepts a WordPiece without it).
   std::string type = "WordPiece";
   if (value.contains("type")) type = get_string(value, at, "type");
-  if (type == "BPE") return parse_bpe(value, at);
+  if (type == "BPE") return parse_bpe(value, vocab_entries, at);
   if (type == "Unigram" || type == "WordLevel") {
     (at / "type").fail("model '" + type + "' is not supported yet", ErrorCode::unsupported);
   }
   if (type != "WordPiece") (at / "type").fail("unknown model '" + type + "'");
-  Vocab vocab = parse_vocab(require(value, at, "vocab"), at / "vocab");
+  Vocab vocab = parse_vocab(require(value, at, "vocab"), vocab_entries, at / "vocab");
   return std::make_unique<WordPiece>(
       std::move(vocab), get_string(value, at, "unk_token"),
       get_string(value, at, "continuing_subword_prefix"),

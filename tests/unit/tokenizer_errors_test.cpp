@@ -225,4 +225,38 @@ TEST(TokenizerErrors, NumberOutOfRange) {
   expect_error(text, hades::ErrorCode::invalid_model, {"not valid JSON"});
 }
 
+// The model's vocabulary is read outside the JSON tree (json_reader.hpp); it must mean what the
+// tree would: a later duplicate key replaces an earlier one, and a bad entry is named.
+TEST(TokenizerErrors, TheVocabularyReadsAsTheTreeWould) {
+  const std::string text = valid_tokenizer().dump();  // keys sorted: "vocab" ends "model"
+  const auto inserted = [&](std::string_view after, std::string_view what) {
+    std::string t = text;
+    t.insert(t.find(after) + after.size(), what);
+    return t;
+  };
+  // A later "hello" wins.
+  EXPECT_EQ(hades::Tokenizer::from_json(inserted("\"world\":5", ",\"hello\":6"), "t.json")
+                .token_to_id("hello"),
+            6);
+  // A later "vocab" that is not an object replaces the valid one.
+  expect_error(inserted("\"world\":5}", ",\"vocab\":[1,2]"), hades::ErrorCode::invalid_model,
+               {"model.vocab: expected an object"});
+  // A later "model" without a vocabulary replaces the one with it.
+  std::string second_model = text;
+  second_model.insert(second_model.rfind('}'),
+                      R"(,"model":{"type":"WordPiece","unk_token":"[UNK]",)"
+                      R"("continuing_subword_prefix":"##","max_input_chars_per_word":100})");
+  expect_error(second_model, hades::ErrorCode::invalid_model, {"model.vocab: missing field"});
+  // An entry whose id is a container is named.
+  std::string nested = text;
+  nested.replace(nested.find("\"hello\":4"), 9, R"("hello":{"a":[1,{"b":2}]})");
+  expect_error(nested, hades::ErrorCode::invalid_model,
+               {"model.vocab.hello: expected a non-negative integer"});
+  // "vocab" outside the root's "model" stays in the tree (here an unknown field of a pre-tokenizer
+  // the loader does not read) and does not replace the model's.
+  std::string elsewhere = text;
+  elsewhere.insert(elsewhere.find("\"type\":\"BertPreTokenizer\""), R"("vocab":{"x":1},)");
+  EXPECT_EQ(hades::Tokenizer::from_json(elsewhere, "t.json").token_to_id("world"), 5);
+}
+
 }  // namespace
