@@ -101,15 +101,16 @@ int64_t estimated_tokens(const std::vector<std::string>& texts) {
   return bytes / 4 + static_cast<int64_t>(texts.size());
 }
 
-// Runs WORK on the executor thread as one task of the lease's model, and returns what it returns.
-// The caller waits for it, so WORK may refer to the caller's locals.
+// Runs WORK on the executor thread as one task of the lease's model, priced at the estimate it
+// was admitted with, and returns what it returns. The caller waits for it, so WORK may refer to
+// the caller's locals.
 template <typename Work>
 auto run_task(Executor& executor, Executor::Admission& admitted, const ModelLease& lease,
-              int64_t tokens, const CancelFlag& cancelled, Work&& work) {
+              const CancelFlag& cancelled, Work&& work) {
   std::optional<decltype(work())> result;
   ComputeTask task;
   task.model = lease.shared();
-  task.estimated_tokens = tokens;
+  task.estimated_tokens = admitted.estimated_tokens();
   task.cancelled = cancelled;
   task.work = [&] { result.emplace(work()); };
   executor.submit(std::move(task), std::move(admitted)).get();
@@ -302,10 +303,9 @@ ClassifyResult Engine::classify(const ClassifyRequest& request) {
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   ClassifyResult result;
   result.model = request.model;
-  result.results = run_task(
-      impl_->executor, admitted, lease,
-      estimated_tokens(request.inputs) + estimated_tokens(request.pairs), request.cancelled,
-      [&] { return lease.classifier().classify(request.inputs, request.pairs); });
+  result.results = run_task(impl_->executor, admitted, lease, request.cancelled, [&] {
+    return lease.classifier().classify(request.inputs, request.pairs);
+  });
   return result;
 }
 
@@ -316,14 +316,13 @@ TokenClassifyResult Engine::token_classify(const TokenClassifyRequest& request) 
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   TokenClassifyResult result;
   result.model = request.model;
-  result.entities = run_task(
-      impl_->executor, admitted, lease, estimated_tokens(request.inputs), request.cancelled, [&] {
-        std::vector<std::vector<TokenEntity>> entities;
-        for (const std::string& text : request.inputs) {
-          entities.push_back(lease.classifier().token_classify(text, {request.max_length}));
-        }
-        return entities;
-      });
+  result.entities = run_task(impl_->executor, admitted, lease, request.cancelled, [&] {
+    std::vector<std::vector<TokenEntity>> entities;
+    for (const std::string& text : request.inputs) {
+      entities.push_back(lease.classifier().token_classify(text, {request.max_length}));
+    }
+    return entities;
+  });
   return result;
 }
 
@@ -344,14 +343,13 @@ ChunkResult Engine::chunk(const ChunkRequest& request) {
   }
   ChunkResult result;
   result.model = request.model;
-  result.results = run_task(impl_->executor, admitted, lease, estimated_tokens(request.inputs),
-                            request.cancelled, [&] {
-                              std::vector<Chunks> chunks;
-                              for (const std::string& text : request.inputs) {
-                                chunks.push_back(lease.classifier().chunk(text, options));
-                              }
-                              return chunks;
-                            });
+  result.results = run_task(impl_->executor, admitted, lease, request.cancelled, [&] {
+    std::vector<Chunks> chunks;
+    for (const std::string& text : request.inputs) {
+      chunks.push_back(lease.classifier().chunk(text, options));
+    }
+    return chunks;
+  });
   return result;
 }
 

@@ -145,7 +145,8 @@ Executor::Admission Executor::check_admission(int64_t estimated_tokens) {
   admit_count(1);
   admit_delay();
   const double seconds = static_cast<double>(estimated_tokens) * last_seconds_per_token_;
-  return {this, reservations_.insert(reservations_.end(), Reservation{Clock::now(), seconds})};
+  return {this, reservations_.insert(reservations_.end(), Reservation{Clock::now(), seconds}),
+          estimated_tokens};
 }
 
 void Executor::release(Admission& admitted) {
@@ -155,7 +156,9 @@ void Executor::release(Admission& admitted) {
 }
 
 Executor::Admission::Admission(Admission&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)), reservation_(other.reservation_) {}
+    : owner_(std::exchange(other.owner_, nullptr)),
+      reservation_(other.reservation_),
+      estimated_tokens_(other.estimated_tokens_) {}
 
 Executor::Admission::~Admission() {
   if (owner_ == nullptr) return;

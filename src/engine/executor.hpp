@@ -92,13 +92,16 @@ class Executor {
     Admission(Admission&& other) noexcept;
     Admission& operator=(Admission&&) = delete;
     ~Admission();
+    // The estimate it was admitted with (a task is priced by it too).
+    int64_t estimated_tokens() const { return estimated_tokens_; }
 
    private:
     friend class Executor;
-    Admission(Executor* owner, std::list<Reservation>::iterator reservation)
-        : owner_(owner), reservation_(reservation) {}
+    Admission(Executor* owner, std::list<Reservation>::iterator reservation, int64_t tokens)
+        : owner_(owner), reservation_(reservation), estimated_tokens_(tokens) {}
     Executor* owner_;  // null once released
     std::list<Reservation>::iterator reservation_;
+    int64_t estimated_tokens_;
   };
 
   // While `loads_running` (may be null) is above zero, a model load is laying out weights on

@@ -19,15 +19,34 @@ class DocumentBuilder {
  public:
   DocumentBuilder(TokenizerDocument& doc, std::string_view source) : doc_(doc), source_(source) {}
 
-  bool null() { return place(Json(nullptr)) != nullptr; }
-  bool boolean(bool value) { return place(Json(value)) != nullptr; }
-  bool number_integer(Json::number_integer_t value) { return place(Json(value)) != nullptr; }
-  bool number_unsigned(Json::number_unsigned_t value) { return place(Json(value)) != nullptr; }
-  bool number_float(Json::number_float_t value, const Json::string_t& /*text*/) {
-    return place(Json(value)) != nullptr;
+  bool null() {
+    place(Json(nullptr));
+    return true;
   }
-  bool string(Json::string_t& value) { return place(Json(std::move(value))) != nullptr; }
-  bool binary(Json::binary_t& value) { return place(Json::binary(std::move(value))) != nullptr; }
+  bool boolean(bool value) {
+    place(Json(value));
+    return true;
+  }
+  bool number_integer(Json::number_integer_t value) {
+    place(Json(value));
+    return true;
+  }
+  bool number_unsigned(Json::number_unsigned_t value) {
+    place(Json(value));
+    return true;
+  }
+  bool number_float(Json::number_float_t value, const Json::string_t& /*text*/) {
+    place(Json(value));
+    return true;
+  }
+  bool string(Json::string_t& value) {
+    place(Json(std::move(value)));
+    return true;
+  }
+  bool binary(Json::binary_t& value) {
+    place(Json::binary(std::move(value)));
+    return true;
+  }
   bool start_object(std::size_t /*size*/) { return open(Json::value_t::object); }
   bool start_array(std::size_t /*size*/) { return open(Json::value_t::array); }
   bool end_object() { return close(); }
