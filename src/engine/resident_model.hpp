@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "core/scratch.hpp"
 #include "hades/error.hpp"
 #include "models/classifier_model.hpp"
 #include "models/embedding_model.hpp"
@@ -58,7 +59,9 @@ class ResidentModel {
     accounting_->remove(model_.weight_bytes());
     model_ = ServedModel{};
     // glibc keeps freed memory in its heaps (its mmap threshold grows after large frees, so the
-    // next model's tensors land on the heap); hand it back so that unloading shows in the RSS.
+    // next model's tensors land on the heap), and the scratch pool keeps the forward passes'
+    // activation memory; hand both back so that unloading shows in the RSS.
+    Scratch::release_kept();
     malloc_trim(0);
   }
   ResidentModel(const ResidentModel&) = delete;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/scratch.hpp"
 #include "hades/error.hpp"
 #include "io/json_file.hpp"
 #include "io/weights.hpp"
@@ -102,32 +103,36 @@ class BertModel final : public Encoder {
     EncoderOutput result;
     result.hidden.resize(static_cast<size_t>(batch.tokens() * config_.hidden_size));
     embed(batch, result.hidden.data());
-    Workspace ws(batch.tokens(), config_);
+    const std::vector<SequenceGroup> groups = group_sequences(batch.cu_seqlens);
+    Workspace ws(largest_group(groups), config_);
     for (const BertLayer& layer : layers_) {
-      run_layer(layer, batch, result.hidden.data(), ws);
+      for (const SequenceGroup& group : groups) {
+        run_layer(layer, group, result.hidden.data() + group.first_token * config_.hidden_size, ws);
+      }
     }
     if (with_pooler) result.pooled = pool(batch, result.hidden);
     return result;
   }
 
  private:
-  // Activation buffers of one forward pass, allocated once per batch, never per op. The
-  // attention's qkv and context are dead once the attention output is projected, so the feed-
-  // forward's intermediate activations reuse their memory: 5 instead of 9 hidden widths per
-  // token for BERT's 4× intermediate, which is most of a busy server's memory beside the weights.
+  // Activation buffers for one group of sequences (see SequenceGroup), taken once per pass from
+  // the scratch pool (reused across passes), never per op. The attention's qkv and context are dead
+  // once the attention output is projected, so the feed-forward's intermediate activations reuse
+  // their memory: 5 instead of 9 hidden widths per token for BERT's 4× intermediate, which is most
+  // of a busy server's memory beside the weights.
   struct Workspace {
     Workspace(int64_t tokens, const BertConfig& c)
-        : shared(static_cast<size_t>(tokens * std::max(4 * c.hidden_size, c.intermediate_size))),
-          projected(static_cast<size_t>(tokens * c.hidden_size)),
+        : shared(static_cast<size_t>(
+              tokens * (std::max(4 * c.hidden_size, c.intermediate_size) + c.hidden_size))),
           qkv(shared.data()),
           context(shared.data() + tokens * 3 * c.hidden_size),
-          intermediate(shared.data()) {}
-    Workspace(const Workspace&) = delete;  // the pointers point into its own buffer
-    Workspace& operator=(const Workspace&) = delete;
-    std::vector<float> shared, projected;
+          intermediate(shared.data()),
+          projected(shared.data() + tokens * std::max(4 * c.hidden_size, c.intermediate_size)) {}
+    Scratch shared;
     float* qkv;           // [tokens, 3 hidden]   } attention
     float* context;       // [tokens, hidden]     }
     float* intermediate;  // [tokens, intermediate]: feed-forward, over the two above
+    float* projected;     // [tokens, hidden]: a sublayer's output before its residual LayerNorm
   };
 
   void embed(const RaggedBatch& batch, float* out) const {
@@ -151,21 +156,21 @@ class BertModel final : public Encoder {
     backend_.add_layer_norm(out, nullptr, batch.tokens(), h, embedding_norm_.params());
   }
 
-  void run_layer(const BertLayer& layer, const RaggedBatch& batch, float* hidden,
+  // LAYER over GROUP, whose rows of the hidden state start at HIDDEN.
+  void run_layer(const BertLayer& layer, const SequenceGroup& group, float* hidden,
                  Workspace& ws) const {
-    const int64_t tokens = batch.tokens();
+    const int64_t tokens = group.tokens;
     const int64_t h = config_.hidden_size;
     const int64_t head_dim = h / config_.num_heads;
     backend_.linear(*layer.qkv, hidden, tokens, ws.qkv, Activation::none);
-    const AttentionParams attention{batch.cu_seqlens, config_.num_heads, head_dim,
+    const AttentionParams attention{group.cu_seqlens, config_.num_heads, head_dim,
                                     1.0f / std::sqrt(static_cast<float>(head_dim)), 0};
     backend_.attention(ws.qkv, attention, ws.context);
-    backend_.linear(*layer.attention_output, ws.context, tokens, ws.projected.data(),
-                    Activation::none);
-    backend_.add_layer_norm(hidden, ws.projected.data(), tokens, h, layer.attention_norm.params());
+    backend_.linear(*layer.attention_output, ws.context, tokens, ws.projected, Activation::none);
+    backend_.add_layer_norm(hidden, ws.projected, tokens, h, layer.attention_norm.params());
     backend_.linear(*layer.intermediate, hidden, tokens, ws.intermediate, config_.activation);
-    backend_.linear(*layer.output, ws.intermediate, tokens, ws.projected.data(), Activation::none);
-    backend_.add_layer_norm(hidden, ws.projected.data(), tokens, h, layer.output_norm.params());
+    backend_.linear(*layer.output, ws.intermediate, tokens, ws.projected, Activation::none);
+    backend_.add_layer_norm(hidden, ws.projected, tokens, h, layer.output_norm.params());
   }
 
   std::vector<float> pool(const RaggedBatch& batch, const std::vector<float>& hidden) const {

@@ -1,5 +1,6 @@
 #include "models/encoder.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "hades/error.hpp"
@@ -25,6 +26,30 @@ void validate_ragged_batch(const RaggedBatch& batch, int64_t max_sequence_length
                       " tokens; the model accepts at most " + std::to_string(max_sequence_length));
     }
   }
+}
+
+std::vector<SequenceGroup> group_sequences(std::span<const int32_t> cu_seqlens,
+                                           int64_t max_tokens) {
+  std::vector<SequenceGroup> groups;
+  const size_t sequences = cu_seqlens.empty() ? 0 : cu_seqlens.size() - 1;
+  for (size_t first = 0; first < sequences;) {
+    size_t last = first + 1;
+    while (last < sequences && cu_seqlens[last + 1] - cu_seqlens[first] <= max_tokens) ++last;
+    SequenceGroup group;
+    group.first_token = cu_seqlens[first];
+    group.tokens = cu_seqlens[last] - cu_seqlens[first];
+    for (size_t s = first; s <= last; ++s)
+      group.cu_seqlens.push_back(cu_seqlens[s] - cu_seqlens[first]);
+    groups.push_back(std::move(group));
+    first = last;
+  }
+  return groups;
+}
+
+int64_t largest_group(const std::vector<SequenceGroup>& groups) {
+  int64_t largest = 0;
+  for (const SequenceGroup& g : groups) largest = std::max(largest, g.tokens);
+  return largest;
 }
 
 }  // namespace hades

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/scratch.hpp"
 #include "hades/error.hpp"
 #include "io/json_file.hpp"
 #include "models/architectures.hpp"
@@ -171,53 +172,60 @@ class ModernBertModel final : public Encoder {
     backend_.embedding_lookup(embeddings_.data(), config_.vocab_size, h, batch.ids,
                               result.hidden.data(), false);
     backend_.add_layer_norm(result.hidden.data(), nullptr, tokens, h, embedding_norm_.params());
-    Workspace ws(tokens, config_);
-    for (const ModernBertLayer& layer : layers_) run_layer(layer, batch, result.hidden.data(), ws);
+    const std::vector<SequenceGroup> groups = group_sequences(batch.cu_seqlens);
+    Workspace ws(largest_group(groups), config_);
+    for (const ModernBertLayer& layer : layers_) {
+      for (const SequenceGroup& group : groups) {
+        run_layer(layer, group, result.hidden.data() + group.first_token * h, ws);
+      }
+    }
     backend_.add_layer_norm(result.hidden.data(), nullptr, tokens, h, final_norm_.params());
     return result;
   }
 
  private:
-  // Activation buffers of one forward pass, allocated once per batch. The attention's qkv and
-  // context are dead when the MLP runs, so its input and gated activations reuse their memory.
+  // Activation buffers for one group of sequences (see SequenceGroup), taken once per pass from
+  // the scratch pool. The
+  // attention's qkv and context are dead when the MLP runs, so its input and gated activations
+  // reuse their memory.
   struct Workspace {
     Workspace(int64_t tokens, const ModernBertConfig& c)
-        : normed(static_cast<size_t>(tokens * c.hidden_size)),
-          shared(
-              static_cast<size_t>(tokens * std::max(4 * c.hidden_size, 3 * c.intermediate_size))),
+        : shared(static_cast<size_t>(
+              tokens * (std::max(4 * c.hidden_size, 3 * c.intermediate_size) + c.hidden_size))),
+          normed(shared.data() + tokens * std::max(4 * c.hidden_size, 3 * c.intermediate_size)),
           qkv(shared.data()),
           context(shared.data() + tokens * 3 * c.hidden_size),
           mlp_in(shared.data()),
           gated(shared.data() + tokens * 2 * c.intermediate_size) {}
-    Workspace(const Workspace&) = delete;  // the pointers point into its own buffer
-    Workspace& operator=(const Workspace&) = delete;
-    std::vector<float> normed, shared;
+    Scratch shared;
+    float* normed;   // [tokens, hidden]: a sublayer's LayerNorm input
     float* qkv;      // [tokens, 3 hidden]      } attention
     float* context;  // [tokens, hidden]        }
     float* mlp_in;   // [tokens, 2 intermediate] } MLP, over the two above
     float* gated;    // [tokens, intermediate]   }
   };
 
-  void run_layer(const ModernBertLayer& layer, const RaggedBatch& batch, float* hidden,
+  // LAYER over GROUP, whose rows of the hidden state start at HIDDEN.
+  void run_layer(const ModernBertLayer& layer, const SequenceGroup& group, float* hidden,
                  Workspace& ws) const {
-    const int64_t tokens = batch.tokens();
+    const int64_t tokens = group.tokens;
     const int64_t h = config_.hidden_size;
     const int64_t head_dim = h / config_.num_heads;
     const float* attention_input = hidden;
     if (layer.attention_norm) {
-      backend_.layer_norm(hidden, tokens, h, layer.attention_norm->params(), ws.normed.data());
-      attention_input = ws.normed.data();
+      backend_.layer_norm(hidden, tokens, h, layer.attention_norm->params(), ws.normed);
+      attention_input = ws.normed;
     }
     backend_.linear(*layer.qkv, attention_input, tokens, ws.qkv, Activation::none);
     const float theta = layer.global ? config_.global_theta : config_.local_theta;
-    backend_.rotary(ws.qkv, {batch.cu_seqlens, config_.num_heads, head_dim, theta});
-    const AttentionParams attention{batch.cu_seqlens, config_.num_heads, head_dim,
+    backend_.rotary(ws.qkv, {group.cu_seqlens, config_.num_heads, head_dim, theta});
+    const AttentionParams attention{group.cu_seqlens, config_.num_heads, head_dim,
                                     1.0f / std::sqrt(static_cast<float>(head_dim)),
                                     layer.global ? 0 : config_.local_attention};
     backend_.attention(ws.qkv, attention, ws.context);
     backend_.linear_add(*layer.attention_output, ws.context, tokens, hidden);
-    backend_.layer_norm(hidden, tokens, h, layer.mlp_norm.params(), ws.normed.data());
-    backend_.linear(*layer.mlp_in, ws.normed.data(), tokens, ws.mlp_in, Activation::none);
+    backend_.layer_norm(hidden, tokens, h, layer.mlp_norm.params(), ws.normed);
+    backend_.linear(*layer.mlp_in, ws.normed, tokens, ws.mlp_in, Activation::none);
     backend_.gated_activation(ws.mlp_in, tokens, config_.intermediate_size, config_.activation,
                               ws.gated);
     backend_.linear_add(*layer.mlp_out, ws.gated, tokens, hidden);

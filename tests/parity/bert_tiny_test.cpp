@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hades/error.hpp"
+#include "models/encoder.hpp"
 #include "models/registry.hpp"
 #include "support/compare.hpp"
 #include "support/paths.hpp"
@@ -98,13 +99,15 @@ void check_alone(const Encoder& encoder_ref, const std::filesystem::path& dir) {
 
 TEST_P(TinyBertParity, OneRaggedBatchEqualsEachSequenceAlone) {
   const auto encoder = load_encoder(GetParam(), cpu_backend());
-  const std::vector<Case> cases = read_cases(GetParam());
+  std::vector<Case> cases = read_cases(GetParam());
+  test::repeat_cases(cases, 2 * kMaxGroupTokens);  // several groups of sequences
   std::vector<int32_t> ids, type_ids, cu = {0};
   for (const Case& c : cases) {
     ids.insert(ids.end(), c.ids.begin(), c.ids.end());
     type_ids.insert(type_ids.end(), c.type_ids.begin(), c.type_ids.end());
     cu.push_back(static_cast<int32_t>(ids.size()));
   }
+  ASSERT_GT(group_sequences(cu).size(), 2u);
   const auto batch = encoder->forward({ids, type_ids, cu}, encoder->has_pooler());
   const int64_t h = encoder->hidden_size();
   for (size_t b = 0; b < cases.size(); ++b) {

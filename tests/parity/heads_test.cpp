@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "models/encoder.hpp"
 #include "models/registry.hpp"
 #include "support/compare.hpp"
 #include "support/paths.hpp"
@@ -90,12 +91,14 @@ TEST_P(EncoderParity, EachSequenceAloneMatchesTransformers) {
 
 TEST_P(EncoderParity, OneRaggedBatchEqualsEachSequenceAlone) {
   const ModelParts parts = load_model_parts(GetParam(), cpu_backend());
-  const std::vector<Case> cases = read_cases(GetParam());
+  std::vector<Case> cases = read_cases(GetParam());
+  test::repeat_cases(cases, 2 * kMaxGroupTokens);  // several groups of sequences
   std::vector<int32_t> ids, cu = {0};
   for (const Case& c : cases) {
     ids.insert(ids.end(), c.ids.begin(), c.ids.end());
     cu.push_back(static_cast<int32_t>(ids.size()));
   }
+  ASSERT_GT(group_sequences(cu).size(), 2u);
   const std::vector<float> batch = run(parts, {ids, {}, cu});
   size_t offset = 0;
   for (const Case& c : cases) {

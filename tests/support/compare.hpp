@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <span>
+#include <vector>
 
 namespace hades::test {
 
@@ -28,6 +29,18 @@ inline double cosine(std::span<const float> a, std::span<const float> b) {
     bb += double{b[i]} * b[i];
   }
   return dot / std::sqrt(aa * bb);
+}
+
+// Appends copies of CASES (each with its token ids in `ids`) until they hold more than TOKENS
+// tokens in all: a batch of them then runs as several groups of sequences (kMaxGroupTokens).
+template <typename Case>
+void repeat_cases(std::vector<Case>& cases, size_t tokens) {
+  size_t held = 0;
+  for (const Case& c : cases) held += c.ids.size();
+  for (size_t original = cases.size(), c = 0; held <= tokens && original > 0; ++c) {
+    cases.push_back(cases[c % original]);
+    held += cases.back().ids.size();
+  }
 }
 
 }  // namespace hades::test
