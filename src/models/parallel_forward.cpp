@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <thread>
 #include <vector>
@@ -10,32 +11,29 @@
 namespace hades {
 namespace {
 
-// Below this many tokens per part, one multithreaded pass beats parts (thread start, small GEMMs).
-constexpr int64_t kMinTokensPerPart = 128;
-// Below this many tokens in all, one thread would beat two if waking the second thread per op
-// cost more than it saves. It does not, as long as libgomp keeps spinning at barriers (see
-// cpu::OneThread): one 9-token text through the service, MiniLM, 2 cores, p50 7.5 ms on one
-// thread, 4.3-5.0 ms on two (9 ms on two when libgomp slept at every barrier).
-constexpr int64_t kMinTokensToShare = 0;
+// Below this many tokens per thread, one multithreaded pass beats parts (thread start, small
+// GEMMs). Such a pass keeps both cores even for one short text: waking the second thread per op
+// costs less than it saves as long as libgomp keeps spinning at barriers (see OneThread): one
+// 9-token text through the service, MiniLM, 2 cores, p50 7.5 ms on one thread, 4.3-5.0 ms on two.
+constexpr int64_t kMinTokensPerThread = 128;
 
 struct Part {
   size_t first_sequence = 0;
   size_t last_sequence = 0;         // exclusive
   std::vector<int32_t> cu_seqlens;  // rebased to start at 0
-  EncoderOutput output;
-  std::exception_ptr error;
 };
 
 // Cuts the sequences into at most PARTS runs of about total / PARTS tokens each.
 std::vector<Part> split(const RaggedBatch& batch, int64_t parts) {
   std::vector<Part> out;
   const int64_t total = batch.tokens();
+  const auto sequences = static_cast<size_t>(batch.sequences());
   size_t first = 0;
-  for (int64_t p = 1; p <= parts && first < static_cast<size_t>(batch.sequences()); ++p) {
+  for (int64_t p = 1; p <= parts && first < sequences; ++p) {
     const int64_t bound = total * p / parts;
     size_t last = first + 1;
-    while (last < static_cast<size_t>(batch.sequences()) && batch.cu_seqlens[last] < bound) ++last;
-    if (p == parts) last = static_cast<size_t>(batch.sequences());
+    while (last < sequences && batch.cu_seqlens[last] < bound) ++last;
+    if (p == parts) last = sequences;
     Part part;
     part.first_sequence = first;
     part.last_sequence = last;
@@ -48,54 +46,66 @@ std::vector<Part> split(const RaggedBatch& batch, int64_t parts) {
   return out;
 }
 
-void run_part(const Encoder& encoder, const RaggedBatch& batch, bool with_pooler, Part& part) {
-  try {
-    omp_set_num_threads(1);  // this thread's ops stay on it
-    const auto begin = static_cast<size_t>(batch.cu_seqlens[part.first_sequence]);
-    const auto end = static_cast<size_t>(batch.cu_seqlens[part.last_sequence]);
-    const RaggedBatch sub{
-        batch.ids.subspan(begin, end - begin),
-        batch.type_ids.empty() ? batch.type_ids : batch.type_ids.subspan(begin, end - begin),
-        part.cu_seqlens};
-    part.output = encoder.forward(sub, with_pooler);
-  } catch (...) {
-    part.error = std::current_exception();
+// Runs PART and writes its rows where they belong in OUT, which is sized for the whole batch.
+void run_part(const Encoder& encoder, const RaggedBatch& batch, bool with_pooler, const Part& part,
+              EncoderOutput& out) {
+  const auto begin = static_cast<size_t>(batch.cu_seqlens[part.first_sequence]);
+  const auto end = static_cast<size_t>(batch.cu_seqlens[part.last_sequence]);
+  const RaggedBatch sub{
+      batch.ids.subspan(begin, end - begin),
+      batch.type_ids.empty() ? batch.type_ids : batch.type_ids.subspan(begin, end - begin),
+      part.cu_seqlens};
+  const EncoderOutput result = encoder.forward(sub, with_pooler);
+  const auto h = static_cast<size_t>(encoder.hidden_size());
+  std::copy(result.hidden.begin(), result.hidden.end(), out.hidden.begin() + begin * h);
+  std::copy(result.pooled.begin(), result.pooled.end(),
+            out.pooled.begin() + part.first_sequence * h);
+}
+
+// Takes the next part until none is left, on this thread alone (its ops single-threaded). The
+// parts are taken rather than dealt out, so a thread that starts late (the machine gave it no
+// core yet) leaves its part to a thread that is free, instead of holding up the batch.
+void take_parts(const Encoder& encoder, const RaggedBatch& batch, bool with_pooler,
+                const std::vector<Part>& parts, std::atomic<size_t>& next,
+                std::vector<std::exception_ptr>& errors, EncoderOutput& out) {
+  omp_set_num_threads(1);
+  for (size_t p = next++; p < parts.size(); p = next++) {
+    try {
+      run_part(encoder, batch, with_pooler, parts[p], out);
+    } catch (...) {
+      errors[p] = std::current_exception();
+      next = parts.size();  // the batch has failed: leave the remaining parts
+    }
   }
 }
 
 }  // namespace
 
 EncoderOutput forward_parallel(const Encoder& encoder, const RaggedBatch& batch, bool with_pooler) {
-  const int64_t threads = std::min<int64_t>(omp_get_max_threads(), batch.sequences());
-  const int64_t parts = std::min(threads, batch.tokens() / kMinTokensPerPart);
-  if (parts < 2 && batch.tokens() >= kMinTokensToShare) return encoder.forward(batch, with_pooler);
-  if (parts < 2) {
-    const int caller_threads = omp_get_max_threads();
-    omp_set_num_threads(1);
-    try {
-      EncoderOutput out = encoder.forward(batch, with_pooler);
-      omp_set_num_threads(caller_threads);
-      return out;
-    } catch (...) {
-      omp_set_num_threads(caller_threads);
-      throw;
-    }
-  }
-  std::vector<Part> pieces = split(batch, parts);
+  const int64_t threads =
+      std::clamp<int64_t>(std::min<int64_t>(omp_get_max_threads(), batch.sequences()), 1,
+                          std::max<int64_t>(1, batch.tokens() / kMinTokensPerThread));
+  const std::vector<Part> parts = split(batch, threads);
+  if (parts.size() < 2) return encoder.forward(batch, with_pooler);
+
+  const auto h = static_cast<size_t>(encoder.hidden_size());
+  EncoderOutput out;
+  out.hidden.resize(static_cast<size_t>(batch.tokens()) * h);
+  if (with_pooler) out.pooled.resize(static_cast<size_t>(batch.sequences()) * h);
+  std::atomic<size_t> next = 0;
+  std::vector<std::exception_ptr> errors(parts.size());
   const int caller_threads = omp_get_max_threads();
   {
     std::vector<std::jthread> helpers;
-    for (size_t p = 1; p < pieces.size(); ++p) {
-      helpers.emplace_back([&, p] { run_part(encoder, batch, with_pooler, pieces[p]); });
+    for (int64_t t = 1; t < std::min<int64_t>(threads, static_cast<int64_t>(parts.size())); ++t) {
+      helpers.emplace_back(
+          [&] { take_parts(encoder, batch, with_pooler, parts, next, errors, out); });
     }
-    run_part(encoder, batch, with_pooler, pieces[0]);
+    take_parts(encoder, batch, with_pooler, parts, next, errors, out);
   }
   omp_set_num_threads(caller_threads);
-  EncoderOutput out;
-  for (Part& part : pieces) {
-    if (part.error) std::rethrow_exception(part.error);
-    out.hidden.insert(out.hidden.end(), part.output.hidden.begin(), part.output.hidden.end());
-    out.pooled.insert(out.pooled.end(), part.output.pooled.begin(), part.output.pooled.end());
+  for (const std::exception_ptr& error : errors) {
+    if (error) std::rethrow_exception(error);
   }
   return out;
 }
