@@ -68,8 +68,10 @@ TEST_F(ClientTasks, ClassifyAndRerankEqualTheReferences) {
     }
   }
   // The same through the verb, best first.
-  const test::RunResult verb = test::run_hades(
-      {"rerank", reranker, pairs[0].at("text"), documents[0], documents[1], "--json"}, sandbox_);
+  const test::RunResult verb =
+      test::run_hades({"rerank", reranker, pairs[0].at("text"), documents[0], documents[1],
+                       "--json", "--socket", sandbox_.socket()},
+                      sandbox_);
   ASSERT_EQ(verb.exit_code, 0) << verb.err;
   EXPECT_EQ(json::parse(verb.out).at("results").size(), 2u);
 }
@@ -112,16 +114,18 @@ TEST_F(ClientTasks, ChunkWithAndWithoutItsOptions) {
 TEST_F(ClientTasks, ChunkVerbTakesTheOptions) {
   const std::string file = (sandbox_.dir() / "doc.html").string();
   std::ofstream(file) << "<html><body><p>First part.</p>\n<p>Second   part.</p></body></html>";
-  const test::RunResult r = test::run_hades(
-      {"chunk", model_dir("tiny-distilbert-chonky"), file, "--clean", "html", "--snap", "--json"},
-      sandbox_);
+  const test::RunResult r =
+      test::run_hades({"chunk", model_dir("tiny-distilbert-chonky"), file, "--clean", "html",
+                       "--snap", "--json", "--socket", sandbox_.socket()},
+                      sandbox_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string joined;
   const json answer = json::parse(r.out);  // kept: a range-for over a temporary's member dangles
   for (const json& c : answer.at("chunks")) joined += c.at("text").get<std::string>();
   EXPECT_EQ(joined, "First part. Second part.") << r.out;
-  const test::RunResult bad = test::run_hades(
-      {"chunk", model_dir("tiny-distilbert-chonky"), file, "--clean", "md"}, sandbox_);
+  const test::RunResult bad = test::run_hades({"chunk", model_dir("tiny-distilbert-chonky"), file,
+                                               "--clean", "md", "--socket", sandbox_.socket()},
+                                              sandbox_);
   EXPECT_NE(bad.exit_code, 0);
 }
 
