@@ -4,7 +4,9 @@
 Runs the same real-prose corpus through
   1. hades in-process (the runtime API; build/bench/hades_bench_compare inprocess), once per
      --dtypes entry (linear layers in fp32, int8, ...), each in its own process,
-  2. hades through a running `hades serve`, with many concurrent clients (... service),
+  2. hades through a running `hades serve`, with many concurrent clients (... service); for each
+     --dtypes entry beside fp32 another service with the model at that dtype, one pass, for its
+     short-text latency over the socket,
   3. sentence-transformers with PyTorch fp32 on CPU, with the same thread count,
 measures the machine's GEMM peak with oneDNN at the model's shapes in the same run, and prints
 per engine: texts/s, tokens/s, p50/p99 latency of one short text, load time, peak RSS, the ratios
@@ -159,29 +161,43 @@ def main() -> None:
         results[hades_key(dtype)] = run_json(
             [str(bench), "inprocess", "--model", MODEL_ID, "--corpus", str(corpus_path), "--runs",
              str(args.runs), "--dtype", dtype], env)
-    with tempfile.TemporaryDirectory() as tmp:
-        socket = Path(tmp) / "bench.sock"
-        # Throughput with every request served: admission control (HADES_MAX_QUEUE_DELAY) would
-        # refuse some of 16 clients' requests on a busy machine.
-        server = start_service(build / "hades", socket, dict(env, HADES_MAX_QUEUE_DELAY="0"))
-        try:
-            results["service"] = run_json(
-                [str(bench), "service", "--socket", str(socket), "--model", MODEL_ID, "--corpus",
-                 str(corpus_path), "--runs", str(args.runs), "--clients", str(args.clients)], env)
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+    for dtype in ["fp32"] + [d for d in args.dtypes.split(",") if d and d != "fp32"]:
+        # fp32 with every run; another dtype for its short-text latency over the socket, one run.
+        runs = args.runs if dtype == "fp32" else 1
+        results[service_key(dtype)] = run_service(build, bench, corpus_path, dtype, runs, args, env)
     results["sentence_transformers"] = run_json(
         [str(python), "-c", ST_SCRIPT, str(folder), str(corpus_path), str(args.threads),
          str(args.runs)], env)
-    results["service"]["tokens_per_s"] = (results["service"]["texts_per_s"]
-                                          * results["hades"]["tokens"] / len(c["texts"]))
+    for key in [k for k in results if k.startswith("service")]:  # tokens as the in-process pass
+        results[key]["tokens_per_s"] = (results[key]["texts_per_s"] * results["hades"]["tokens"]
+                                        / len(c["texts"]))
     report(results, folder, c, args, python)
     (work / "compare-results.json").write_text(json.dumps(results, indent=1))
 
 
 def hades_key(dtype: str) -> str:
     return "hades" if dtype == "fp32" else "hades_" + dtype
+
+
+def service_key(dtype: str) -> str:
+    return "service" if dtype == "fp32" else "service_" + dtype
+
+
+def run_service(build: Path, bench: Path, corpus_path: Path, dtype: str, runs: int, args,
+                env: dict) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        socket = Path(tmp) / "bench.sock"
+        # Throughput with every request served: admission control (HADES_MAX_QUEUE_DELAY) would
+        # refuse some of 16 clients' requests on a busy machine.
+        server = start_service(build / "hades", socket, dict(env, HADES_MAX_QUEUE_DELAY="0"))
+        try:
+            return run_json(
+                [str(bench), "service", "--socket", str(socket), "--model", MODEL_ID, "--corpus",
+                 str(corpus_path), "--runs", str(runs), "--clients", str(args.clients),
+                 "--dtype", dtype], env)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
 
 
 def median(values: list[float]) -> float:
@@ -194,14 +210,16 @@ def report(r: dict, folder: Path, c: dict, args, python: Path) -> None:
     lower = [k[len("hades_"):] for k in r if k.startswith("hades_")]
     rows = [("hades in-process", r["hades"])]
     rows += [(f"hades in-process {d}", r["hades_" + d]) for d in lower]
-    rows += [(f"hades service, {args.clients} clients", r["service"]),
-            ("sentence-transformers fp32", r["sentence_transformers"])]
-    print(f"\n{'engine':34} {'texts/s':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'p50 ms':>7} "
+    rows += [(f"hades service, {args.clients} clients", r["service"])]
+    rows += [(f"hades service {d}, {args.clients} clients (1 run)", r["service_" + d])
+             for d in lower]
+    rows += [("sentence-transformers fp32", r["sentence_transformers"])]
+    print(f"\n{'engine':40} {'texts/s':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'p50 ms':>7} "
           f"{'p99 ms':>7} {'load ms':>8} {'peak RSS':>9}")
     for name, f in rows:
         gflops = flops * f["texts_per_s"] / len(c["texts"]) / 1e9
         f["gflops"] = gflops
-        print(f"{name:34} {f['texts_per_s']:9.1f} {f['tokens_per_s']:9.0f} {gflops:8.1f} "
+        print(f"{name:40} {f['texts_per_s']:9.1f} {f['tokens_per_s']:9.0f} {gflops:8.1f} "
               f"{f['latency']['p50_ms']:7.2f} {f['latency']['p99_ms']:7.2f} {f['load_ms']:8.0f} "
               f"{f['peak_rss_bytes'] / 2**20:7.0f} MiB")
     st = r["sentence_transformers"]

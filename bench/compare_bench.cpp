@@ -5,9 +5,10 @@
 //       the runtime API in this process, its linear layers at DTYPE: load time, corpus throughput
 //       (median of N runs, wall and CPU seconds), p50/p99 latency of one short text, peak RSS
 //   hades_bench_compare service --socket S --model M --corpus C.json [--clients K] [--runs N]
-//       a running `hades serve` through the C++ client: K concurrent clients sending the corpus in
-//       requests of --request-texts texts, then one client's short-text latency, the server's
-//       peak RSS
+//                               [--dtype fp32|int8|bf16]
+//       a running `hades serve` through the C++ client, the model loaded at DTYPE: K concurrent
+//       clients sending the corpus in requests of --request-texts texts, then one client's
+//       short-text latency, the server's peak RSS
 //   hades_bench_compare gemm [--rows R]
 //       oneDNN fp32 (and bf16 where the CPU has it natively) matmul GFLOP/s at the model's shapes
 //
@@ -175,13 +176,13 @@ double service_pass(const hades::ClientOptions& options, const std::string& mode
 }
 
 json run_service(const std::string& socket, const std::string& model, const Corpus& corpus,
-                 int clients, size_t request_texts, int runs) {
+                 int clients, size_t request_texts, int runs, hades::LinearPrecision precision) {
   hades::ClientOptions options;
   options.socket_path = socket;
   options.autostart = false;
   hades::ModelClient client(options);
   const auto load_start = Clock::now();
-  client.load_model(model);
+  client.load_model(model, {.dtype = std::string(hades::linear_precision_name(precision))});
   const double load_ms = seconds_since(load_start) * 1e3;
   service_pass(options, model, corpus, clients, request_texts);  // warm-up
   std::vector<double> seconds;
@@ -197,6 +198,7 @@ json run_service(const std::string& socket, const std::string& model, const Corp
   out["latency"] = short_text_latency(corpus.queries, 300,
                                       [&](const std::string& q) { client.embed(model, {q}); });
   out["peak_rss_bytes"] = peak_rss_bytes(std::to_string(client.status().pid));
+  out["dtype"] = hades::linear_precision_name(precision);
   return out;
 }
 
@@ -215,14 +217,14 @@ int main(int argc, char** argv) {
     sub->add_option("--model", model, "model id or folder");
     sub->add_option("--corpus", corpus_path, "corpus JSON")->required();
     sub->add_option("--runs", runs, "passes over the corpus (median reported)");
+    sub->add_option("--dtype", precision, "precision of the linear layers")
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, hades::LinearPrecision>{{"fp32", hades::LinearPrecision::fp32},
+                                                          {"int8", hades::LinearPrecision::int8},
+                                                          {"bf16", hades::LinearPrecision::bf16}}));
   }
   CLI::App* inprocess = app.get_subcommand("inprocess");
   inprocess->add_option("--batch-tokens", batch_tokens, "token budget of one forward pass");
-  inprocess->add_option("--dtype", precision, "precision of the linear layers")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, hades::LinearPrecision>{{"fp32", hades::LinearPrecision::fp32},
-                                                        {"int8", hades::LinearPrecision::int8},
-                                                        {"bf16", hades::LinearPrecision::bf16}}));
   CLI::App* service = app.get_subcommand("service");
   service->add_option("--socket", socket, "the service's socket")->required();
   service->add_option("--clients", clients, "concurrent clients");
@@ -237,7 +239,8 @@ int main(int argc, char** argv) {
     } else if (app.got_subcommand("inprocess")) {
       out = run_inprocess(model, read_corpus(corpus_path), runs, batch_tokens, precision);
     } else {
-      out = run_service(socket, model, read_corpus(corpus_path), clients, request_texts, runs);
+      out = run_service(socket, model, read_corpus(corpus_path), clients, request_texts, runs,
+                        precision);
     }
     std::printf("%s\n", out.dump().c_str());
   } catch (const std::exception& e) {
