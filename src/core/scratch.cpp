@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::align_val_t kAlignment{64};
 // Blocks are rounded up to this many floats (1 MiB), so that passes of slightly different sizes
-// (parts of whole sequences vary by a sequence) reuse one block rather than replace it each time.
+// (groups of whole sequences vary by a sequence) reuse one block rather than replace it each time.
 constexpr std::size_t kGranule = std::size_t{1} << 18;
 
 struct Block {
