@@ -58,8 +58,10 @@ void run_part(const Encoder& encoder, const RaggedBatch& batch, bool with_pooler
   const EncoderOutput result = encoder.forward(sub, with_pooler);
   const auto h = static_cast<size_t>(encoder.hidden_size());
   std::copy(result.hidden.begin(), result.hidden.end(), out.hidden.begin() + begin * h);
-  std::copy(result.pooled.begin(), result.pooled.end(),
-            out.pooled.begin() + part.first_sequence * h);
+  if (with_pooler) {  // else out.pooled is empty, and no offset into it is valid
+    std::copy(result.pooled.begin(), result.pooled.end(),
+              out.pooled.begin() + part.first_sequence * h);
+  }
 }
 
 // Takes the next part until none is left, on this thread alone (its ops single-threaded). The
