@@ -189,7 +189,7 @@ void Executor::run() {
       queued_seconds_ -= task.estimated_seconds;
       if (queue_.empty() && tasks_.empty()) queued_seconds_ = 0;
       ++stats_.tasks;
-      run_unlocked(lock, task.estimated_seconds, [&] { return execute(task); });
+      run_unlocked(lock, task.estimated_seconds, [&] { execute(task); });
       continue;
     }
     std::vector<EmbedJob> batch = next_batch(lock);
@@ -198,20 +198,19 @@ void Executor::run() {
     double estimate = 0;
     for (const EmbedJob& job : batch) estimate += job.estimated_seconds;
     // No reference to the batch's model is kept here: execute releases it before answering.
-    run_unlocked(lock, estimate, [&] { return execute(batch); });
+    run_unlocked(lock, estimate, [&] { execute(batch); });
   }
 }
 
 // Runs a batch or task without the lock; its estimate counts as the running work meanwhile.
 void Executor::run_unlocked(std::unique_lock<std::mutex>& lock, double estimate,
-                            const std::function<double()>& run) {
+                            const std::function<void()>& run) {
   running_seconds_ = estimate;
   running_since_ = Clock::now();
   lock.unlock();
-  const double per_token = run();
+  run();
   lock.lock();
   running_seconds_ = 0;
-  if (per_token > 0) last_seconds_per_token_ = per_token;
 }
 
 // Jobs whose caller has gone fail unrun, and their work leaves the queue's estimate: a client
@@ -262,14 +261,19 @@ std::vector<EmbedJob> Executor::next_batch(std::unique_lock<std::mutex>&) {
   return batch;
 }
 
-// One forward pass over all jobs' sequences, then each job's pooling and normalization.
-// The pass's time per token is recorded on the model: the price of its next queued jobs.
-void Executor::finish_running() {
+// The running work is over, and the time per token it measured (0: none) prices work whose model
+// has no measure yet. Both are recorded before its callers are answered: a caller that comes
+// back at once must find this work gone and priced.
+void Executor::finish_running(double seconds_per_token) {
   std::lock_guard lock(mutex_);
   running_seconds_ = 0;
+  if (seconds_per_token > 0) last_seconds_per_token_ = seconds_per_token;
 }
 
-double Executor::execute(std::vector<EmbedJob>& batch) {
+// One forward pass over all jobs' sequences, then each job's pooling and normalization.
+// The pass's time per token is recorded on the model: the price of its next queued jobs.
+
+void Executor::execute(std::vector<EmbedJob>& batch) {
   const OneThread share(a_load_runs(loads_running_));
   const auto start = Clock::now();
   try {
@@ -296,9 +300,8 @@ double Executor::execute(std::vector<EmbedJob>& batch) {
     // Release the models before answering: a request that ends must find its model's memory
     // already released when it was the last holder (an unloaded model is freed on time).
     for (EmbedJob& job : batch) job.model.reset();
-    finish_running();  // a caller that comes back at once must find this batch's work gone
+    finish_running(per_token);
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done.set_value(std::move(results[i]));
-    return per_token;
   } catch (...) {
     for (EmbedJob& job : batch) {
       try {
@@ -308,11 +311,10 @@ double Executor::execute(std::vector<EmbedJob>& batch) {
       }
     }
   }
-  return 0;
 }
 
 // A task runs whole; its time is recorded on its model as for a batch of its estimated tokens.
-double Executor::execute(ComputeTask& task) {
+void Executor::execute(ComputeTask& task) {
   const OneThread share(a_load_runs(loads_running_));
   const auto start = Clock::now();
   double per_token = 0;
@@ -327,13 +329,12 @@ double Executor::execute(ComputeTask& task) {
   }
   task.work = nullptr;  // what it holds goes before the answer, as a batch's models do
   task.model.reset();
-  finish_running();
+  finish_running(per_token);
   if (error) {
     task.done.set_exception(error);
   } else {
     task.done.set_value();
   }
-  return per_token;
 }
 
 }  // namespace hades

@@ -128,14 +128,13 @@ class Executor {
   using Clock = std::chrono::steady_clock;
   void run();
   std::vector<EmbedJob> next_batch(std::unique_lock<std::mutex>& lock);
-  // Runs one batch and answers its jobs; returns its model's cost per token after it (0 on
-  // failure).
-  double execute(std::vector<EmbedJob>& batch);
-  double execute(ComputeTask& task);
+  // Runs one batch (or task) and answers its callers, after finish_running.
+  void execute(std::vector<EmbedJob>& batch);
+  void execute(ComputeTask& task);
   bool task_is_next() const;  // mutex_ held
   void run_unlocked(std::unique_lock<std::mutex>& lock, double estimate,
-                    const std::function<double()>& run);
-  void finish_running();
+                    const std::function<void()>& run);
+  void finish_running(double seconds_per_token);
   void drop_cancelled();              // mutex_ held
   void admit_count(size_t new_jobs);  // throws overloaded; mutex_ held
   void admit_delay();                 // throws overloaded; mutex_ held
