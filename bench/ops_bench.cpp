@@ -1,6 +1,7 @@
 // Micro-benchmarks of the CPU backend's hot ops at all-MiniLM-L6-v2's shapes (Google Benchmark):
 // the four linear layers at 512, 64 and 9 token rows in fp32 and int8 (the last argument: 0 fp32,
-// 1 int8), ragged attention over 8 sequences of 64 or 256 tokens, and the residual LayerNorm.
+// 1 int8), the 24 linear layers of a whole pass with their weights coming from memory, ragged
+// attention over 8 sequences of 64 or 256 tokens, and the residual LayerNorm.
 // Items/s are token rows; the FLOP counters are GFLOP/s (int8: integer operations).
 //
 //   build/bench/hades_bench_ops [--benchmark_filter=Linear]
@@ -53,6 +54,40 @@ void Linear(benchmark::State& state) {
 BENCHMARK(Linear)
     ->ArgsProduct({{9, 64, 512}, {kHidden}, {3 * kHidden, kHidden, 4 * kHidden}, {0, 1}})
     ->ArgsProduct({{9, 64, 512}, {4 * kHidden}, {kHidden}, {0, 1}});
+
+// The linear layers of all six layers in turn, as one short text's pass meets them: in fp32 their
+// 42 MB are more than the caches hold, so each layer's weights come from memory (int8: 10.5 MB).
+// args: rows, precision (0 fp32, 1 int8)
+void LinearStack(benchmark::State& state) {
+  const int64_t rows = state.range(0);
+  const Backend& backend = cpu(state.range(1) == 1 ? LinearPrecision::int8 : LinearPrecision::fp32);
+  struct Shape {
+    int64_t in, out;
+  };
+  const Shape shapes[] = {{kHidden, 3 * kHidden}, {kHidden, kHidden}, {kHidden, 4 * kHidden},
+                          {4 * kHidden, kHidden}};
+  std::vector<std::unique_ptr<PackedLinear>> layers;
+  double flops = 0;
+  for (int layer = 0; layer < 6; ++layer) {
+    for (const Shape& s : shapes) {
+      const std::vector<float> weight = random_values(static_cast<size_t>(s.in * s.out));
+      const std::vector<float> bias = random_values(static_cast<size_t>(s.out));
+      layers.push_back(backend.pack_linear({weight, bias, s.in, s.out}));
+      flops += 2.0 * static_cast<double>(rows * s.in * s.out);
+    }
+  }
+  const std::vector<float> x = random_values(static_cast<size_t>(rows * 4 * kHidden), 1.0f);
+  std::vector<float> y(static_cast<size_t>(rows * 4 * kHidden));
+  for (auto _ : state) {
+    for (const auto& layer : layers) {
+      backend.linear(*layer, x.data(), rows, y.data(), Activation::none);
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * rows);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+BENCHMARK(LinearStack)->ArgsProduct({{1, 4, 8, 16, 64}, {0, 1}})->UseRealTime();
 
 // args: sequences, tokens per sequence
 void Attention(benchmark::State& state) {

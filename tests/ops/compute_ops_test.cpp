@@ -1,6 +1,7 @@
 // Op parity: every op of the CPU backend against the plain reference backend, on shapes that
 // include the awkward ones (one row, odd sizes, head dims that are not powers of two).
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <random>
@@ -43,10 +44,20 @@ struct LinearCase {
 
 TEST_F(OpsTest, LinearMatchesReference) {
   const std::vector<LinearCase> cases = {
-      {1, 8, 4, true, Activation::none},           {17, 384, 1152, true, Activation::none},
-      {33, 384, 1536, true, Activation::gelu_erf}, {5, 40, 24, false, Activation::gelu_tanh},
-      {64, 96, 80, true, Activation::relu},        {300, 32, 32, false, Activation::none},
-      {9, 24, 40, true, Activation::tanh},         {0, 16, 16, true, Activation::gelu_erf},
+      {1, 8, 4, true, Activation::none},
+      {17, 384, 1152, true, Activation::none},
+      {33, 384, 1536, true, Activation::gelu_erf},
+      {5, 40, 24, false, Activation::gelu_tanh},
+      {64, 96, 80, true, Activation::relu},
+      {300, 32, 32, false, Activation::none},
+      {9, 24, 40, true, Activation::tanh},
+      {0, 16, 16, true, Activation::gelu_erf},
+      // Up to 8 rows the CPU backend's own small kernel (small_gemm.cpp) runs: panels of 16
+      // columns and a tail, weight rows split between the threads.
+      {8, 384, 1536, true, Activation::gelu_erf},
+      {7, 1536, 384, true, Activation::none},
+      {3, 100, 20, true, Activation::relu},
+      {2, 5, 3, false, Activation::none},
   };
   uint32_t seed = 1;
   for (const LinearCase& c : cases) {
@@ -65,17 +76,43 @@ TEST_F(OpsTest, LinearMatchesReference) {
 }
 
 TEST_F(OpsTest, LinearAddAccumulatesIntoTheResidual) {
-  const int64_t rows = 37, in = 48, out = 40;
-  const auto w = random_vector(in * out, 21, 0.2f);
-  const auto b = random_vector(out, 22);
-  const auto x = random_vector(rows * in, 23);
-  const auto residual = random_vector(rows * out, 24);
+  for (const int64_t rows : {37, 6}) {  // oneDNN's kernel, then the small one
+    SCOPED_TRACE(rows);
+    const int64_t in = 48, out = 40;
+    const auto w = random_vector(in * out, 21, 0.2f);
+    const auto b = random_vector(out, 22);
+    const auto x = random_vector(rows * in, 23);
+    const auto residual = random_vector(rows * out, 24);
+    const LinearWeights weights{w, b, in, out};
+    auto expected = residual;
+    auto actual = residual;
+    reference_->linear_add(*reference_->pack_linear(weights), x.data(), rows, expected.data());
+    cpu_->linear_add(*cpu_->pack_linear(weights), x.data(), rows, actual.data());
+    expect_close(expected, actual, 2e-5f);
+  }
+}
+
+// The small kernel splits the weight rows between however many threads the caller's team has,
+// evenly or not, and adds their partial sums.
+TEST_F(OpsTest, AFewRowsGiveTheSameLinearOnAnyNumberOfThreads) {
+  const int64_t rows = 5, in = 200, out = 72;
+  const auto w = random_vector(in * out, 31, 0.2f);
+  const auto b = random_vector(out, 32);
+  const auto x = random_vector(rows * in, 33);
   const LinearWeights weights{w, b, in, out};
-  auto expected = residual;
-  auto actual = residual;
-  reference_->linear_add(*reference_->pack_linear(weights), x.data(), rows, expected.data());
-  cpu_->linear_add(*cpu_->pack_linear(weights), x.data(), rows, actual.data());
-  expect_close(expected, actual, 2e-5f);
+  std::vector<float> expected(rows * out);
+  reference_->linear(*reference_->pack_linear(weights), x.data(), rows, expected.data(),
+                     Activation::gelu_tanh);
+  const auto layer = cpu_->pack_linear(weights);
+  const int threads_before = omp_get_max_threads();
+  for (const int threads : {1, 2, 3, 7}) {
+    SCOPED_TRACE(threads);
+    omp_set_num_threads(threads);
+    std::vector<float> actual(expected.size());
+    cpu_->linear(*layer, x.data(), rows, actual.data(), Activation::gelu_tanh);
+    expect_close(expected, actual, 2e-5f);
+  }
+  omp_set_num_threads(threads_before);
 }
 
 TEST_F(OpsTest, OutOfPlaceLayerNormLeavesItsInput) {

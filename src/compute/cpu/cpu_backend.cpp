@@ -13,6 +13,7 @@
 #include "compute/backend.hpp"
 #include "compute/cpu/cpu_linear.hpp"
 #include "compute/cpu/kernels.hpp"
+#include "compute/cpu/small_gemm.hpp"
 #include "compute/ops_common.hpp"
 #include "core/dtype.hpp"
 #include "core/paged_array.hpp"
@@ -64,6 +65,14 @@ class CpuLinear final : public cpu::CpuPackedLinear {
     if (!w.bias.empty()) {
       bias_.assign(w.bias.begin(), w.bias.end());
     }
+    // Where oneDNN keeps float32 weights as a plain K×N matrix (its choice on AVX2), a few rows
+    // go through small_gemm, which reads that matrix in place.
+    if (type_ == DataType::f32 && cpu::small_gemm_supported() &&
+        packed_weights_.get_desc() == memory::desc(weight_dims, type_, Tag::ab)) {
+      small_ = cpu::SmallGemmLayer{static_cast<const float*>(packed_storage_.data()),
+                                   bias_.empty() ? nullptr : bias_.data(), w.in_features,
+                                   w.out_features};
+    }
     // oneDNN fixes a primitive's thread count when it is created, so each op exists twice: for
     // the calling thread's OpenMP team, and for one thread (what parallel_forward asks for).
     const int threads = omp_get_max_threads();
@@ -84,6 +93,10 @@ class CpuLinear final : public cpu::CpuPackedLinear {
 
   // y += x · Wᵀ + b goes through the matmul's "sum" post-op: no temporary, one pass over y.
   void run(const float* x, int64_t rows, float* y, Activation act, bool accumulate) const override {
+    if (small_.weights != nullptr && rows <= cpu::kSmallGemmMaxRows) {
+      cpu::small_gemm(small_, x, rows, y, act, accumulate);
+      return;
+    }
     execute(accumulate ? current().accumulate : current().apply[static_cast<size_t>(act)], x, rows,
             y);
   }
@@ -145,6 +158,7 @@ class CpuLinear final : public cpu::CpuPackedLinear {
   std::vector<float> bias_;
   Primitives team_;
   Primitives single_;
+  cpu::SmallGemmLayer small_;  // weights null: every row count goes through oneDNN
 };
 
 class CpuBackend final : public Backend {

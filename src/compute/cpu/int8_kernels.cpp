@@ -6,35 +6,6 @@ namespace hades::cpu {
 
 #define HADES_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 
-namespace {
-
-// The activations as ops_common.hpp's apply_activation defines them, in branch-free float32
-// (within about 2e-7 of it) so that the loop over a row vectorises.
-__attribute__((always_inline)) inline void activate_row(float* y, int64_t n, Activation act) {
-  constexpr float kInvSqrt2 = 0.70710678118654752f;
-  constexpr float kSqrt2OverPi = 0.79788456080286536f;
-  switch (act) {
-    case Activation::none: return;
-    case Activation::relu:
-      for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
-      return;
-    case Activation::tanh:
-      for (int64_t i = 0; i < n; ++i) y[i] = tanh_approx(y[i]);
-      return;
-    case Activation::gelu_erf:
-      for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * y[i] * (1.0f + erf_approx(y[i] * kInvSqrt2));
-      return;
-    case Activation::gelu_tanh:
-      for (int64_t i = 0; i < n; ++i) {
-        const float x = y[i];
-        y[i] = 0.5f * x * (1.0f + tanh_approx(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
-      }
-      return;
-  }
-}
-
-}  // namespace
-
 HADES_MULTIVERSION
 void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, uint8_t* q, float* scales,
                       int32_t* zero_points) {
