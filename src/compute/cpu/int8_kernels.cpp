@@ -4,8 +4,6 @@
 
 namespace hades::cpu {
 
-#define HADES_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-
 HADES_MULTIVERSION
 void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, uint8_t* q, float* scales,
                       int32_t* zero_points) {

@@ -1,6 +1,6 @@
 // The vectorised parts of the CPU backend's int8 linear layers (int8_linear.cpp): quantizing the
 // input rows before the integer matmul, and the float32 epilogue after it. Each is compiled for
-// AVX-512, AVX2 and baseline x86-64 and picks the best at run time, as kernels.cpp does.
+// AVX-512, AVX2 with FMA and baseline x86-64 and picks the best at run time, as kernels.cpp does.
 #pragma once
 
 #include <cstdint>

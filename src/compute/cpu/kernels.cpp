@@ -13,8 +13,6 @@
 
 namespace hades::cpu {
 
-#define HADES_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-
 HADES_MULTIVERSION
 void add_layer_norm_row(float* row, const float* residual, int64_t dim, const LayerNormParams& p) {
   if (residual != nullptr) {

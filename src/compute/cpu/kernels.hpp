@@ -1,5 +1,5 @@
-// Vectorised CPU kernels of the CPU backend. Each is compiled for AVX-512, AVX2 and baseline
-// x86-64 and picks the best at run time (GCC function multi-versioning).
+// Vectorised CPU kernels of the CPU backend. Each is compiled for AVX-512, AVX2 with FMA and
+// baseline x86-64 and picks the best at run time (GCC function multi-versioning).
 #pragma once
 
 #include <cstdint>

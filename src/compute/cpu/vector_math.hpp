@@ -10,6 +10,12 @@
 
 namespace hades::cpu {
 
+// A kernel compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 with FMA) and baseline x86-64, the
+// best picked at run time (GCC function multi-versioning). "avx2" alone would leave out FMA, and
+// with it the fused multiply-adds that -ffp-contract=fast asks for.
+#define HADES_MULTIVERSION \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
 // e^x for x <= 0 within about 2 ulp (Cephes' expf: x = n ln2 + r, |r| <= ln2/2, a degree-6
 // polynomial for e^r, 2^n put into the exponent bits), written without branches or calls so that
 // the loop around it vectorises; libm's expf does not. Below -87 it returns 0.
