@@ -76,7 +76,7 @@ HADES_AVX2 void partial_sums(const SmallGemmLayer& layer, const float* xt, int64
                              int64_t k1, float* sums) {
   const int64_t n = layer.out;
   std::fill(sums, sums + rows * n, 0.0f);
-  // Rows split evenly into tiles of at most kTileRows (10 rows: two of 5, not 6 and 4).
+  // Rows split evenly into tiles of at most kTileRows (8 rows: two of 4, not 6 and 2).
   const int64_t tiles = (rows + kTileRows - 1) / kTileRows;
   const int64_t full = n / kPanel * kPanel;
   for (int64_t ks = k0; ks < k1; ks += kStepRows) {
