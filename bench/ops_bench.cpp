@@ -64,8 +64,8 @@ void LinearStack(benchmark::State& state) {
   struct Shape {
     int64_t in, out;
   };
-  const Shape shapes[] = {{kHidden, 3 * kHidden}, {kHidden, kHidden}, {kHidden, 4 * kHidden},
-                          {4 * kHidden, kHidden}};
+  const Shape shapes[] = {
+      {kHidden, 3 * kHidden}, {kHidden, kHidden}, {kHidden, 4 * kHidden}, {4 * kHidden, kHidden}};
   std::vector<std::unique_ptr<PackedLinear>> layers;
   double flops = 0;
   for (int layer = 0; layer < 6; ++layer) {
