@@ -122,7 +122,7 @@ class CpuLinear final : public cpu::CpuPackedLinear {
   static void* to_bf16(const float* x, int64_t count) {
     thread_local std::vector<uint16_t> converted;
     if (converted.size() < static_cast<size_t>(count)) converted.resize(static_cast<size_t>(count));
-    std::transform(x, x + count, converted.begin(), f32_to_bf16);
+    cpu::round_to_bf16(x, count, converted.data());
     return converted.data();
   }
 

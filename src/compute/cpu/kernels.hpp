@@ -15,6 +15,9 @@ void add_layer_norm_row(float* row, const float* residual, int64_t dim, const La
 void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence, int64_t head,
                     float* out);
 
+// out[i] = x[i] rounded to bfloat16 bits (nearest even), i < count: a bf16 matmul's input.
+void round_to_bf16(const float* x, int64_t count, uint16_t* out);
+
 // Applies one token's rotary embedding to its q and k blocks (2 · heads · head_dim floats from
 // `token`), given the cos and sin of each pair at the token's position.
 void rotate_token(float* token, int64_t heads, int64_t head_dim, const float* cos,
