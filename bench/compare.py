@@ -3,7 +3,8 @@
 
 Runs the same real-prose corpus through
   1. hades in-process (the runtime API; build/bench/hades_bench_compare inprocess), once per
-     --dtypes entry (linear layers in fp32, int8, ...), each in its own process,
+     --dtypes entry (linear layers in fp32, bf16 where the CPU has it, int8), each in its own
+     process, with each text's cosine to fp32's embedding,
   2. hades through a running `hades serve`, with many concurrent clients (... service); for each
      --dtypes entry beside fp32 another service with the model at that dtype, one pass, for its
      short-text latency over the socket,
@@ -17,14 +18,16 @@ Python, so nothing is downloaded): paragraphs of a few words to several hundred 
 Figures are medians over --runs passes; the machine is shared and noisy, so the ratios are what
 count. Results go to BUILD/bench/compare-results.json as well.
 
-    python3 bench/compare.py [--build build] [--threads 2] [--runs 5] [--venv DIR] [--dtypes fp32,int8]
+    python3 bench/compare.py [--build build] [--threads 2] [--runs 5] [--venv DIR] [--dtypes auto|fp32,bf16,int8]
 """
 from __future__ import annotations
 
 import argparse
+import array
 import importlib
 import inspect
 import json
+import math
 import os
 import pkgutil
 import subprocess
@@ -137,8 +140,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--clients", type=int, default=16)
-    ap.add_argument("--dtypes", default="fp32,int8",
-                    help="precisions of hades in-process, comma-separated; fp32 comes first")
+    ap.add_argument("--dtypes", default="auto",
+                    help="precisions of hades in-process, comma-separated; fp32 comes first "
+                    "(auto: fp32, bf16 where the CPU has it natively, int8)")
     ap.add_argument("--venv", default=None, help="a venv with sentence-transformers (default: "
                     "BUILD/bench-venv, created with the pinned packages)")
     args = ap.parse_args()
@@ -157,11 +161,16 @@ def main() -> None:
     print(f"corpus: {len(c['texts'])} texts ({c['source']}); {args.threads} threads; "
           f"{args.runs} runs", flush=True)
     results = {"gemm": run_json([str(bench), "gemm"], env)}
-    for dtype in ["fp32"] + [d for d in args.dtypes.split(",") if d and d != "fp32"]:
+    hidden = json.loads((folder / "config.json").read_text())["hidden_size"]
+    dtypes = ["fp32"] + [d for d in dtype_list(args.dtypes, results["gemm"]) if d != "fp32"]
+    for dtype in dtypes:
+        embeddings = work / f"compare-embeddings-{dtype}.f32"
         results[hades_key(dtype)] = run_json(
             [str(bench), "inprocess", "--model", MODEL_ID, "--corpus", str(corpus_path), "--runs",
-             str(args.runs), "--dtype", dtype], env)
-    for dtype in ["fp32"] + [d for d in args.dtypes.split(",") if d and d != "fp32"]:
+             str(args.runs), "--dtype", dtype, "--embeddings", str(embeddings)], env)
+        results[hades_key(dtype)]["cosine_to_fp32"] = cosines(
+            work / "compare-embeddings-fp32.f32", embeddings, hidden)
+    for dtype in dtypes:
         # fp32 with every run; another dtype for its short-text latency over the socket, one run.
         runs = args.runs if dtype == "fp32" else 1
         results[service_key(dtype)] = run_service(build, bench, corpus_path, dtype, runs, args, env)
@@ -173,6 +182,27 @@ def main() -> None:
                                         / len(c["texts"]))
     report(results, folder, c, args, python)
     (work / "compare-results.json").write_text(json.dumps(results, indent=1))
+
+
+def dtype_list(spec: str, gemm: dict) -> list[str]:
+    if spec == "auto":
+        return ["fp32"] + (["bf16"] if gemm["bf16"] else []) + ["int8"]
+    return [d for d in spec.split(",") if d]
+
+
+def cosines(reference: Path, other: Path, dim: int) -> dict:
+    """Cosine of each text's embedding to float32's (raw float32 rows of DIM): min and mean."""
+    a, b = array.array("f"), array.array("f")
+    a.frombytes(reference.read_bytes())
+    b.frombytes(other.read_bytes())
+    values = []
+    for i in range(0, len(a), dim):
+        x, y = a[i:i + dim], b[i:i + dim]
+        dot = sum(p * q for p, q in zip(x, y))
+        norm = math.sqrt(sum(p * p for p in x) * sum(q * q for q in y))
+        values.append(dot / norm if norm > 0 else 1.0)
+    return {"min": min(values), "mean": sum(values) / len(values), "texts": len(values),
+            "below_0.999": sum(v < 0.999 for v in values)}
 
 
 def hades_key(dtype: str) -> str:
@@ -240,6 +270,11 @@ def report(r: dict, folder: Path, c: dict, args, python: Path) -> None:
                                                          / median(h["run_cpu_seconds"]))
         ratios[f"p50 latency hades fp32 / {d}"] = (r["hades"]["latency"]["p50_ms"]
                                                    / h["latency"]["p50_ms"])
+        if d == "bf16" and r["gemm"]["bf16"]:
+            ratios["hades bf16 GFLOP/s / bf16 GEMM peak"] = (
+                h["gflops"] / r["gemm"]["bf16"]["peak_gflops"])
+        ratios[f"cosine to fp32 over the corpus, {d}: min"] = h["cosine_to_fp32"]["min"]
+        ratios[f"cosine to fp32 over the corpus, {d}: mean"] = h["cosine_to_fp32"]["mean"]
         ratios[f"p50 CPU time per short text hades fp32 / {d}"] = (
             r["hades"]["latency"]["cpu_p50_ms"] / h["latency"]["cpu_p50_ms"])
     r["ratios"] = ratios
@@ -248,7 +283,8 @@ def report(r: dict, folder: Path, c: dict, args, python: Path) -> None:
           + ("%.1f GFLOP/s" % r["gemm"]["bf16"]["peak_gflops"] if r["gemm"]["bf16"]
              else "no native bf16 on this CPU"))
     for name, value in ratios.items():
-        print(f"  {name:48} {value:6.2f}")
+        print(f"  {name:48} {value:8.6f}" if name.startswith("cosine") else
+              f"  {name:48} {value:6.2f}")
     r["machine"] = {"cpu": cpu_name(), "threads": args.threads, "runs": args.runs,
                     "corpus": c["source"], "texts": len(c["texts"]),
                     "st_python": str(python)}

@@ -107,8 +107,17 @@ json short_text_latency(const std::vector<std::string>& queries, int runs, Embed
           {"cpu_p50_ms", percentile(cpu_ms, 0.5)}};
 }
 
+// The embeddings as raw float32, one row per text, for compare.py's cosine to float32.
+void write_embeddings(const hades::Embeddings& e, const std::string& path) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(e.values.data()),
+            static_cast<std::streamsize>(e.values.size() * sizeof(float)));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
 json run_inprocess(const std::string& model_name, const Corpus& corpus, int runs,
-                   int64_t batch_tokens, hades::LinearPrecision precision) {
+                   int64_t batch_tokens, hades::LinearPrecision precision,
+                   const std::string& embeddings_path) {
   hades::EmbedOptions options;
   if (batch_tokens > 0) options.max_batch_tokens = batch_tokens;
   const auto load_start = Clock::now();
@@ -119,8 +128,9 @@ json run_inprocess(const std::string& model_name, const Corpus& corpus, int runs
   for (const hades::Encoding& e : model->tokenize(corpus.texts)) {
     lengths.push_back(static_cast<int64_t>(e.size()));
   }
-  int64_t tokens =
-      model->embed(corpus.texts, options).tokens;  // warm-up: kernels are made on first use
+  const hades::Embeddings first = model->embed(corpus.texts, options);  // also the warm-up
+  if (!embeddings_path.empty()) write_embeddings(first, embeddings_path);
+  int64_t tokens = first.tokens;
   std::vector<double> seconds, cpu_seconds;
   for (int r = 0; r < runs; ++r) {
     const auto start = Clock::now();
@@ -207,7 +217,7 @@ json run_service(const std::string& socket, const std::string& model, const Corp
 int main(int argc, char** argv) {
   CLI::App app{"hades side of bench/compare.py"};
   app.require_subcommand(1);
-  std::string model = "sentence-transformers/all-MiniLM-L6-v2", corpus_path, socket;
+  std::string model = "sentence-transformers/all-MiniLM-L6-v2", corpus_path, socket, embeddings;
   int runs = 5, clients = 16;
   size_t request_texts = 8;
   int64_t rows = 2048, batch_tokens = 0;
@@ -225,6 +235,8 @@ int main(int argc, char** argv) {
   }
   CLI::App* inprocess = app.get_subcommand("inprocess");
   inprocess->add_option("--batch-tokens", batch_tokens, "token budget of one forward pass");
+  inprocess->add_option("--embeddings", embeddings,
+                        "write the corpus's embeddings here (raw float32, a row per text)");
   CLI::App* service = app.get_subcommand("service");
   service->add_option("--socket", socket, "the service's socket")->required();
   service->add_option("--clients", clients, "concurrent clients");
@@ -237,7 +249,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("gemm")) {
       out = hades::bench::gemm_peak(rows);
     } else if (app.got_subcommand("inprocess")) {
-      out = run_inprocess(model, read_corpus(corpus_path), runs, batch_tokens, precision);
+      out = run_inprocess(model, read_corpus(corpus_path), runs, batch_tokens, precision,
+                          embeddings);
     } else {
       out = run_service(socket, model, read_corpus(corpus_path), clients, request_texts, runs,
                         precision);
