@@ -249,8 +249,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("gemm")) {
       out = hades::bench::gemm_peak(rows);
     } else if (app.got_subcommand("inprocess")) {
-      out = run_inprocess(model, read_corpus(corpus_path), runs, batch_tokens, precision,
-                          embeddings);
+      out =
+          run_inprocess(model, read_corpus(corpus_path), runs, batch_tokens, precision, embeddings);
     } else {
       out = run_service(socket, model, read_corpus(corpus_path), clients, request_texts, runs,
                         precision);
