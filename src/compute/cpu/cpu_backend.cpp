@@ -30,11 +30,19 @@ constexpr int64_t kMinParallelElements = 64 * 1024;
 using Tag = dnnl::memory::format_tag;
 using DataType = dnnl::memory::data_type;
 
-// Matmul primitives per layer, created at load time with the row count left as a runtime
-// dimension, so that any batch size reuses them without creating primitives per call. The
-// activation is a pass of our own over the rows just written (vector_math.hpp's branch-free erf
-// and tanh): oneDNN 2.6's GELU post-op made the intermediate matmul 7 % slower than that in bf16
-// and 4 % in fp32 (per-op timers over a pass of the benchmark corpus, AVX512-BF16).
+dnnl::algorithm eltwise_algorithm(Activation act) {
+  switch (act) {
+    case Activation::gelu_erf: return dnnl::algorithm::eltwise_gelu_erf;
+    case Activation::gelu_tanh: return dnnl::algorithm::eltwise_gelu_tanh;
+    case Activation::relu: return dnnl::algorithm::eltwise_relu;
+    case Activation::tanh: return dnnl::algorithm::eltwise_tanh;
+    case Activation::none: break;
+  }
+  return dnnl::algorithm::undef;
+}
+
+// One matmul primitive per (layer, activation), created at load time with the row count left as
+// a runtime dimension, so that any batch size reuses it without creating primitives per call.
 // `type` is f32, or bf16 (weights and inputs bf16; accumulation, bias and output f32).
 class CpuLinear final : public cpu::CpuPackedLinear {
  public:
@@ -44,7 +52,7 @@ class CpuLinear final : public cpu::CpuPackedLinear {
     // nn.Linear stores [out, in] row-major, which is the K×N matrix in the "ba" layout.
     const memory::desc plain(weight_dims, DataType::f32, Tag::ba);
     const memory::desc any(weight_dims, type_, Tag::any);
-    const auto probe = make_primitive_desc(any, false);
+    const auto probe = make_primitive_desc(any, Activation::none);
     packed_storage_ = PagedMemory(probe.weights_desc().get_size());
     packed_weights_ = memory(probe.weights_desc(), engine_, packed_storage_.data());
     memory source(plain, engine_, const_cast<float*>(w.weight.data()));
@@ -71,8 +79,13 @@ class CpuLinear final : public cpu::CpuPackedLinear {
     for (const int team : {threads, 1}) {
       omp_set_num_threads(team);
       Primitives& set = team == 1 ? single_ : team_;
-      set.apply = dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), false));
-      set.accumulate = dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), true));
+      for (Activation act : {Activation::none, Activation::gelu_erf, Activation::gelu_tanh,
+                             Activation::relu, Activation::tanh}) {
+        set.apply[static_cast<size_t>(act)] =
+            dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), act));
+      }
+      set.accumulate =
+          dnnl::matmul(make_primitive_desc(packed_weights_.get_desc(), Activation::none, true));
     }
     omp_set_num_threads(threads);
     set_held_bytes(packed_weights_.get_desc().get_size() + bias_.size() * sizeof(float));
@@ -84,8 +97,8 @@ class CpuLinear final : public cpu::CpuPackedLinear {
       cpu::small_gemm(small_, x, rows, y, act, accumulate);
       return;
     }
-    execute(accumulate ? current().accumulate : current().apply, x, rows, y);
-    if (act != Activation::none) activate(y, rows, act);
+    execute(accumulate ? current().accumulate : current().apply[static_cast<size_t>(act)], x, rows,
+            y);
   }
 
  private:
@@ -117,20 +130,14 @@ class CpuLinear final : public cpu::CpuPackedLinear {
     return memory::desc({1, out_features()}, DataType::f32, Tag::ab);
   }
 
-  // act(y) row by row, over the calling thread's team when there is enough of it.
-  void activate(float* y, int64_t rows, Activation act) const {
-    const int64_t n = out_features();
-#pragma omp parallel for schedule(static) if (rows * n >= kMinParallelElements)
-    for (int64_t r = 0; r < rows; ++r) cpu::activate(y + r * n, n, act);
-  }
-
-  dnnl::matmul::primitive_desc make_primitive_desc(const memory::desc& weights,
-                                                   bool accumulate) const {
+  dnnl::matmul::primitive_desc make_primitive_desc(const memory::desc& weights, Activation act,
+                                                   bool accumulate = false) const {
     const memory::desc src({DNNL_RUNTIME_DIM_VAL, in_features()}, type_, Tag::ab);
     const memory::desc dst({DNNL_RUNTIME_DIM_VAL, out_features()}, DataType::f32, Tag::ab);
     dnnl::primitive_attr attr;
     dnnl::post_ops ops;
     if (accumulate) ops.append_sum(1.0f);
+    if (act != Activation::none) ops.append_eltwise(1.0f, eltwise_algorithm(act), 0.0f, 0.0f);
     attr.set_post_ops(ops);
     const dnnl::matmul::desc desc = bias_.empty()
                                         ? dnnl::matmul::desc(src, weights, dst)
@@ -139,12 +146,10 @@ class CpuLinear final : public cpu::CpuPackedLinear {
   }
 
   struct Primitives {
-    dnnl::matmul apply;       // y = x · Wᵀ + b
+    dnnl::matmul apply[5];    // one per Activation
     dnnl::matmul accumulate;  // y += x · Wᵀ + b
   };
-  const Primitives& current() const {
-    return omp_get_max_threads() == 1 ? single_ : team_;
-  }
+  const Primitives& current() const { return omp_get_max_threads() == 1 ? single_ : team_; }
 
   dnnl::engine engine_;
   DataType type_;

@@ -157,11 +157,6 @@ void round_to_bf16(const float* x, int64_t count, uint16_t* out) {
 }
 
 HADES_MULTIVERSION
-void activate(float* y, int64_t count, Activation act) {
-  activate_row(y, count, act);
-}
-
-HADES_MULTIVERSION
 void rotate_token(float* token, int64_t heads, int64_t head_dim, const float* cos,
                   const float* sin) {
   const int64_t half = head_dim / 2;

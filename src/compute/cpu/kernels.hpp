@@ -18,9 +18,6 @@ void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence
 // out[i] = x[i] rounded to bfloat16 bits (nearest even), i < count: a bf16 matmul's input.
 void round_to_bf16(const float* x, int64_t count, uint16_t* out);
 
-// y[0, count) = act(y), with vector_math.hpp's branch-free activations.
-void activate(float* y, int64_t count, Activation act);
-
 // Applies one token's rotary embedding to its q and k blocks (2 · heads · head_dim floats from
 // `token`), given the cos and sin of each pair at the token's position.
 void rotate_token(float* token, int64_t heads, int64_t head_dim, const float* cos,
