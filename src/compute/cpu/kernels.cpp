@@ -51,62 +51,55 @@ namespace {
 constexpr int64_t kQueryBlock = 64;
 
 // The softmax's lanes: 16 floats, one AVX-512 register or two AVX2 ones (GCC's vector types are
-// compiled for each clone's ISA). The helpers that pass them are inlined into each clone, so the
-// ABI of vector arguments that -Wpsabi warns about never applies (GCC warns at the end of the
-// file, so the warning is off from here to there).
-#pragma GCC diagnostic ignored "-Wpsabi"
+// compiled for each clone's ISA). They never cross a function boundary, whose ABI for such types
+// would depend on the ISA.
 using Lanes = float __attribute__((vector_size(64)));
-using Half = float __attribute__((vector_size(32)));
-using Quarter = float __attribute__((vector_size(16)));
 constexpr int64_t kLanes = 16;
 
-__attribute__((always_inline)) inline Lanes load_lanes(const float* p) {
-  Lanes v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-// The lanes folded in halves (log2(16) vector steps). An `omp simd` reduction ends in 16 scalar
+// The lanes folded in halves: 4 dependent steps. An `omp simd` reduction ends in 16 scalar
 // operations in a chain instead, which cost about a third of the softmax of a short row.
 template <class Op>
-__attribute__((always_inline)) inline float fold(Lanes v, Op op) {
-  const Half h = op(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7),
-                    __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15));
-  const Quarter q =
-      op(__builtin_shufflevector(h, h, 0, 1, 2, 3), __builtin_shufflevector(h, h, 4, 5, 6, 7));
-  return op(op(q[0], q[1]), op(q[2], q[3]));
+__attribute__((always_inline)) inline float fold(float* lanes, Op op) {
+  for (int64_t width = kLanes / 2; width > 0; width /= 2) {
+    for (int64_t l = 0; l < width; ++l) lanes[l] = op(lanes[l], lanes[l + width]);
+  }
+  return lanes[0];
 }
 
 // Softmax of scores[first, last) in place (float32, max-subtracted, as PyTorch computes it); the
 // rest of the row [0, width) becomes 0, which is how a band keeps out-of-window keys.
 HADES_MULTIVERSION
 void softmax_band(float* row, int64_t width, int64_t first, int64_t last) {
-  const auto max_of = [](auto a, auto b) __attribute__((always_inline)) {
-    return a > b ? a : b;
-  };
-  const auto sum_of = [](auto a, auto b) __attribute__((always_inline)) {
-    return a + b;
-  };
   const int64_t whole = first + (last - first) / kLanes * kLanes;
   // The tail (fewer than 16 keys) goes through a padded copy, so that every step is whole lanes.
   float tail[kLanes];
   std::fill(tail, tail + kLanes, -INFINITY);
   std::copy(row + whole, row + last, tail);
-  Lanes lanes = load_lanes(tail);
-  for (int64_t j = first; j < whole; j += kLanes) lanes = max_of(lanes, load_lanes(row + j));
-  const float max = fold(lanes, max_of);
+  Lanes lanes, v;
+  std::memcpy(&lanes, tail, sizeof lanes);
+  for (int64_t j = first; j < whole; j += kLanes) {
+    std::memcpy(&v, row + j, sizeof v);
+    lanes = lanes > v ? lanes : v;
+  }
+  float folded[kLanes];
+  std::memcpy(folded, &lanes, sizeof lanes);
+  const float max = fold(folded, [](float a, float b) { return a > b ? a : b; });
   lanes = Lanes{};
   for (int64_t j = first; j < whole; j += kLanes) {
 #pragma omp simd
     for (int64_t l = 0; l < kLanes; ++l) row[j + l] = exp_nonpositive(row[j + l] - max);
-    lanes += load_lanes(row + j);
+    std::memcpy(&v, row + j, sizeof v);
+    lanes += v;
   }
 #pragma omp simd
   for (int64_t l = 0; l < kLanes; ++l) {
     tail[l] = l < last - whole ? exp_nonpositive(tail[l] - max) : 0.0f;
   }
   std::copy(tail, tail + (last - whole), row + whole);
-  const float inv = 1.0f / fold(lanes + load_lanes(tail), sum_of);
+  std::memcpy(&v, tail, sizeof v);
+  lanes += v;
+  std::memcpy(folded, &lanes, sizeof lanes);
+  const float inv = 1.0f / fold(folded, [](float a, float b) { return a + b; });
   for (int64_t j = 0; j < first; ++j) row[j] = 0.0f;
   for (int64_t j = first; j < last; ++j) row[j] *= inv;
   for (int64_t j = last; j < width; ++j) row[j] = 0.0f;
