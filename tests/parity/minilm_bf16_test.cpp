@@ -6,31 +6,19 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "compute/backend.hpp"
 #include "models/embedding_model.hpp"
 #include "support/compare.hpp"
+#include "support/minilm_reference.hpp"
 #include "support/paths.hpp"
 
 namespace hades {
 namespace {
 
-struct Reference {
-  std::vector<std::string> texts;
-  std::vector<std::vector<float>> embeddings;
-};
-
-const Reference& reference() {
-  static const Reference ref = [] {
-    std::ifstream in(test::data_dir() / "minilm" / "reference.json");
-    const nlohmann::json j = nlohmann::json::parse(in);
-    return Reference{j.at("texts").get<std::vector<std::string>>(),
-                     j.at("embeddings").get<std::vector<std::vector<float>>>()};
-  }();
-  return ref;
+const test::MiniLmReference& reference() {
+  return test::minilm_reference();
 }
 
 class MiniLmBf16Parity : public ::testing::Test {
