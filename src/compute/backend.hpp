@@ -21,11 +21,13 @@ namespace hades {
 enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh };
 
 // The number format a backend keeps linear layers' weights in and runs their matmuls at. Every
-// other op (norms, softmax, attention, embeddings) and every activation between ops stay float32.
+// other op (norms, softmax, embeddings) and every activation between ops stay float32.
 //  - fp32: float32 throughout.
 //  - int8: weights quantized symmetrically per output channel at load; each matmul quantizes its
 //    input per row (per token) at run time, multiplies in integers and dequantizes into float32.
-//  - bf16: bfloat16 weights and inputs, float32 accumulation and output.
+//  - bf16: bfloat16 weights and inputs, float32 accumulation and output. Attention's two
+//    products (q·k and the weighted sum of v) also run on bf16 operands, with float32 sums and a
+//    float32 softmax, where the CPU backend's bf16 kernel takes the head width.
 enum class LinearPrecision { fp32, int8, bf16 };
 
 // A linear layer (weight + optional bias) in a backend's own layout; opaque to model code.

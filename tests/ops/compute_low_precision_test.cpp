@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <random>
 #include <vector>
 
 #include "compute/backend.hpp"
+#include "core/dtype.hpp"
 #include "hades/error.hpp"
 
 namespace hades {
@@ -165,6 +167,55 @@ TEST(LowPrecisionTest, Bf16LinearIsWithinItsRoundingStep) {
   if (!cpu_precision_unavailable(LinearPrecision::bf16).empty()) GTEST_SKIP() << "no native bf16";
   const auto bf16 = make_cpu_backend({.linear_precision = LinearPrecision::bf16});
   check_linear(*bf16, bf16_bounds);
+}
+
+float round_through_bf16(float x) {
+  return std::bit_cast<float>(static_cast<uint32_t>(f32_to_bf16(x)) << 16);
+}
+
+// bf16 attention rounds q, k, v and the softmax's weights to bf16. Against the reference run on q,
+// k, v already rounded, what is left is the weights' rounding: each output moves by at most
+// 2^-9 (half a bf16 step, relative) of the largest |v| its row sees, plus float32 noise.
+TEST(LowPrecisionTest, Bf16AttentionIsWithinItsRoundingStep) {
+  if (!cpu_precision_unavailable(LinearPrecision::bf16).empty()) GTEST_SKIP() << "no native bf16";
+  struct Case {
+    std::vector<int32_t> cu;
+    int64_t heads, head_dim, window;
+  };
+  const std::vector<Case> cases = {
+      {{0, 1}, 1, 16, 0},         {{0, 5, 6, 40}, 12, 32, 0},
+      {{0, 3, 80, 81}, 2, 64, 0}, {{0, 70, 71, 200}, 4, 16, 16},
+      {{0, 33}, 3, 48, 5},        {{0, 0, 7}, 2, 32, 0},
+      {{0, 300}, 2, 32, 0},  // several blocks of query rows
+      {{0, 9}, 2, 20, 0},    // a head width the bf16 kernel does not take: float32
+  };
+  const auto reference = make_reference_backend();
+  const auto bf16 = make_cpu_backend({.linear_precision = LinearPrecision::bf16});
+  uint32_t seed = 200;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << c.cu.back() << " tokens, head_dim " << c.head_dim);
+    const int64_t tokens = c.cu.back();
+    const int64_t hidden = c.heads * c.head_dim;
+    auto qkv = random_vector(static_cast<size_t>(tokens * 3 * hidden), seed++);
+    for (float& x : qkv) x = round_through_bf16(x);
+    const AttentionParams params{c.cu, c.heads, c.head_dim,
+                                 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.window};
+    std::vector<float> expected(static_cast<size_t>(tokens * hidden));
+    std::vector<float> actual(expected.size(), NAN);
+    reference->attention(qkv.data(), params, expected.data());
+    bf16->attention(qkv.data(), params, actual.data());
+    float largest_v = 0.0f;
+    for (int64_t t = 0; t < tokens; ++t) {
+      for (int64_t i = 0; i < hidden; ++i) {
+        largest_v = std::max(largest_v,
+                             std::fabs(qkv[static_cast<size_t>(t * 3 * hidden + 2 * hidden + i)]));
+      }
+    }
+    const double bound = largest_v / 512.0 + 1e-5;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      ASSERT_LE(std::fabs(double{expected[i]} - actual[i]), bound) << "element " << i;
+    }
+  }
 }
 
 TEST(LowPrecisionTest, Bf16WithoutNativeSupportIsRefusedNamingTheCpu) {

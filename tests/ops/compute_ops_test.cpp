@@ -50,6 +50,8 @@ TEST_F(OpsTest, LinearMatchesReference) {
       {5, 40, 24, false, Activation::gelu_tanh},
       {64, 96, 80, true, Activation::relu},
       {300, 32, 32, false, Activation::none},
+      // Cut into chunks of up to 512 rows where a matmul's row count is fixed (brgemm).
+      {1100, 48, 40, true, Activation::gelu_erf},
       {9, 24, 40, true, Activation::tanh},
       {0, 16, 16, true, Activation::gelu_erf},
       // Up to 8 rows the CPU backend's own small kernel (small_gemm.cpp) runs: panels of 16

@@ -313,9 +313,22 @@ class CpuBackend final : public Backend {
     const int64_t batch = static_cast<int64_t>(p.cu_seqlens.size()) - 1;
     const int64_t tasks = batch * p.num_heads;
     const int64_t work = (p.cu_seqlens.back() + 1) * p.num_heads * p.head_dim;
+    // In bf16, attention's two products are bf16 too (attention_bf16.cpp), from qkv rounded once.
+    const uint16_t* rounded = nullptr;
+    if (precision_ == LinearPrecision::bf16 && cpu::attention_bf16_supported(p.head_dim)) {
+      thread_local std::vector<uint16_t> buffer;
+      const auto count = static_cast<size_t>(p.cu_seqlens.back() * 3 * p.num_heads * p.head_dim);
+      if (buffer.size() < count) buffer.resize(count);
+      cpu::round_to_bf16(qkv, static_cast<int64_t>(count), buffer.data());
+      rounded = buffer.data();
+    }
 #pragma omp parallel for schedule(dynamic, 1) if (work >= kMinParallelElements)
     for (int64_t t = 0; t < tasks; ++t) {
-      cpu::attention_head(qkv, p, t / p.num_heads, t % p.num_heads, out);
+      if (rounded != nullptr) {
+        cpu::attention_head_bf16(rounded, p, t / p.num_heads, t % p.num_heads, out);
+      } else {
+        cpu::attention_head(qkv, p, t / p.num_heads, t % p.num_heads, out);
+      }
     }
   }
 

@@ -1,0 +1,291 @@
+// Ragged attention with bfloat16 products, for the CPU backend's bf16 precision.
+//
+// scale · Q Kᵀ and P V run on AVX512-BF16 dot products (vdpbf16ps: each float32 lane adds the
+// products of one pair of bf16 values), which do twice the multiply-adds of a float32 FMA per
+// instruction. Q, K, V and the softmax's probabilities are rounded to bf16 (nearest even), as in
+// PyTorch's bf16 attention; the scores, the softmax and every sum stay float32, and each output
+// row is divided by its float32 sum at the end. In float32 the same attention ran through sgemm
+// calls that pack their operands on every call, at about half of the FMA peak on short sequences.
+//
+// Layouts, per (sequence, head), in buffers of the calling thread:
+//  - K as pairs of dimensions by key: kp[p][j] = (k[j][2p], k[j][2p+1]), so that 16 keys' pairs
+//    fill one register and a query's pair is broadcast against them;
+//  - V as pairs of keys by dimension: vp[m][d] = (v[2m][d], v[2m+1][d]), so that 16 dimensions
+//    fill one register and a query's probabilities of keys 2m, 2m+1 are broadcast against them.
+// Keys past the sequence's end are zero, and a band of keys starts on an even key: every pair is
+// whole, and a key outside a row's window gets probability 0.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "compute/cpu/kernels.hpp"
+
+// GCC 12 reports the _mm512_undefined_ps() inside its own AVX-512 intrinsics as maybe
+// uninitialised once they are inlined (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace hades::cpu {
+namespace {
+
+#define HADES_AVX512_BF16 \
+  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma")))
+
+constexpr int64_t kLanes = 16;
+// Query rows per tile: 4 rows × 2 registers of sums, and each loaded register feeds 4 rows.
+constexpr int64_t kTileRows = 4;
+// The widest head the kernel takes (BERT-large and ModernBERT use 64).
+constexpr int64_t kMaxHeadDim = 256;
+// Query rows whose scores and probabilities are held at once.
+constexpr int64_t kQueryBlock = 32;
+
+struct HeadBuffers {
+  std::vector<uint32_t> kp;     // [head_dim / 2][ld]
+  std::vector<uint32_t> vp;     // [ld / 2][head_dim]
+  std::vector<uint16_t> q;      // [kQueryBlock][head_dim], bf16
+  std::vector<float> scores;    // [kQueryBlock][ld]
+  std::vector<uint16_t> probs;  // [kQueryBlock][ld], bf16
+  std::vector<float> inv_sums;  // [kQueryBlock]
+};
+
+// e^x for x <= 0 (Cephes' expf, as exp_nonpositive in vector_math.hpp), 16 lanes at a time.
+HADES_AVX512_BF16 inline __m512 exp16(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+// 32 bf16 values seen as the 16 pairs a dot-product instruction takes.
+HADES_AVX512_BF16 inline __m512bh as_pairs(__m512i v) {
+  return __builtin_bit_cast(__m512bh, v);
+}
+
+// The largest and the sum of 16 lanes, folded in halves.
+HADES_AVX512_BF16 inline float max16(__m512 v) {
+  __m256 a = _mm256_max_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 b = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  b = _mm_max_ps(b, _mm_movehl_ps(b, b));
+  return _mm_cvtss_f32(_mm_max_ss(b, _mm_movehdup_ps(b)));
+}
+HADES_AVX512_BF16 inline float sum16(__m512 v) {
+  __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+  return _mm_cvtss_f32(_mm_add_ss(b, _mm_movehdup_ps(b)));
+}
+
+// The lanes of block `b` (keys 16b .. 16b+15 of a row) that fall in [first, last).
+inline __mmask16 lanes_in(int64_t b, int64_t first, int64_t last) {
+  const int64_t lo = std::clamp<int64_t>(first - b * kLanes, 0, kLanes);
+  const int64_t hi = std::clamp<int64_t>(last - b * kLanes, 0, kLanes);
+  return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+// K and V of one (sequence, head) in the pair layouts above, from their bf16 rows (`stride`
+// apart); ld >= length + 32, even.
+HADES_AVX512_BF16 void pack_keys_values(const uint16_t* k, const uint16_t* v, int64_t stride,
+                                        int64_t length, int64_t head_dim, int64_t ld,
+                                        HeadBuffers& b) {
+  const int64_t pairs = head_dim / 2;
+  b.kp.assign(static_cast<size_t>(pairs * ld), 0u);
+  b.vp.resize(static_cast<size_t>(ld / 2 * head_dim));
+  for (int64_t j = 0; j < length; ++j) {
+    uint32_t key[kMaxHeadDim / 2];
+    std::memcpy(key, k + j * stride, static_cast<size_t>(head_dim) * sizeof(uint16_t));
+    for (int64_t p = 0; p < pairs; ++p) b.kp[static_cast<size_t>(p * ld + j)] = key[p];
+  }
+  const __m256i zero = _mm256_setzero_si256();
+  for (int64_t m = 0; m < ld / 2; ++m) {
+    const int64_t j = 2 * m;
+    for (int64_t d = 0; d < head_dim; d += kLanes) {
+      const __m256i even =
+          j < length ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + j * stride + d))
+                     : zero;
+      const __m256i odd =
+          j + 1 < length
+              ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + (j + 1) * stride + d))
+              : zero;
+      const __m512i pair = _mm512_or_si512(_mm512_cvtepu16_epi32(even),
+                                           _mm512_slli_epi32(_mm512_cvtepu16_epi32(odd), 16));
+      _mm512_storeu_si512(b.vp.data() + m * head_dim + d, pair);
+    }
+  }
+}
+
+// scores[r][16c ..] = scale · q[r] · k for BLOCKS blocks of 16 keys starting at key `key`, r < 4
+// (q[r]: a query's bf16 row).
+template <int Blocks>
+HADES_AVX512_BF16 void score_tile(const uint16_t* const* q, int64_t head_dim, const uint32_t* kp,
+                                  int64_t ld, int64_t key, float scale, float* scores,
+                                  int64_t lds) {
+  __m512 acc[kTileRows][Blocks];
+  for (auto& row : acc) {
+    for (__m512& a : row) a = _mm512_setzero_ps();
+  }
+  for (int64_t p = 0; p < head_dim / 2; ++p) {
+    __m512bh keys[Blocks];
+    for (int c = 0; c < Blocks; ++c) {
+      keys[c] = as_pairs(_mm512_loadu_si512(kp + p * ld + key + c * kLanes));
+    }
+    for (int64_t r = 0; r < kTileRows; ++r) {
+      uint32_t pair;
+      std::memcpy(&pair, q[r] + 2 * p, sizeof pair);
+      const __m512bh query = as_pairs(_mm512_set1_epi32(static_cast<int>(pair)));
+      for (int c = 0; c < Blocks; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], query, keys[c]);
+    }
+  }
+  const __m512 s = _mm512_set1_ps(scale);
+  for (int64_t r = 0; r < kTileRows; ++r) {
+    for (int c = 0; c < Blocks; ++c) {
+      _mm512_storeu_ps(scores + r * lds + c * kLanes, _mm512_mul_ps(acc[r][c], s));
+    }
+  }
+}
+
+// One row's softmax over keys [first, last) of `keys` scores: unnormalised probabilities in bf16
+// (0 outside the window), and 1 / their float32 sum.
+HADES_AVX512_BF16 float softmax_row(const float* scores, int64_t keys, int64_t first, int64_t last,
+                                    uint16_t* probs) {
+  const int64_t blocks = (keys + 2 * kLanes - 1) / (2 * kLanes) * 2;
+  __m512 max = _mm512_set1_ps(-INFINITY);
+  for (int64_t b = 0; b < blocks; ++b) {
+    max = _mm512_mask_max_ps(max, lanes_in(b, first, last), max,
+                             _mm512_loadu_ps(scores + b * kLanes));
+  }
+  const __m512 m = _mm512_set1_ps(max16(max));
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; b += 2) {
+    const __m512 e0 = _mm512_maskz_mov_ps(
+        lanes_in(b, first, last), exp16(_mm512_sub_ps(_mm512_loadu_ps(scores + b * kLanes), m)));
+    const __m512 e1 =
+        _mm512_maskz_mov_ps(lanes_in(b + 1, first, last),
+                            exp16(_mm512_sub_ps(_mm512_loadu_ps(scores + (b + 1) * kLanes), m)));
+    sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
+    const __m512bh pair = _mm512_cvtne2ps_pbh(e1, e0);  // e0 in the low half
+    std::memcpy(probs + b * kLanes, &pair, sizeof pair);
+  }
+  return 1.0f / sum16(sum);
+}
+
+// out[r][d ..] = probs[r] · V / sum, for 4 rows and BLOCKS blocks of 16 dimensions from `dim`,
+// over key pairs [pair0, pair0 + pairs).
+template <int Blocks>
+HADES_AVX512_BF16 void value_tile(const uint16_t* probs, int64_t ldp, const uint32_t* vp,
+                                  int64_t head_dim, int64_t pair0, int64_t pairs, int64_t dim,
+                                  const float* inv_sums, float* out, int64_t ldo, int64_t rows) {
+  __m512 acc[kTileRows][Blocks];
+  for (auto& row : acc) {
+    for (__m512& a : row) a = _mm512_setzero_ps();
+  }
+  for (int64_t m = 0; m < pairs; ++m) {
+    __m512bh values[Blocks];
+    for (int c = 0; c < Blocks; ++c) {
+      values[c] = as_pairs(_mm512_loadu_si512(vp + (pair0 + m) * head_dim + dim + c * kLanes));
+    }
+    for (int64_t r = 0; r < kTileRows; ++r) {
+      uint32_t pair;
+      std::memcpy(&pair, probs + r * ldp + 2 * m, sizeof pair);
+      const __m512bh p = as_pairs(_mm512_set1_epi32(static_cast<int>(pair)));
+      for (int c = 0; c < Blocks; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], p, values[c]);
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const __m512 inv = _mm512_set1_ps(inv_sums[r]);
+    for (int c = 0; c < Blocks; ++c) {
+      _mm512_storeu_ps(out + r * ldo + dim + c * kLanes, _mm512_mul_ps(acc[r][c], inv));
+    }
+  }
+}
+
+}  // namespace
+
+bool attention_bf16_supported(int64_t head_dim) {
+  return head_dim % kLanes == 0 && head_dim <= kMaxHeadDim && __builtin_cpu_supports("avx512bf16");
+}
+
+namespace {
+
+HADES_AVX512_BF16 void attention_head_bf16_avx512(const uint16_t* qkv, const AttentionParams& p,
+                                                  int64_t sequence, int64_t head, float* out) {
+  const int64_t hidden = p.num_heads * p.head_dim;
+  const int64_t stride = 3 * hidden;
+  const int64_t begin = p.cu_seqlens[sequence];
+  const int64_t length = p.cu_seqlens[sequence + 1] - begin;
+  const int64_t half = p.window > 0 ? p.window / 2 : length;
+  const int64_t hd = p.head_dim;
+  const uint16_t* q = qkv + begin * stride + head * hd;
+  float* o = out + begin * hidden + head * hd;
+  const int64_t ld = (length + 1) / 2 * 2 + 2 * kLanes;
+  thread_local HeadBuffers b;
+  b.scores.resize(static_cast<size_t>(kQueryBlock * ld));
+  b.probs.resize(static_cast<size_t>(kQueryBlock * ld));
+  b.inv_sums.resize(kQueryBlock);
+  pack_keys_values(q + hidden, q + 2 * hidden, stride, length, hd, ld, b);
+  static const uint16_t kZeroRow[kMaxHeadDim] = {};
+  for (int64_t i0 = 0; i0 < length; i0 += kQueryBlock) {
+    const int64_t rows = std::min(kQueryBlock, length - i0);
+    const int64_t j0 = std::max<int64_t>(0, i0 - half) / 2 * 2;  // whole pairs of keys
+    const int64_t j1 = std::min(length, i0 + rows + half);
+    const int64_t keys = (j1 - j0 + 1) / 2 * 2;
+    const int64_t key_blocks = (keys + kLanes - 1) / kLanes;
+    for (int64_t r = 0; r < rows; r += kTileRows) {
+      const uint16_t* tile[kTileRows];
+      for (int64_t t = 0; t < kTileRows; ++t) {
+        tile[t] = r + t < rows ? q + (i0 + r + t) * stride : kZeroRow;
+      }
+      for (int64_t c = 0; c < key_blocks; c += 2) {
+        float* s = b.scores.data() + r * ld + c * kLanes;
+        if (c + 1 < key_blocks) {
+          score_tile<2>(tile, hd, b.kp.data(), ld, j0 + c * kLanes, p.scale, s, ld);
+        } else {
+          score_tile<1>(tile, hd, b.kp.data(), ld, j0 + c * kLanes, p.scale, s, ld);
+        }
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = i0 + r;
+      const int64_t first = std::max<int64_t>(0, i - half) - j0;
+      const int64_t last = std::min(length, i + half + 1) - j0;
+      b.inv_sums[static_cast<size_t>(r)] =
+          softmax_row(b.scores.data() + r * ld, keys, first, last, b.probs.data() + r * ld);
+    }
+    for (int64_t r = 0; r < rows; r += kTileRows) {
+      const int64_t tile = std::min(kTileRows, rows - r);
+      const uint16_t* pr = b.probs.data() + r * ld;
+      for (int64_t d = 0; d < hd; d += 2 * kLanes) {
+        float* orow = o + (i0 + r) * hidden;
+        if (d + kLanes < hd) {
+          value_tile<2>(pr, ld, b.vp.data(), hd, j0 / 2, keys / 2, d, b.inv_sums.data() + r, orow,
+                        hidden, tile);
+        } else {
+          value_tile<1>(pr, ld, b.vp.data(), hd, j0 / 2, keys / 2, d, b.inv_sums.data() + r, orow,
+                        hidden, tile);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void attention_head_bf16(const uint16_t* qkv, const AttentionParams& p, int64_t sequence,
+                         int64_t head, float* out) {
+  attention_head_bf16_avx512(qkv, p, sequence, head, out);
+}
+
+}  // namespace hades::cpu
