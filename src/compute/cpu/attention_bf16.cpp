@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "compute/cpu/kernels.hpp"
+#include "core/dtype.hpp"
 
 // GCC 12 reports the _mm512_undefined_ps() inside its own AVX-512 intrinsics as maybe
 // uninitialised once they are inlined (GCC bug 105593).
@@ -105,9 +106,11 @@ HADES_AVX512_BF16 void pack_keys_values(const uint16_t* k, const uint16_t* v, in
   b.kp.assign(static_cast<size_t>(pairs * ld), 0u);
   b.vp.resize(static_cast<size_t>(ld / 2 * head_dim));
   for (int64_t j = 0; j < length; ++j) {
-    uint32_t key[kMaxHeadDim / 2];
-    std::memcpy(key, k + j * stride, static_cast<size_t>(head_dim) * sizeof(uint16_t));
-    for (int64_t p = 0; p < pairs; ++p) b.kp[static_cast<size_t>(p * ld + j)] = key[p];
+    for (int64_t p = 0; p < pairs; ++p) {
+      uint32_t pair;
+      std::memcpy(&pair, k + j * stride + 2 * p, sizeof pair);
+      b.kp[static_cast<size_t>(p * ld + j)] = pair;
+    }
   }
   const __m256i zero = _mm256_setzero_si256();
   for (int64_t m = 0; m < ld / 2; ++m) {
@@ -212,7 +215,21 @@ HADES_AVX512_BF16 void value_tile(const uint16_t* probs, int64_t ldp, const uint
   }
 }
 
+// x rounded to bf16 by the hardware's conversion (nearest even; subnormal inputs become 0).
+HADES_AVX512_BF16 void round_bf16_avx512(const float* x, int64_t count, uint16_t* out) {
+  int64_t i = 0;
+  for (; i + 2 * kLanes <= count; i += 2 * kLanes) {
+    const __m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + kLanes), _mm512_loadu_ps(x + i));
+    std::memcpy(out + i, &h, sizeof h);
+  }
+  for (; i < count; ++i) out[i] = f32_to_bf16(x[i]);
+}
+
 }  // namespace
+
+void round_qkv_bf16(const float* qkv, int64_t count, uint16_t* out) {
+  round_bf16_avx512(qkv, count, out);
+}
 
 bool attention_bf16_supported(int64_t head_dim) {
   return head_dim % kLanes == 0 && head_dim <= kMaxHeadDim && __builtin_cpu_supports("avx512bf16");

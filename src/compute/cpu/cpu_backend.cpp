@@ -319,8 +319,16 @@ class CpuBackend final : public Backend {
       thread_local std::vector<uint16_t> buffer;
       const auto count = static_cast<size_t>(p.cu_seqlens.back() * 3 * p.num_heads * p.head_dim);
       if (buffer.size() < count) buffer.resize(count);
-      cpu::round_to_bf16(qkv, static_cast<int64_t>(count), buffer.data());
-      rounded = buffer.data();
+      uint16_t* converted = buffer.data();  // the caller's: a pool thread's thread_local is its own
+      constexpr int64_t kRows = 64;         // token rows per task
+      const int64_t width = 3 * p.num_heads * p.head_dim;
+      const int64_t tokens = p.cu_seqlens.back();
+#pragma omp parallel for schedule(static) if (work >= kMinParallelElements)
+      for (int64_t r = 0; r < tokens; r += kRows) {
+        cpu::round_qkv_bf16(qkv + r * width, std::min(kRows, tokens - r) * width,
+                            converted + r * width);
+      }
+      rounded = converted;
     }
 #pragma omp parallel for schedule(dynamic, 1) if (work >= kMinParallelElements)
     for (int64_t t = 0; t < tasks; ++t) {

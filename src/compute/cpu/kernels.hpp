@@ -21,6 +21,8 @@ void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence
 void attention_head_bf16(const uint16_t* qkv, const AttentionParams& p, int64_t sequence,
                          int64_t head, float* out);
 bool attention_bf16_supported(int64_t head_dim);
+// The qkv rounded to bf16 for attention_head_bf16 (with the AVX512-BF16 conversion).
+void round_qkv_bf16(const float* qkv, int64_t count, uint16_t* out);
 
 // out[i] = x[i] rounded to bfloat16 bits (nearest even), i < count: a bf16 matmul's input.
 void round_to_bf16(const float* x, int64_t count, uint16_t* out);
