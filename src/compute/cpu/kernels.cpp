@@ -142,6 +142,11 @@ void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence
   }
 }
 
+HADES_MULTIVERSION
+void activate(float* y, int64_t count, Activation act) {
+  activate_row(y, count, act);
+}
+
 // A plain loop over dtype.hpp's scalar rounding, which the compiler vectorises in each clone: as
 // scalar code (std::transform in the linear layer) it took 4 % of a bf16 pass.
 HADES_MULTIVERSION

@@ -15,14 +15,20 @@ void add_layer_norm_row(float* row, const float* residual, int64_t dim, const La
 void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence, int64_t head,
                     float* out);
 
-// attention_head with bfloat16 products (attention_bf16.cpp), from qkv rounded to bf16 (the
+// attention_head with bfloat16 products (bf16_kernels.cpp), from qkv rounded to bf16 (the
 // layout of Backend::attention, 16-bit elements); only where attention_bf16_supported(head_dim):
 // AVX512-BF16, and head_dim a multiple of 16 up to 256.
 void attention_head_bf16(const uint16_t* qkv, const AttentionParams& p, int64_t sequence,
                          int64_t head, float* out);
 bool attention_bf16_supported(int64_t head_dim);
+// y[i] = GELU(y[i]) (erf form) with AVX-512, within about 2e-7 like activate(): the GELU between
+// the bf16 feed-forward's matmuls, on CPUs with AVX512-BF16.
+void gelu_erf_bf16(float* y, int64_t count);
 // The qkv rounded to bf16 for attention_head_bf16 (with the AVX512-BF16 conversion).
 void round_qkv_bf16(const float* qkv, int64_t count, uint16_t* out);
+
+// y[i] = act(y[i]), i < count, within about 2e-7 of ops_common.hpp's apply_activation.
+void activate(float* y, int64_t count, Activation act);
 
 // out[i] = x[i] rounded to bfloat16 bits (nearest even), i < count: a bf16 matmul's input.
 void round_to_bf16(const float* x, int64_t count, uint16_t* out);
