@@ -15,12 +15,16 @@ void add_layer_norm_row(float* row, const float* residual, int64_t dim, const La
 void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence, int64_t head,
                     float* out);
 
-// attention_head with bfloat16 products (bf16_kernels.cpp), from qkv rounded to bf16 (the
-// layout of Backend::attention, 16-bit elements); only where attention_bf16_supported(head_dim):
-// AVX512-BF16, and head_dim a multiple of 16 up to 256.
+// attention_head on AVX-512 (avx512_kernels.cpp), without sgemm calls: with bfloat16 products from
+// qkv rounded to bf16 (the layout of Backend::attention, 16-bit elements), or with float32
+// multiply-adds. Only where attention_avx512_supported(head_dim): AVX-512 with AVX512-BF16 (the
+// file is compiled for it), and head_dim a multiple of 16 up to 256.
 void attention_head_bf16(const uint16_t* qkv, const AttentionParams& p, int64_t sequence,
                          int64_t head, float* out);
-bool attention_bf16_supported(int64_t head_dim);
+void attention_head_f32(const float* qkv, const AttentionParams& p, int64_t sequence, int64_t head,
+                        float* out);
+bool attention_avx512_supported(int64_t head_dim);
+
 // y[i] = GELU(y[i]) (erf form) with AVX-512, within about 2e-7 like activate(): the GELU between
 // the bf16 feed-forward's matmuls, on CPUs with AVX512-BF16.
 void gelu_erf_bf16(float* y, int64_t count);

@@ -1,27 +1,28 @@
-// Kernels of the CPU backend's bf16 precision, for CPUs with AVX512-BF16: ragged attention with
-// bfloat16 products, and the GELU between the feed-forward's two bf16 matmuls.
+// Kernels written with AVX-512 intrinsics, for CPUs that also have AVX512-BF16 (the file is
+// compiled for it): ragged attention with bfloat16 or float32 products, the GELU between the bf16
+// feed-forward's matmuls, and bf16 rounding by the hardware's conversion.
 //
-// Attention:
-// scale · Q Kᵀ and P V run on AVX512-BF16 dot products (vdpbf16ps: each float32 lane adds the
-// products of one pair of bf16 values), which do twice the multiply-adds of a float32 FMA per
-// instruction. Q, K, V and the softmax's probabilities are rounded to bf16 (nearest even), as in
-// PyTorch's bf16 attention; the scores, the softmax and every sum stay float32, and each output
-// row is divided by its float32 sum at the end. In float32 the same attention ran through sgemm
-// calls that pack their operands on every call, at about half of the FMA peak on short sequences.
-//
-// Layouts, per (sequence, head), in buffers of the calling thread:
-//  - K as pairs of dimensions by key: kp[p][j] = (k[j][2p], k[j][2p+1]), so that 16 keys' pairs
-//    fill one register and a query's pair is broadcast against them;
-//  - V as pairs of keys by dimension: vp[m][d] = (v[2m][d], v[2m+1][d]), so that 16 dimensions
-//    fill one register and a query's probabilities of keys 2m, 2m+1 are broadcast against them.
-// Keys past the sequence's end are zero, and a band of keys starts on an even key: every pair is
-// whole, and a key outside a row's window gets probability 0.
+// Attention, per (sequence, head), without sgemm calls (which pack their operands on every call,
+// at about half of the FMA peak on short sequences): scores = scale · Q Kᵀ for 8 query rows × 32
+// keys at a time, a float32 softmax per row, then P V for 8 rows × 32 dimensions.
+//  - bf16: the products run on AVX512-BF16 dot products (vdpbf16ps: each float32 lane adds the
+//    products of one pair of bf16 values), twice the multiply-adds of a float32 FMA. Q, K, V and
+//    the softmax's probabilities are rounded to bf16 (nearest even), as in PyTorch's bf16
+//    attention; the scores, the softmax and every sum stay float32, and each output row is divided
+//    by its float32 sum at the end. K is laid out as pairs of dimensions by key, kp[p][j] =
+//    (k[j][2p], k[j][2p+1]), so that 16 keys' pairs fill a register and a query's pair is
+//    broadcast against them; V as pairs of keys by dimension, vp[m][d] = (v[2m][d], v[2m+1][d]).
+//    Keys past the sequence's end are zero, and a band of keys starts on an even key: every pair
+//    is whole, and a key outside a row's window gets probability 0.
+//  - float32: float32 FMAs, K transposed (kt[d][j]), V read in place; the probabilities are
+//    normalised before P V, as PyTorch's softmax does.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "compute/cpu/kernels.hpp"
@@ -40,21 +41,28 @@ namespace {
   __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma")))
 
 constexpr int64_t kLanes = 16;
-// Query rows per tile: 4 rows × 2 registers of sums, and each loaded register feeds 4 rows.
-constexpr int64_t kTileRows = 4;
+// Query rows per tile: 8 rows × 2 registers of sums, and each loaded register feeds 8 rows.
+constexpr int64_t kTileRows = 8;
 // The widest head the kernel takes (BERT-large and ModernBERT use 64).
 constexpr int64_t kMaxHeadDim = 256;
+// Rows ahead that the packing of K asks the cache for.
+constexpr int64_t kPrefetchRows = 8;
 // Query rows whose scores and probabilities are held at once.
 constexpr int64_t kQueryBlock = 32;
 
 struct HeadBuffers {
-  std::vector<uint32_t> kp;     // [head_dim / 2][ld]
-  std::vector<uint32_t> vp;     // [ld / 2][head_dim]
-  std::vector<uint16_t> q;      // [kQueryBlock][head_dim], bf16
-  std::vector<float> scores;    // [kQueryBlock][ld]
-  std::vector<uint16_t> probs;  // [kQueryBlock][ld], bf16
-  std::vector<float> inv_sums;  // [kQueryBlock]
+  std::vector<uint32_t> kp;       // bf16: [head_dim / 2][ld], pairs of dimensions by key
+  std::vector<uint32_t> vp;       // bf16: [ld / 2][head_dim], pairs of keys by dimension
+  std::vector<float> kt;          // float32: [head_dim][ld], K transposed
+  std::vector<float> scores;      // [kQueryBlock][ld]
+  std::vector<uint16_t> probs16;  // bf16: [kQueryBlock][ld]
+  std::vector<float> probs32;     // float32: [kQueryBlock][ld]
+  std::vector<float> inv_sums;    // [kQueryBlock]
 };
+
+// T: the element of qkv, uint16_t (bf16 products) or float (float32 multiply-adds).
+template <class T>
+constexpr bool kBf16 = std::is_same_v<T, uint16_t>;
 
 // e^x for x <= 0 (Cephes' expf, as exp_nonpositive in vector_math.hpp), 16 lanes at a time.
 HADES_AVX512_BF16 inline __m512 exp16(__m512 x) {
@@ -108,6 +116,7 @@ HADES_AVX512_BF16 void pack_keys_values(const uint16_t* k, const uint16_t* v, in
   b.kp.assign(static_cast<size_t>(pairs * ld), 0u);
   b.vp.resize(static_cast<size_t>(ld / 2 * head_dim));
   for (int64_t j = 0; j < length; ++j) {
+    __builtin_prefetch(k + (j + kPrefetchRows) * stride);  // rows are 3 hidden widths apart
     for (int64_t p = 0; p < pairs; ++p) {
       uint32_t pair;
       std::memcpy(&pair, k + j * stride + 2 * p, sizeof pair);
@@ -132,26 +141,49 @@ HADES_AVX512_BF16 void pack_keys_values(const uint16_t* k, const uint16_t* v, in
   }
 }
 
+// K of one (sequence, head) transposed, for float32 products; ld >= length + 32.
+HADES_AVX512_BF16 void pack_keys_f32(const float* k, int64_t stride, int64_t length,
+                                     int64_t head_dim, int64_t ld, HeadBuffers& b) {
+  b.kt.assign(static_cast<size_t>(head_dim * ld), 0.0f);
+  for (int64_t j = 0; j < length; ++j) {
+    __builtin_prefetch(k + (j + kPrefetchRows) * stride);  // rows are 3 hidden widths apart
+    for (int64_t d = 0; d < head_dim; ++d)
+      b.kt[static_cast<size_t>(d * ld + j)] = k[j * stride + d];
+  }
+}
+
 // scores[r][16c ..] = scale · q[r] · k for BLOCKS blocks of 16 keys starting at key `key`, r < 4
-// (q[r]: a query's bf16 row).
-template <int Blocks>
-HADES_AVX512_BF16 void score_tile(const uint16_t* const* q, int64_t head_dim, const uint32_t* kp,
+// (q[r]: a query's row of qkv).
+template <int Blocks, class T>
+HADES_AVX512_BF16 void score_tile(const T* const* q, int64_t head_dim, const HeadBuffers& b,
                                   int64_t ld, int64_t key, float scale, float* scores,
                                   int64_t lds) {
   __m512 acc[kTileRows][Blocks];
   for (auto& row : acc) {
     for (__m512& a : row) a = _mm512_setzero_ps();
   }
-  for (int64_t p = 0; p < head_dim / 2; ++p) {
-    __m512bh keys[Blocks];
-    for (int c = 0; c < Blocks; ++c) {
-      keys[c] = as_pairs(_mm512_loadu_si512(kp + p * ld + key + c * kLanes));
+  if constexpr (kBf16<T>) {
+    for (int64_t p = 0; p < head_dim / 2; ++p) {
+      __m512bh keys[Blocks];
+      for (int c = 0; c < Blocks; ++c) {
+        keys[c] = as_pairs(_mm512_loadu_si512(b.kp.data() + p * ld + key + c * kLanes));
+      }
+      for (int64_t r = 0; r < kTileRows; ++r) {
+        uint32_t pair;
+        std::memcpy(&pair, q[r] + 2 * p, sizeof pair);
+        const __m512bh query = as_pairs(_mm512_set1_epi32(static_cast<int>(pair)));
+        for (int c = 0; c < Blocks; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], query, keys[c]);
+      }
     }
-    for (int64_t r = 0; r < kTileRows; ++r) {
-      uint32_t pair;
-      std::memcpy(&pair, q[r] + 2 * p, sizeof pair);
-      const __m512bh query = as_pairs(_mm512_set1_epi32(static_cast<int>(pair)));
-      for (int c = 0; c < Blocks; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], query, keys[c]);
+  } else {
+    for (int64_t d = 0; d < head_dim; ++d) {
+      __m512 keys[Blocks];
+      for (int c = 0; c < Blocks; ++c)
+        keys[c] = _mm512_loadu_ps(b.kt.data() + d * ld + key + c * kLanes);
+      for (int64_t r = 0; r < kTileRows; ++r) {
+        const __m512 query = _mm512_set1_ps(q[r][d]);
+        for (int c = 0; c < Blocks; ++c) acc[r][c] = _mm512_fmadd_ps(query, keys[c], acc[r][c]);
+      }
     }
   }
   const __m512 s = _mm512_set1_ps(scale);
@@ -162,10 +194,11 @@ HADES_AVX512_BF16 void score_tile(const uint16_t* const* q, int64_t head_dim, co
   }
 }
 
-// One row's softmax over keys [first, last) of `keys` scores: unnormalised probabilities in bf16
-// (0 outside the window), and 1 / their float32 sum.
+// One row's softmax over keys [first, last) of `keys` scores: unnormalised probabilities, in bf16
+// or float32 as P is (0 outside the window), and 1 / their float32 sum.
+template <class P>
 HADES_AVX512_BF16 float softmax_row(const float* scores, int64_t keys, int64_t first, int64_t last,
-                                    uint16_t* probs) {
+                                    P* probs) {
   const int64_t blocks = (keys + 2 * kLanes - 1) / (2 * kLanes) * 2;
   __m512 max = _mm512_set1_ps(-INFINITY);
   for (int64_t b = 0; b < blocks; ++b) {
@@ -181,10 +214,26 @@ HADES_AVX512_BF16 float softmax_row(const float* scores, int64_t keys, int64_t f
         _mm512_maskz_mov_ps(lanes_in(b + 1, first, last),
                             exp16(_mm512_sub_ps(_mm512_loadu_ps(scores + (b + 1) * kLanes), m)));
     sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
-    const __m512bh pair = _mm512_cvtne2ps_pbh(e1, e0);  // e0 in the low half
-    std::memcpy(probs + b * kLanes, &pair, sizeof pair);
+    if constexpr (kBf16<P>) {
+      const __m512bh pair = _mm512_cvtne2ps_pbh(e1, e0);  // e0 in the low half
+      std::memcpy(probs + b * kLanes, &pair, sizeof pair);
+    } else {
+      _mm512_storeu_ps(probs + b * kLanes, e0);
+      _mm512_storeu_ps(probs + (b + 1) * kLanes, e1);
+    }
   }
-  return 1.0f / sum16(sum);
+  const float inv = 1.0f / sum16(sum);
+  if constexpr (!kBf16<P>) {
+    // float32 normalises the probabilities before P V, as PyTorch's softmax does: the same
+    // roundings as the reference, where bf16's rounding step would hide the difference.
+    const __m512 scale = _mm512_set1_ps(inv);
+    for (int64_t b = 0; b < blocks; ++b) {
+      _mm512_storeu_ps(probs + b * kLanes,
+                       _mm512_mul_ps(_mm512_loadu_ps(probs + b * kLanes), scale));
+    }
+    return 1.0f;
+  }
+  return inv;
 }
 
 // out[r][d ..] = probs[r] · V / sum, for 4 rows and BLOCKS blocks of 16 dimensions from `dim`,
@@ -214,6 +263,29 @@ HADES_AVX512_BF16 void value_tile(const uint16_t* probs, int64_t ldp, const uint
     for (int c = 0; c < Blocks; ++c) {
       _mm512_storeu_ps(out + r * ldo + dim + c * kLanes, _mm512_mul_ps(acc[r][c], inv));
     }
+  }
+}
+
+// value_tile for float32: out[r][d ..] = probs[r] · V (probabilities already normalised) over
+// keys [0, keys) of V's rows (v: the first key's row, rows `stride` apart).
+template <int Blocks>
+HADES_AVX512_BF16 void value_tile_f32(const float* probs, int64_t ldp, const float* v,
+                                      int64_t stride, int64_t keys, int64_t dim, float* out,
+                                      int64_t ldo, int64_t rows) {
+  __m512 acc[kTileRows][Blocks];
+  for (auto& row : acc) {
+    for (__m512& a : row) a = _mm512_setzero_ps();
+  }
+  for (int64_t j = 0; j < keys; ++j) {
+    __m512 values[Blocks];
+    for (int c = 0; c < Blocks; ++c) values[c] = _mm512_loadu_ps(v + j * stride + dim + c * kLanes);
+    for (int64_t r = 0; r < kTileRows; ++r) {
+      const __m512 p = _mm512_set1_ps(probs[r * ldp + j]);
+      for (int c = 0; c < Blocks; ++c) acc[r][c] = _mm512_fmadd_ps(p, values[c], acc[r][c]);
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int c = 0; c < Blocks; ++c) _mm512_storeu_ps(out + r * ldo + dim + c * kLanes, acc[r][c]);
   }
 }
 
@@ -268,29 +340,35 @@ void round_qkv_bf16(const float* qkv, int64_t count, uint16_t* out) {
   round_bf16_avx512(qkv, count, out);
 }
 
-bool attention_bf16_supported(int64_t head_dim) {
+bool attention_avx512_supported(int64_t head_dim) {
   return head_dim % kLanes == 0 && head_dim <= kMaxHeadDim && __builtin_cpu_supports("avx512bf16");
 }
 
 namespace {
 
-HADES_AVX512_BF16 void attention_head_bf16_avx512(const uint16_t* qkv, const AttentionParams& p,
-                                                  int64_t sequence, int64_t head, float* out) {
+template <class T>
+HADES_AVX512_BF16 void attention_head_avx512(const T* qkv, const AttentionParams& p,
+                                             int64_t sequence, int64_t head, float* out) {
   const int64_t hidden = p.num_heads * p.head_dim;
   const int64_t stride = 3 * hidden;
   const int64_t begin = p.cu_seqlens[sequence];
   const int64_t length = p.cu_seqlens[sequence + 1] - begin;
   const int64_t half = p.window > 0 ? p.window / 2 : length;
   const int64_t hd = p.head_dim;
-  const uint16_t* q = qkv + begin * stride + head * hd;
+  const T* q = qkv + begin * stride + head * hd;
   float* o = out + begin * hidden + head * hd;
   const int64_t ld = (length + 1) / 2 * 2 + 2 * kLanes;
   thread_local HeadBuffers b;
   b.scores.resize(static_cast<size_t>(kQueryBlock * ld));
-  b.probs.resize(static_cast<size_t>(kQueryBlock * ld));
   b.inv_sums.resize(kQueryBlock);
-  pack_keys_values(q + hidden, q + 2 * hidden, stride, length, hd, ld, b);
-  static const uint16_t kZeroRow[kMaxHeadDim] = {};
+  if constexpr (kBf16<T>) {
+    b.probs16.resize(static_cast<size_t>(kQueryBlock * ld));
+    pack_keys_values(q + hidden, q + 2 * hidden, stride, length, hd, ld, b);
+  } else {
+    b.probs32.resize(static_cast<size_t>(kQueryBlock * ld));
+    pack_keys_f32(q + hidden, stride, length, hd, ld, b);
+  }
+  static const T kZeroRow[kMaxHeadDim] = {};
   for (int64_t i0 = 0; i0 < length; i0 += kQueryBlock) {
     const int64_t rows = std::min(kQueryBlock, length - i0);
     const int64_t j0 = std::max<int64_t>(0, i0 - half) / 2 * 2;  // whole pairs of keys
@@ -298,16 +376,16 @@ HADES_AVX512_BF16 void attention_head_bf16_avx512(const uint16_t* qkv, const Att
     const int64_t keys = (j1 - j0 + 1) / 2 * 2;
     const int64_t key_blocks = (keys + kLanes - 1) / kLanes;
     for (int64_t r = 0; r < rows; r += kTileRows) {
-      const uint16_t* tile[kTileRows];
+      const T* tile[kTileRows];
       for (int64_t t = 0; t < kTileRows; ++t) {
         tile[t] = r + t < rows ? q + (i0 + r + t) * stride : kZeroRow;
       }
       for (int64_t c = 0; c < key_blocks; c += 2) {
         float* s = b.scores.data() + r * ld + c * kLanes;
         if (c + 1 < key_blocks) {
-          score_tile<2>(tile, hd, b.kp.data(), ld, j0 + c * kLanes, p.scale, s, ld);
+          score_tile<2>(tile, hd, b, ld, j0 + c * kLanes, p.scale, s, ld);
         } else {
-          score_tile<1>(tile, hd, b.kp.data(), ld, j0 + c * kLanes, p.scale, s, ld);
+          score_tile<1>(tile, hd, b, ld, j0 + c * kLanes, p.scale, s, ld);
         }
       }
     }
@@ -315,20 +393,34 @@ HADES_AVX512_BF16 void attention_head_bf16_avx512(const uint16_t* qkv, const Att
       const int64_t i = i0 + r;
       const int64_t first = std::max<int64_t>(0, i - half) - j0;
       const int64_t last = std::min(length, i + half + 1) - j0;
+      float* scores = b.scores.data() + r * ld;
       b.inv_sums[static_cast<size_t>(r)] =
-          softmax_row(b.scores.data() + r * ld, keys, first, last, b.probs.data() + r * ld);
+          kBf16<T> ? softmax_row(scores, keys, first, last, b.probs16.data() + r * ld)
+                   : softmax_row(scores, keys, first, last, b.probs32.data() + r * ld);
     }
     for (int64_t r = 0; r < rows; r += kTileRows) {
       const int64_t tile = std::min(kTileRows, rows - r);
-      const uint16_t* pr = b.probs.data() + r * ld;
+      float* orow = o + (i0 + r) * hidden;
       for (int64_t d = 0; d < hd; d += 2 * kLanes) {
-        float* orow = o + (i0 + r) * hidden;
-        if (d + kLanes < hd) {
-          value_tile<2>(pr, ld, b.vp.data(), hd, j0 / 2, keys / 2, d, b.inv_sums.data() + r, orow,
-                        hidden, tile);
+        const bool two = d + kLanes < hd;
+        if constexpr (kBf16<T>) {
+          const uint16_t* pr = b.probs16.data() + r * ld;
+          const float* inv = b.inv_sums.data() + r;
+          if (two) {
+            value_tile<2>(pr, ld, b.vp.data(), hd, j0 / 2, keys / 2, d, inv, orow, hidden, tile);
+          } else {
+            value_tile<1>(pr, ld, b.vp.data(), hd, j0 / 2, keys / 2, d, inv, orow, hidden, tile);
+          }
         } else {
-          value_tile<1>(pr, ld, b.vp.data(), hd, j0 / 2, keys / 2, d, b.inv_sums.data() + r, orow,
-                        hidden, tile);
+          // Only the sequence's own rows of V: past its end is the next sequence, or nothing.
+          const float* pr = b.probs32.data() + r * ld;
+          const float* v = q + 2 * hidden + j0 * stride;
+          const int64_t n = std::min(keys, length - j0);
+          if (two) {
+            value_tile_f32<2>(pr, ld, v, stride, n, d, orow, hidden, tile);
+          } else {
+            value_tile_f32<1>(pr, ld, v, stride, n, d, orow, hidden, tile);
+          }
         }
       }
     }
@@ -339,7 +431,12 @@ HADES_AVX512_BF16 void attention_head_bf16_avx512(const uint16_t* qkv, const Att
 
 void attention_head_bf16(const uint16_t* qkv, const AttentionParams& p, int64_t sequence,
                          int64_t head, float* out) {
-  attention_head_bf16_avx512(qkv, p, sequence, head, out);
+  attention_head_avx512(qkv, p, sequence, head, out);
+}
+
+void attention_head_f32(const float* qkv, const AttentionParams& p, int64_t sequence, int64_t head,
+                        float* out) {
+  attention_head_avx512(qkv, p, sequence, head, out);
 }
 
 }  // namespace hades::cpu
