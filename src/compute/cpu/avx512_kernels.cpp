@@ -346,84 +346,120 @@ bool attention_avx512_supported(int64_t head_dim) {
 
 namespace {
 
+// One (sequence, head): where its rows are, and how far each query sees.
+template <class T>
+struct HeadView {
+  const T* q;  // the sequence's first query row of this head; k and v follow at +hidden, +2 hidden
+  float* out;  // the sequence's first output row of this head
+  int64_t hidden, stride, head_dim, length, half, ld;
+  float scale;
+};
+
+// Query rows [i0, i0 + rows), which see keys [j0, j0 + keys) (j0 and keys even).
+struct QueryBlock {
+  int64_t i0, rows, j0, keys;
+};
+
+template <class T>
+HADES_AVX512_BF16 void block_scores(const HeadView<T>& h, const QueryBlock& qb, HeadBuffers& b) {
+  static const T kZeroRow[kMaxHeadDim] = {};
+  const int64_t key_blocks = (qb.keys + kLanes - 1) / kLanes;
+  for (int64_t r = 0; r < qb.rows; r += kTileRows) {
+    const T* tile[kTileRows];
+    for (int64_t t = 0; t < kTileRows; ++t) {
+      tile[t] = r + t < qb.rows ? h.q + (qb.i0 + r + t) * h.stride : kZeroRow;
+    }
+    for (int64_t c = 0; c < key_blocks; c += 2) {
+      float* s = b.scores.data() + r * h.ld + c * kLanes;
+      const int64_t key = qb.j0 + c * kLanes;
+      if (c + 1 < key_blocks) {
+        score_tile<2>(tile, h.head_dim, b, h.ld, key, h.scale, s, h.ld);
+      } else {
+        score_tile<1>(tile, h.head_dim, b, h.ld, key, h.scale, s, h.ld);
+      }
+    }
+  }
+}
+
+template <class T>
+HADES_AVX512_BF16 void block_softmax(const HeadView<T>& h, const QueryBlock& qb, HeadBuffers& b) {
+  for (int64_t r = 0; r < qb.rows; ++r) {
+    const int64_t i = qb.i0 + r;
+    const int64_t first = std::max<int64_t>(0, i - h.half) - qb.j0;
+    const int64_t last = std::min(h.length, i + h.half + 1) - qb.j0;
+    float* scores = b.scores.data() + r * h.ld;
+    b.inv_sums[static_cast<size_t>(r)] =
+        kBf16<T> ? softmax_row(scores, qb.keys, first, last, b.probs16.data() + r * h.ld)
+                 : softmax_row(scores, qb.keys, first, last, b.probs32.data() + r * h.ld);
+  }
+}
+
+template <class T>
+HADES_AVX512_BF16 void block_values(const HeadView<T>& h, const QueryBlock& qb,
+                                    const HeadBuffers& b) {
+  const int64_t hd = h.head_dim;
+  for (int64_t r = 0; r < qb.rows; r += kTileRows) {
+    const int64_t tile = std::min(kTileRows, qb.rows - r);
+    float* orow = h.out + (qb.i0 + r) * h.hidden;
+    for (int64_t d = 0; d < hd; d += 2 * kLanes) {
+      const bool two = d + kLanes < hd;
+      if constexpr (kBf16<T>) {
+        const uint16_t* pr = b.probs16.data() + r * h.ld;
+        const float* inv = b.inv_sums.data() + r;
+        const int64_t pair0 = qb.j0 / 2, pairs = qb.keys / 2;
+        if (two) {
+          value_tile<2>(pr, h.ld, b.vp.data(), hd, pair0, pairs, d, inv, orow, h.hidden, tile);
+        } else {
+          value_tile<1>(pr, h.ld, b.vp.data(), hd, pair0, pairs, d, inv, orow, h.hidden, tile);
+        }
+      } else {
+        // Only the sequence's own rows of V: past its end is the next sequence, or nothing.
+        const float* pr = b.probs32.data() + r * h.ld;
+        const float* v = h.q + 2 * h.hidden + qb.j0 * h.stride;
+        const int64_t n = std::min(qb.keys, h.length - qb.j0);
+        if (two) {
+          value_tile_f32<2>(pr, h.ld, v, h.stride, n, d, orow, h.hidden, tile);
+        } else {
+          value_tile_f32<1>(pr, h.ld, v, h.stride, n, d, orow, h.hidden, tile);
+        }
+      }
+    }
+  }
+}
+
 template <class T>
 HADES_AVX512_BF16 void attention_head_avx512(const T* qkv, const AttentionParams& p,
                                              int64_t sequence, int64_t head, float* out) {
   const int64_t hidden = p.num_heads * p.head_dim;
-  const int64_t stride = 3 * hidden;
   const int64_t begin = p.cu_seqlens[sequence];
   const int64_t length = p.cu_seqlens[sequence + 1] - begin;
-  const int64_t half = p.window > 0 ? p.window / 2 : length;
-  const int64_t hd = p.head_dim;
-  const T* q = qkv + begin * stride + head * hd;
-  float* o = out + begin * hidden + head * hd;
-  const int64_t ld = (length + 1) / 2 * 2 + 2 * kLanes;
+  const HeadView<T> h{qkv + begin * 3 * hidden + head * p.head_dim,
+                      out + begin * hidden + head * p.head_dim,
+                      hidden,
+                      3 * hidden,
+                      p.head_dim,
+                      length,
+                      p.window > 0 ? p.window / 2 : length,
+                      (length + 1) / 2 * 2 + 2 * kLanes,
+                      p.scale};
   thread_local HeadBuffers b;
-  b.scores.resize(static_cast<size_t>(kQueryBlock * ld));
+  b.scores.resize(static_cast<size_t>(kQueryBlock * h.ld));
   b.inv_sums.resize(kQueryBlock);
   if constexpr (kBf16<T>) {
-    b.probs16.resize(static_cast<size_t>(kQueryBlock * ld));
-    pack_keys_values(q + hidden, q + 2 * hidden, stride, length, hd, ld, b);
+    b.probs16.resize(static_cast<size_t>(kQueryBlock * h.ld));
+    pack_keys_values(h.q + hidden, h.q + 2 * hidden, h.stride, length, h.head_dim, h.ld, b);
   } else {
-    b.probs32.resize(static_cast<size_t>(kQueryBlock * ld));
-    pack_keys_f32(q + hidden, stride, length, hd, ld, b);
+    b.probs32.resize(static_cast<size_t>(kQueryBlock * h.ld));
+    pack_keys_f32(h.q + hidden, h.stride, length, h.head_dim, h.ld, b);
   }
-  static const T kZeroRow[kMaxHeadDim] = {};
   for (int64_t i0 = 0; i0 < length; i0 += kQueryBlock) {
     const int64_t rows = std::min(kQueryBlock, length - i0);
-    const int64_t j0 = std::max<int64_t>(0, i0 - half) / 2 * 2;  // whole pairs of keys
-    const int64_t j1 = std::min(length, i0 + rows + half);
-    const int64_t keys = (j1 - j0 + 1) / 2 * 2;
-    const int64_t key_blocks = (keys + kLanes - 1) / kLanes;
-    for (int64_t r = 0; r < rows; r += kTileRows) {
-      const T* tile[kTileRows];
-      for (int64_t t = 0; t < kTileRows; ++t) {
-        tile[t] = r + t < rows ? q + (i0 + r + t) * stride : kZeroRow;
-      }
-      for (int64_t c = 0; c < key_blocks; c += 2) {
-        float* s = b.scores.data() + r * ld + c * kLanes;
-        if (c + 1 < key_blocks) {
-          score_tile<2>(tile, hd, b, ld, j0 + c * kLanes, p.scale, s, ld);
-        } else {
-          score_tile<1>(tile, hd, b, ld, j0 + c * kLanes, p.scale, s, ld);
-        }
-      }
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t i = i0 + r;
-      const int64_t first = std::max<int64_t>(0, i - half) - j0;
-      const int64_t last = std::min(length, i + half + 1) - j0;
-      float* scores = b.scores.data() + r * ld;
-      b.inv_sums[static_cast<size_t>(r)] =
-          kBf16<T> ? softmax_row(scores, keys, first, last, b.probs16.data() + r * ld)
-                   : softmax_row(scores, keys, first, last, b.probs32.data() + r * ld);
-    }
-    for (int64_t r = 0; r < rows; r += kTileRows) {
-      const int64_t tile = std::min(kTileRows, rows - r);
-      float* orow = o + (i0 + r) * hidden;
-      for (int64_t d = 0; d < hd; d += 2 * kLanes) {
-        const bool two = d + kLanes < hd;
-        if constexpr (kBf16<T>) {
-          const uint16_t* pr = b.probs16.data() + r * ld;
-          const float* inv = b.inv_sums.data() + r;
-          if (two) {
-            value_tile<2>(pr, ld, b.vp.data(), hd, j0 / 2, keys / 2, d, inv, orow, hidden, tile);
-          } else {
-            value_tile<1>(pr, ld, b.vp.data(), hd, j0 / 2, keys / 2, d, inv, orow, hidden, tile);
-          }
-        } else {
-          // Only the sequence's own rows of V: past its end is the next sequence, or nothing.
-          const float* pr = b.probs32.data() + r * ld;
-          const float* v = q + 2 * hidden + j0 * stride;
-          const int64_t n = std::min(keys, length - j0);
-          if (two) {
-            value_tile_f32<2>(pr, ld, v, stride, n, d, orow, hidden, tile);
-          } else {
-            value_tile_f32<1>(pr, ld, v, stride, n, d, orow, hidden, tile);
-          }
-        }
-      }
-    }
+    const int64_t j0 = std::max<int64_t>(0, i0 - h.half) / 2 * 2;  // whole pairs of keys
+    const int64_t j1 = std::min(length, i0 + rows + h.half);
+    const QueryBlock qb{i0, rows, j0, (j1 - j0 + 1) / 2 * 2};
+    block_scores(h, qb, b);
+    block_softmax(h, qb, b);
+    block_values(h, qb, b);
   }
 }
 
