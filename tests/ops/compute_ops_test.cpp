@@ -34,6 +34,9 @@ class OpsTest : public ::testing::Test {
  protected:
   std::unique_ptr<Backend> reference_ = make_reference_backend();
   std::unique_ptr<Backend> cpu_ = make_cpu_backend();
+
+  // A linear layer of ROWS rows, run with teams of 1, 2, 3 and 7 threads, against the reference.
+  void few_rows_on_any_number_of_threads(int64_t rows, int64_t in, int64_t out);
 };
 
 struct LinearCase {
@@ -54,12 +57,19 @@ TEST_F(OpsTest, LinearMatchesReference) {
       {1100, 48, 40, true, Activation::gelu_erf},
       {9, 24, 40, true, Activation::tanh},
       {0, 16, 16, true, Activation::gelu_erf},
-      // Up to 8 rows the CPU backend's own small kernel (small_gemm.cpp) runs: panels of 16
-      // columns and a tail, weight rows split between the threads.
+      // Up to 8 rows the CPU backend's own small kernel (small_gemm.cpp) runs on AVX2: panels of
+      // 16 columns and a tail, weight rows split between the threads.
       {8, 384, 1536, true, Activation::gelu_erf},
       {7, 1536, 384, true, Activation::none},
       {3, 100, 20, true, Activation::relu},
       {2, 5, 3, false, Activation::none},
+      // On AVX-512, up to 64 rows of a layer whose outputs are whole panels of 64 run on
+      // panel_gemm.cpp: tiles of up to 6 rows, steps of 128 weight rows, both weight layouts
+      // (brgemm's blocks, and the plain matrix of K > 1024), K not a multiple of 16.
+      {64, 384, 384, true, Activation::gelu_erf},
+      {13, 200, 128, false, Activation::tanh},
+      {1, 1536, 384, true, Activation::relu},
+      {40, 1100, 192, true, Activation::gelu_tanh},
   };
   uint32_t seed = 1;
   for (const LinearCase& c : cases) {
@@ -78,9 +88,14 @@ TEST_F(OpsTest, LinearMatchesReference) {
 }
 
 TEST_F(OpsTest, LinearAddAccumulatesIntoTheResidual) {
-  for (const int64_t rows : {37, 6}) {  // oneDNN's kernel, then the small one
+  struct Shape {
+    int64_t rows, in, out;
+  };
+  // oneDNN's kernel, the small one, then panel_gemm with either weight layout (on AVX-512)
+  for (const Shape shape :
+       {Shape{37, 48, 40}, Shape{6, 48, 40}, Shape{11, 384, 128}, Shape{30, 1536, 64}}) {
+    const auto [rows, in, out] = shape;
     SCOPED_TRACE(rows);
-    const int64_t in = 48, out = 40;
     const auto w = random_vector(in * out, 21, 0.2f);
     const auto b = random_vector(out, 22);
     const auto x = random_vector(rows * in, 23);
@@ -97,7 +112,13 @@ TEST_F(OpsTest, LinearAddAccumulatesIntoTheResidual) {
 // The small kernel splits the weight rows between however many threads the caller's team has,
 // evenly or not, and adds their partial sums.
 TEST_F(OpsTest, AFewRowsGiveTheSameLinearOnAnyNumberOfThreads) {
-  const int64_t rows = 5, in = 200, out = 72;
+  for (const int64_t out : {72, 192}) {  // small_gemm's columns; panel_gemm's 3 panels
+    SCOPED_TRACE(out);
+    few_rows_on_any_number_of_threads(5, 200, out);
+  }
+}
+
+void OpsTest::few_rows_on_any_number_of_threads(int64_t rows, int64_t in, int64_t out) {
   const auto w = random_vector(in * out, 31, 0.2f);
   const auto b = random_vector(out, 32);
   const auto x = random_vector(rows * in, 33);
