@@ -23,16 +23,43 @@ struct Part {
   std::vector<int32_t> cu_seqlens;  // rebased to start at 0
 };
 
-// Cuts the sequences into at most PARTS runs of about total / PARTS tokens each.
+// A sequence's cost in token-equivalents: its tokens, plus attention, whose work per token grows
+// with the length (MiniLM on 2 Zen 4 cores: a 256-token sequence costs about 20 % more per token).
+double sequence_cost(int64_t length) {
+  constexpr double kAttentionLength = 1280.0;
+  return static_cast<double>(length) * (1.0 + static_cast<double>(length) / kAttentionLength);
+}
+
+// The share of a batch's cost that parts [0, p) of `parts` take: for T threads, 2 T parts, of
+// which the first T take kLargeShare in all and the others the rest. Each thread starts on a large
+// part; the small ones then even out where the large ones ended, which equal halves left to chance.
+// The benchmark corpus through MiniLM, fp32, 2 threads: with halves cut by tokens one thread waited
+// 5.1 % of the batches' time, the other 0.1 %; with these parts 3.0 % and 0.6 % (4 equal parts:
+// 2.5 % and 1.2 %; 8 equal parts, or small parts of 5 %: more work per token, no less wall time).
+double cumulative_share(int64_t p, int64_t parts) {
+  constexpr double kLargeShare = 0.8;
+  const int64_t large = parts / 2;
+  if (p <= large) return kLargeShare * static_cast<double>(p) / static_cast<double>(large);
+  return kLargeShare +
+         (1.0 - kLargeShare) * static_cast<double>(p - large) / static_cast<double>(parts - large);
+}
+
+// Cuts the sequences into at most PARTS runs whose costs follow cumulative_share, each cut at the
+// sequence boundary nearest to its share.
 std::vector<Part> split(const RaggedBatch& batch, int64_t parts) {
-  std::vector<Part> out;
-  const int64_t total = batch.tokens();
   const auto sequences = static_cast<size_t>(batch.sequences());
+  std::vector<double> cost(sequences + 1, 0.0);  // cost[s]: of the sequences before s
+  for (size_t s = 0; s < sequences; ++s) {
+    cost[s + 1] = cost[s] + sequence_cost(batch.cu_seqlens[s + 1] - batch.cu_seqlens[s]);
+  }
+  std::vector<Part> out;
   size_t first = 0;
   for (int64_t p = 1; p <= parts && first < sequences; ++p) {
-    const int64_t bound = total * p / parts;
+    const double bound = cost[sequences] * cumulative_share(p, parts);
     size_t last = first + 1;
-    while (last < sequences && batch.cu_seqlens[last] < bound) ++last;
+    while (last < sequences && cost[last] < bound) ++last;
+    // cost[last] >= bound: one sequence fewer may land nearer to it.
+    if (last > first + 1 && bound - cost[last - 1] < cost[last] - bound) --last;
     if (p == parts) last = sequences;
     Part part;
     part.first_sequence = first;
@@ -87,7 +114,8 @@ EncoderOutput forward_parallel(const Encoder& encoder, const RaggedBatch& batch,
   const int64_t threads =
       std::clamp<int64_t>(std::min<int64_t>(omp_get_max_threads(), batch.sequences()), 1,
                           std::max<int64_t>(1, batch.tokens() / kMinTokensPerThread));
-  const std::vector<Part> parts = split(batch, threads);
+  if (threads < 2) return encoder.forward(batch, with_pooler);
+  const std::vector<Part> parts = split(batch, 2 * threads);
   if (parts.size() < 2) return encoder.forward(batch, with_pooler);
 
   const auto h = static_cast<size_t>(encoder.hidden_size());
