@@ -32,6 +32,7 @@
 // uninitialised once they are inlined (GCC bug 105593).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"  // the same, in the shuffles of transpose16
 #endif
 
 namespace hades::cpu {
@@ -119,20 +120,65 @@ inline __mmask16 lanes_in(int64_t b, int64_t first, int64_t last) {
   return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
 
+// Transposes the 16 × 16 32-bit values of r: r[i] lane c becomes r[c] lane i.
+HADES_AVX512_BF16 inline void transpose16(__m512i (&r)[kLanes]) {
+  __m512i t[kLanes];
+  for (int i = 0; i < kLanes; i += 2) {  // per 128-bit lane: [a0 b0 a1 b1], [a2 b2 a3 b3]
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  __m512i u[kLanes];  // u[4g + q], 128-bit lane L: column 4L + q of rows 4g .. 4g + 3
+  for (int g = 0; g < 4; ++g) {
+    u[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+    u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+    u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+    u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+  }
+  for (int q = 0; q < 4; ++q) {  // the 4 × 4 128-bit lanes of u[q], u[4 + q], ...: transposed
+    const __m512i a = _mm512_shuffle_i32x4(u[q], u[4 + q], 0x44);
+    const __m512i b = _mm512_shuffle_i32x4(u[q], u[4 + q], 0xee);
+    const __m512i c = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0x44);
+    const __m512i d = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0xee);
+    r[q] = _mm512_shuffle_i32x4(a, c, 0x88);
+    r[4 + q] = _mm512_shuffle_i32x4(a, c, 0xdd);
+    r[8 + q] = _mm512_shuffle_i32x4(b, d, 0x88);
+    r[12 + q] = _mm512_shuffle_i32x4(b, d, 0xdd);
+  }
+}
+
+// kp[p][j] = pair p0 + p of key j, for KEYS keys (k: the first one's row, rows `stride` apart;
+// the block's other keys up to 16 are zero) and PAIRS pairs from p0 (kp: pair p0's first key).
+HADES_AVX512_BF16 void pack_key_block(const uint16_t* k, int64_t stride, int64_t keys, int64_t p0,
+                                      int64_t pairs, uint32_t* kp, int64_t ld) {
+  const auto mask = static_cast<__mmask16>((1u << pairs) - 1u);
+  __m512i r[kLanes];
+  for (int64_t j = 0; j < kLanes; ++j) {
+    r[j] =
+        j < keys ? _mm512_maskz_loadu_epi32(mask, k + j * stride + 2 * p0) : _mm512_setzero_si512();
+  }
+  transpose16(r);
+  for (int64_t p = 0; p < pairs; ++p) _mm512_storeu_si512(kp + p * ld, r[p]);
+}
+
 // K and V of one (sequence, head) in the pair layouts above, from their bf16 rows (`stride`
-// apart); ld >= length + 32, even.
-HADES_AVX512_BF16 void pack_keys_values(const uint16_t* k, const uint16_t* v, int64_t stride,
-                                        int64_t length, int64_t head_dim, int64_t ld,
-                                        HeadBuffers& b) {
+// apart); ld >= length + 32, even. K goes by blocks of 16 keys × 16 pairs, transposed in
+// registers. Not inlined: the transpose's registers stay out of the dot-product loops'
+// allocation.
+HADES_AVX512_BF16 __attribute__((noinline)) void pack_keys_values(const uint16_t* k,
+                                                                  const uint16_t* v, int64_t stride,
+                                                                  int64_t length, int64_t head_dim,
+                                                                  int64_t ld, HeadBuffers& b) {
   const int64_t pairs = head_dim / 2;
-  b.kp.assign(static_cast<size_t>(pairs * ld), 0u);
+  const int64_t packed = (length + kLanes - 1) / kLanes * kLanes;  // keys written by blocks
+  b.kp.resize(static_cast<size_t>(pairs * ld));
   b.vp.resize(static_cast<size_t>(ld / 2 * head_dim));
-  for (int64_t j = 0; j < length; ++j) {
-    __builtin_prefetch(k + (j + kPrefetchRows) * stride);  // rows are 3 hidden widths apart
-    for (int64_t p = 0; p < pairs; ++p) {
-      uint32_t pair;
-      std::memcpy(&pair, k + j * stride + 2 * p, sizeof pair);
-      b.kp[static_cast<size_t>(p * ld + j)] = pair;
+  for (int64_t p = 0; p < pairs; ++p) {
+    std::fill(b.kp.begin() + p * ld + packed, b.kp.begin() + (p + 1) * ld, 0u);
+  }
+  for (int64_t j0 = 0; j0 < length; j0 += kLanes) {
+    for (int64_t p0 = 0; p0 < pairs; p0 += kLanes) {
+      pack_key_block(k + j0 * stride, stride, std::min(kLanes, length - j0), p0,
+                     std::min(kLanes, pairs - p0), b.kp.data() + p0 * ld + j0, ld);
     }
   }
   const __m256i zero = _mm256_setzero_si256();
