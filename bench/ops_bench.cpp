@@ -109,9 +109,7 @@ void LinearStack(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(
       flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
-BENCHMARK(LinearStack)
-    ->ArgsProduct({{1, 4, 9, 16, 32, 64}, {0, 1, 2}})
-    ->UseRealTime();
+BENCHMARK(LinearStack)->ArgsProduct({{1, 4, 9, 16, 32, 64}, {0, 1, 2}})->UseRealTime();
 
 // args: sequences, tokens per sequence, precision (0 fp32, 2 bf16: bf16 products)
 void Attention(benchmark::State& state) {

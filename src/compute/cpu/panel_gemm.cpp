@@ -110,17 +110,8 @@ HADES_AVX512 void run_panel(const PanelLayer& layer, int64_t p, const float* x, 
   }
   const int64_t c0 = p * kPanelColumns;
   for (int64_t r = 0; r < rows; ++r) {
-    float* s = sums + r * kPanelColumns;
-    if (layer.bias != nullptr) {
-      for (int64_t j = 0; j < kPanelColumns; ++j) s[j] += layer.bias[c0 + j];
-    }
-    float* dst = y + r * layer.out + c0;
-    if (accumulate) {
-      for (int64_t j = 0; j < kPanelColumns; ++j) dst[j] += s[j];
-    } else {
-      activate_row(s, kPanelColumns, act);
-      std::copy(s, s + kPanelColumns, dst);
-    }
+    finish_row(sums + r * kPanelColumns, layer.bias != nullptr ? layer.bias + c0 : nullptr,
+               kPanelColumns, y + r * layer.out + c0, act, accumulate);
   }
 }
 

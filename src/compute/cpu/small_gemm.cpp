@@ -119,16 +119,8 @@ HADES_AVX2 void finish_columns(const SmallGemmLayer& layer, const float* partial
         const float* part = partials + p * rows * n + r * n + c;
         for (int64_t j = 0; j < w; ++j) row[j] += part[j];
       }
-      if (layer.bias != nullptr) {
-        for (int64_t j = 0; j < w; ++j) row[j] += layer.bias[c + j];
-      }
-      float* dst = y + r * n + c;
-      if (accumulate) {
-        for (int64_t j = 0; j < w; ++j) dst[j] += row[j];
-      } else {
-        activate_row(row, w, act);
-        std::copy(row, row + w, dst);
-      }
+      finish_row(row, layer.bias != nullptr ? layer.bias + c : nullptr, w, y + r * n + c, act,
+                 accumulate);
     }
   }
 }

@@ -80,4 +80,20 @@ __attribute__((always_inline)) inline void activate_row(float* y, int64_t n, Act
   }
 }
 
+// The end of a linear layer's row in the few-row kernels (small_gemm, panel_gemm), as oneDNN
+// applies it after the product: sums[0, n) plus bias (null: none), then act and stored into dst,
+// or added into dst when `accumulate` (act is then none). sums is overwritten.
+__attribute__((always_inline)) inline void finish_row(float* sums, const float* bias, int64_t n,
+                                                      float* dst, Activation act, bool accumulate) {
+  if (bias != nullptr) {
+    for (int64_t j = 0; j < n; ++j) sums[j] += bias[j];
+  }
+  if (accumulate) {
+    for (int64_t j = 0; j < n; ++j) dst[j] += sums[j];
+    return;
+  }
+  activate_row(sums, n, act);
+  for (int64_t j = 0; j < n; ++j) dst[j] = sums[j];
+}
+
 }  // namespace hades::cpu
