@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
-#include <thread>
 #include <vector>
 
 namespace hades {
@@ -124,16 +123,11 @@ EncoderOutput forward_parallel(const Encoder& encoder, const RaggedBatch& batch,
   if (with_pooler) out.pooled.resize(static_cast<size_t>(batch.sequences()) * h);
   std::atomic<size_t> next = 0;
   std::vector<std::exception_ptr> errors(parts.size());
-  const int caller_threads = omp_get_max_threads();
-  {
-    std::vector<std::jthread> helpers;
-    for (int64_t t = 1; t < std::min<int64_t>(threads, static_cast<int64_t>(parts.size())); ++t) {
-      helpers.emplace_back(
-          [&] { take_parts(encoder, batch, with_pooler, parts, next, errors, out); });
-    }
-    take_parts(encoder, batch, with_pooler, parts, next, errors, out);
-  }
-  omp_set_num_threads(caller_threads);
+  // The caller's own OpenMP team takes the parts. Helper threads made per batch shared the cores
+  // with the team's other thread, which spins for milliseconds after the last parallel region;
+  // the team's threads also keep their thread_local buffers from one batch to the next.
+#pragma omp parallel num_threads(static_cast <int>(std::min <int64_t>(threads, std::ssize(parts))))
+  take_parts(encoder, batch, with_pooler, parts, next, errors, out);
   for (const std::exception_ptr& error : errors) {
     if (error) std::rethrow_exception(error);
   }
