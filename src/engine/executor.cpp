@@ -177,7 +177,8 @@ ExecutorStats Executor::stats() const {
 void Executor::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !tasks_.empty(); });
+    wait_with_team_asleep(wake_, lock,
+                          [this] { return stopping_ || !queue_.empty() || !tasks_.empty(); });
     drop_cancelled();
     if (queue_.empty() && tasks_.empty()) {
       if (stopping_) return;  // nothing is left to finish
