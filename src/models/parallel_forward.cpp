@@ -126,7 +126,8 @@ EncoderOutput forward_parallel(const Encoder& encoder, const RaggedBatch& batch,
   // The caller's own OpenMP team takes the parts. Helper threads made per batch shared the cores
   // with the team's other thread, which spins for milliseconds after the last parallel region;
   // the team's threads also keep their thread_local buffers from one batch to the next.
-#pragma omp parallel num_threads(static_cast <int>(std::min <int64_t>(threads, std::ssize(parts))))
+  const int team = static_cast<int>(std::min<int64_t>(threads, std::ssize(parts)));
+#pragma omp parallel num_threads(team)
   take_parts(encoder, batch, with_pooler, parts, next, errors, out);
   for (const std::exception_ptr& error : errors) {
     if (error) std::rethrow_exception(error);
