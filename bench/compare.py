@@ -9,6 +9,9 @@ Runs the same real-prose corpus through
      --dtypes entry beside fp32 another service with the model at that dtype, one pass, for its
      short-text latency over the socket,
   3. sentence-transformers with PyTorch fp32 on CPU, with the same thread count,
+  4. a ModernBERT-base token classifier of chonky's shape over one document in chonky's windows,
+     through hades (per dtype) and through transformers fp32 (bench/compare_modernbert.py;
+     --no-modernbert leaves it out),
 measures the machine's GEMM peak with oneDNN at the model's shapes in the same run, and prints
 per engine: texts/s, tokens/s, p50/p99 latency of one short text, load time, peak RSS, the ratios
 hades / sentence-transformers, and the model's end-to-end FLOP/s as a fraction of the GEMM peak.
@@ -35,6 +38,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import compare_modernbert
 
 REPO = Path(__file__).resolve().parent.parent
 ST_PINS = ["torch==2.15.0", "transformers==5.24.0", "sentence-transformers==6.2.0",
@@ -145,6 +150,8 @@ def main() -> None:
                     "(auto: fp32, bf16 where the CPU has it natively, int8)")
     ap.add_argument("--venv", default=None, help="a venv with sentence-transformers (default: "
                     "BUILD/bench-venv, created with the pinned packages)")
+    ap.add_argument("--no-modernbert", dest="modernbert", action="store_false",
+                    help="leave out the ModernBERT chunking comparison")
     args = ap.parse_args()
     build = Path(args.build)
     bench = build / "bench" / "hades_bench_compare"
@@ -180,7 +187,15 @@ def main() -> None:
     for key in [k for k in results if k.startswith("service")]:  # tokens as the in-process pass
         results[key]["tokens_per_s"] = (results[key]["texts_per_s"] * results["hades"]["tokens"]
                                         / len(c["texts"]))
+    if args.modernbert:
+        results["modernbert"] = compare_modernbert.run(build, bench, python, c["texts"], dtypes,
+                                                       args.runs, args.threads, env)
     report(results, folder, c, args, python)
+    if args.modernbert:
+        gemm = results["gemm"]
+        compare_modernbert.report(results["modernbert"], {
+            "fp32": gemm["fp32"]["peak_gflops"],
+            "bf16": gemm["bf16"]["peak_gflops"] if gemm["bf16"] else None})
     (work / "compare-results.json").write_text(json.dumps(results, indent=1))
 
 

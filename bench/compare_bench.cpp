@@ -11,6 +11,9 @@
 //       short-text latency, the server's peak RSS
 //   hades_bench_compare gemm [--rows R]
 //       oneDNN fp32 (and bf16 where the CPU has it natively) matmul GFLOP/s at the model's shapes
+//   hades_bench_compare chunk --model DIR --document FILE [--runs N] [--dtype fp32|int8|bf16]
+//       a chonky-style token classifier (ClassifierModel::chunk) over one document: load time,
+//       seconds per pass (median of N, after a warm-up pass), its windows, peak RSS
 //
 // The corpus is {"texts": [...], "short": [...]}: the texts to embed and the short queries.
 #include <CLI/CLI.hpp>
@@ -21,6 +24,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -30,6 +34,7 @@
 #include "hades/client.hpp"
 #include "hades/error.hpp"
 #include "hub/downloader.hpp"
+#include "models/classifier_model.hpp"
 #include "models/embedding_model.hpp"
 #include "support/gemm_peak.hpp"
 
@@ -156,6 +161,31 @@ json run_inprocess(const std::string& model_name, const Corpus& corpus, int runs
   return out;
 }
 
+// ClassifierModel::chunk over the whole document, RUNS times after a warm-up pass.
+json run_chunk(const std::string& folder, const std::string& document_path, int runs,
+               hades::LinearPrecision precision) {
+  std::ifstream in(document_path, std::ios::binary);
+  if (!in) throw hades::Error(hades::ErrorCode::not_found, document_path + ": document not found");
+  const std::string document{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const auto load_start = Clock::now();
+  const auto model = hades::ClassifierModel::load(folder, {.precision = precision});
+  const double load_ms = seconds_since(load_start) * 1e3;
+  const hades::Chunks first = model->chunk(document);
+  std::vector<double> seconds;
+  for (int r = 0; r < runs; ++r) {
+    const auto start = Clock::now();
+    model->chunk(document);
+    seconds.push_back(seconds_since(start));
+  }
+  return {{"load_ms", load_ms},
+          {"seconds", median(seconds)},
+          {"run_seconds", seconds},
+          {"windows", first.windows},
+          {"chunks", first.chunks.size()},
+          {"peak_rss_bytes", peak_rss_bytes("self")},
+          {"dtype", hades::linear_precision_name(precision)}};
+}
+
 // One pass of the corpus through the service: CLIENTS threads take requests of REQUEST_TEXTS
 // consecutive texts from a shared cursor until none is left.
 double service_pass(const hades::ClientOptions& options, const std::string& model,
@@ -212,6 +242,14 @@ json run_service(const std::string& socket, const std::string& model, const Corp
   return out;
 }
 
+void add_dtype_option(CLI::App* sub, hades::LinearPrecision& precision) {
+  sub->add_option("--dtype", precision, "precision of the linear layers")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, hades::LinearPrecision>{{"fp32", hades::LinearPrecision::fp32},
+                                                        {"int8", hades::LinearPrecision::int8},
+                                                        {"bf16", hades::LinearPrecision::bf16}}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -227,12 +265,14 @@ int main(int argc, char** argv) {
     sub->add_option("--model", model, "model id or folder");
     sub->add_option("--corpus", corpus_path, "corpus JSON")->required();
     sub->add_option("--runs", runs, "passes over the corpus (median reported)");
-    sub->add_option("--dtype", precision, "precision of the linear layers")
-        ->transform(CLI::CheckedTransformer(
-            std::map<std::string, hades::LinearPrecision>{{"fp32", hades::LinearPrecision::fp32},
-                                                          {"int8", hades::LinearPrecision::int8},
-                                                          {"bf16", hades::LinearPrecision::bf16}}));
+    add_dtype_option(sub, precision);
   }
+  std::string document;
+  CLI::App* chunk = app.add_subcommand("chunk", "a chonky-style model over one document");
+  chunk->add_option("--model", model, "model folder")->required();
+  chunk->add_option("--document", document, "the text to chunk")->required();
+  chunk->add_option("--runs", runs, "passes over the document (median reported)");
+  add_dtype_option(chunk, precision);
   CLI::App* inprocess = app.get_subcommand("inprocess");
   inprocess->add_option("--batch-tokens", batch_tokens, "token budget of one forward pass");
   inprocess->add_option("--embeddings", embeddings,
@@ -248,6 +288,8 @@ int main(int argc, char** argv) {
     json out;
     if (app.got_subcommand("gemm")) {
       out = hades::bench::gemm_peak(rows);
+    } else if (app.got_subcommand("chunk")) {
+      out = run_chunk(model, document, runs, precision);
     } else if (app.got_subcommand("inprocess")) {
       out =
           run_inprocess(model, read_corpus(corpus_path), runs, batch_tokens, precision, embeddings);
