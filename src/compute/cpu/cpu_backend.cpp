@@ -441,10 +441,7 @@ class CpuBackend final : public Backend {
                         float* out) const override {
 #pragma omp parallel for schedule(static) if (rows * width >= kMinParallelElements)
     for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t i = 0; i < width; ++i) {
-        out[r * width + i] =
-            apply_activation(x[r * 2 * width + i], act) * x[r * 2 * width + width + i];
-      }
+      cpu::gated_activate_row(x + r * 2 * width, width, act, out + r * width);
     }
   }
 

@@ -34,6 +34,10 @@ void round_qkv_bf16(const float* qkv, int64_t count, uint16_t* out);
 // y[i] = act(y[i]), i < count, within about 2e-7 of ops_common.hpp's apply_activation.
 void activate(float* y, int64_t count, Activation act);
 
+// out[i] = act(x[i]) · x[width + i], i < width: one row of a gated linear unit (ModernBERT's
+// GeGLU: the input half, then the gate half), act within about 2e-7 of apply_activation.
+void gated_activate_row(const float* x, int64_t width, Activation act, float* out);
+
 // out[i] = x[i] rounded to bfloat16 bits (nearest even), i < count: a bf16 matmul's input.
 void round_to_bf16(const float* x, int64_t count, uint16_t* out);
 
