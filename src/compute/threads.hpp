@@ -1,4 +1,5 @@
-// The calling thread's share of the OpenMP compute pool, narrowed to one thread for a scope.
+// The calling thread's share of the OpenMP compute pool: narrowed to one thread for a scope, or
+// asleep while the thread waits for work.
 #pragma once
 
 #include <omp.h>
