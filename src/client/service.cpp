@@ -235,17 +235,39 @@ std::optional<int64_t> lock_holder_pid(const std::string& lock_path) {
   return std::nullopt;
 }
 
+namespace {
+
+// The state letter in a /proc/.../stat line ('R', 'S', 'Z', ...); 0 when it cannot be read.
+char proc_state(const std::string& stat_path) {
+  std::ifstream stat(stat_path);
+  std::string text;
+  if (!std::getline(stat, text)) return 0;
+  const size_t name_end = text.rfind(')');
+  if (name_end == std::string::npos || name_end + 2 >= text.size()) return 0;
+  return text[name_end + 2];
+}
+
+bool exited(char state) {
+  return state == 0 || state == 'Z' || state == 'X';
+}
+
+}  // namespace
+
 bool process_alive(int64_t pid) {
   if (pid <= 0) return false;
   if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;
-  // An exited process that nobody has reaped yet still answers kill(); its state says "Z".
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(stat, text)) return false;
-  const size_t name_end = text.rfind(')');
-  if (name_end == std::string::npos || name_end + 2 >= text.size()) return false;
-  const char state = text[name_end + 2];
-  return state != 'Z' && state != 'X';
+  // An exited process that nobody has reaped yet still answers kill(); its state says "Z". The
+  // main thread alone says little: after SIGKILL, or pthread_exit() in main, it is a zombie while
+  // other threads still run or still hold the process's files (its listening socket among them).
+  // The process has exited once every thread has.
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::error_code error;
+  for (fs::directory_iterator it(proc + "/task", error), end; !error && it != end;
+       it.increment(error)) {
+    if (!exited(proc_state((it->path() / "stat").string()))) return true;
+  }
+  if (!error) return false;
+  return !exited(proc_state(proc + "/stat"));
 }
 
 std::optional<int64_t> service_pid(const ClientOptions& options) {

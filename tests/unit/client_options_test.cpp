@@ -2,12 +2,17 @@
 // service management stands on.
 #include <gtest/gtest.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fcntl.h>
 
+#include <chrono>
+#include <csignal>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include "client/service.hpp"
 #include "client/wire.hpp"
@@ -196,6 +201,38 @@ TEST(ClientService, ExitedProcessesAreNotAliveEvenUnreaped) {
   EXPECT_FALSE(client::process_alive(child));
   EXPECT_FALSE(client::process_alive(0));
   EXPECT_FALSE(client::process_alive(-1));
+}
+
+// A process whose main thread has exited while another thread runs on is alive: its main thread
+// is a zombie, as it is for a moment while SIGKILL takes down a multithreaded daemon that still
+// holds its listening socket.
+TEST(ClientService, AProcessIsAliveWhileAnyOfItsThreadsRuns) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    std::thread([] {
+      for (;;) ::pause();
+    }).detach();
+    // The exit system call ends this thread alone (pthread_exit would unwind into gtest).
+    ::syscall(SYS_exit, 0);
+  }
+  ASSERT_GT(child, 0);
+  // Wait until the child's main thread has become a zombie, leaving its second thread.
+  const std::string leader = "/proc/" + std::to_string(child) + "/stat";
+  bool leader_exited = false;
+  for (int i = 0; i < 1000 && !leader_exited; ++i) {
+    std::ifstream stat(leader);
+    std::string text;
+    std::getline(stat, text);
+    const size_t name_end = text.rfind(')');
+    leader_exited =
+        name_end != std::string::npos && name_end + 2 < text.size() && text[name_end + 2] == 'Z';
+    if (!leader_exited) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(leader_exited);
+  EXPECT_TRUE(client::process_alive(child)) << "its second thread still runs";
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_FALSE(client::process_alive(child));
 }
 
 }  // namespace
