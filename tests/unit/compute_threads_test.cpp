@@ -113,7 +113,12 @@ TEST(WaitWithTeamAsleep, AWaitWithTheTeamInThePoolIsSeenSpinning) {
   Waiter waiter(false);
   std::this_thread::sleep_for(50ms);
   const double before = waiter.team_cpu_seconds();
-  std::this_thread::sleep_for(300ms);
+  // On a loaded machine a spinning thread gets only its share of a CPU: wait until it has used
+  // 0.1 CPU-s, which a sleeping team never does.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (waiter.team_cpu_seconds() - before <= 0.1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
   EXPECT_GT(waiter.team_cpu_seconds() - before, 0.1);
 }
 
