@@ -1,5 +1,6 @@
 #include "server/http_server.hpp"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -116,7 +117,7 @@ struct ServerCore {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(ServerCore& server, Protocol::socket socket)
-      : server_(server), stream_(std::move(socket)) {
+      : server_(server), stream_(std::move(socket)), fd_(stream_.socket().native_handle()) {
     ++server_.connections;
   }
   ~Session() {
@@ -137,13 +138,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // At shutdown, or to make room at the connection limit: a connection waiting for a request is
   // closed; one that is reading, running or answering a request finishes it first.
   void close_if_idle() {
-    if (reading_ && buffer_.size() == 0 && parser_ && !parser_->got_some()) close();
+    if (reading_ && buffer_.size() == 0 && parser_ && !parser_->got_some() && !request_waiting()) {
+      close();
+    }
   }
 
   // Since when the connection has waited for its next request with nothing of it read, or
   // nullopt; any thread may ask. A true answer may be stale: close_if_idle decides.
   std::optional<Clock::time_point> idle_since() const {
-    if (!idle_) return std::nullopt;
+    if (!idle_ || request_waiting()) return std::nullopt;
     return Clock::time_point(Clock::duration(idle_since_ticks_.load()));
   }
   // Takes the connection out of idle_since's answers, so that it is picked only once; false when
@@ -163,6 +166,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void write(HttpReply reply, bool keep_alive);
   void on_write(beast::error_code ec);
   void discard_then_close();
+  // Whether bytes of a request wait in the socket, unread: on a loaded machine the read that
+  // takes them may not have run yet, and the client, which has sent its request, is not idle.
+  bool request_waiting() const {
+    int bytes = 0;
+    return ::ioctl(fd_, FIONREAD, &bytes) == 0 && bytes > 0;
+  }
   void close() {
     beast::error_code ignored;
     stream_.socket().shutdown(Protocol::socket::shutdown_both, ignored);
@@ -183,6 +192,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Written on the strand, read by the acceptor (idle_since).
   std::atomic<bool> idle_{false};
   std::atomic<Clock::rep> idle_since_ticks_{0};
+  // The socket's descriptor, for request_waiting from the acceptor's thread without touching the
+  // stream. Once the strand has closed it the number may be reused; a wrong answer then only
+  // spares or picks a connection that is going anyway.
+  const int fd_;
 };
 
 void Session::read_request() {
