@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "compute/backend.hpp"
+#include "compute/cpu/int8_kernels.hpp"
 #include "core/dtype.hpp"
 #include "hades/error.hpp"
 
@@ -150,6 +151,40 @@ TEST(LowPrecisionTest, Int8ProductsDoNotSaturate) {
   int8->linear(*int8->pack_linear({w, {}, in, out}), x.data(), rows, actual.data(),
                Activation::none);
   expect_within(expected, actual, int8_bounds(x, w, c), 1.0);
+}
+
+// The vectorised weight quantizer against the plain one it replaced: lround(w / scale) clamped,
+// on random rows (every length around the vector widths) and on rows full of exact halves.
+TEST(LowPrecisionTest, Int8WeightCodesAreRoundedAsLroundDoes) {
+  const auto check = [](const std::vector<float>& row, int32_t code_max) {
+    float max_abs = 0.0f;
+    for (const float v : row) max_abs = std::max(max_abs, std::fabs(v));
+    const float scale = max_abs > 0.0f ? max_abs / static_cast<float>(code_max) : 1.0f;
+    std::vector<int8_t> codes(row.size());
+    float actual_scale = 0.0f;
+    const int32_t sum = cpu::quantize_weight_row(row.data(), static_cast<int64_t>(row.size()),
+                                                 code_max, codes.data(), &actual_scale);
+    EXPECT_EQ(actual_scale, scale);
+    int32_t expected_sum = 0;
+    for (size_t k = 0; k < row.size(); ++k) {
+      const auto code =
+          std::clamp(static_cast<int32_t>(std::lround(row[k] / scale)), -code_max, code_max);
+      ASSERT_EQ(codes[k], code) << "element " << k << " of " << row.size() << ": " << row[k];
+      expected_sum += code;
+    }
+    EXPECT_EQ(sum, expected_sum);
+  };
+  for (const int64_t length : {1, 7, 15, 16, 17, 31, 32, 33, 64, 100, 384, 1000}) {
+    check(random_vector(static_cast<size_t>(length), static_cast<uint32_t>(length)), 127);
+    check(random_vector(static_cast<size_t>(length), static_cast<uint32_t>(length) + 1), 63);
+  }
+  // max |w| = 127 makes the scale exactly 1: each w is its own code before rounding.
+  std::vector<float> halves{127.0f,      -127.0f,      0.5f,  -0.5f,  1.5f,
+                            -1.5f,       2.5f,         -2.5f, 126.5f, -126.5f,
+                            0.49999997f, -0.49999997f, 0.0f,  -0.0f,  3.4999998f};
+  for (int i = 0; i < 40; ++i) halves.push_back(static_cast<float>(i % 17) - 8.5f);
+  check(halves, 127);
+  check(std::vector<float>(33, 0.0f), 127);
 }
 
 TEST(LowPrecisionTest, Int8WeightsHoldAQuarterOfTheBytes) {

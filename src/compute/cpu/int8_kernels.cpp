@@ -1,5 +1,7 @@
 #include "compute/cpu/int8_kernels.hpp"
 
+#include <cmath>
+
 #include "compute/cpu/vector_math.hpp"
 
 namespace hades::cpu {
@@ -32,6 +34,35 @@ void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, uint8_t* q, fl
     scales[r] = scale;
     zero_points[r] = zero;
   }
+}
+
+HADES_MULTIVERSION
+int32_t quantize_weight_row(const float* w, int64_t count, int32_t code_max, int8_t* codes,
+                            float* scale) {
+  float max_abs = 0.0f;
+#pragma omp simd reduction(max : max_abs)
+  for (int64_t k = 0; k < count; ++k) {
+    const float a = std::fabs(w[k]);
+    max_abs = a > max_abs ? a : max_abs;
+  }
+  const auto limit = static_cast<float>(code_max);
+  const float s = max_abs > 0.0f ? max_abs / limit : 1.0f;
+  int32_t sum = 0;
+  // Rounding by parts, because lround is a library call per element: v − trunc(v) is exact, and
+  // clamping before rounding gives what clamping after does, the bounds being whole numbers.
+#pragma omp simd reduction(+ : sum)
+  for (int64_t k = 0; k < count; ++k) {
+    float v = w[k] / s;
+    v = v < -limit ? -limit : (v > limit ? limit : v);
+    const float whole = std::trunc(v);
+    const float part = v - whole;
+    const float rounded = whole + (part >= 0.5f ? 1.0f : (part <= -0.5f ? -1.0f : 0.0f));
+    const auto code = static_cast<int32_t>(rounded);
+    codes[k] = static_cast<int8_t>(code);
+    sum += code;
+  }
+  *scale = s;
+  return sum;
 }
 
 HADES_MULTIVERSION

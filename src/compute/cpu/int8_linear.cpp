@@ -145,19 +145,9 @@ class Int8Linear final : public CpuPackedLinear {
     weight_scales_.resize(static_cast<size_t>(w.out_features));
     weight_sums_.resize(static_cast<size_t>(w.out_features));
     for (int64_t c = 0; c < w.out_features; ++c) {
-      const float* row = w.weight.data() + c * w.in_features;
-      float max_abs = 0.0f;
-      for (int64_t k = 0; k < w.in_features; ++k) max_abs = std::max(max_abs, std::fabs(row[k]));
-      const float scale = max_abs > 0.0f ? max_abs / static_cast<float>(code_max) : 1.0f;
-      int32_t sum = 0;
-      for (int64_t k = 0; k < w.in_features; ++k) {
-        const auto code = static_cast<int32_t>(std::lround(row[k] / scale));
-        const int32_t clamped = std::clamp(code, -code_max, code_max);
-        codes[c * w.in_features + k] = static_cast<int8_t>(clamped);
-        sum += clamped;
-      }
-      weight_scales_[c] = scale;
-      weight_sums_[c] = sum;
+      weight_sums_[c] =
+          quantize_weight_row(w.weight.data() + c * w.in_features, w.in_features, code_max,
+                              codes.data() + c * w.in_features, &weight_scales_[c]);
     }
     return codes;
   }
