@@ -185,6 +185,17 @@ TEST(LowPrecisionTest, Int8WeightCodesAreRoundedAsLroundDoes) {
   for (int i = 0; i < 40; ++i) halves.push_back(static_cast<float>(i % 17) - 8.5f);
   check(halves, 127);
   check(std::vector<float>(33, 0.0f), 127);
+  // A NaN weight (a corrupt file) gets code 0; the others keep theirs.
+  std::vector<float> with_nan(20, 2.0f);
+  with_nan[3] = std::nanf("");
+  with_nan[0] = 127.0f;
+  std::vector<int8_t> codes(with_nan.size());
+  float scale = 0.0f;
+  const int32_t sum = cpu::quantize_weight_row(with_nan.data(), 20, 127, codes.data(), &scale);
+  EXPECT_EQ(scale, 1.0f);
+  EXPECT_EQ(codes[3], 0);
+  EXPECT_EQ(codes[5], 2);
+  EXPECT_EQ(sum, 127 + 18 * 2);
 }
 
 TEST(LowPrecisionTest, Int8WeightsHoldAQuarterOfTheBytes) {

@@ -53,6 +53,7 @@ int32_t quantize_weight_row(const float* w, int64_t count, int32_t code_max, int
 #pragma omp simd reduction(+ : sum)
   for (int64_t k = 0; k < count; ++k) {
     float v = w[k] / s;
+    v = v == v ? v : 0.0f;  // a NaN weight gets code 0 (converting NaN to an integer is undefined)
     v = v < -limit ? -limit : (v > limit ? limit : v);
     const float whole = std::trunc(v);
     const float part = v - whole;

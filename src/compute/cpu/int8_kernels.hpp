@@ -19,8 +19,8 @@ void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, uint8_t* q, fl
                       int32_t* zero_points);
 
 // Quantizes one row of weights symmetrically: scale = max |w| / code_max (1 for a row of zeros),
-// code = round(w / scale) with halves away from zero (as std::lround), within ±code_max. Writes
-// the codes and the scale; returns the sum of the codes.
+// code = round(w / scale) with halves away from zero (as std::lround), within ±code_max; a NaN
+// weight gets code 0. Writes the codes and the scale; returns the sum of the codes.
 int32_t quantize_weight_row(const float* w, int64_t count, int32_t code_max, int8_t* codes,
                             float* scale);
 
