@@ -209,16 +209,19 @@ def _retry_after(response: Response) -> Optional[float]:
     return float(text) if text.isdigit() and len(text) < 4 else None
 
 
-def retry_delay(response: Response, error: HadesError, retry: int, retries: int,
-                deadline: float) -> Optional[float]:
-    """Seconds to wait before sending again the request that got RESPONSE, the RETRY-th retry
-    of at most RETRIES: an ``overloaded`` answer waits its Retry-After (else a backoff); None
-    when ERROR must be raised instead (another error, retries spent, or the deadline near)."""
+def delay_before_retry(response: Response, what: str, retry: int, retries: int,
+                       deadline: float) -> float:
+    """For an error RESPONSE to WHAT: the seconds to wait before sending the request again, the
+    RETRY-th retry of at most RETRIES, or its error raised. Only ``overloaded`` is retried, after
+    its Retry-After (else a backoff), while the DEADLINE allows."""
+    error = error_from_response(response, what)
     if error.code != "overloaded" or retry >= retries:
-        return None
+        raise error
     seconds = _retry_after(response)
     delay = seconds if seconds is not None else 0.1 * (1 << min(retry, 5))
-    return delay if time.monotonic() + delay < deadline else None
+    if time.monotonic() + delay >= deadline:
+        raise error
+    return delay
 
 
 def read_answer(body: bytes, route: str, read: Callable[[Dict[str, Any]], T]) -> T:

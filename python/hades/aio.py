@@ -168,12 +168,8 @@ class ModelClient(ClientBase):
                 raise IoError(f"timed out waiting for {what}") from None
             if 200 <= response.status < 300:
                 return response.body
-            error = _wire.error_from_response(response, what)
-            delay = _wire.retry_delay(response, error, retry, self._options.overloaded_retries,
-                                      deadline)
-            if delay is None:
-                raise error
-            await asyncio.sleep(delay)
+            await asyncio.sleep(_wire.delay_before_retry(response, what, retry,
+                                                      self._options.overloaded_retries, deadline))
             retry += 1
 
     async def _run(self, call: _wire.Call) -> Any:

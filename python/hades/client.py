@@ -98,12 +98,8 @@ class ModelClient(ClientBase):
             response = self._pool.roundtrip(method, target, body, deadline)
             if 200 <= response.status < 300:
                 return response.body
-            error = _wire.error_from_response(response, what)
-            delay = _wire.retry_delay(response, error, retry, self._options.overloaded_retries,
-                                      deadline)
-            if delay is None:
-                raise error
-            time.sleep(delay)
+            time.sleep(_wire.delay_before_retry(response, what, retry,
+                                                self._options.overloaded_retries, deadline))
             retry += 1
 
     def _call(self, method: str, target: str, body: bytes, *, control: bool = False) -> bytes:
