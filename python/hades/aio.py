@@ -280,6 +280,11 @@ class HaystackModelEngine(ModelClient):
         self._entered: List[StartResult] = []
 
     @property
+    def started(self) -> Optional[StartResult]:
+        """What the innermost ``async with`` block's start found; None outside one."""
+        return self._entered[-1] if self._entered else None
+
+    @property
     def client(self) -> "HaystackModelEngine":
         """The engine itself: unlike the blocking engine, it is its own client."""
         return self

@@ -145,6 +145,12 @@ class HaystackModelEngine(ModelEngine):
         return self._client.socket_path
 
     @property
+    def started(self) -> Optional[StartResult]:
+        """What the innermost ``with`` block's start found (``already_running``, ``pid``); None
+        outside one."""
+        return self._entered[-1] if self._entered else None
+
+    @property
     def options(self) -> ClientOptions:
         return self._client.options
 
