@@ -18,7 +18,51 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::string_view kModulePrefix = "sentence_transformers.models.";
+constexpr std::string_view kPackagePrefix = "sentence_transformers.";
+
+enum class ModuleKind { transformer, pooling, normalize, dense };
+
+// The `type` that modules.json names each module hades knows by, as every sentence-transformers
+// release writes it (SentenceTransformer.save: the class's Python module, then from 5.1 on its
+// class name too), or as a hand-written file names the class through a package that exports it:
+//   2.x-5.3  sentence_transformers.models.Pooling (models/Pooling.py; 5.x adds ".Pooling")
+//   5.4-5.x  sentence_transformers.base.modules.transformer.Transformer,
+//            sentence_transformers.sentence_transformer.modules.{pooling.Pooling,normalize.Normalize}
+//   6.x      Normalize and Dense moved to sentence_transformers.base.modules.
+struct KnownModule {
+  std::string_view type;
+  ModuleKind kind;
+};
+constexpr std::array<KnownModule, 20> kKnownModules = {{
+    {"sentence_transformers.models.Transformer", ModuleKind::transformer},
+    {"sentence_transformers.models.Transformer.Transformer", ModuleKind::transformer},
+    {"sentence_transformers.base.modules.Transformer", ModuleKind::transformer},
+    {"sentence_transformers.base.modules.transformer.Transformer", ModuleKind::transformer},
+    {"sentence_transformers.sentence_transformer.modules.Transformer", ModuleKind::transformer},
+    {"sentence_transformers.models.Pooling", ModuleKind::pooling},
+    {"sentence_transformers.models.Pooling.Pooling", ModuleKind::pooling},
+    {"sentence_transformers.sentence_transformer.modules.Pooling", ModuleKind::pooling},
+    {"sentence_transformers.sentence_transformer.modules.pooling.Pooling", ModuleKind::pooling},
+    {"sentence_transformers.models.Normalize", ModuleKind::normalize},
+    {"sentence_transformers.models.Normalize.Normalize", ModuleKind::normalize},
+    {"sentence_transformers.sentence_transformer.modules.Normalize", ModuleKind::normalize},
+    {"sentence_transformers.sentence_transformer.modules.normalize.Normalize",
+     ModuleKind::normalize},
+    {"sentence_transformers.base.modules.Normalize", ModuleKind::normalize},
+    {"sentence_transformers.base.modules.normalize.Normalize", ModuleKind::normalize},
+    {"sentence_transformers.models.Dense", ModuleKind::dense},
+    {"sentence_transformers.models.Dense.Dense", ModuleKind::dense},
+    {"sentence_transformers.sentence_transformer.modules.Dense", ModuleKind::dense},
+    {"sentence_transformers.base.modules.Dense", ModuleKind::dense},
+    {"sentence_transformers.base.modules.dense.Dense", ModuleKind::dense},
+}};
+
+std::optional<ModuleKind> known_module_kind(std::string_view type) {
+  for (const KnownModule& known : kKnownModules) {
+    if (known.type == type) return known.kind;
+  }
+  return std::nullopt;
+}
 
 // The boolean keys of Pooling's config.json, in the order Pooling.forward concatenates outputs.
 constexpr std::array<std::pair<std::string_view, PoolingMode>, 6> kPoolingFlags = {{
@@ -116,25 +160,24 @@ void read_model_card_config(const std::filesystem::path& model_dir,
 // then at most one Normalize; anything else is refused with the reason.
 void apply_module(const std::filesystem::path& model_dir, const std::filesystem::path& modules_path,
                   const Module& module, bool first, SentenceTransformerConfig& config) {
-  const std::string_view type = module.type;
-  if (!type.starts_with(kModulePrefix)) {
+  const std::optional<ModuleKind> kind = known_module_kind(module.type);
+  if (!kind && !module.type.starts_with(kPackagePrefix)) {
     fail_unsupported(modules_path, module.label +
                                        " is a custom module, which requires remote code; hades "
                                        "never runs remote code");
   }
-  const std::string_view kind = type.substr(kModulePrefix.size());
-  if (first != (kind == "Transformer")) {
+  if (first != (kind == ModuleKind::transformer)) {
     fail_unsupported(modules_path, module.label + (first ? " comes first; hades needs the first "
                                                            "module to be a Transformer"
                                                          : " is a second Transformer"));
   }
-  if (kind == "Transformer") {
+  if (kind == ModuleKind::transformer) {
     config.transformer_dir = module.path.empty() ? model_dir : model_dir / module.path;
-  } else if (kind == "Pooling" && !config.pooling && !config.normalize) {
+  } else if (kind == ModuleKind::pooling && !config.pooling && !config.normalize) {
     config.pooling = read_pooling_config(model_dir / module.path / "config.json");
-  } else if (kind == "Normalize" && !config.normalize) {
+  } else if (kind == ModuleKind::normalize && !config.normalize) {
     config.normalize = true;
-  } else if (kind == "Dense") {
+  } else if (kind == ModuleKind::dense) {
     fail_unsupported(modules_path,
                      module.label + " is a Dense layer, which hades does not support yet");
   } else {
@@ -162,7 +205,12 @@ PoolingConfig read_pooling_config(const std::filesystem::path& config_path) {
   const json document = read_json_file(config_path);
   const JsonFields fields(document, config_path.string());
   PoolingConfig config;
-  config.word_embedding_dimension = fields.find_positive_int("word_embedding_dimension");
+  // sentence-transformers 6 writes "embedding_dimension", earlier releases
+  // "word_embedding_dimension".
+  config.word_embedding_dimension = fields.find_positive_int("embedding_dimension");
+  if (!config.word_embedding_dimension) {
+    config.word_embedding_dimension = fields.find_positive_int("word_embedding_dimension");
+  }
   config.include_prompt = fields.find_bool("include_prompt").value_or(true);
   // Pooling(pooling_mode="mean") overrides the boolean flags, as Pooling.__init__ does.
   if (const std::optional<std::string> name = fields.find_string("pooling_mode")) {

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "hades/error.hpp"
 #include "support/expect_error.hpp"
@@ -172,6 +174,67 @@ TEST(SentenceTransformers, RefusesModulesItDoesNotRun) {
   write_file(path, modules({kTransformer,
                             R"({"path": "", "type": "sentence_transformers.models.LSTM"})"}));
   expect_error(read, ErrorCode::unsupported, {"LSTM", "not supported here"});
+}
+
+// modules.json as each release writes it (the class's module, then from 5.1 on also its name).
+TEST(SentenceTransformers, ReadsTheModuleNamesOfEveryRelease) {
+  const TempDir dir;
+  write_file(dir.path() / "1_Pooling" / "config.json", R"({"pooling_mode_cls_token": true})");
+  const std::vector<std::array<const char*, 3>> releases = {
+      {"sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
+       "sentence_transformers.models.Normalize"},
+      {"sentence_transformers.base.modules.transformer.Transformer",
+       "sentence_transformers.sentence_transformer.modules.pooling.Pooling",
+       "sentence_transformers.sentence_transformer.modules.normalize.Normalize"},
+      {"sentence_transformers.base.modules.transformer.Transformer",
+       "sentence_transformers.sentence_transformer.modules.pooling.Pooling",
+       "sentence_transformers.base.modules.normalize.Normalize"},
+      {"sentence_transformers.sentence_transformer.modules.Transformer",
+       "sentence_transformers.sentence_transformer.modules.Pooling",
+       "sentence_transformers.base.modules.Normalize"},
+  };
+  for (const auto& [transformer, pooling, normalize] : releases) {
+    write_file(dir.path() / "modules.json",
+               std::string(R"([{"path": "", "type": ")") + transformer +
+                   R"("}, {"path": "1_Pooling", "type": ")" + pooling +
+                   R"("}, {"path": "2_Normalize", "type": ")" + normalize + R"("}])");
+    const auto config = read_sentence_transformer_config(dir.path());
+    ASSERT_TRUE(config) << transformer;
+    ASSERT_TRUE(config->pooling) << pooling;
+    EXPECT_EQ(config->pooling->modes, std::vector<PoolingMode>{PoolingMode::cls});
+    EXPECT_TRUE(config->normalize) << normalize;
+  }
+  // A 6.x Dense is still a Dense layer, and a look-alike outside the package still custom code.
+  write_file(
+      dir.path() / "modules.json",
+      modules(
+          {kTransformer, kPooling,
+           R"({"path": "2_Dense", "type": "sentence_transformers.base.modules.dense.Dense"})"}));
+  expect_error([&] { read_sentence_transformer_config(dir.path()); }, ErrorCode::unsupported,
+               {"Dense layer"});
+  write_file(
+      dir.path() / "modules.json",
+      modules(
+          {R"({"path": "", "type": "my_sentence_transformers.base.modules.transformer.Transformer"})"}));
+  expect_error([&] { read_sentence_transformer_config(dir.path()); }, ErrorCode::unsupported,
+               {"remote code"});
+}
+
+// A folder saved by SentenceTransformer.save of sentence-transformers 6
+// (tools/fixtures/gen_st6_fixture.py): no max_seq_length in sentence_bert_config.json (the
+// tokenizer's model_max_length holds it), "embedding_dimension" in the Pooling config.
+TEST(SentenceTransformers, ReadsAFolderSavedBySentenceTransformers6) {
+  const fs::path dir = test::data_dir() / "models" / "tiny-st6-bert-mean-normalize";
+  const auto config = read_sentence_transformer_config(dir);
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->transformer_dir, dir);
+  EXPECT_FALSE(config->max_seq_length);
+  ASSERT_TRUE(config->pooling);
+  EXPECT_EQ(config->pooling->modes, std::vector<PoolingMode>{PoolingMode::mean});
+  EXPECT_EQ(config->pooling->word_embedding_dimension, 32);
+  EXPECT_TRUE(config->normalize);
+  EXPECT_EQ(config->prompts.at("query"), "query: ");
+  EXPECT_EQ(config->prompts.at("document"), "");
 }
 
 TEST(SentenceTransformers, RejectsMalformedModulesJson) {
