@@ -80,7 +80,7 @@ class ModelClient {
   ClassificationResult classify(const std::string& model_id, const std::vector<std::string>& texts,
                                 const std::vector<std::string>& pairs = {});
   RerankResult rerank(const std::string& model_id, const std::string& query,
-                      const std::vector<std::string>& documents);
+                      const std::vector<std::string>& documents, const RerankOptions& options = {});
   TokenClassificationResult token_classify(const std::string& model_id,
                                            const std::vector<std::string>& texts,
                                            int64_t max_length = 0);

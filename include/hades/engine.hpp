@@ -56,7 +56,8 @@ class ModelEngine {
                                         const std::vector<std::string>& texts,
                                         const std::vector<std::string>& pairs = {}) = 0;
   virtual RerankResult rerank(const std::string& model_id, const std::string& query,
-                              const std::vector<std::string>& documents) = 0;
+                              const std::vector<std::string>& documents,
+                              const RerankOptions& options = {}) = 0;
   virtual TokenClassificationResult token_classify(const std::string& model_id,
                                                    const std::vector<std::string>& texts,
                                                    int64_t max_length = 0) = 0;
@@ -95,7 +96,8 @@ class HaystackModelEngine final : public ModelEngine {
   ClassificationResult classify(const std::string& model_id, const std::vector<std::string>& texts,
                                 const std::vector<std::string>& pairs = {}) override;
   RerankResult rerank(const std::string& model_id, const std::string& query,
-                      const std::vector<std::string>& documents) override;
+                      const std::vector<std::string>& documents,
+                      const RerankOptions& options = {}) override;
   TokenClassificationResult token_classify(const std::string& model_id,
                                            const std::vector<std::string>& texts,
                                            int64_t max_length = 0) override;

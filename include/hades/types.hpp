@@ -113,9 +113,16 @@ struct ClassificationResult {
   std::vector<Classification> results;  // one per input, in input order
 };
 
+struct RerankOptions {
+  // false: the relevance as a probability (see RerankHit); true: the model's raw logit for it, as
+  // CrossEncoder.predict gives it without an activation.
+  bool raw_scores = false;
+};
+
 struct RerankHit {
   size_t index = 0;  // into the documents given
   float score = 0;   // relevance: the sigmoid of a single logit, else the last label's probability
+                     // (raw_scores: that logit)
 };
 
 struct RerankResult {

@@ -83,8 +83,9 @@ ClassificationResult HaystackModelEngine::classify(const std::string& model_id,
 }
 
 RerankResult HaystackModelEngine::rerank(const std::string& model_id, const std::string& query,
-                                         const std::vector<std::string>& documents) {
-  return client_->rerank(model_id, query, documents);
+                                         const std::vector<std::string>& documents,
+                                         const RerankOptions& options) {
+  return client_->rerank(model_id, query, documents, options);
 }
 
 TokenClassificationResult HaystackModelEngine::token_classify(const std::string& model_id,

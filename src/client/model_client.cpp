@@ -195,10 +195,12 @@ ClassificationResult ModelClient::classify(const std::string& model_id,
 }
 
 RerankResult ModelClient::rerank(const std::string& model_id, const std::string& query,
-                                 const std::vector<std::string>& documents) {
-  return client::parse_rerank(impl_->call(
-      "POST", "/v1/rerank",
-      client::rerank_request_json(model_reference(model_id), query, documents), CallKind::model));
+                                 const std::vector<std::string>& documents,
+                                 const RerankOptions& options) {
+  return client::parse_rerank(
+      impl_->call("POST", "/v1/rerank",
+                  client::rerank_request_json(model_reference(model_id), query, documents, options),
+                  CallKind::model));
 }
 
 TokenClassificationResult ModelClient::token_classify(const std::string& model_id,

@@ -176,8 +176,11 @@ std::string classify_request_json(const std::string& model_id,
 }
 
 std::string rerank_request_json(const std::string& model_id, const std::string& query,
-                                const std::vector<std::string>& documents) {
-  return dump_inputs_request({{"model", model_id}, {"query", query}, {"documents", documents}});
+                                const std::vector<std::string>& documents,
+                                const RerankOptions& options) {
+  json body = {{"model", model_id}, {"query", query}, {"documents", documents}};
+  if (options.raw_scores) body["raw_scores"] = true;
+  return dump_inputs_request(body);
 }
 
 std::string token_classify_request_json(const std::string& model_id,

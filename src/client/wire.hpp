@@ -33,7 +33,8 @@ std::string classify_request_json(const std::string& model_id,
                                   const std::vector<std::string>& texts,
                                   const std::vector<std::string>& pairs);
 std::string rerank_request_json(const std::string& model_id, const std::string& query,
-                                const std::vector<std::string>& documents);
+                                const std::vector<std::string>& documents,
+                                const RerankOptions& options);
 std::string token_classify_request_json(const std::string& model_id,
                                         const std::vector<std::string>& texts, int64_t max_length);
 std::string chunk_request_json(const std::string& model_id, const std::vector<std::string>& texts,

@@ -194,13 +194,14 @@ ClassifyRequest parse_classify_request(const json& body, const RequestLimits& li
   return request;
 }
 
-ClassifyRequest parse_rerank_request(const json& body, const RequestLimits& limits) {
-  check_known_fields(body, {"model", "query", "documents"});
-  ClassifyRequest request;
-  request.model = required_string(body, "model");
+RerankRequest parse_rerank_request(const json& body, const RequestLimits& limits) {
+  check_known_fields(body, {"model", "query", "documents", "raw_scores"});
+  RerankRequest request;
+  request.pairs.model = required_string(body, "model");
   const std::string query = required_string(body, "query");
-  request.pairs = read_texts(body, "documents", limits);
-  request.inputs.assign(request.pairs.size(), query);
+  request.pairs.pairs = read_texts(body, "documents", limits);
+  request.pairs.inputs.assign(request.pairs.pairs.size(), query);
+  request.raw_scores = optional_bool(body, "raw_scores").value_or(false);
   return request;
 }
 

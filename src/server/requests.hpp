@@ -33,8 +33,14 @@ TokenizeRequest parse_tokenize_request(const nlohmann::json& body, const Request
 LoadRequest parse_load_request(const nlohmann::json& body);
 // {"model", "inputs", "pairs"?}: pairs, when given, hold one second text per input.
 ClassifyRequest parse_classify_request(const nlohmann::json& body, const RequestLimits& limits);
-// {"model", "query", "documents": [TEXT…]} → one (query, document) pair per document.
-ClassifyRequest parse_rerank_request(const nlohmann::json& body, const RequestLimits& limits);
+// A rerank request: one (query, document) pair per document, and how the scores are reported.
+struct RerankRequest {
+  ClassifyRequest pairs;
+  bool raw_scores = false;  // the model's logit instead of its probability
+};
+
+// {"model", "query", "documents": [TEXT…], "raw_scores"?}.
+RerankRequest parse_rerank_request(const nlohmann::json& body, const RequestLimits& limits);
 // {"model", "inputs", "max_length"?} for /v1/token-classify and /v1/chunk.
 ChunkRequest parse_chunk_request(const nlohmann::json& body, const RequestLimits& limits);
 // The model id of an unload request.

@@ -81,8 +81,10 @@ std::string classify_response_body(const ClassifyResult& result) {
 }
 
 // The relevance of one (query, document) pair: the sigmoid of a single logit (cross-encoders such
-// as ms-marco-MiniLM), else the softmax probability of the last label.
-float relevance(const SequenceClassification& c) {
+// as ms-marco-MiniLM), else the softmax probability of the last label; raw, that label's logit.
+float relevance(const SequenceClassification& c, bool raw_score) {
+  if (c.logits.empty()) throw Error(ErrorCode::internal, "a cross-encoder gave no logits");
+  if (raw_score) return c.logits.back();
   if (c.logits.size() == 1) return 1.0f / (1.0f + std::exp(-c.logits[0]));
   const float max = *std::max_element(c.logits.begin(), c.logits.end());
   float sum = 0.0f;
@@ -90,10 +92,10 @@ float relevance(const SequenceClassification& c) {
   return std::exp(c.logits.back() - max) / sum;
 }
 
-std::string rerank_response_body(const ClassifyResult& result) {
+std::string rerank_response_body(const ClassifyResult& result, bool raw_scores) {
   std::vector<std::pair<size_t, float>> ranked;
   for (size_t i = 0; i < result.results.size(); ++i) {
-    ranked.emplace_back(i, relevance(result.results[i]));
+    ranked.emplace_back(i, relevance(result.results[i], raw_scores));
   }
   std::stable_sort(ranked.begin(), ranked.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });

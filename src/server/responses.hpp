@@ -24,8 +24,9 @@ std::string tokenize_response_body(const TokenizeResult& result);
 // {"model", "results": [{"label", "score", "scores": [{"label", "score"}…]}…]}
 std::string classify_response_body(const ClassifyResult& result);
 // {"model", "results": [{"index", "score"}…]}, best first; score: sigmoid of a single logit, else
-// the probability of the last label (the "relevant" one of two-label cross-encoders).
-std::string rerank_response_body(const ClassifyResult& result);
+// the probability of the last label (the "relevant" one of two-label cross-encoders); with
+// RAW_SCORES that logit itself, as CrossEncoder.predict gives it without an activation.
+std::string rerank_response_body(const ClassifyResult& result, bool raw_scores);
 // {"model", "results": [[{"label", "score", "start", "end"}…]…]}
 std::string token_classify_response_body(const TokenClassifyResult& result);
 // {"model", "results": [{"chunks": [{"text", "start", "end", "score"}…], "windows", "tokens"}…]}

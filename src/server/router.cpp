@@ -220,10 +220,11 @@ HttpReply Router::classify(const json& body, const CancelFlag& cancelled) {
 }
 
 HttpReply Router::rerank(const json& body, const CancelFlag& cancelled) {
-  ClassifyRequest request =
+  RerankRequest request =
       parse_rerank_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
-  request.cancelled = cancelled;
-  return HttpReply{.body = rerank_response_body(engine_.classify(request))};
+  request.pairs.cancelled = cancelled;
+  return HttpReply{.body =
+                       rerank_response_body(engine_.classify(request.pairs), request.raw_scores)};
 }
 
 HttpReply Router::token_classify(const json& body, const CancelFlag& cancelled) {

@@ -67,13 +67,27 @@ TEST_F(ClientTasks, ClassifyAndRerankEqualTheReferences) {
       EXPECT_GE(ranked.results[i - 1].score, hit.score);
     }
   }
+  // Raw scores are the cross-encoder's logits, as CrossEncoder.predict gives them unactivated.
+  const RerankResult raw =
+      engine_->rerank(reranker, pairs[0].at("text"), documents, {.raw_scores = true});
+  ASSERT_EQ(raw.results.size(), documents.size());
+  for (size_t i = 0; i < raw.results.size(); ++i) {
+    EXPECT_EQ(raw.results[i].index, ranked.results[i].index);
+    EXPECT_NEAR(raw.results[i].score, pairs[raw.results[i].index].at("logits")[0].get<float>(),
+                1e-5f);
+  }
   // The same through the verb, best first.
   const test::RunResult verb =
       test::run_hades({"rerank", reranker, pairs[0].at("text"), documents[0], documents[1],
-                       "--json", "--socket", sandbox_.socket()},
+                       "--json", "--raw-scores", "--socket", sandbox_.socket()},
                       sandbox_);
   ASSERT_EQ(verb.exit_code, 0) << verb.err;
-  EXPECT_EQ(json::parse(verb.out).at("results").size(), 2u);
+  const json verb_results = json::parse(verb.out).at("results");
+  ASSERT_EQ(verb_results.size(), 2u);
+  for (const json& hit : verb_results) {
+    EXPECT_NEAR(hit.at("score").get<float>(),
+                pairs[hit.at("index").get<size_t>()].at("logits")[0].get<float>(), 1e-5f);
+  }
 }
 
 TEST_F(ClientTasks, ChunkWithAndWithoutItsOptions) {

@@ -177,10 +177,21 @@ TEST(ServerRequests, ClassifyWithPairs) {
 }
 
 TEST(ServerRequests, RerankPairsTheQueryWithEachDocument) {
-  const ClassifyRequest r = parse_rerank_request(
+  const RerankRequest r = parse_rerank_request(
       json::parse(R"({"model":"m","query":"q","documents":["d1","d2","d3"]})"), kLimits);
-  EXPECT_EQ(r.inputs, (std::vector<std::string>{"q", "q", "q"}));
-  EXPECT_EQ(r.pairs, (std::vector<std::string>{"d1", "d2", "d3"}));
+  EXPECT_EQ(r.pairs.inputs, (std::vector<std::string>{"q", "q", "q"}));
+  EXPECT_EQ(r.pairs.pairs, (std::vector<std::string>{"d1", "d2", "d3"}));
+  EXPECT_FALSE(r.raw_scores);
+  EXPECT_TRUE(
+      parse_rerank_request(
+          json::parse(R"({"model":"m","query":"q","documents":["d"],"raw_scores":true})"), kLimits)
+          .raw_scores);
+  EXPECT_EQ(code_of([] {
+              parse_rerank_request(
+                  json::parse(R"({"model":"m","query":"q","documents":["d"],"raw_scores":1})"),
+                  kLimits);
+            }),
+            ErrorCode::invalid_argument);
   EXPECT_NE(message_of([] {
               parse_rerank_request(json::parse(R"({"model":"m","query":"q","documents":[]})"),
                                    kLimits);

@@ -104,12 +104,24 @@ TEST(ServerResponses, RerankIsBestFirstWithSigmoidScores) {
   for (const float logit : {-1.0f, 2.0f, 0.0f}) {
     result.results.push_back(SequenceClassification{.logits = {logit}, .scores = {}});
   }
-  const json body = json::parse(rerank_response_body(result));
+  const json body = json::parse(rerank_response_body(result, false));
   ASSERT_EQ(body["results"].size(), 3u);
   EXPECT_EQ(body["results"][0]["index"], 1);
   EXPECT_EQ(body["results"][1]["index"], 2);
   EXPECT_EQ(body["results"][2]["index"], 0);
   EXPECT_NEAR(body["results"][1]["score"].get<double>(), 0.5, 1e-6);
+}
+
+TEST(ServerResponses, RawRerankScoresAreTheRelevantLabelsLogit) {
+  ClassifyResult result;
+  result.model = "m";
+  result.results.push_back(SequenceClassification{.logits = {-1.5f}, .scores = {}});
+  result.results.push_back(SequenceClassification{.logits = {3.0f, 0.25f}, .scores = {}});
+  const json body = json::parse(rerank_response_body(result, true));
+  ASSERT_EQ(body["results"].size(), 2u);
+  EXPECT_EQ(body["results"][0]["index"], 1);
+  EXPECT_FLOAT_EQ(body["results"][0]["score"].get<float>(), 0.25f);
+  EXPECT_FLOAT_EQ(body["results"][1]["score"].get<float>(), -1.5f);
 }
 
 TEST(ServerResponses, ModelInfoHasErrorOnlyWhenFailed) {

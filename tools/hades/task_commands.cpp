@@ -21,6 +21,7 @@ struct TaskArgs {
   std::vector<std::string> texts;  // classify: texts; rerank: query then documents
   std::string file;                // chunk: a file, or - for stdin
   ChunkingOptions chunking;        // chunk: window override, clean-up, snapping
+  RerankOptions rerank;            // rerank: raw scores
 };
 
 void run_classify(const TaskArgs& args) {
@@ -46,8 +47,8 @@ void run_classify(const TaskArgs& args) {
 void run_rerank(const TaskArgs& args) {
   if (args.texts.size() < 2) throw Error(ErrorCode::invalid_argument, "rerank needs QUERY DOC...");
   const std::vector<std::string> documents(args.texts.begin() + 1, args.texts.end());
-  const RerankResult result =
-      ModelClient(client_options(args.client)).rerank(args.model, args.texts.front(), documents);
+  const RerankResult result = ModelClient(client_options(args.client))
+                                  .rerank(args.model, args.texts.front(), documents, args.rerank);
   if (args.client.json) {
     nlohmann::json results = nlohmann::json::array();
     for (const RerankHit& r : result.results) {
@@ -103,6 +104,8 @@ void add_task_commands(CLI::App& app) {
   add_client_flags(*rerank, rerank_args->client);
   rerank->add_option("model", rerank_args->model, "model id or folder")->required();
   rerank->add_option("query_and_documents", rerank_args->texts, "QUERY DOC...")->required();
+  rerank->add_flag("--raw-scores", rerank_args->rerank.raw_scores,
+                   "the model's logits instead of probabilities");
   rerank->callback([rerank_args] { run_rerank(*rerank_args); });
 
   auto* chunk = app.add_subcommand("chunk", "Split a document into chunks with a chonky model");
