@@ -10,8 +10,8 @@ FUZZ_BUILD ?= build-fuzz
 TSAN_BUILD ?= build-tsan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps model configure build test test-fast test-asan test-fuzz test-tsan demo bench \
-  bench-compare format clean
+.PHONY: all deps model python-venv configure build test test-fast test-asan test-fuzz test-tsan demo \
+  bench bench-compare format clean
 
 all: build
 
@@ -20,6 +20,16 @@ deps:
 
 model:
 	./scripts/fetch-minilm.sh $(BUILD)/hf-hub
+
+# The one venv of every Python test (the client, the Haystack components, the interop tests), made
+# afresh whenever the lock file changes. The packages themselves are installed by the tests.
+PY_VENV := $(BUILD)/py-venv
+python-venv: $(PY_VENV)/.lock
+$(PY_VENV)/.lock: tests/python/requirements.lock | deps
+	rm -rf $(PY_VENV)
+	python3 -m venv $(PY_VENV)
+	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	cp $< $@
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
@@ -30,10 +40,10 @@ build: deps $(BUILD)/CMakeCache.txt
 # The whole suite: the release build runs every label, the sanitizer build the unit, ops, parity
 # and tokenizer labels (AddressSanitizer + UndefinedBehaviorSanitizer), each fuzzer runs briefly
 # over its seed corpus, and the concurrency tests run under ThreadSanitizer.
-test: build model test-asan test-fuzz test-tsan
+test: build model python-venv test-asan test-fuzz test-tsan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-fast: build model
+test-fast: build model python-venv
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-asan: deps model

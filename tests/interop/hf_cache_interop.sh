@@ -1,25 +1,24 @@
 #!/usr/bin/env bash
-# Interop with the real huggingface_hub (PyPI, pinned below) over a local fake hub, both ways:
+# Interop with the real huggingface_hub (pinned in tests/python/requirements.lock) over a local
+# fake hub, both ways:
 #   1. `hades pull` fills a cache; huggingface_hub reads it offline (snapshot_download,
 #      hf_hub_download with local_files_only, scan_cache_dir's layout checks).
 #   2. huggingface_hub.snapshot_download fills a cache from the fake hub; the hub is then stopped
 #      and `hades serve` loads the model from that cache with no network.
-# Usage: hf_cache_interop.sh HADES_BINARY VENV_DIR. The venv is made on first use; a failed
-# install fails this test (it never skips).
+# Usage: hf_cache_interop.sh HADES_BINARY VENV_DIR, the venv `make python-venv` makes; a venv
+# without the pinned huggingface_hub fails this test (it never skips).
 set -euo pipefail
 
 HADES=$1
 VENV=$2
-PIN=0.26.5
 HERE=$(cd "$(dirname "$0")" && pwd)
 FIXTURE=$HERE/../data/models/tiny-distilbert-chonky
 MODEL=hades-test/chonky
 
+PIN=$(sed -n 's/^huggingface[-_]hub==//p' "$HERE/../python/requirements.lock")
 if ! "$VENV/bin/python" -c "import huggingface_hub, sys; sys.exit(huggingface_hub.__version__ != '$PIN')" 2>/dev/null; then
-  rm -rf "$VENV"
-  python3 -m venv "$VENV" || { echo "FAIL: cannot create a venv at $VENV (python3-venv)"; exit 1; }
-  "$VENV/bin/pip" install --quiet "huggingface_hub==$PIN" ||
-    { echo "FAIL: pip could not install huggingface_hub==$PIN"; exit 1; }
+  echo "FAIL: $VENV lacks huggingface_hub==$PIN (make python-venv makes it from tests/python/requirements.lock)"
+  exit 1
 fi
 PY=$VENV/bin/python
 
