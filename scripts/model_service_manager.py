@@ -16,6 +16,7 @@ import decimal
 import json
 import math
 import os
+import shutil
 import struct
 import sys
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence
@@ -27,6 +28,8 @@ except ImportError:  # a checkout: the package lives in ../python
     import hades
 
 from hades._service import find_hades_binary  # the same search as the package's autostart
+
+CHECKOUT_BINARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "hades")
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -581,8 +584,17 @@ def make_parser() -> Parser:
     return parser
 
 
+def use_the_checkouts_build() -> None:
+    """In a checkout with neither $HADES_BIN nor `hades` on PATH, the build's own program (as
+    the shell alias scripts/model_service_manager runs it)."""
+    if ("HADES_BIN" not in os.environ and shutil.which("hades") is None
+            and os.access(CHECKOUT_BINARY, os.X_OK)):
+        os.environ["HADES_BIN"] = os.path.normpath(CHECKOUT_BINARY)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
+    use_the_checkouts_build()
     try:
         if arguments[:1] == ["serve"]:
             # Everything after `serve` belongs to `hades serve`, --help included.

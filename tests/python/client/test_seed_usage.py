@@ -4,32 +4,16 @@ MiniLM, served as stand-ins by the conftest's cache), the context manager, also 
 exception, and the engine's guarantees behind them (start returns once the socket accepts, stop
 once the daemon has exited, status and health_check never raise for a stopped service)."""
 
-import os
 from pathlib import Path
 
 import pytest
 
 from hades import HaystackModelEngine  # the seed: from src.model_engine.engines.haystack import ...
 import hades
-from hades._service import process_alive
+from hades._service import lock_holder_pid, process_alive
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 CHONKY = "mirth/chonky_modernbert_large_1"
-
-
-def daemons_of(socket: str) -> list:
-    """Pids of `hades serve` processes serving SOCKET, from /proc."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            arguments = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"serve" in arguments and socket.encode() in arguments and process_alive(int(entry)):
-            pids.append(int(entry))
-    return pids
 
 
 def test_service_management_as_the_seed_writes_it(hades_env, capsys):
@@ -54,7 +38,8 @@ def test_service_management_as_the_seed_writes_it(hades_env, capsys):
     assert status.running and status.pid > 0 and status.socket == hades_env
     assert f"socket='{hades_env}'" in capsys.readouterr().out
     assert not process_alive(status.pid), "restart stopped the first daemon"
-    assert daemons_of(hades_env) == [], "stop waited until the second one exited"
+    # The daemon's lock is held for its life: released, it has exited.
+    assert lock_holder_pid(hades_env + ".lock") is None, "stop waited for the second one"
     assert not Path(hades_env).exists(), "the daemon removes its socket"
     assert engine.status().running is False
 
@@ -125,7 +110,7 @@ def test_context_manager_starts_and_stops(hades_env):
     # -- end of the seed's block.
     assert "".join(c.text for c in chunks.results[0].chunks) == "One. Two.\n\nThree."
     assert pid > 0 and not process_alive(pid)
-    assert daemons_of(hades_env) == []
+    assert lock_holder_pid(hades_env + ".lock") is None
 
 
 def test_context_manager_stops_also_on_an_exception(hades_env):
