@@ -69,15 +69,15 @@ def test_model_methods_answer_as_the_blocking_client(service):
 
     async def main():
         async with hades.aio.ModelClient() as client:
-            return await asyncio.gather(
+            answers = await asyncio.gather(
                 client.embed(MINILM, ["alpha", "beta"]),
                 client.tokenize(MINILM, ["alpha beta"]),
                 client.classify(CLASSIFIER, ["good"], ["pair"]),
                 client.rerank(RERANKER, cases[0]["text"], documents),
                 client.token_classify(TOKEN_CLASSIFIER, [text]),
                 client.chunk(CHONKY, [text], max_length=64, snap_to_whitespace=True),
-                client.embed(MINILM, ["gamma"], as_numpy=True),
-                client.request("GET", "/v1/models"))
+                client.embed(MINILM, ["gamma"], as_numpy=True))
+            return answers + [await client.request("GET", "/v1/models")]  # after the loads
 
     embedded, tokens, classes, ranked, spans, chunks, array, raw = asyncio.run(main())
     assert embedded == blocking.embed(MINILM, ["alpha", "beta"])
