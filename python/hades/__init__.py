@@ -21,7 +21,8 @@ from .errors import (ERROR_CLASSES, AccessDeniedError, ConflictError, HadesError
                      InputInvalidError, InternalError, InvalidArgumentError, InvalidModelError,
                      IoError, LoadingError, ModelNotFoundError, NetworkError, NotFoundError,
                      OutOfMemoryError, OverloadedError, ServiceNotRunningError,
-                     ShuttingDownError, TooLargeError, UnsupportedError)
+                     ShuttingDownError, TooLargeError, UnauthorizedError,
+                     UnsupportedError)
 from .options import DEFAULT_SOCKET_PATH, ClientOptions, resolve_client_options
 from .types import (ChunkedText, ChunkingResult, Classification, ClassificationResult,
                     ClassScore, EmbeddingResult, EntitySpan, HealthStatus, LoadedModel,
@@ -42,5 +43,6 @@ __all__ = [
     "HadesError", "ERROR_CLASSES", "InvalidArgumentError", "NotFoundError", "ModelNotFoundError",
     "InvalidModelError", "UnsupportedError", "InputInvalidError", "TooLargeError", "ConflictError",
     "OutOfMemoryError", "OverloadedError", "LoadingError", "ShuttingDownError", "IoError",
-    "ServiceNotRunningError", "AccessDeniedError", "NetworkError", "InternalError",
+    "ServiceNotRunningError", "AccessDeniedError", "UnauthorizedError", "NetworkError",
+    "InternalError",
 ]

@@ -6,6 +6,7 @@ has a deadline (time.monotonic() seconds) and a passed one is IoError naming wha
 """
 
 import errno
+import os
 import socket
 import threading
 import time
@@ -50,7 +51,10 @@ def connect_unix(path: str, deadline: float) -> socket.socket:
     """A connected socket to PATH, blocking with timeouts."""
     backoff = 0.001
     while True:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        except OSError as error:
+            raise IoError(f"cannot create a socket: {error.strerror or error}") from None
         try:
             sock.settimeout(_left(deadline, f"a connection to {path}"))
             sock.connect(path)
@@ -208,10 +212,17 @@ class ConnectionPool:
         self.connect_timeout = connect_timeout
         self._idle: List[socket.socket] = []
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def take(self, deadline: float) -> Tuple[socket.socket, bool]:
         """A kept-alive connection (True) or a new one (False)."""
         with self._lock:
+            if self._pid != os.getpid():
+                # A forked child shares its parent's connections: their answers would cross.
+                self._pid = os.getpid()
+                stale, self._idle = self._idle, []
+                for sock in stale:
+                    sock.close()
             if self._idle:
                 return self._idle.pop(), True
         connect_deadline = min(deadline, time.monotonic() + self.connect_timeout)

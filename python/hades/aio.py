@@ -78,6 +78,8 @@ async def _read_step(reader: asyncio.StreamReader, step: Step, first: bool) -> b
         if first:
             raise _Closed() from None
         raise IoError("the service reset the connection in the middle of its answer") from None
+    except OSError as error:
+        raise IoError(f"cannot read the service's answer: {error.strerror or error}") from None
 
 
 async def _exchange(stream: _Stream, request: bytes) -> Optional[Response]:
@@ -88,6 +90,8 @@ async def _exchange(stream: _Stream, request: bytes) -> Optional[Response]:
         await writer.drain()
     except (BrokenPipeError, ConnectionResetError):
         pass  # a server may answer early and close: read what it said
+    except OSError as error:
+        raise IoError(f"cannot send a request: {error.strerror or error}") from None
     steps = read_response()
     try:
         step = next(steps)

@@ -29,6 +29,7 @@ __all__ = [
     "IoError",
     "ServiceNotRunningError",
     "AccessDeniedError",
+    "UnauthorizedError",
     "NetworkError",
     "InternalError",
     "ERROR_CLASSES",
@@ -115,6 +116,9 @@ ServiceNotRunningError = _coded(
 AccessDeniedError = _coded(
     "access_denied", "AccessDeniedError",
     "The Hugging Face hub refused a gated or private model; set HF_TOKEN (HTTP 403).")
+UnauthorizedError = _coded(
+    "unauthorized", "UnauthorizedError",
+    "A request without the service's API key where one is required (HTTP 401).")
 NetworkError = _coded(
     "network_error", "NetworkError",
     "The hub is unreachable and the model is not in the cache (HTTP 502).")
@@ -140,11 +144,12 @@ ERROR_CLASSES: Dict[str, Type[HadesError]] = {
     for cls in (InvalidArgumentError, NotFoundError, ModelNotFoundError, InvalidModelError,
                 UnsupportedError, InputInvalidError, TooLargeError, ConflictError,
                 OutOfMemoryError, OverloadedError, LoadingError, ShuttingDownError, IoError,
-                ServiceNotRunningError, AccessDeniedError, NetworkError, InternalError)
+                ServiceNotRunningError, AccessDeniedError, UnauthorizedError, NetworkError,
+                InternalError)
 }
 
 # The protocol's table from status to code, read backwards, for an error answer without a body.
-_CODE_FOR_STATUS = {400: "invalid_argument", 403: "access_denied", 404: "not_found",
+_CODE_FOR_STATUS = {400: "invalid_argument", 401: "unauthorized", 403: "access_denied", 404: "not_found",
                     409: "conflict", 413: "too_large", 422: "input_invalid", 429: "overloaded",
                     502: "network_error", 503: "shutting_down", 507: "out_of_memory"}
 

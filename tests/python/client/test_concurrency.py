@@ -1,9 +1,10 @@
 """One client shared by 16 threads, and one hades.aio client shared by 16 asyncio tasks, each
 making 100 embed calls against the real daemon: every call gets exactly one answer, and it is the
 answer its own texts get alone (no answer crosses to another caller), over a handful of
-kept-alive connections rather than one per call."""
+kept-alive connections rather than one per call; a forked child opens its own."""
 
 import asyncio
+import os
 import threading
 
 import pytest
@@ -107,3 +108,21 @@ def test_asyncio_tasks_share_one_client(service, alone, monkeypatch):
 
     check(asyncio.run(main()), alone)
     assert len(connects) <= WORKERS
+
+
+def test_a_forked_child_does_not_share_the_parents_connections(service, alone):
+    texts = corpus()
+    client = hades.ModelClient()
+    client.embed(MINILM, texts[0])  # leaves a kept-alive connection in the pool
+    pid = os.fork()
+    if pid == 0:  # the child: its answers must be its own, not the parent's
+        code = 1
+        try:
+            ok = all(client.embed(MINILM, texts[1]).embeddings == alone[1] for _ in range(50))
+            code = 0 if ok else 2
+        finally:
+            os._exit(code)
+    parent_answers = [client.embed(MINILM, texts[2]).embeddings for _ in range(50)]
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert all(rows == alone[2] for rows in parent_answers)

@@ -8,6 +8,7 @@ import http.server
 import json
 import os
 import pickle
+import re
 import signal
 import socket
 import subprocess
@@ -21,12 +22,23 @@ import hades
 from hades import _connection, _http, _wire
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-MODELS = Path(__file__).resolve().parents[2] / "data" / "models"
+REPO = Path(__file__).resolve().parents[3]
+MODELS = REPO / "tests" / "data" / "models"
 
-PROTOCOL_CODES = ["invalid_argument", "not_found", "model_not_found", "invalid_model",
-                  "unsupported", "input_invalid", "too_large", "conflict", "out_of_memory",
-                  "overloaded", "loading", "shutting_down", "io_error", "connection_refused",
-                  "access_denied", "network_error", "internal"]
+
+
+def protocol_errors():
+    """The protocol's error table (docs/protocol.md, "Errors"): code -> HTTP status."""
+    text = (REPO / "docs" / "protocol.md").read_text(encoding="utf-8")
+    table = text.split("## Errors", 1)[1].split("\n## ", 1)[0]
+    codes = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[1].isdigit():
+            for code in re.findall(r"`([a-z_]+)`", cells[0]):
+                codes[code] = int(cells[1])
+    assert len(codes) > 10, "the protocol's error table was not found"
+    return codes
 
 
 @pytest.fixture
@@ -47,7 +59,13 @@ def broken_model(tmp_path):
 
 
 def test_every_code_has_its_class():
-    assert sorted(hades.ERROR_CLASSES) == sorted(PROTOCOL_CODES)
+    protocol = protocol_errors()
+    # Every code of the protocol, and the client's own for a missing service.
+    assert set(protocol) | {"connection_refused"} <= set(hades.ERROR_CLASSES)
+    for status in set(protocol.values()):
+        # An answer without an error body gets a code of its status (one of them where codes
+        # share a status).
+        assert protocol[_wire.code_for_status(status)] == status, status
     for code, cls in hades.ERROR_CLASSES.items():
         assert issubclass(cls, hades.HadesError) and cls.code == code
         assert cls.__name__.endswith("Error") and getattr(hades, cls.__name__) is cls
