@@ -338,8 +338,8 @@ def run_rerank(args: argparse.Namespace) -> int:
     if len(args.query_and_documents) < 2:
         raise hades.InvalidArgumentError("rerank needs QUERY DOC...")
     query, documents = args.query_and_documents[0], args.query_and_documents[1:]
-    result = hades.ModelClient(socket_path=args.socket or None).rerank(args.model, query,
-                                                                      documents)
+    result = hades.ModelClient(socket_path=args.socket or None).rerank(
+        args.model, query, documents, raw_scores=args.raw_scores)
     if args.json:
         print_json({"model": result.model, "results": [
             {"index": r.index, "score": as_float32(r.score)} for r in result.results]})
@@ -552,6 +552,8 @@ def add_task_verbs(verbs: Any) -> None:
                       run_rerank)
     rerank.add_argument("model", help="model id or folder")
     rerank.add_argument("query_and_documents", nargs="+", help="QUERY DOC...")
+    rerank.add_argument("--raw-scores", action="store_true",
+                        help="the model's logits instead of probabilities")
     chunk = add_verb(verbs, "chunk", "Split a document into chunks with a chonky model",
                      run_chunk)
     chunk.add_argument("model", help="model id or folder")

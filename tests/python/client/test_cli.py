@@ -121,6 +121,7 @@ SAME_OUTPUT = [
     ("rerank", RERANKER, "how do frogs survive the winter", "Frogs hibernate.", "Stocks fell.",
      "--json"),
     ("rerank", RERANKER, "query", "document one", "document two"),
+    ("rerank", RERANKER, "query", "document one", "document two", "--raw-scores", "--json"),
     ("chunk", CHUNKER, "-", "--json"),
     ("chunk", CHUNKER, "-", "--clean", "text", "--snap"),
     ("chunk", CHONKY, "-", "--max-length", "64", "--json"),

@@ -131,11 +131,7 @@ def test_rerank_equals_the_cross_encoder(client):
 def test_rerank_raw_scores_are_the_logits(client):
     model = str(MODELS / "tiny-bertcls-h32-a2-l2-rerank")
     cases = read_json(MODELS / "tiny-bertcls-h32-a2-l2-rerank" / "reference.json")["text_cases"]
-    try:
-        result = client.rerank(model, cases[0]["text"], [c["pair"] for c in cases],
-                               raw_scores=True)
-    except hades.InvalidArgumentError as error:
-        pytest.xfail(f"the service has no raw_scores yet: {error}")
+    result = client.rerank(model, cases[0]["text"], [c["pair"] for c in cases], raw_scores=True)
     for hit in result.results:
         assert hit.score == pytest.approx(cases[hit.index]["logits"][0], abs=1e-5)
 
