@@ -68,7 +68,7 @@ def _close_async_client(client: "hades.aio.ModelClient",
                         loop: Optional[asyncio.AbstractEventLoop]) -> None:
     """Closes CLIENT's kept-alive connections from synchronous code, on LOOP, which owns them."""
     if loop is None or loop.is_closed():
-        return  # a closed loop cannot run the close; its sockets are freed with it
+        return  # a closed loop cannot run the close: its sockets close when collected
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
@@ -81,7 +81,8 @@ def _close_async_client(client: "hades.aio.ModelClient",
         asyncio.run_coroutine_threadsafe(client.close(), loop)
     elif running is None:
         loop.run_until_complete(client.close())
-    # Else another loop runs in this thread, which cannot run LOOP: its sockets close with it.
+    # Else another loop runs in this thread, which cannot run LOOP: its sockets close when
+    # collected.
 
 
 class HadesService:
