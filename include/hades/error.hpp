@@ -27,6 +27,7 @@ enum class ErrorCode {
   io_error,            // the operating system refused a read, write, map or socket operation
   connection_refused,  // the client found no server on the socket
   access_denied,       // the hub refused a gated or private model (no or wrong HF_TOKEN)
+  unauthorized,        // a request on the TCP listener without the service's API key
   network_error,       // the hub could not be reached, or the transfer broke off
   internal,            // a bug: an invariant of hades itself does not hold
 };

@@ -16,13 +16,14 @@ constexpr ErrorCode kAllCodes[] = {
     ErrorCode::loading,          ErrorCode::shutting_down,
     ErrorCode::io_error,         ErrorCode::connection_refused,
     ErrorCode::access_denied,    ErrorCode::network_error,
-    ErrorCode::internal,
+    ErrorCode::unauthorized,     ErrorCode::internal,
 };
 
 // The protocol's table from status to code, read backwards, for answers without an error body.
 ErrorCode code_for_status(int status) {
   switch (status) {
     case 400: return ErrorCode::invalid_argument;
+    case 401: return ErrorCode::unauthorized;
     case 404: return ErrorCode::not_found;
     case 409: return ErrorCode::conflict;
     case 413: return ErrorCode::too_large;

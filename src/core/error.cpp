@@ -19,6 +19,7 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::io_error: return "io_error";
     case ErrorCode::connection_refused: return "connection_refused";
     case ErrorCode::access_denied: return "access_denied";
+    case ErrorCode::unauthorized: return "unauthorized";
     case ErrorCode::network_error: return "network_error";
     case ErrorCode::internal: return "internal";
   }

@@ -1,5 +1,7 @@
 #include "server/http_server.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -25,7 +27,8 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using Protocol = net::local::stream_protocol;
+// One socket type for the Unix socket and TCP alike.
+using Protocol = net::generic::stream_protocol;
 using Stream = beast::basic_stream<Protocol, net::any_io_executor, beast::unlimited_rate_policy>;
 using Request = http::request<http::string_body>;
 using Clock = std::chrono::steady_clock;
@@ -47,17 +50,21 @@ bool is_disconnect(const beast::error_code& ec) {
 
 class Session;
 
+// One listening socket, with what its connections require.
+struct Acceptor {
+  explicit Acceptor(net::io_context& io) : socket(net::make_strand(io)) {}
+  net::basic_socket_acceptor<Protocol> socket;
+  std::shared_ptr<const ApiKey> api_key;
+  bool tcp = false;
+};
+
 // The state every connection shares; HttpServer::Impl is this.
 struct ServerCore {
   ServerCore(Router& r, Logger& l, const ServerOptions& o)
-      : router(r),
-        log(l),
-        options(o),
-        acceptor(net::make_strand(io)),
-        workers(std::max<size_t>(o.worker_threads, 1)) {}
+      : router(r), log(l), options(o), workers(std::max<size_t>(o.worker_threads, 1)) {}
 
-  void accept();
-  void on_accept(beast::error_code ec, Protocol::socket socket);
+  void accept(Acceptor& acceptor);
+  void on_accept(Acceptor& acceptor, beast::error_code ec, Protocol::socket socket);
   bool close_longest_idle();
   void refuse_connection(Protocol::socket socket);
 
@@ -105,7 +112,7 @@ struct ServerCore {
   std::list<std::weak_ptr<Session>> sessions;
 
   net::io_context io;
-  Protocol::acceptor acceptor;
+  std::vector<std::unique_ptr<Acceptor>> acceptors;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   net::thread_pool workers;
   std::vector<std::thread> io_threads;
@@ -116,8 +123,11 @@ struct ServerCore {
 // Every handler runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(ServerCore& server, Protocol::socket socket)
-      : server_(server), stream_(std::move(socket)), fd_(stream_.socket().native_handle()) {
+  Session(ServerCore& server, Protocol::socket socket, std::shared_ptr<const ApiKey> api_key)
+      : server_(server),
+        stream_(std::move(socket)),
+        api_key_(std::move(api_key)),
+        fd_(stream_.socket().native_handle()) {
     ++server_.connections;
   }
   ~Session() {
@@ -180,6 +190,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   ServerCore& server_;
   Stream stream_;
+  const std::shared_ptr<const ApiKey> api_key_;  // null: none asked on this listener
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
@@ -290,6 +301,15 @@ void Session::dispatch_request() {
                                              "restarted")),
                  false);
   }
+  if (api_key_ && server_.router.needs_key(method, target) &&
+      !api_key_->accepts(request[http::field::authorization])) {
+    return write(
+        server_.router.refuse(
+            method, target,
+            Error(ErrorCode::unauthorized,
+                  "this route needs the service's API key: send Authorization: Bearer KEY")),
+        keep_alive_);
+  }
   if (!server_.router.is_blocking(method, target)) {
     return write(server_.router.handle(method, target, request.body()), keep_alive_);
   }
@@ -344,6 +364,7 @@ void Session::write(HttpReply reply, bool keep_alive) {
   if (reply.retry_after_seconds) {
     response_.set(http::field::retry_after, std::to_string(*reply.retry_after_seconds));
   }
+  if (reply.status == 401) response_.set(http::field::www_authenticate, "Bearer");
   response_.body() = std::move(reply.body);
   response_.keep_alive(keep_alive);
   response_.prepare_payload();
@@ -385,30 +406,36 @@ struct HttpServer::Impl : ServerCore {
 
 namespace {
 
-void ServerCore::accept() {
-  acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, Protocol::socket s) {
-    on_accept(ec, std::move(s));
-  });
+void ServerCore::accept(Acceptor& acceptor) {
+  acceptor.socket.async_accept(net::make_strand(io),
+                               [this, &acceptor](beast::error_code ec, Protocol::socket s) {
+                                 on_accept(acceptor, ec, std::move(s));
+                               });
 }
 
-void ServerCore::on_accept(beast::error_code ec, Protocol::socket socket) {
-  if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+void ServerCore::on_accept(Acceptor& acceptor, beast::error_code ec, Protocol::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor.socket.is_open()) return;
   if (ec) {
     // Out of descriptors (EMFILE) and the like: wait a little rather than spin on the error.
     log.warn("accept failed: " + ec.message());
-    auto timer = std::make_shared<net::steady_timer>(acceptor.get_executor(),
+    auto timer = std::make_shared<net::steady_timer>(acceptor.socket.get_executor(),
                                                      std::chrono::milliseconds(100));
-    timer->async_wait([this, timer](beast::error_code) {
-      if (acceptor.is_open()) accept();
+    timer->async_wait([this, timer, &acceptor](beast::error_code) {
+      if (acceptor.socket.is_open()) accept(acceptor);
     });
     return;
+  }
+  if (acceptor.tcp) {
+    // Answers are written whole; Nagle's algorithm would only hold back their last segment.
+    const int one = 1;
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }
   if (connections.load() >= options.max_connections && !close_longest_idle()) {
     refuse_connection(std::move(socket));
   } else {
-    std::make_shared<Session>(*this, std::move(socket))->start();
+    std::make_shared<Session>(*this, std::move(socket), acceptor.api_key)->start();
   }
-  accept();
+  accept(acceptor);
 }
 
 // At the connection limit: closes the connection that has waited longest for its next request
@@ -459,12 +486,19 @@ void ServerCore::refuse_connection(Protocol::socket socket) {
 }  // namespace
 
 HttpServer::HttpServer(Router& router, Logger& log, const ServerOptions& options,
-                       UniqueFd listening)
+                       std::vector<Listener> listeners)
     : impl_(std::make_unique<Impl>(router, log, options)) {
-  beast::error_code ec;
-  impl_->acceptor.assign(Protocol(), listening.get(), ec);
-  if (ec) throw Error(ErrorCode::io_error, "cannot use the listening socket: " + ec.message());
-  listening.release();
+  for (Listener& listener : listeners) {
+    auto acceptor = std::make_unique<Acceptor>(impl_->io);
+    acceptor->tcp = listener.family != AF_UNIX;
+    acceptor->api_key = std::move(listener.api_key);
+    beast::error_code ec;
+    acceptor->socket.assign(Protocol(listener.family, acceptor->tcp ? IPPROTO_TCP : 0),
+                            listener.fd.get(), ec);
+    if (ec) throw Error(ErrorCode::io_error, "cannot use a listening socket: " + ec.message());
+    listener.fd.release();
+    impl_->acceptors.push_back(std::move(acceptor));
+  }
   router.set_gauge_source([this] { return gauges(); });
 }
 
@@ -474,7 +508,10 @@ HttpServer::~HttpServer() {
 
 void HttpServer::start() {
   impl_->work.emplace(impl_->io.get_executor());
-  net::dispatch(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->accept(); });
+  for (const auto& acceptor : impl_->acceptors) {
+    net::dispatch(acceptor->socket.get_executor(),
+                  [impl = impl_.get(), a = acceptor.get()] { impl->accept(*a); });
+  }
   for (size_t i = 0; i < std::max<size_t>(impl_->options.io_threads, 1); ++i) {
     impl_->io_threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
   }
@@ -482,10 +519,12 @@ void HttpServer::start() {
 
 void HttpServer::begin_shutdown() {
   impl_->shutting_down = true;
-  net::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
-    beast::error_code ignored;
-    impl->acceptor.close(ignored);
-  });
+  for (const auto& acceptor : impl_->acceptors) {
+    net::post(acceptor->socket.get_executor(), [a = acceptor.get()] {
+      beast::error_code ignored;
+      a->socket.close(ignored);
+    });
+  }
   std::vector<std::shared_ptr<Session>> open;
   {
     std::lock_guard lock(impl_->sessions_mutex);

@@ -1,4 +1,5 @@
-// HTTP/1.1 over a listening Unix socket, on Boost.Beast/Asio.
+// HTTP/1.1 over listening sockets (the Unix socket, and the TCP listener when asked for), on
+// Boost.Beast/Asio.
 //
 // A few I/O threads run every socket operation asynchronously, so hundreds of idle or slow
 // connections cost memory, not threads; each connection has a read timeout (a whole request, or
@@ -7,8 +8,13 @@
 // posted back to the connection. Limits (server_options.hpp) are checked before any work.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <memory>
+#include <vector>
+
+#include "server/api_key.hpp"
 
 #include "server/log.hpp"
 #include "server/metrics.hpp"
@@ -18,10 +24,19 @@
 
 namespace hades::server {
 
+// A bound, listening stream socket the server accepts on.
+struct Listener {
+  UniqueFd fd;
+  int family = AF_UNIX;  // AF_UNIX, AF_INET or AF_INET6
+  // Set: every request but those to the routes the router keeps open must carry this key.
+  std::shared_ptr<const ApiKey> api_key;
+};
+
 class HttpServer {
  public:
-  // LISTENING is a bound, listening AF_UNIX stream socket; the server owns it from here.
-  HttpServer(Router& router, Logger& log, const ServerOptions& options, UniqueFd listening);
+  // The server owns the LISTENERS from here.
+  HttpServer(Router& router, Logger& log, const ServerOptions& options,
+             std::vector<Listener> listeners);
   ~HttpServer();  // stops the threads if stop() was not called
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -17,6 +17,7 @@ int http_status(ErrorCode code) noexcept {
     case ErrorCode::internal: return 500;
     case ErrorCode::out_of_memory: return 507;
     case ErrorCode::access_denied: return 403;
+    case ErrorCode::unauthorized: return 401;
     // The hub, upstream of this service, is unreachable or failed: a bad gateway.
     case ErrorCode::network_error: return 502;
     case ErrorCode::loading: return 503;

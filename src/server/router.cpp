@@ -27,19 +27,21 @@ std::string describe(std::string_view method, std::string_view target) {
 
 }  // namespace
 
+using Answer = Router::Answer;
+using Access = Router::Access;
 const Router::Route Router::kRoutes[] = {
-    {"GET", "/health", false, &Router::health},
-    {"GET", "/v1/status", false, &Router::status},
-    {"GET", "/v1/models", false, &Router::models},
-    {"POST", "/v1/models/load", true, &Router::load},
-    {"POST", "/v1/models/unload", true, &Router::unload},
-    {"POST", "/v1/embed", true, &Router::embed},
-    {"POST", "/v1/tokenize", true, &Router::tokenize},
-    {"POST", "/v1/classify", true, &Router::classify},
-    {"POST", "/v1/rerank", true, &Router::rerank},
-    {"POST", "/v1/token-classify", true, &Router::token_classify},
-    {"POST", "/v1/chunk", true, &Router::chunk},
-    {"GET", "/metrics", false, &Router::metrics_text},
+    {"GET", "/health", Answer::at_once, Access::open, &Router::health},
+    {"GET", "/v1/status", Answer::at_once, Access::key, &Router::status},
+    {"GET", "/v1/models", Answer::at_once, Access::key, &Router::models},
+    {"POST", "/v1/models/load", Answer::blocking, Access::key, &Router::load},
+    {"POST", "/v1/models/unload", Answer::blocking, Access::key, &Router::unload},
+    {"POST", "/v1/embed", Answer::blocking, Access::key, &Router::embed},
+    {"POST", "/v1/tokenize", Answer::blocking, Access::key, &Router::tokenize},
+    {"POST", "/v1/classify", Answer::blocking, Access::key, &Router::classify},
+    {"POST", "/v1/rerank", Answer::blocking, Access::key, &Router::rerank},
+    {"POST", "/v1/token-classify", Answer::blocking, Access::key, &Router::token_classify},
+    {"POST", "/v1/chunk", Answer::blocking, Access::key, &Router::chunk},
+    {"GET", "/metrics", Answer::at_once, Access::open, &Router::metrics_text},
 };
 
 std::string_view target_path(std::string_view target) {
@@ -68,7 +70,12 @@ Error Router::no_route_error(std::string_view method, std::string_view target) {
 
 bool Router::is_blocking(std::string_view method, std::string_view target) const {
   const Route* route = find(method, target);
-  return route != nullptr && route->blocking;
+  return route != nullptr && route->answer == Answer::blocking;
+}
+
+bool Router::needs_key(std::string_view method, std::string_view target) const {
+  const Route* route = find(method, target);
+  return route == nullptr || route->access == Access::key;
 }
 
 HttpReply Router::error_reply(const Error& error) const {
@@ -167,6 +174,7 @@ HttpReply Router::status(const json&, const CancelFlag&) {
   return json_reply({{"running", true},
                      {"pid", info_.pid},
                      {"socket", info_.socket_path},
+                     {"tcp", {{"addresses", info_.tcp_addresses}, {"api_key", info_.api_key}}},
                      {"version", info_.version},
                      {"uptime_seconds", uptime_seconds()},
                      {"device", stats.device},

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/engine.hpp"
 #include "hades/error.hpp"
@@ -32,6 +33,8 @@ struct HttpReply {
 struct ServiceInfo {
   std::string version;
   std::string socket_path;
+  std::vector<std::string> tcp_addresses;  // where the TCP listener is bound, if it is
+  bool api_key = false;                    // whether TCP requests need the API key
   long pid = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   ServerOptions limits;
@@ -49,6 +52,10 @@ class Router {
   // status, listings, metrics) answer at once.
   bool is_blocking(std::string_view method, std::string_view target) const;
 
+  // Whether a request to METHOD TARGET on a listener with an API key must carry it: all do but
+  // the probes of orchestrators and monitors (/health, /metrics), and requests no route takes.
+  bool needs_key(std::string_view method, std::string_view target) const;
+
   // The skeleton every request goes through.
   // CANCELLED, when given, is set by the HTTP layer once the client has closed its connection.
   HttpReply handle(std::string_view method, std::string_view target, std::string_view body,
@@ -63,11 +70,16 @@ class Router {
 
   Metrics& metrics() { return metrics_; }
 
+  // How a route answers, and who may call it (the columns of the route table).
+  enum class Answer { at_once, blocking };  // blocking: may wait on the engine
+  enum class Access { open, key };          // key: needs the API key where one is set
+
  private:
   struct Route {
     std::string_view method;
     std::string_view path;
-    bool blocking;
+    Answer answer;
+    Access access;
     HttpReply (Router::*run)(const nlohmann::json& body, const CancelFlag& cancelled);
   };
   static const Route* find(std::string_view method, std::string_view target);

@@ -1,11 +1,14 @@
 #include "server/serve.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "hades/error.hpp"
 #include "server/http_server.hpp"
@@ -45,21 +48,47 @@ bool drain_requests(HttpServer& server, ShutdownSignals& signals, Clock::time_po
   return true;
 }
 
+// The TCP listener, when asked for. An address others can reach needs the API key, or the
+// operator's explicit --insecure.
+std::optional<TcpListening> open_tcp_listener(const ServeOptions& options, Logger& log) {
+  if (!options.listen) return std::nullopt;
+  TcpListening tcp = listen_on_tcp(*options.listen);
+  if (!tcp.loopback && !options.api_key && !options.insecure) {
+    throw Error(ErrorCode::invalid_argument,
+                "refusing to listen on " + tcp.address +
+                    ", reachable from other machines, without an API key: set HADES_API_KEY or "
+                    "--api-key-file, or pass --insecure to serve it open");
+  }
+  if (!options.api_key)
+    log.warn("the TCP listener " + tcp.address + " takes requests without a key");
+  return tcp;
+}
+
 void run(const ServeOptions& options, ShutdownSignals& signals, Logger& log) {
   auto engine = std::make_unique<Engine>(options.engine);
   engine->set_eviction_log([&log](const std::string& message) { log.info(message); });
   const EngineStats stats = engine->stats();
   if (!stats.device_note.empty()) log.info(stats.device_note);
-  Router router(*engine, log,
-                ServiceInfo{.version = service_version(),
-                            .socket_path = options.socket_path.string(),
-                            .pid = static_cast<long>(::getpid()),
-                            .limits = options.server});
+  std::optional<TcpListening> tcp = open_tcp_listener(options, log);
+  ServiceInfo info{.version = service_version(),
+                   .socket_path = options.socket_path.string(),
+                   .api_key = options.api_key != nullptr,
+                   .pid = static_cast<long>(::getpid()),
+                   .limits = options.server};
+  if (tcp) info.tcp_addresses.push_back(tcp->address);
+  Router router(*engine, log, std::move(info));
   ListeningSocket socket = listen_on_socket(options.socket_path, log);
-  HttpServer server(router, log, options.server, std::move(socket.fd));
+  std::vector<Listener> listeners;
+  listeners.push_back(Listener{.fd = std::move(socket.fd), .family = AF_UNIX, .api_key = nullptr});
+  if (tcp) {
+    listeners.push_back(
+        Listener{.fd = std::move(tcp->fd), .family = tcp->family, .api_key = options.api_key});
+  }
+  HttpServer server(router, log, options.server, std::move(listeners));
   server.start();
-  log.info("ready: accepting on " + options.socket_path.string() + " (" +
-           describe_limits(options.engine, stats.device) + ")");
+  log.info("ready: accepting on " + options.socket_path.string() +
+           (tcp ? " and " + tcp->address + (options.api_key ? " (API key required)" : "") : "") +
+           " (" + describe_limits(options.engine, stats.device) + ")");
 
   const int signal_number = signals.wait().value_or(SIGTERM);
   log.info(std::string(strsignal(signal_number)) + ": shutting down");

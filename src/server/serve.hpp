@@ -4,9 +4,13 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
 #include "engine/engine.hpp"
+#include "server/api_key.hpp"
 #include "server/server_options.hpp"
+#include "server/tcp_listener.hpp"
 
 namespace hades::server {
 
@@ -18,6 +22,11 @@ struct ServeOptions {
   ServerOptions server;
   // After a stop signal: how long requests in flight may take to finish.
   std::chrono::milliseconds drain_timeout{30000};
+  // The TCP listener beside the socket, off when empty; the same routes and limits.
+  std::optional<ListenAddress> listen;
+  // Set: TCP requests need it. Without one a non-loopback listen is refused unless `insecure`.
+  std::shared_ptr<const ApiKey> api_key;
+  bool insecure = false;
 };
 
 // The version the service reports (/health, /v1/status).

@@ -1,11 +1,13 @@
 // `hades serve`: the service in the foreground until SIGTERM/SIGINT (`hades start` runs the same
 // detached). Settings come from the environment as the seed names them (HADES_MODEL_MGR_SOCKET,
-// HADES_MAX_MODELS, HADES_MAX_MEMORY, HADES_DEFAULT_DEVICE); a flag overrides its variable.
+// HADES_MAX_MODELS, HADES_MAX_MEMORY, HADES_DEFAULT_DEVICE) and as hades adds them (HADES_LISTEN,
+// HADES_API_KEY, ...); a flag overrides its variable.
 #include <malloc.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "commands.hpp"
@@ -35,7 +37,38 @@ struct ServeArgs {
   std::string max_queue_delay;
   double read_timeout_s = 0;
   double drain_timeout_s = 0;
+  std::string listen;
+  std::string api_key_file;
+  bool insecure = false;
 };
+
+// A variable that is set must say something: an empty one is an error naming it.
+std::optional<std::string> environment_value(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return std::nullopt;
+  if (*value == '\0') {
+    throw Error(ErrorCode::invalid_argument,
+                std::string(name) + " is set but empty; unset it or give it a value");
+  }
+  return std::string(value);
+}
+
+// --listen, else HADES_LISTEN; --api-key-file, else HADES_API_KEY.
+void read_tcp_settings(const ServeArgs& args, server::ServeOptions& options) {
+  if (!args.listen.empty()) {
+    options.listen = server::parse_listen_address(args.listen, "--listen");
+  } else if (const auto listen = environment_value("HADES_LISTEN")) {
+    options.listen = server::parse_listen_address(*listen, "HADES_LISTEN");
+  }
+  if (!args.api_key_file.empty()) {
+    options.api_key =
+        std::make_shared<server::ApiKey>(server::ApiKey::from_file(args.api_key_file));
+  } else if (const auto key = environment_value("HADES_API_KEY")) {
+    options.api_key =
+        std::make_shared<server::ApiKey>(server::ApiKey::from_text(*key, "HADES_API_KEY"));
+  }
+  options.insecure = args.insecure;
+}
 
 std::filesystem::path socket_path(const std::string& flag) {
   std::string path = flag;
@@ -89,6 +122,7 @@ server::ServeOptions serve_options(const ServeArgs& args, const CLI::App& comman
   if (given("--workers")) options.server.worker_threads = args.workers;
   if (given("--read-timeout")) options.server.read_timeout = seconds_to_ms(args.read_timeout_s);
   if (given("--drain-timeout")) options.drain_timeout = seconds_to_ms(args.drain_timeout_s);
+  read_tcp_settings(args, options);
   return options;
 }
 
@@ -141,6 +175,14 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--drain-timeout", args->drain_timeout_s,
                    "seconds requests in flight get to finish after SIGTERM (30)")
       ->check(CLI::PositiveNumber);
+  serve->add_option("--listen", args->listen,
+                    "also serve over TCP on HOST:PORT or [IPV6]:PORT (default: $HADES_LISTEN, "
+                    "else no TCP)");
+  serve->add_option("--api-key-file", args->api_key_file,
+                    "a file whose first line is the key TCP requests must send as Authorization: "
+                    "Bearer KEY (default: $HADES_API_KEY)");
+  serve->add_flag("--insecure", args->insecure,
+                  "allow a TCP listener reachable from other machines without an API key");
   serve->callback([args, serve] {
     // glibc gives each thread that allocates its own arena and keeps freed memory there: with
     // dozens of request threads, a burst of requests left the peak RSS at twice the weights.
