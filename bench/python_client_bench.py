@@ -9,9 +9,11 @@ a shared cursor until the corpus is done, as the C++ program does; every client 
 ModelClient (a thread each on the Python side). Per setting it prints texts/s of both and the
 ratio Python / C++ (the target is >= 0.9): medians over --runs passes of each side, each pass
 after a warm-up pass of its own, the two sides alternated pass by pass so that the machine's drift
-reaches both; then the p50/p99 latency of one short text, one call at a time. Results also go to BUILD/bench/python-client-results.json.
+reaches both; on a shared, noisy machine the best pass of each side says more than the median,
+and both are printed. Then the p50/p99 latency of one short text, one call at a time. Results
+also go to BUILD/bench/python-client-results.json.
 
-    python3 bench/python_client_bench.py [--build build] [--runs 3] [--threads N]
+    python3 bench/python_client_bench.py [--build build] [--runs 5] [--threads N]
 """
 
 import argparse
@@ -103,13 +105,15 @@ def measure(bench: Path, socket: str, corpus_path: Path, c: dict, args, env: dic
             cpp_latency = cpp_latency or cpp["latency"]
             python_pass(socket, texts, clients, request_texts)  # warm-up, as the C++ side
             python_seconds.append(python_pass(socket, texts, clients, request_texts))
-        cpp_rate = len(texts) / median(cpp_seconds)
-        python_rate = len(texts) / median(python_seconds)
-        rows.append({"clients": clients, "request_texts": request_texts,
-                     "cpp": {"texts_per_s": cpp_rate, "run_seconds": cpp_seconds,
-                             "latency": cpp_latency},
-                     "python": {"texts_per_s": python_rate, "run_seconds": python_seconds},
-                     "ratio": python_rate / cpp_rate})
+        cpp = {"texts_per_s": len(texts) / median(cpp_seconds),
+               "best_texts_per_s": len(texts) / min(cpp_seconds), "run_seconds": cpp_seconds,
+               "latency": cpp_latency}
+        python = {"texts_per_s": len(texts) / median(python_seconds),
+                  "best_texts_per_s": len(texts) / min(python_seconds),
+                  "run_seconds": python_seconds}
+        rows.append({"clients": clients, "request_texts": request_texts, "cpp": cpp,
+                     "python": python, "ratio": python["texts_per_s"] / cpp["texts_per_s"],
+                     "best_ratio": python["best_texts_per_s"] / cpp["best_texts_per_s"]})
     rows[0]["python"]["latency"] = short_text_latency(socket, c["short"])
     return rows
 
@@ -117,11 +121,14 @@ def measure(bench: Path, socket: str, corpus_path: Path, c: dict, args, env: dic
 def report(rows: list, c: dict, args) -> None:
     print(f"\n{cpu_name()}, {args.threads} threads; Python {platform.python_version()}; "
           f"{len(c['texts'])} texts ({c['source']}); medians of {args.runs} runs")
-    print(f"{'clients':>7} {'texts/req':>9} {'C++ texts/s':>12} {'Python texts/s':>15} "
-          f"{'Python/C++':>10}")
+    print(f"{'':17} {'median texts/s':^33}   {'best pass texts/s':^33}")
+    print(f"{'clients':>7} {'texts/req':>9} " + f"{'C++':>10} {'Python':>10} {'Py/C++':>10}   " * 2)
     for r in rows:
-        print(f"{r['clients']:>7} {r['request_texts']:>9} {r['cpp']['texts_per_s']:>12.1f} "
-              f"{r['python']['texts_per_s']:>15.1f} {r['ratio']:>10.3f}")
+        cpp, python = r["cpp"], r["python"]
+        print(f"{r['clients']:>7} {r['request_texts']:>9} {cpp['texts_per_s']:>10.1f} "
+              f"{python['texts_per_s']:>10.1f} {r['ratio']:>10.3f}   "
+              f"{cpp['best_texts_per_s']:>10.1f} {python['best_texts_per_s']:>10.1f} "
+              f"{r['best_ratio']:>10.3f}")
     first = rows[0]
     cpp_latency, python_latency = first["cpp"]["latency"], first["python"]["latency"]
     print(f"one short text: C++ p50 {cpp_latency['p50_ms']:.2f} ms, p99 "
@@ -132,7 +139,7 @@ def report(rows: list, c: dict, args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default=str(REPO / "build"))
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     build = Path(args.build)
