@@ -41,8 +41,10 @@ struct ServiceStatus {
   std::string socket;
   std::string version;
   double uptime_seconds = 0;
-  std::string device;       // the device models load on by default
-  std::string device_note;  // why, e.g. when cuda:0 was asked for and cpu is used
+  std::string device;                      // the device models load on by default
+  std::string device_note;                 // why, e.g. when cuda:0 was asked for and cpu is used
+  std::vector<std::string> tcp_addresses;  // the TCP listener's bound addresses, if it has one
+  bool tcp_api_key = false;                // whether TCP requests need the API key
   std::vector<LoadedModel> models;
   // The server's limits and counters by name, each value as JSON text ("3", "null", "\"4GiB\"").
   std::map<std::string, std::string> limits;

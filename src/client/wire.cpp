@@ -222,6 +222,10 @@ ServiceStatus parse_status(const std::string& body) {
     status.uptime_seconds = field<double>(v, "uptime_seconds");
     status.device = field<std::string>(v, "device");
     status.device_note = field<std::string>(v, "device_note");
+    if (const auto tcp = v.find("tcp"); tcp != v.end() && tcp->is_object()) {
+      status.tcp_addresses = field<std::vector<std::string>>(*tcp, "addresses");
+      status.tcp_api_key = field<bool>(*tcp, "api_key");
+    }
     status.models = models_from_json(v);
     status.limits = fields_as_text(v, "limits");
     status.stats = fields_as_text(v, "stats");

@@ -91,6 +91,10 @@ std::vector<Encoding> tokenize_with(const ResidentModel& model,
   return encodings;
 }
 
+Executor::QueueWait queue_wait(bool wait_in_queue) {
+  return wait_in_queue ? Executor::QueueWait::unbounded : Executor::QueueWait::bounded;
+}
+
 // The tokens a request will run, from its text before it is tokenized (about four bytes a token
 // in English prose): the price of its reservation at admission, and of a classification or
 // chunking task. It only prices the queue: a model's measured cost is kept per estimated token
@@ -243,7 +247,8 @@ std::vector<ModelInfo> Engine::get_loaded_models() const {
 EmbedResult Engine::embed(const EmbedRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  Executor::Admission admitted = impl_->executor.check_admission(estimated_tokens(request.inputs));
+  Executor::Admission admitted = impl_->executor.check_admission(estimated_tokens(request.inputs),
+                                                                 queue_wait(request.wait_in_queue));
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   const EmbeddingModel& model = lease.embedding();
   std::vector<Encoding> encodings = model.tokenize(request.inputs, request.truncate);
@@ -295,11 +300,18 @@ TokenizeResult Engine::tokenize(const TokenizeRequest& request) {
   return result;
 }
 
+std::string Engine::decode(const DecodeRequest& request) {
+  const Impl::RequestGuard guard(*impl_);
+  const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
+  return tokenizer_of(lease.resident()).decode(request.ids, request.skip_special_tokens);
+}
+
 ClassifyResult Engine::classify(const ClassifyRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  Executor::Admission admitted = impl_->executor.check_admission(estimated_tokens(request.inputs) +
-                                                                 estimated_tokens(request.pairs));
+  Executor::Admission admitted = impl_->executor.check_admission(
+      estimated_tokens(request.inputs) + estimated_tokens(request.pairs),
+      queue_wait(request.wait_in_queue));
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   ClassifyResult result;
   result.model = request.model;

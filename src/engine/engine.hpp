@@ -54,8 +54,9 @@ struct ModelInfo {
   std::string device;  // "cpu"
   std::string kind;    // "embedding", "sequence-classification" or "token-classification"
   std::string dtype;   // the linear layers' precision: "fp32", "int8" or "bf16"
-  std::vector<std::string> labels;  // classifiers' labels by id
-  uint64_t memory_bytes = 0;        // bytes the loaded weights occupy
+  std::vector<std::string> labels;   // classifiers' labels by id
+  std::vector<PoolingMode> pooling;  // embedding models' own pooling
+  uint64_t memory_bytes = 0;         // bytes the loaded weights occupy
   bool pinned = false;
   std::string error;                  // why, when state == failed
   uint64_t download_done_bytes = 0;   // while downloading: bytes in the cache
@@ -86,7 +87,11 @@ struct EmbedRequest {
   std::optional<bool> normalize;       // default: the model's own (Normalize module)
   std::optional<PoolingMode> pooling;  // default: the model's own
   bool truncate = true;                // false: an overlong input is input_invalid
-  CancelFlag cancelled;                // may be null
+  // true: the request waits its turn however much work is queued ahead (the queue's length still
+  // bounds it) instead of being refused past max_queue_delay: for clients of APIs that do not
+  // expect a 429 from a local server and retry it only a few times (OpenAI's, TEI's).
+  bool wait_in_queue = false;
+  CancelFlag cancelled;  // may be null
 };
 
 struct EmbedResult {
@@ -103,6 +108,12 @@ struct TokenizeRequest {
   bool truncate = true;
 };
 
+struct DecodeRequest {
+  std::string model;
+  std::vector<int32_t> ids;
+  bool skip_special_tokens = true;
+};
+
 struct TokenizeResult {
   std::string model;
   std::vector<Encoding> encodings;
@@ -112,6 +123,7 @@ struct ClassifyRequest {
   std::string model;
   std::vector<std::string> inputs;
   std::vector<std::string> pairs;  // empty, or one second text per input (reranking)
+  bool wait_in_queue = false;      // as EmbedRequest's
   CancelFlag cancelled;            // may be null
 };
 
@@ -183,6 +195,8 @@ class Engine {
   // Inference; a model that is not loaded is loaded first (as load_model with default options).
   EmbedResult embed(const EmbedRequest& request);
   TokenizeResult tokenize(const TokenizeRequest& request);
+  // The text of token ids, as the model's tokenizer decodes them (HF Tokenizer.decode).
+  std::string decode(const DecodeRequest& request);
   // Classifier models (a *ForSequenceClassification / *ForTokenClassification head): sequence
   // classification (and reranking with pairs), token classification, and chonky's chunking.
   ClassifyResult classify(const ClassifyRequest& request);

@@ -140,10 +140,10 @@ double Executor::price(const std::shared_ptr<ResidentModel>& model, int64_t toke
 }
 
 // Priced like a model not measured yet: the request's model is not known before it is resolved.
-Executor::Admission Executor::check_admission(int64_t estimated_tokens) {
+Executor::Admission Executor::check_admission(int64_t estimated_tokens, QueueWait wait) {
   std::lock_guard lock(mutex_);
   admit_count(1);
-  admit_delay();
+  if (wait == QueueWait::bounded) admit_delay();
   const double seconds = static_cast<double>(estimated_tokens) * last_seconds_per_token_;
   return {this, reservations_.insert(reservations_.end(), Reservation{Clock::now(), seconds}),
           estimated_tokens};

@@ -116,7 +116,9 @@ class Executor {
   // Admits a request of about ESTIMATED_TOKENS before it does any work (waits for its model,
   // tokenizes): overloaded when the queue is full or the work ahead (queued, running and
   // reserved) would keep it waiting longer than max_queue_delay.
-  Admission check_admission(int64_t estimated_tokens);
+  // With QUEUE WAIT::unbounded only the queue's length is checked: the request waits its turn.
+  enum class QueueWait { bounded, unbounded };
+  Admission check_admission(int64_t estimated_tokens, QueueWait wait = QueueWait::bounded);
   // Queues the jobs of one admitted request in place of its reservation, all or none:
   // overloaded only when the queue is full (a bound on memory, not on time).
   std::vector<std::future<Embeddings>> submit(std::vector<EmbedJob> jobs, Admission&& admitted);

@@ -8,11 +8,13 @@
 
 #include "hades/error.hpp"
 #include "server/json_text.hpp"
+#include "server/request_fields.hpp"
 
 namespace hades::server {
-namespace {
 
 using nlohmann::json;
+
+namespace fields {
 
 [[noreturn]] void fail(const std::string& message) {
   throw Error(ErrorCode::invalid_argument, message);
@@ -98,6 +100,19 @@ std::vector<std::string> read_texts(const json& body, const std::string& field,
   }
   return texts;
 }
+
+}  // namespace fields
+
+using fields::check_known_fields;
+using fields::fail;
+using fields::find_field;
+using fields::optional_bool;
+using fields::optional_string;
+using fields::read_texts;
+using fields::required_string;
+using fields::type_name;
+
+namespace {
 
 // nlohmann's messages start with "[json.exception.parse_error.101] "; the tag helps nobody.
 std::string without_exception_tag(const std::string& what) {

@@ -37,13 +37,13 @@ nlohmann::json model_info_json(const ModelInfo& info) {
   return out;
 }
 
-std::string embed_response_body(const EmbedResult& result) {
+void append_embedding_rows(std::string& out, const EmbedResult& result) {
   // Written by hand rather than through nlohmann::json: a float stored as a json double prints
   // with 17 digits, twice the text of its shortest float form, and a reply can hold 1024 rows.
-  std::string out = "{\"model\":" + dump_lenient(result.model) + ",\"embeddings\":[";
   const size_t dimension = static_cast<size_t>(result.dimension);
   out.reserve(out.size() + result.values.size() * 12 + 64);
   const size_t rows = dimension == 0 ? 0 : result.values.size() / dimension;
+  out += '[';
   for (size_t row = 0; row < rows; ++row) {
     out += row == 0 ? "[" : ",[";
     for (size_t col = 0; col < dimension; ++col) {
@@ -52,7 +52,13 @@ std::string embed_response_body(const EmbedResult& result) {
     }
     out += ']';
   }
-  out += "],\"dimension\":" + std::to_string(result.dimension) +
+  out += ']';
+}
+
+std::string embed_response_body(const EmbedResult& result) {
+  std::string out = "{\"model\":" + dump_lenient(result.model) + ",\"embeddings\":";
+  append_embedding_rows(out, result);
+  out += ",\"dimension\":" + std::to_string(result.dimension) +
          ",\"usage\":{\"tokens\":" + std::to_string(result.tokens) + "}}";
   return out;
 }
@@ -80,8 +86,6 @@ std::string classify_response_body(const ClassifyResult& result) {
   return dump_lenient({{"model", result.model}, {"results", results}});
 }
 
-// The relevance of one (query, document) pair: the sigmoid of a single logit (cross-encoders such
-// as ms-marco-MiniLM), else the softmax probability of the last label; raw, that label's logit.
 float relevance(const SequenceClassification& c, bool raw_score) {
   if (c.logits.empty()) throw Error(ErrorCode::internal, "a cross-encoder gave no logits");
   if (raw_score) return c.logits.back();

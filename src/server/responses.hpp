@@ -17,6 +17,12 @@ nlohmann::json model_info_json(const ModelInfo& info);
 // {"model", "embeddings": [[float…]…], "dimension", "usage": {"tokens"}}, floats in their
 // shortest round-trip form.
 std::string embed_response_body(const EmbedResult& result);
+// The rows of RESULT as a JSON array of arrays, appended to OUT.
+void append_embedding_rows(std::string& out, const EmbedResult& result);
+
+// The relevance of one (query, document) pair: the sigmoid of a single logit (cross-encoders such
+// as ms-marco-MiniLM), else the softmax probability of the last label; raw, that label's logit.
+float relevance(const SequenceClassification& c, bool raw_score);
 
 // {"model", "encodings": [{"ids", "tokens", "offsets", "type_ids"}…]}.
 std::string tokenize_response_body(const TokenizeResult& result);

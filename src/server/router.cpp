@@ -2,6 +2,7 @@
 
 #include <new>
 
+#include "server/compat_responses.hpp"
 #include "server/http_status.hpp"
 #include "server/json_text.hpp"
 #include "server/requests.hpp"
@@ -29,20 +30,36 @@ std::string describe(std::string_view method, std::string_view target) {
 
 using Answer = Router::Answer;
 using Access = Router::Access;
+using Dialect = Router::Dialect;
+// Every route, once. The OpenAI and TEI routes are translations onto the same engine calls.
 const Router::Route Router::kRoutes[] = {
-    {"GET", "/health", Answer::at_once, Access::open, &Router::health},
-    {"GET", "/v1/status", Answer::at_once, Access::key, &Router::status},
-    {"GET", "/v1/models", Answer::at_once, Access::key, &Router::models},
-    {"POST", "/v1/models/load", Answer::blocking, Access::key, &Router::load},
-    {"POST", "/v1/models/unload", Answer::blocking, Access::key, &Router::unload},
-    {"POST", "/v1/embed", Answer::blocking, Access::key, &Router::embed},
-    {"POST", "/v1/tokenize", Answer::blocking, Access::key, &Router::tokenize},
-    {"POST", "/v1/classify", Answer::blocking, Access::key, &Router::classify},
-    {"POST", "/v1/rerank", Answer::blocking, Access::key, &Router::rerank},
-    {"POST", "/v1/token-classify", Answer::blocking, Access::key, &Router::token_classify},
-    {"POST", "/v1/chunk", Answer::blocking, Access::key, &Router::chunk},
-    {"GET", "/metrics", Answer::at_once, Access::open, &Router::metrics_text},
+    {"GET", "/health", Answer::at_once, Access::open, Dialect::hades, &Router::health},
+    {"GET", "/v1/status", Answer::at_once, Access::key, Dialect::hades, &Router::status},
+    {"GET", "/v1/models", Answer::at_once, Access::key, Dialect::hades, &Router::models},
+    {"POST", "/v1/models/load", Answer::blocking, Access::key, Dialect::hades, &Router::load},
+    {"POST", "/v1/models/unload", Answer::blocking, Access::key, Dialect::hades, &Router::unload},
+    {"POST", "/v1/embed", Answer::blocking, Access::key, Dialect::hades, &Router::embed},
+    {"POST", "/v1/tokenize", Answer::blocking, Access::key, Dialect::hades, &Router::tokenize},
+    {"POST", "/v1/classify", Answer::blocking, Access::key, Dialect::hades, &Router::classify},
+    {"POST", "/v1/rerank", Answer::blocking, Access::key, Dialect::hades, &Router::rerank},
+    {"POST", "/v1/token-classify", Answer::blocking, Access::key, Dialect::hades,
+     &Router::token_classify},
+    {"POST", "/v1/chunk", Answer::blocking, Access::key, Dialect::hades, &Router::chunk},
+    {"GET", "/metrics", Answer::at_once, Access::open, Dialect::hades, &Router::metrics_text},
+    {"POST", "/v1/embeddings", Answer::blocking, Access::key, Dialect::openai,
+     &Router::openai_embeddings},
+    {"POST", "/", Answer::blocking, Access::key, Dialect::tei, &Router::tei_root},
+    {"POST", "/embed", Answer::blocking, Access::key, Dialect::tei, &Router::tei_embed},
+    {"POST", "/rerank", Answer::blocking, Access::key, Dialect::tei, &Router::tei_rerank},
+    {"POST", "/predict", Answer::blocking, Access::key, Dialect::tei, &Router::tei_predict},
+    {"POST", "/tokenize", Answer::blocking, Access::key, Dialect::tei, &Router::tei_tokenize},
+    {"POST", "/decode", Answer::blocking, Access::key, Dialect::tei, &Router::tei_decode},
+    {"GET", "/info", Answer::blocking, Access::key, Dialect::tei, &Router::tei_info},
 };
+
+Router::Dialect Router::dialect_of(const Route* route) {
+  return route == nullptr ? Dialect::hades : route->dialect;
+}
 
 std::string_view target_path(std::string_view target) {
   return target.substr(0, target.find('?'));
@@ -78,9 +95,13 @@ bool Router::needs_key(std::string_view method, std::string_view target) const {
   return route == nullptr || route->access == Access::key;
 }
 
-HttpReply Router::error_reply(const Error& error) const {
-  HttpReply reply{.status = http_status(error.code()),
-                  .body = error_body(error.code(), error.what())};
+HttpReply Router::error_reply(const Error& error, Dialect dialect) const {
+  HttpReply reply{.status = http_status(error.code())};
+  switch (dialect) {
+    case Dialect::hades: reply.body = error_body(error.code(), error.what()); break;
+    case Dialect::openai: reply.body = openai_error_body(error); break;
+    case Dialect::tei: reply.body = tei_error_body(error); break;
+  }
   if (error.code() == ErrorCode::overloaded) {
     reply.retry_after_seconds = info_.limits.retry_after_seconds;
   }
@@ -97,11 +118,12 @@ HttpReply Router::handle(std::string_view method, std::string_view target, std::
     const json request = route->method == "POST" ? parse_json_body(body) : json();
     reply = (this->*route->run)(request, cancelled);
   } catch (const Error& e) {
-    reply = error_reply(e);
+    reply = error_reply(e, dialect_of(route));
   } catch (const std::bad_alloc&) {
-    reply = error_reply(Error(ErrorCode::out_of_memory, "the server ran out of memory"));
+    reply = error_reply(Error(ErrorCode::out_of_memory, "the server ran out of memory"),
+                        dialect_of(route));
   } catch (const std::exception& e) {
-    reply = error_reply(Error(ErrorCode::internal, e.what()));
+    reply = error_reply(Error(ErrorCode::internal, e.what()), dialect_of(route));
   }
   // Errors are logged with their body; successes are only counted (a busy service would drown
   // its log otherwise).
@@ -115,8 +137,9 @@ HttpReply Router::handle(std::string_view method, std::string_view target, std::
 
 HttpReply Router::refuse(std::string_view method, std::string_view target, const Error& error) {
   const Clock::time_point start = Clock::now();
-  HttpReply reply = error_reply(error);
-  record(find(method, target), reply, start);
+  const Route* route = find(method, target);
+  HttpReply reply = error_reply(error, dialect_of(route));
+  record(route, reply, start);
   return reply;
 }
 
@@ -186,8 +209,13 @@ HttpReply Router::status(const json&, const CancelFlag&) {
 
 HttpReply Router::models(const json&, const CancelFlag&) {
   json models = json::array();
-  for (const ModelInfo& info : engine_.get_loaded_models()) models.push_back(model_info_json(info));
-  return json_reply({{"models", models}});
+  json data = json::array();  // OpenAI's list of models, beside hades's own
+  for (const ModelInfo& info : engine_.get_loaded_models()) {
+    models.push_back(model_info_json(info));
+    if (info.state == ModelState::failed) continue;
+    data.push_back({{"id", info.id}, {"object", "model"}, {"created", 0}, {"owned_by", "hades"}});
+  }
+  return json_reply({{"models", models}, {"object", "list"}, {"data", data}});
 }
 
 HttpReply Router::load(const json& body, const CancelFlag&) {

@@ -18,6 +18,7 @@
 #include "hades/error.hpp"
 #include "server/log.hpp"
 #include "server/metrics.hpp"
+#include "server/requests.hpp"
 #include "server/server_options.hpp"
 
 namespace hades::server {
@@ -35,6 +36,7 @@ struct ServiceInfo {
   std::string socket_path;
   std::vector<std::string> tcp_addresses;  // where the TCP listener is bound, if it is
   bool api_key = false;                    // whether TCP requests need the API key
+  std::string default_model;               // the model of TEI and OpenAI requests that name none
   long pid = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   ServerOptions limits;
@@ -65,8 +67,11 @@ class Router {
   // large), counted like any other.
   HttpReply refuse(std::string_view method, std::string_view target, const Error& error);
 
-  // An error reply: the protocol's body, the code's status, Retry-After when overloaded.
-  HttpReply error_reply(const Error& error) const;
+  // The API whose shapes a route's answers take: hades's own, OpenAI's, or TEI's.
+  enum class Dialect { hades, openai, tei };
+
+  // An error reply: DIALECT's body, the code's status, Retry-After when overloaded.
+  HttpReply error_reply(const Error& error, Dialect dialect = Dialect::hades) const;
 
   Metrics& metrics() { return metrics_; }
 
@@ -80,9 +85,11 @@ class Router {
     std::string_view path;
     Answer answer;
     Access access;
+    Dialect dialect;
     HttpReply (Router::*run)(const nlohmann::json& body, const CancelFlag& cancelled);
   };
   static const Route* find(std::string_view method, std::string_view target);
+  static Dialect dialect_of(const Route* route);
   static Error no_route_error(std::string_view method, std::string_view target);
   void record(const Route* route, const HttpReply& reply,
               std::chrono::steady_clock::time_point start);
@@ -100,6 +107,18 @@ class Router {
   HttpReply embed(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply tokenize(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply metrics_text(const nlohmann::json& body, const CancelFlag& cancelled);
+  // Other servers' APIs (router_compat.cpp).
+  HttpReply openai_embeddings(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply tei_root(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply tei_embed(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply tei_rerank(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply tei_predict(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply tei_tokenize(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply tei_decode(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply tei_info(const nlohmann::json& body, const CancelFlag& cancelled);
+  RequestLimits request_limits() const {
+    return RequestLimits{.max_inputs = info_.limits.max_inputs};
+  }
 
   static const Route kRoutes[];
 

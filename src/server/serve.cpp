@@ -73,6 +73,7 @@ void run(const ServeOptions& options, ShutdownSignals& signals, Logger& log) {
   ServiceInfo info{.version = service_version(),
                    .socket_path = options.socket_path.string(),
                    .api_key = options.api_key != nullptr,
+                   .default_model = options.default_model,
                    .pid = static_cast<long>(::getpid()),
                    .limits = options.server};
   if (tcp) info.tcp_addresses.push_back(tcp->address);

@@ -27,6 +27,8 @@ struct ServeOptions {
   // Set: TCP requests need it. Without one a non-loopback listen is refused unless `insecure`.
   std::shared_ptr<const ApiKey> api_key;
   bool insecure = false;
+  // The model of OpenAI and TEI requests that name none (TEI clients never do); empty: none.
+  std::string default_model;
 };
 
 // The version the service reports (/health, /v1/status).

@@ -14,11 +14,16 @@ Every test runs against the real `hades` program on a private socket; nothing he
   offline, autostart off, and stops whatever daemon is left on that socket at teardown.
 - `service`: one daemon for the session on its own socket, environment applied for each test that
   uses it; yields a `Service` with `.socket`, `.pid` and `.env`.
+- `tcp_service`: one daemon for the session that also listens on a loopback TCP port with an API
+  key and MiniLM as its default model; yields a `Service` with `.url` and `.api_key` set too.
+  `tcp_reranker_service`: the same with the cross-encoder as its default model.
 """
 
 import dataclasses
 import hashlib
+import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -152,23 +157,54 @@ class Service:
     socket: str
     pid: int
     env: Dict[str, str]
+    url: str = ""  # http://HOST:PORT of the TCP listener, when it has one
+    api_key: str = ""
+
+
+def _run_daemon(binary: Path, env: Dict[str, str]) -> Iterator[Service]:
+    full_env = {**os.environ, **env}
+    started = subprocess.run([str(binary), "start", "--json"], env=full_env,
+                             capture_output=True, text=True, timeout=120)
+    if started.returncode != 0:
+        raise RuntimeError(f"hades start failed ({started.returncode}): {started.stderr}")
+    pid = int(Path(env["HADES_MODEL_MGR_SOCKET"] + ".lock").read_text().strip())
+    status = json.loads(subprocess.run([str(binary), "status", "--json"], env=full_env,
+                                       capture_output=True, text=True, timeout=60).stdout)
+    addresses = status.get("tcp", {}).get("addresses", [])
+    yield Service(socket=env["HADES_MODEL_MGR_SOCKET"], pid=pid, env=env,
+                  url=f"http://{addresses[0]}" if addresses else "",
+                  api_key=env.get("HADES_API_KEY", ""))
+    stop_daemon(binary, env)
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
 def _session_service(hf_cache: Path, hades_bin: Path) -> Iterator[Service]:
     folder = _short_socket_dir()
-    env = _service_env(folder / "hades.sock", hf_cache, hades_bin)
-    started = subprocess.run([str(hades_bin), "start", "--json"], env={**os.environ, **env},
-                             capture_output=True, text=True, timeout=120)
-    if started.returncode != 0:
-        raise RuntimeError(f"hades start failed ({started.returncode}): {started.stderr}")
-    pid = int(Path(env["HADES_MODEL_MGR_SOCKET"] + ".lock").read_text().strip())
-    yield Service(socket=env["HADES_MODEL_MGR_SOCKET"], pid=pid, env=env)
-    stop_daemon(hades_bin, env)
-    deadline = time.monotonic() + 60
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    yield from _run_daemon(hades_bin, _service_env(folder / "hades.sock", hf_cache, hades_bin))
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _tcp_daemon(hf_cache: Path, hades_bin: Path, default_model: str) -> Iterator[Service]:
+    folder = _short_socket_dir()
+    env = _service_env(folder / "hades.sock", hf_cache, hades_bin)
+    env.update({"HADES_LISTEN": "127.0.0.1:0", "HADES_API_KEY": "hk-" + secrets.token_hex(16),
+                "HADES_DEFAULT_MODEL": default_model})
+    yield from _run_daemon(hades_bin, env)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tcp_service(hf_cache: Path, hades_bin: Path) -> Iterator[Service]:
+    yield from _tcp_daemon(hf_cache, hades_bin, MODELS.minilm)
+
+
+@pytest.fixture(scope="session")
+def tcp_reranker_service(hf_cache: Path, hades_bin: Path) -> Iterator[Service]:
+    """As tcp_service, with the cross-encoder as the default model (TEI serves one model)."""
+    yield from _tcp_daemon(hf_cache, hades_bin, MODELS.reranker)
 
 
 @pytest.fixture

@@ -80,6 +80,7 @@ nlohmann::json status_json(const ServiceStatus& status) {
           {"uptime_seconds", status.uptime_seconds},
           {"device", status.device},
           {"device_note", status.device_note},
+          {"tcp", {{"addresses", status.tcp_addresses}, {"api_key", status.tcp_api_key}}},
           {"models", models},
           {"limits", fields_json(status.limits)},
           {"stats", fields_json(status.stats)}};

@@ -40,6 +40,7 @@ struct ServeArgs {
   std::string listen;
   std::string api_key_file;
   bool insecure = false;
+  std::string default_model;
 };
 
 // A variable that is set must say something: an empty one is an error naming it.
@@ -68,6 +69,16 @@ void read_tcp_settings(const ServeArgs& args, server::ServeOptions& options) {
         std::make_shared<server::ApiKey>(server::ApiKey::from_text(*key, "HADES_API_KEY"));
   }
   options.insecure = args.insecure;
+  if (!args.default_model.empty()) {
+    options.default_model = args.default_model;
+  } else if (const auto model = environment_value("HADES_DEFAULT_MODEL")) {
+    options.default_model = *model;
+  }
+  // A folder is named absolutely, as the clients send folders: the daemon's folder is not ours.
+  std::error_code ignored;
+  if (std::filesystem::is_directory(options.default_model, ignored)) {
+    options.default_model = std::filesystem::absolute(options.default_model).lexically_normal();
+  }
 }
 
 std::filesystem::path socket_path(const std::string& flag) {
@@ -181,6 +192,9 @@ void add_serve_command(CLI::App& app) {
   serve->add_option("--api-key-file", args->api_key_file,
                     "a file whose first line is the key TCP requests must send as Authorization: "
                     "Bearer KEY (default: $HADES_API_KEY)");
+  serve->add_option("--default-model", args->default_model,
+                    "the model of OpenAI and TEI requests that name none (default: "
+                    "$HADES_DEFAULT_MODEL, else none)");
   serve->add_flag("--insecure", args->insecure,
                   "allow a TCP listener reachable from other machines without an API key");
   serve->callback([args, serve] {

@@ -65,6 +65,10 @@ void print_status(const ServiceStatus& status) {
   std::printf("  version  %s\n", status.version.c_str());
   std::printf("  device   %s%s%s\n", status.device.c_str(), status.device_note.empty() ? "" : " — ",
               status.device_note.c_str());
+  for (const std::string& address : status.tcp_addresses) {
+    std::printf("  tcp      %s (%s)\n", address.c_str(),
+                status.tcp_api_key ? "API key required" : "no API key");
+  }
   const char* label = "limits";
   for (const auto& [name, value] : status.limits) {
     std::printf("  %-8s %-20s %s\n", label, name.c_str(), value == "null" ? "none" : value.c_str());

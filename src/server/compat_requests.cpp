@@ -1,0 +1,193 @@
+#include "server/compat_requests.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "hades/error.hpp"
+#include "server/request_fields.hpp"
+
+namespace hades::server {
+namespace {
+
+using fields::fail;
+using fields::find_field;
+using fields::optional_bool;
+using fields::optional_string;
+using fields::read_texts;
+using fields::required_string;
+using fields::type_name;
+using nlohmann::json;
+
+std::optional<int64_t> optional_dimensions(const json& body) {
+  const json* value = find_field(body, "dimensions");
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_number_integer() || value->get<int64_t>() < 1) {
+    fail("field 'dimensions' must be a whole number of at least 1, got " +
+         (value->is_number() ? value->dump() : type_name(*value)));
+  }
+  return value->get<int64_t>();
+}
+
+// TEI's truncation_direction ("Right", "Left", any case). Only the right end is cut here.
+void check_truncation_direction(const json& body) {
+  const auto direction = optional_string(body, "truncation_direction");
+  if (!direction) return;
+  std::string lower = *direction;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "right") return;
+  if (lower == "left") {
+    throw Error(ErrorCode::unsupported,
+                "truncation_direction 'left' is not supported; inputs are cut on the right");
+  }
+  fail("field 'truncation_direction' must be 'right' or 'left', got '" + *direction + "'");
+}
+
+// A list of token ids (or of such lists) where text was expected: the model's own ids cannot be
+// told from another tokenizer's, so hades takes text only, and says so.
+void refuse_token_ids(const json& input, const char* field) {
+  const bool ids = input.is_array() && !input.empty() &&
+                   (input.front().is_number_integer() || input.front().is_array());
+  if (ids) {
+    fail(std::string("field '") + field +
+         "' holds token ids; this server embeds text only: send the text");
+  }
+}
+
+bool is_pair(const json& value) {
+  return value.is_array() && value.size() == 2 && value[0].is_string() && value[1].is_string();
+}
+
+}  // namespace
+
+std::string compat_model(const json& body, const std::string& default_model) {
+  if (find_field(body, "model") != nullptr) return required_string(body, "model");
+  if (default_model.empty()) {
+    fail(
+        "no model: name one in the field 'model', or start the service with a default model "
+        "(--default-model, HADES_DEFAULT_MODEL)");
+  }
+  return default_model;
+}
+
+namespace {
+
+// The texts of FIELD for the model named or the default one; the request waits in the queue.
+EmbedRequest compat_embed_request(const json& body, const char* field, const RequestLimits& limits,
+                                  const std::string& default_model) {
+  EmbedRequest request;
+  request.wait_in_queue = true;
+  request.model = compat_model(body, default_model);
+  if (const json* input = find_field(body, field)) refuse_token_ids(*input, field);
+  request.inputs = read_texts(body, field, limits);
+  return request;
+}
+
+}  // namespace
+
+OpenAiEmbedRequest parse_openai_embed_request(const json& body, const RequestLimits& limits,
+                                              const std::string& default_model) {
+  OpenAiEmbedRequest request;
+  request.embed = compat_embed_request(body, "input", limits, default_model);
+  const std::string format = optional_string(body, "encoding_format").value_or("float");
+  if (format != "float" && format != "base64") {
+    fail("field 'encoding_format' must be 'float' or 'base64', got '" + format + "'");
+  }
+  request.base64 = format == "base64";
+  request.dimensions = optional_dimensions(body);
+  return request;
+}
+
+TeiEmbedRequest parse_tei_embed_request(const json& body, const RequestLimits& limits,
+                                        const std::string& default_model) {
+  TeiEmbedRequest request;
+  request.embed = compat_embed_request(body, "inputs", limits, default_model);
+  request.embed.normalize = optional_bool(body, "normalize").value_or(true);
+  request.embed.truncate = optional_bool(body, "truncate").value_or(false);
+  check_truncation_direction(body);
+  if (find_field(body, "prompt_name") != nullptr) {
+    throw Error(ErrorCode::unsupported, "field 'prompt_name' is not supported yet");
+  }
+  request.dimensions = optional_dimensions(body);
+  return request;
+}
+
+TeiRerankRequest parse_tei_rerank_request(const json& body, const RequestLimits& limits,
+                                          const std::string& default_model) {
+  TeiRerankRequest request;
+  request.pairs.wait_in_queue = true;
+  request.pairs.model = compat_model(body, default_model);
+  const std::string query = required_string(body, "query");
+  request.pairs.pairs = read_texts(body, "texts", limits);
+  request.pairs.inputs.assign(request.pairs.pairs.size(), query);
+  request.raw_scores = optional_bool(body, "raw_scores").value_or(false);
+  request.return_text = optional_bool(body, "return_text").value_or(false);
+  check_truncation_direction(body);
+  return request;
+}
+
+TeiPredictRequest parse_tei_predict_request(const json& body, const RequestLimits& limits,
+                                            const std::string& default_model) {
+  TeiPredictRequest request;
+  request.classify.wait_in_queue = true;
+  request.classify.model = compat_model(body, default_model);
+  request.raw_scores = optional_bool(body, "raw_scores").value_or(false);
+  const json* inputs = find_field(body, "inputs");
+  if (inputs == nullptr) fail("field 'inputs' is required");
+  // As TEI reads it: a text, or two texts (one pair), is one input; any other list is a batch
+  // of texts, one-text lists, and pairs.
+  const bool single = inputs->is_string() || is_pair(*inputs);
+  request.batch = !single;
+  const json batch = single ? json::array({*inputs}) : *inputs;
+  if (!batch.is_array() || batch.empty()) fail("field 'inputs' must be a text, a pair or a list");
+  if (batch.size() > limits.max_inputs) {
+    throw Error(ErrorCode::too_large, "field 'inputs' holds " + std::to_string(batch.size()) +
+                                          " inputs; the limit is " +
+                                          std::to_string(limits.max_inputs) + " per request");
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const json& item = batch[i];
+    const json one = item.is_string() ? json::array({item}) : item;
+    if (!one.is_array() || one.empty() || one.size() > 2 ||
+        !std::all_of(one.begin(), one.end(), [](const json& t) { return t.is_string(); })) {
+      fail("field 'inputs'[" + std::to_string(i) + "] must be a text or a pair of texts");
+    }
+    request.classify.inputs.push_back(one[0].get<std::string>());
+    if (one.size() == 2) request.classify.pairs.push_back(one[1].get<std::string>());
+  }
+  if (!request.classify.pairs.empty() &&
+      request.classify.pairs.size() != request.classify.inputs.size()) {
+    fail("field 'inputs' mixes pairs and single texts; send one kind per request");
+  }
+  return request;
+}
+
+TokenizeRequest parse_tei_tokenize_request(const json& body, const RequestLimits& limits,
+                                           const std::string& default_model) {
+  TokenizeRequest request;
+  request.model = compat_model(body, default_model);
+  request.inputs = read_texts(body, "inputs", limits);
+  request.add_special_tokens = optional_bool(body, "add_special_tokens").value_or(true);
+  request.truncate = false;
+  return request;
+}
+
+DecodeRequest parse_tei_decode_request(const json& body, const std::string& default_model) {
+  DecodeRequest request;
+  request.model = compat_model(body, default_model);
+  const json* ids = find_field(body, "ids");
+  if (ids == nullptr) fail("field 'ids' is required");
+  // TEI takes one list of ids, or a list holding one.
+  const json& list = ids->is_array() && ids->size() == 1 && (*ids)[0].is_array() ? (*ids)[0] : *ids;
+  if (!list.is_array()) fail("field 'ids' must be a list of token ids, got " + type_name(list));
+  for (const json& id : list) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
+      fail("field 'ids' must hold token ids (whole numbers from 0), got " + id.dump());
+    }
+    request.ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+  }
+  request.skip_special_tokens = optional_bool(body, "skip_special_tokens").value_or(true);
+  return request;
+}
+
+}  // namespace hades::server

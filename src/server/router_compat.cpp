@@ -1,0 +1,75 @@
+// The routes of other servers' APIs (OpenAI's embeddings, TEI's routes): each reads its request
+// into the engine's, calls the same engine method as hades's own route, and answers in that API's
+// shape. Errors take the API's shape too (Router::error_reply with the route's dialect).
+#include "server/compat_requests.hpp"
+#include "server/compat_responses.hpp"
+#include "server/json_text.hpp"
+#include "server/router.hpp"
+
+namespace hades::server {
+
+using nlohmann::json;
+
+HttpReply Router::openai_embeddings(const json& body, const CancelFlag& cancelled) {
+  OpenAiEmbedRequest request =
+      parse_openai_embed_request(body, request_limits(), info_.default_model);
+  request.embed.cancelled = cancelled;
+  EmbedResult result = engine_.embed(request.embed);
+  if (request.dimensions) cut_dimensions(result, *request.dimensions);
+  return HttpReply{.body = openai_embeddings_body(result, request.base64)};
+}
+
+// TEI answers POST / with the task of its one model; here, the task of the model named (or the
+// default one): embeddings for an embedding model, predictions for a sequence classifier.
+HttpReply Router::tei_root(const json& body, const CancelFlag& cancelled) {
+  const std::string model = compat_model(body, info_.default_model);
+  const ModelInfo info = engine_.load_model(model, LoadOptions{});
+  if (info.kind == "embedding") return tei_embed(body, cancelled);
+  if (info.kind == "sequence-classification") return tei_predict(body, cancelled);
+  throw Error(ErrorCode::unsupported, model + " is a " + info.kind +
+                                          " model; POST / takes embedding and sequence-"
+                                          "classification models (use /v1/token-classify)");
+}
+
+HttpReply Router::tei_embed(const json& body, const CancelFlag& cancelled) {
+  TeiEmbedRequest request = parse_tei_embed_request(body, request_limits(), info_.default_model);
+  request.embed.cancelled = cancelled;
+  EmbedResult result = engine_.embed(request.embed);
+  if (request.dimensions) cut_dimensions(result, *request.dimensions);
+  return HttpReply{.body = tei_embed_body(result)};
+}
+
+HttpReply Router::tei_rerank(const json& body, const CancelFlag& cancelled) {
+  TeiRerankRequest request = parse_tei_rerank_request(body, request_limits(), info_.default_model);
+  request.pairs.cancelled = cancelled;
+  const ClassifyResult result = engine_.classify(request.pairs);
+  return HttpReply{.body = tei_rerank_body(result, request.pairs.pairs, request.raw_scores,
+                                           request.return_text)};
+}
+
+HttpReply Router::tei_predict(const json& body, const CancelFlag& cancelled) {
+  TeiPredictRequest request =
+      parse_tei_predict_request(body, request_limits(), info_.default_model);
+  request.classify.cancelled = cancelled;
+  const ClassifyResult result = engine_.classify(request.classify);
+  return HttpReply{.body = tei_predict_body(result, request.raw_scores, request.batch)};
+}
+
+HttpReply Router::tei_tokenize(const json& body, const CancelFlag&) {
+  const TokenizeRequest request =
+      parse_tei_tokenize_request(body, request_limits(), info_.default_model);
+  return HttpReply{.body = tei_tokenize_body(engine_.tokenize(request), request.inputs)};
+}
+
+HttpReply Router::tei_decode(const json& body, const CancelFlag&) {
+  const DecodeRequest request = parse_tei_decode_request(body, info_.default_model);
+  return HttpReply{.body = dump_lenient(json(engine_.decode(request)))};
+}
+
+HttpReply Router::tei_info(const json&, const CancelFlag&) {
+  const ModelInfo info = engine_.load_model(compat_model(json::object(), info_.default_model), {});
+  return HttpReply{.body = tei_info_body(info, info_.version, info_.limits.max_inputs,
+                                         engine_.config().max_batch_tokens)};
+}
+
+}  // namespace hades::server
