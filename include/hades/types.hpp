@@ -28,9 +28,10 @@ struct LoadedModel {
   uint64_t total_bytes = 0;
   int64_t dimension = 0;  // embedding width
   int64_t max_sequence_length = 0;
-  uint64_t requests = 0;    // requests served
-  int64_t in_flight = 0;    // requests running or queued now
-  double idle_seconds = 0;  // since its last use
+  uint64_t requests = 0;           // requests served
+  int64_t in_flight = 0;           // requests running or queued now
+  double idle_seconds = 0;         // since its last use
+  double keep_alive_seconds = -1;  // how long it stays after its last request; -1: until evicted
 };
 
 // What `status` reports. When the service is not running only `running` and `socket` are set
@@ -66,6 +67,9 @@ struct LoadModelOptions {
   // The linear layers' precision: "fp32", "int8" (dynamic quantization), "bf16" (CPUs with
   // AVX512-BF16 or AMX), "auto" (bf16 where native, else fp32); empty: fp32.
   std::string dtype;
+  // How long the model stays loaded after its last request, as Ollama writes it: "5m", "30s",
+  // "1h", "0" (unload after each request), "-1" (forever); empty: the service's HADES_KEEP_ALIVE.
+  std::string keep_alive;
 };
 
 struct EmbeddingOptions {

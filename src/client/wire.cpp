@@ -83,6 +83,7 @@ LoadedModel model_from_json(const json& m) {
   model.requests = field<uint64_t>(m, "requests");
   model.in_flight = field<int64_t>(m, "in_flight");
   model.idle_seconds = field<double>(m, "idle_seconds");
+  model.keep_alive_seconds = field<double>(m, "keep_alive", -1.0);
   return model;
 }
 
@@ -144,6 +145,7 @@ std::string load_request_json(const std::string& model_id, const LoadModelOption
   json body = {{"model", model_id}, {"pin", options.pin}};
   if (!options.device.empty()) body["device"] = options.device;
   if (!options.dtype.empty()) body["dtype"] = options.dtype;
+  if (!options.keep_alive.empty()) body["keep_alive"] = options.keep_alive;
   return dump_inputs_request(body);
 }
 

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "engine/executor.hpp"
 #include "engine/registry.hpp"
@@ -137,9 +139,11 @@ struct Engine::Impl {
   explicit Impl(EngineConfig c)
       : config(std::move(c)),
         device(resolve_default_device(config.default_device)),
-        registry(
-            RegistryLimits{config.max_models, config.max_memory_bytes, config.failure_cooldown},
-            make_hooks()),
+        registry(RegistryLimits{.max_models = config.max_models,
+                                .max_memory_bytes = config.max_memory_bytes,
+                                .failure_cooldown = config.failure_cooldown,
+                                .keep_alive = config.keep_alive},
+                 make_hooks()),
         executor(ExecutorLimits{config.max_batch_tokens, config.max_queued_requests,
                                 config.max_queue_delay},
                  &loads_running) {}
@@ -209,11 +213,35 @@ struct Engine::Impl {
   std::condition_variable drained;
   int64_t requests_in_flight = 0;
   bool draining = false;
+
+  // Unloads models whose keep-alive has passed, a few times a second, until told to stop.
+  void expire_models() {
+    std::unique_lock lock(reaper_mutex);
+    while (!reaper_stop) {
+      reaper_wake.wait_for(lock, std::chrono::milliseconds(100));
+      if (reaper_stop) break;
+      lock.unlock();
+      registry.expire_idle();
+      lock.lock();
+    }
+  }
+  std::mutex reaper_mutex;
+  std::condition_variable reaper_wake;
+  bool reaper_stop = false;
+  std::thread reaper;  // last: started when the rest is built, joined before it goes
 };
 
-Engine::Engine(EngineConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Engine::Engine(EngineConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {
+  impl_->reaper = std::thread([impl = impl_.get()] { impl->expire_models(); });
+}
 
 Engine::~Engine() {
+  {
+    std::lock_guard lock(impl_->reaper_mutex);
+    impl_->reaper_stop = true;
+  }
+  impl_->reaper_wake.notify_all();
+  impl_->reaper.join();
   drain(std::chrono::milliseconds(0));
   impl_->registry.clear();
 }
@@ -230,6 +258,12 @@ ModelInfo Engine::load_model(const std::string& model_id, const LoadOptions& opt
   const Impl::RequestGuard guard(*impl_);
   check_explicit_device(options.device);
   impl_->registry.acquire(model_id, impl_->device.device, options.pin, parse_dtype(options.dtype));
+  if (options.keep_alive) {
+    impl_->registry.set_keep_alive(
+        model_id, *options.keep_alive < std::chrono::milliseconds::zero()
+                      ? std::nullopt
+                      : std::optional<std::chrono::milliseconds>(*options.keep_alive));
+  }
   for (ModelInfo& info : impl_->registry.list()) {
     if (info.id == model_id) return info;
   }
@@ -377,6 +411,7 @@ EngineStats Engine::stats() const {
   s.queued_jobs = executor.queued;
   s.queued_seconds = executor.queued_seconds;
   s.evictions = impl_->registry.evictions();
+  s.expirations = impl_->registry.expirations();
   s.loads = impl_->registry.loads();
   s.load_failures = impl_->registry.load_failures();
   s.resident_bytes = impl_->registry.resident_bytes();
@@ -442,6 +477,34 @@ std::chrono::milliseconds parse_duration_ms(const std::string& text, const std::
   return std::chrono::milliseconds(unit == "s" ? number * 1000 : number);
 }
 
+std::optional<std::chrono::milliseconds> parse_keep_alive(const std::string& text,
+                                                          const std::string& what) {
+  const auto invalid = [&] {
+    return Error(ErrorCode::invalid_argument,
+                 what + ": '" + text +
+                     "' is not a keep-alive (e.g. 5m, 30s, 1h, 250ms, 0 to unload after each "
+                     "request, -1 for forever)");
+  };
+  const bool negative = !text.empty() && text[0] == '-';
+  size_t digits = negative ? 1 : 0;
+  const size_t first = digits;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == first || digits - first > 9) throw invalid();
+  if (negative) {
+    if (digits != text.size()) throw invalid();
+    return std::nullopt;
+  }
+  const std::string unit = text.substr(digits);
+  const int64_t number = std::stoll(text.substr(0, digits));
+  int64_t scale = 0;
+  if (unit.empty() || unit == "s") scale = 1000;
+  if (unit == "ms") scale = 1;
+  if (unit == "m") scale = 60'000;
+  if (unit == "h") scale = 3'600'000;
+  if (scale == 0) throw invalid();
+  return std::chrono::milliseconds(number * scale);
+}
+
 EngineConfig engine_config_from_environment() {
   EngineConfig config;
   if (const char* v = std::getenv("HADES_MAX_MODELS"); v != nullptr) {
@@ -461,6 +524,9 @@ EngineConfig engine_config_from_environment() {
   }
   if (const char* v = std::getenv("HADES_MAX_QUEUE_DELAY"); v != nullptr && *v != '\0') {
     config.max_queue_delay = parse_duration_ms(v, "HADES_MAX_QUEUE_DELAY");
+  }
+  if (const char* v = std::getenv("HADES_KEEP_ALIVE"); v != nullptr && *v != '\0') {
+    config.keep_alive = parse_keep_alive(v, "HADES_KEEP_ALIVE");
   }
   if (const char* v = std::getenv("HADES_DEFAULT_DEVICE"); v != nullptr && *v != '\0') {
     config.default_device = v;

@@ -37,6 +37,9 @@ struct EngineConfig {
   // ahead of it fails at once with overloaded (0 = no bound; docs/operations.md).
   std::chrono::milliseconds max_queue_delay{500};
   std::chrono::milliseconds failure_cooldown{5000};  // a failed load is not retried sooner
+  // HADES_KEEP_ALIVE: how long a model stays loaded after its last request ends (pinned ones
+  // always stay); none: until evicted.
+  std::optional<std::chrono::milliseconds> keep_alive;
   // Model id → local folder (a folder path, the Hugging Face cache, a download). A download
   // reports its bytes through `progress`, which the model's state shows as `downloading`.
   using DownloadProgress = std::function<void(uint64_t done_bytes, uint64_t total_bytes)>;
@@ -63,9 +66,10 @@ struct ModelInfo {
   uint64_t download_total_bytes = 0;  // while downloading: bytes of the files it needs
   int64_t dimension = 0;              // embedding width
   int64_t max_sequence_length = 0;
-  uint64_t requests = 0;    // requests served
-  int64_t in_flight = 0;    // requests running or queued now
-  double idle_seconds = 0;  // since last use
+  uint64_t requests = 0;                                // requests served
+  int64_t in_flight = 0;                                // requests running or queued now
+  double idle_seconds = 0;                              // since last use
+  std::optional<std::chrono::milliseconds> keep_alive;  // none: stays until evicted
 };
 
 struct LoadOptions {
@@ -75,6 +79,9 @@ struct LoadOptions {
   // "auto" (bf16 where native, else fp32); empty: the loaded model's, else fp32. Another one than
   // the loaded model's is conflict naming it.
   std::string dtype;
+  // How long the model stays after its last request ends, from now on: a negative duration is
+  // forever, 0 unloads it after each request; none: as it was (at first, HADES_KEEP_ALIVE).
+  std::optional<std::chrono::milliseconds> keep_alive;
 };
 
 // Set once whoever waits for a request has gone (the server: its client closed the connection):
@@ -168,6 +175,7 @@ struct EngineStats {
   size_t queued_jobs = 0;          // executor jobs waiting now
   double queued_seconds = 0;       // the estimated work queued now
   uint64_t evictions = 0;
+  uint64_t expirations = 0;  // models unloaded when their keep-alive passed
   uint64_t loads = 0;
   uint64_t load_failures = 0;
   uint64_t resident_bytes = 0;  // weights of loaded models
@@ -226,6 +234,10 @@ EngineConfig engine_config_from_environment();
 uint64_t parse_byte_size(const std::string& text, const std::string& what);
 // "500ms" / "2s" / "750" (milliseconds) → a duration.
 std::chrono::milliseconds parse_duration_ms(const std::string& text, const std::string& what);
+// A keep-alive as Ollama writes one: "5m", "30s", "1h", "250ms", "0"; "-1" (any negative) is
+// forever (none). A bare number is seconds.
+std::optional<std::chrono::milliseconds> parse_keep_alive(const std::string& text,
+                                                          const std::string& what);
 // 1536 → "1.5 KiB": bytes for people, in powers of 1024.
 std::string format_byte_size(uint64_t bytes);
 

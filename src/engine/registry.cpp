@@ -60,6 +60,7 @@ std::shared_ptr<ResidentModel> ModelRegistry::load_as_leader(const std::string& 
   Entry& loading = entries_[id];
   loading.state = ModelState::loading;
   loading.pinned = pin;
+  loading.keep_alive = limits_.keep_alive;
   loading.device = device;
   loading.precision = precision;
   try {
@@ -192,6 +193,37 @@ void ModelRegistry::unload(const std::string& id) {
   entries_.erase(it);
 }
 
+void ModelRegistry::set_keep_alive(const std::string& id,
+                                   std::optional<std::chrono::milliseconds> keep_alive) {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(id);
+  if (it == entries_.end()) throw Error(ErrorCode::model_not_found, "Model not loaded: " + id);
+  it->second.keep_alive = keep_alive;
+}
+
+size_t ModelRegistry::expire_idle() {
+  std::lock_guard lock(mutex_);
+  size_t expired = 0;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    const Entry& e = it->second;
+    const bool due = e.state == ModelState::ready && !e.pinned && e.keep_alive &&
+                     e.model->in_flight() == 0 &&
+                     e.model->idle_seconds() * 1000.0 >= static_cast<double>(e.keep_alive->count());
+    if (!due) {
+      ++it;
+      continue;
+    }
+    if (hooks_.on_evict) {
+      hooks_.on_evict("unloaded " + it->first + ": idle past its keep_alive of " +
+                      std::to_string(e.keep_alive->count()) + " ms");
+    }
+    it = entries_.erase(it);
+    ++expired;
+    ++expirations_;
+  }
+  return expired;
+}
+
 void ModelRegistry::report_download(const std::string& id, uint64_t done_bytes,
                                     uint64_t total_bytes) {
   std::lock_guard lock(mutex_);
@@ -217,6 +249,7 @@ std::vector<ModelInfo> ModelRegistry::list() const {
     info.dtype = linear_precision_name(entry.precision);
     info.kind = entry.model ? entry.model->kind() : "";
     info.pinned = entry.pinned;
+    info.keep_alive = entry.keep_alive;
     info.error = entry.error;
     info.download_done_bytes = entry.download_done_bytes;
     info.download_total_bytes = entry.download_total_bytes;
@@ -243,6 +276,10 @@ std::vector<ModelInfo> ModelRegistry::list() const {
 uint64_t ModelRegistry::evictions() const {
   std::lock_guard lock(mutex_);
   return evictions_;
+}
+uint64_t ModelRegistry::expirations() const {
+  std::lock_guard lock(mutex_);
+  return expirations_;
 }
 uint64_t ModelRegistry::loads() const {
   std::lock_guard lock(mutex_);

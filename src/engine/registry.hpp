@@ -33,6 +33,8 @@ struct RegistryLimits {
   // How long a load waits for a place that loads in progress hold (they become evictable when
   // they finish) before it fails with conflict / out_of_memory.
   std::chrono::milliseconds room_wait{300'000};
+  // How long a model stays after its last request (HADES_KEEP_ALIVE); none: until evicted.
+  std::optional<std::chrono::milliseconds> keep_alive;
 };
 
 struct RegistryHooks {
@@ -55,6 +57,11 @@ class ModelRegistry {
   std::shared_ptr<ResidentModel> acquire(const std::string& id, const std::string& device, bool pin,
                                          std::optional<LinearPrecision> precision = std::nullopt);
   void unload(const std::string& id);
+  // A model's keep-alive from now on (none: until evicted); model_not_found when not held.
+  void set_keep_alive(const std::string& id, std::optional<std::chrono::milliseconds> keep_alive);
+  // Unloads the ready, unpinned models without requests in flight whose keep-alive has passed
+  // since their last request ended. Returns how many it unloaded.
+  size_t expire_idle();
   // Called by a load that downloads its files: the entry shows `downloading` with these bytes
   // until DONE reaches TOTAL, then `loading` again.
   void report_download(const std::string& id, uint64_t done_bytes, uint64_t total_bytes);
@@ -62,6 +69,7 @@ class ModelRegistry {
 
   uint64_t resident_bytes() const { return accounting_->get(); }
   uint64_t evictions() const;
+  uint64_t expirations() const;  // unloads by keep-alive
   uint64_t loads() const;
   uint64_t load_failures() const;
   void set_eviction_log(std::function<void(const std::string&)> log);
@@ -73,6 +81,7 @@ class ModelRegistry {
     ModelState state = ModelState::loading;
     std::shared_ptr<ResidentModel> model;
     bool pinned = false;
+    std::optional<std::chrono::milliseconds> keep_alive;
     std::string device;
     LinearPrecision precision = LinearPrecision::fp32;
     ErrorCode error_code = ErrorCode::internal;
@@ -101,6 +110,7 @@ class ModelRegistry {
   std::condition_variable load_finished_;
   std::map<std::string, Entry> entries_;
   uint64_t evictions_ = 0;
+  uint64_t expirations_ = 0;
   uint64_t loads_ = 0;
   uint64_t load_failures_ = 0;
 };

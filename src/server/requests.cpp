@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cmath>
 #include <initializer_list>
 #include <optional>
 #include <utility>
@@ -121,6 +123,25 @@ std::string without_exception_tag(const std::string& what) {
                                                                             : what;
 }
 
+// "keep_alive": seconds as a number (negative: forever), or a duration as Ollama writes one.
+std::optional<std::chrono::milliseconds> read_keep_alive(const json& body) {
+  const json* value = find_field(body, "keep_alive");
+  if (value == nullptr) return std::nullopt;
+  if (value->is_number()) {
+    const double seconds = value->get<double>();
+    if (!std::isfinite(seconds) || std::fabs(seconds) > 1e9) {
+      fail("field 'keep_alive' must be seconds from -1e9 to 1e9, got " + value->dump());
+    }
+    return std::chrono::milliseconds(seconds < 0 ? -1 : std::llround(seconds * 1000));
+  }
+  if (!value->is_string()) {
+    fail("field 'keep_alive' must be seconds or a duration such as \"5m\", got " +
+         type_name(*value));
+  }
+  const auto parsed = parse_keep_alive(value->get<std::string>(), "field 'keep_alive'");
+  return parsed.value_or(std::chrono::milliseconds(-1));
+}
+
 }  // namespace
 
 json parse_json_body(std::string_view body) {
@@ -185,12 +206,13 @@ TokenizeRequest parse_tokenize_request(const json& body, const RequestLimits& li
 }
 
 LoadRequest parse_load_request(const json& body) {
-  check_known_fields(body, {"model", "device", "pin", "dtype"});
+  check_known_fields(body, {"model", "device", "pin", "dtype", "keep_alive"});
   LoadRequest request;
   request.model = required_string(body, "model");
   request.options.device = optional_string(body, "device").value_or("");
   request.options.pin = optional_bool(body, "pin").value_or(false);
   request.options.dtype = optional_string(body, "dtype").value_or("");
+  request.options.keep_alive = read_keep_alive(body);
   return request;
 }
 

@@ -23,6 +23,9 @@ nlohmann::json model_info_json(const ModelInfo& info) {
       {"in_flight", info.in_flight},
       {"idle_seconds", info.idle_seconds},
   };
+  // Seconds, as Ollama shows it; -1: until evicted.
+  out["keep_alive"] =
+      info.keep_alive ? static_cast<double>(info.keep_alive->count()) / 1000.0 : -1.0;
   if (!info.labels.empty()) out["labels"] = info.labels;
   if (!info.error.empty()) out["error"] = info.error;
   if (info.state == ModelState::downloading) {

@@ -1,5 +1,6 @@
 #include "server/router.hpp"
 
+#include <algorithm>
 #include <new>
 
 #include "server/compat_responses.hpp"
@@ -34,6 +35,7 @@ using Dialect = Router::Dialect;
 // Every route, once. The OpenAI and TEI routes are translations onto the same engine calls.
 const Router::Route Router::kRoutes[] = {
     {"GET", "/health", Answer::at_once, Access::open, Dialect::hades, &Router::health},
+    {"GET", "/ready", Answer::at_once, Access::open, Dialect::hades, &Router::ready},
     {"GET", "/v1/status", Answer::at_once, Access::key, Dialect::hades, &Router::status},
     {"GET", "/v1/models", Answer::at_once, Access::key, Dialect::hades, &Router::models},
     {"POST", "/v1/models/load", Answer::blocking, Access::key, Dialect::hades, &Router::load},
@@ -156,6 +158,21 @@ HttpReply Router::health(const json&, const CancelFlag&) {
       {{"status", "ok"}, {"version", info_.version}, {"uptime_seconds", uptime_seconds()}});
 }
 
+// Readiness for orchestrators: 503 with the reason until every preloaded model is ready, and from
+// the moment a stop signal arrives; /health stays the liveness check.
+HttpReply Router::ready(const json&, const CancelFlag&) {
+  std::vector<std::string> waiting;
+  if (draining_) waiting.push_back("the service is shutting down");
+  std::vector<std::string> preload;
+  if (info_.preload) {
+    preload = info_.preload->models();
+    for (std::string& reason : info_.preload->waiting()) waiting.push_back(std::move(reason));
+  }
+  json body = {{"ready", waiting.empty()}, {"preload", preload}};
+  if (!waiting.empty()) body["reasons"] = waiting;
+  return HttpReply{.status = waiting.empty() ? 200 : 503, .body = dump_lenient(body)};
+}
+
 HttpReply Router::status(const json&, const CancelFlag&) {
   const EngineStats stats = engine_.stats();
   const EngineConfig& config = engine_.config();
@@ -190,6 +207,7 @@ HttpReply Router::status(const json&, const CancelFlag&) {
       {"rejected_requests", stats.rejected_requests},
       {"dropped_jobs", stats.dropped_jobs},
       {"evictions", stats.evictions},
+      {"expirations", stats.expirations},
       {"loads", stats.loads},
       {"load_failures", stats.load_failures},
       {"resident_bytes", stats.resident_bytes},

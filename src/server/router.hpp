@@ -6,6 +6,7 @@
 // The router knows nothing of sockets: the HTTP layer hands it a method, a target and a body.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 #include "hades/error.hpp"
 #include "server/log.hpp"
 #include "server/metrics.hpp"
+#include "server/preload.hpp"
 #include "server/requests.hpp"
 #include "server/server_options.hpp"
 
@@ -37,6 +39,7 @@ struct ServiceInfo {
   std::vector<std::string> tcp_addresses;  // where the TCP listener is bound, if it is
   bool api_key = false;                    // whether TCP requests need the API key
   std::string default_model;               // the model of TEI and OpenAI requests that name none
+  std::shared_ptr<const PreloadStatus> preload;  // the models /ready waits for; may be null
   long pid = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   ServerOptions limits;
@@ -45,6 +48,9 @@ struct ServiceInfo {
 class Router {
  public:
   Router(Engine& engine, Logger& log, ServiceInfo info);
+
+  // From now on /ready answers 503: the service is about to stop (the first step of a drain).
+  void set_draining() { draining_ = true; }
 
   // The HTTP layer's gauges (in-flight requests, connections), read by /metrics and /v1/status.
   void set_gauge_source(std::function<ServerGauges()> source) { gauges_ = std::move(source); }
@@ -96,6 +102,7 @@ class Router {
   double uptime_seconds() const;
 
   HttpReply health(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply ready(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply status(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply models(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply load(const nlohmann::json& body, const CancelFlag& cancelled);
@@ -127,6 +134,7 @@ class Router {
   ServiceInfo info_;
   Metrics metrics_;
   std::function<ServerGauges()> gauges_ = [] { return ServerGauges{}; };
+  std::atomic<bool> draining_{false};
 };
 
 // The path of a request target, without its query string.

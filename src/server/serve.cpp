@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "hades/error.hpp"
@@ -64,16 +65,49 @@ std::optional<TcpListening> open_tcp_listener(const ServeOptions& options, Logge
   return tcp;
 }
 
+// Loads the preloaded models one after another, in the background: the service answers (and
+// /ready says what it waits for) meanwhile. A failed load is logged and shows in /ready.
+std::thread start_preloads(Engine& engine, const std::vector<PreloadModel>& preload,
+                           PreloadStatus& status, Logger& log) {
+  return std::thread([&engine, &preload, &status, &log] {
+    for (size_t i = 0; i < preload.size(); ++i) {
+      const PreloadModel& model = preload[i];
+      try {
+        const ModelInfo info = engine.load_model(model.model, model.options);
+        status.loaded(i);
+        log.info("preloaded " + model.model + " (" + info.dtype + ", " +
+                 std::to_string(info.memory_bytes) + " bytes)");
+      } catch (const Error& e) {
+        status.failed(i, std::string(error_code_name(e.code())) + ": " + e.what());
+        log.error("cannot preload " + model.model + " [" + std::string(error_code_name(e.code())) +
+                  "]: " + e.what());
+      }
+    }
+  });
+}
+
+// After the stop signal: /ready turns 503 at once, and the service goes on serving for the
+// shutdown delay (a second signal cuts it short) before the drain.
+void announce_shutdown(Router& router, ShutdownSignals& signals, std::chrono::milliseconds delay,
+                       Logger& log) {
+  router.set_draining();
+  if (delay <= std::chrono::milliseconds::zero()) return;
+  log.info("not ready; serving " + std::to_string(delay.count()) + " ms more before the drain");
+  if (signals.wait(delay)) log.warn("second stop signal: draining now");
+}
+
 void run(const ServeOptions& options, ShutdownSignals& signals, Logger& log) {
   auto engine = std::make_unique<Engine>(options.engine);
   engine->set_eviction_log([&log](const std::string& message) { log.info(message); });
   const EngineStats stats = engine->stats();
   if (!stats.device_note.empty()) log.info(stats.device_note);
   std::optional<TcpListening> tcp = open_tcp_listener(options, log);
+  const auto preload_status = std::make_shared<PreloadStatus>(options.preload);
   ServiceInfo info{.version = service_version(),
                    .socket_path = options.socket_path.string(),
                    .api_key = options.api_key != nullptr,
                    .default_model = options.default_model,
+                   .preload = preload_status,
                    .pid = static_cast<long>(::getpid()),
                    .limits = options.server};
   if (tcp) info.tcp_addresses.push_back(tcp->address);
@@ -91,8 +125,11 @@ void run(const ServeOptions& options, ShutdownSignals& signals, Logger& log) {
            (tcp ? " and " + tcp->address + (options.api_key ? " (API key required)" : "") : "") +
            " (" + describe_limits(options.engine, stats.device) + ")");
 
+  std::thread preloads = start_preloads(*engine, options.preload, *preload_status, log);
+
   const int signal_number = signals.wait().value_or(SIGTERM);
   log.info(std::string(strsignal(signal_number)) + ": shutting down");
+  announce_shutdown(router, signals, options.shutdown_delay, log);
   const Clock::time_point deadline = Clock::now() + options.drain_timeout;
   server.begin_shutdown();
   if (!drain_requests(server, signals, deadline, log)) {
@@ -104,6 +141,7 @@ void run(const ServeOptions& options, ShutdownSignals& signals, Logger& log) {
   }
   engine->drain(std::chrono::duration_cast<std::chrono::milliseconds>(
       std::max(deadline - Clock::now(), Clock::duration::zero())));
+  preloads.join();  // a load under way finishes; the draining engine refuses the next ones
   server.stop();
   const size_t models = engine->get_loaded_models().size();
   engine.reset();

@@ -9,6 +9,7 @@
 
 #include "engine/engine.hpp"
 #include "server/api_key.hpp"
+#include "server/preload.hpp"
 #include "server/server_options.hpp"
 #include "server/tcp_listener.hpp"
 
@@ -29,6 +30,11 @@ struct ServeOptions {
   bool insecure = false;
   // The model of OpenAI and TEI requests that name none (TEI clients never do); empty: none.
   std::string default_model;
+  // Loaded in the background once the service accepts; /ready waits for them.
+  std::vector<PreloadModel> preload;
+  // After a stop signal, how long the service goes on serving with /ready at 503 before it stops
+  // accepting, so that a load balancer takes it out of rotation first.
+  std::chrono::milliseconds shutdown_delay{0};
 };
 
 // The version the service reports (/health, /v1/status).

@@ -42,7 +42,8 @@ nlohmann::json model_json(const LoadedModel& model) {
                         {"max_sequence_length", model.max_sequence_length},
                         {"requests", model.requests},
                         {"in_flight", model.in_flight},
-                        {"idle_seconds", model.idle_seconds}};
+                        {"idle_seconds", model.idle_seconds},
+                        {"keep_alive", model.keep_alive_seconds}};
   if (!model.error.empty()) out["error"] = model.error;
   if (model.state == "downloading") {
     out["progress"] = model.progress;
@@ -122,14 +123,16 @@ void print_models_table(const std::vector<LoadedModel>& models, const char* inde
   size_t id_width = 5;
   for (const LoadedModel& model : models) id_width = std::max(id_width, model.id.size());
   const int width = static_cast<int>(id_width);
-  std::printf("%s%-*s  %-11s  %-7s  %-5s  %10s  %-6s  %8s  %s\n", indent, width, "MODEL", "STATE",
-              "DEVICE", "DTYPE", "MEMORY", "PINNED", "REQUESTS", "IDLE");
+  std::printf("%s%-*s  %-11s  %-7s  %-5s  %10s  %-6s  %8s  %-8s  %s\n", indent, width, "MODEL",
+              "STATE", "DEVICE", "DTYPE", "MEMORY", "PINNED", "REQUESTS", "IDLE", "KEEP ALIVE");
   for (const LoadedModel& model : models) {
-    std::printf("%s%-*s  %-11s  %-7s  %-5s  %10s  %-6s  %8llu  %s\n", indent, width,
+    const std::string keep_alive =
+        model.keep_alive_seconds < 0 ? "forever" : human_duration(model.keep_alive_seconds);
+    std::printf("%s%-*s  %-11s  %-7s  %-5s  %10s  %-6s  %8llu  %-8s  %s\n", indent, width,
                 model.id.c_str(), model.state.c_str(), model.device.c_str(), model.dtype.c_str(),
                 human_bytes(model.memory_bytes).c_str(), model.pinned ? "yes" : "no",
                 static_cast<unsigned long long>(model.requests),
-                human_duration(model.idle_seconds).c_str());
+                human_duration(model.idle_seconds).c_str(), keep_alive.c_str());
     if (!model.error.empty()) std::printf("%s  error: %s\n", indent, model.error.c_str());
     if (model.state == "downloading") {
       std::printf("%s  downloading: %.0f%% (%s of %s)\n", indent, 100.0 * model.progress,

@@ -41,6 +41,8 @@ struct ServeArgs {
   std::string api_key_file;
   bool insecure = false;
   std::string default_model;
+  std::string preload;
+  double shutdown_delay_s = 0;
 };
 
 // A variable that is set must say something: an empty one is an error naming it.
@@ -73,6 +75,11 @@ void read_tcp_settings(const ServeArgs& args, server::ServeOptions& options) {
     options.default_model = args.default_model;
   } else if (const auto model = environment_value("HADES_DEFAULT_MODEL")) {
     options.default_model = *model;
+  }
+  if (!args.preload.empty()) {
+    options.preload = server::parse_preload_list(args.preload, "--preload");
+  } else if (const auto preload = environment_value("HADES_PRELOAD")) {
+    options.preload = server::parse_preload_list(*preload, "HADES_PRELOAD");
   }
   // A folder is named absolutely, as the clients send folders: the daemon's folder is not ours.
   std::error_code ignored;
@@ -133,6 +140,7 @@ server::ServeOptions serve_options(const ServeArgs& args, const CLI::App& comman
   if (given("--workers")) options.server.worker_threads = args.workers;
   if (given("--read-timeout")) options.server.read_timeout = seconds_to_ms(args.read_timeout_s);
   if (given("--drain-timeout")) options.drain_timeout = seconds_to_ms(args.drain_timeout_s);
+  if (given("--shutdown-delay")) options.shutdown_delay = seconds_to_ms(args.shutdown_delay_s);
   read_tcp_settings(args, options);
   return options;
 }
@@ -195,6 +203,14 @@ void add_serve_command(CLI::App& app) {
   serve->add_option("--default-model", args->default_model,
                     "the model of OpenAI and TEI requests that name none (default: "
                     "$HADES_DEFAULT_MODEL, else none)");
+  serve->add_option("--preload", args->preload,
+                    "models to load at start, MODEL[?dtype=D&pin&keep_alive=T][,MODEL...]; /ready "
+                    "waits for them (default: $HADES_PRELOAD)");
+  serve
+      ->add_option("--shutdown-delay", args->shutdown_delay_s,
+                   "seconds the service keeps serving with /ready at 503 after SIGTERM, before "
+                   "the drain (0)")
+      ->check(CLI::NonNegativeNumber);
   serve->add_flag("--insecure", args->insecure,
                   "allow a TCP listener reachable from other machines without an API key");
   serve->callback([args, serve] {

@@ -99,6 +99,7 @@ struct LoadArgs {
   std::string model;
   std::string device;
   std::string dtype;
+  std::string keep_alive;
   bool pin = false;
 };
 
@@ -108,6 +109,7 @@ void run_load(const LoadArgs& args) {
   options.device = args.device;
   options.pin = args.pin;
   options.dtype = args.dtype;
+  options.keep_alive = args.keep_alive;
   const LoadedModel model = engine.load_model(args.model, options);
   if (args.client.json) {
     print_json({{"model", model_json(model)}});
@@ -186,6 +188,9 @@ void add_service_commands(CLI::App& app) {
                    "linear layers' precision: fp32 (default), int8, bf16, auto (bf16 where the CPU "
                    "has it, else fp32)")
       ->check(CLI::IsMember({"fp32", "int8", "bf16", "auto"}));
+  load->add_option("--keep-alive", load_args->keep_alive,
+                   "how long it stays after its last request: 5m, 30s, 1h, 0 (unload after each "
+                   "request), -1 (forever; default: the service's $HADES_KEEP_ALIVE)");
   load->callback([load_args] { run_load(*load_args); });
 
   auto* unload = app.add_subcommand("unload", "Unload a model");

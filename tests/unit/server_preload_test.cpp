@@ -1,0 +1,67 @@
+// The preload list (--preload, HADES_PRELOAD) and keep-alive durations.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "engine/engine.hpp"
+#include "hades/error.hpp"
+#include "server/preload.hpp"
+#include "support/expect_error.hpp"
+
+namespace hades::server {
+namespace {
+
+using std::chrono::milliseconds;
+using test::expect_error;
+
+TEST(Preload, ReadsModelsWithTheirOptions) {
+  const auto models = parse_preload_list(
+      "org/a@abc123?dtype=int8&pin,/models/b,org/c?keep_alive=5m&pin=true", "--preload");
+  ASSERT_EQ(models.size(), 3u);
+  EXPECT_EQ(models[0].model, "org/a@abc123");
+  EXPECT_EQ(models[0].options.dtype, "int8");
+  EXPECT_TRUE(models[0].options.pin);
+  EXPECT_EQ(models[1].model, "/models/b");
+  EXPECT_FALSE(models[1].options.pin);
+  EXPECT_FALSE(models[1].options.keep_alive);
+  EXPECT_EQ(models[2].options.keep_alive, milliseconds(300'000));
+  EXPECT_TRUE(models[2].options.pin);
+}
+
+TEST(Preload, NamesTheEntryAtFault) {
+  expect_error([] { parse_preload_list("a,,b", "HADES_PRELOAD"); }, ErrorCode::invalid_argument,
+               {"HADES_PRELOAD entry ''", "no model"});
+  expect_error([] { parse_preload_list("a?color=red", "HADES_PRELOAD"); },
+               ErrorCode::invalid_argument, {"entry 'a?color=red'", "unknown option 'color=red'"});
+  expect_error([] { parse_preload_list("a?keep_alive=soon", "--preload"); },
+               ErrorCode::invalid_argument, {"keep_alive", "'soon'"});
+}
+
+TEST(Preload, StatusCountsAModelOnceItsFirstLoadSucceeded) {
+  PreloadStatus status(parse_preload_list("a,b", "--preload"));
+  EXPECT_EQ(status.waiting().size(), 2u);
+  status.loaded(0);
+  status.failed(1, "model_not_found: Model not found: b");
+  ASSERT_EQ(status.waiting().size(), 1u);
+  EXPECT_NE(status.waiting()[0].find("b failed to load: model_not_found"), std::string::npos);
+  status.loaded(1);
+  EXPECT_TRUE(status.waiting().empty());
+}
+
+TEST(KeepAlive, ReadsDurationsAsOllamaWritesThem) {
+  EXPECT_EQ(parse_keep_alive("5m", "x"), milliseconds(300'000));
+  EXPECT_EQ(parse_keep_alive("30s", "x"), milliseconds(30'000));
+  EXPECT_EQ(parse_keep_alive("1h", "x"), milliseconds(3'600'000));
+  EXPECT_EQ(parse_keep_alive("250ms", "x"), milliseconds(250));
+  EXPECT_EQ(parse_keep_alive("0", "x"), milliseconds(0));
+  EXPECT_EQ(parse_keep_alive("12", "x"), milliseconds(12'000));  // a bare number is seconds
+  EXPECT_FALSE(parse_keep_alive("-1", "x"));                     // forever
+  for (const char* bad : {"", "-", "5d", "m", "-5m", "1.5s", "9999999999s"}) {
+    expect_error([&] { parse_keep_alive(bad, "HADES_KEEP_ALIVE"); }, ErrorCode::invalid_argument,
+                 {"HADES_KEEP_ALIVE: '" + std::string(bad) + "'"});
+  }
+}
+
+}  // namespace
+}  // namespace hades::server
