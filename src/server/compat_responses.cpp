@@ -137,14 +137,8 @@ std::string tei_embed_body(const EmbedResult& result) {
 
 std::string tei_rerank_body(const ClassifyResult& result, const std::vector<std::string>& texts,
                             bool raw_scores, bool return_text) {
-  std::vector<std::pair<size_t, float>> ranked;
-  for (size_t i = 0; i < result.results.size(); ++i) {
-    ranked.emplace_back(i, relevance(result.results[i], raw_scores));
-  }
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
   json out = json::array();
-  for (const auto& [index, score] : ranked) {
+  for (const auto& [index, score] : rank_by_relevance(result, raw_scores)) {
     json hit = {{"index", index}, {"score", score}};
     if (return_text) hit["text"] = texts.at(index);
     out.push_back(std::move(hit));

@@ -232,13 +232,21 @@ ClassifyRequest parse_classify_request(const json& body, const RequestLimits& li
 }
 
 RerankRequest parse_rerank_request(const json& body, const RequestLimits& limits) {
-  check_known_fields(body, {"model", "query", "documents", "raw_scores"});
+  check_known_fields(body,
+                     {"model", "query", "documents", "raw_scores", "top_n", "return_documents"});
   RerankRequest request;
   request.pairs.model = required_string(body, "model");
   const std::string query = required_string(body, "query");
   request.pairs.pairs = read_texts(body, "documents", limits);
   request.pairs.inputs.assign(request.pairs.pairs.size(), query);
   request.raw_scores = optional_bool(body, "raw_scores").value_or(false);
+  request.return_documents = optional_bool(body, "return_documents").value_or(false);
+  if (const json* top_n = find_field(body, "top_n"); top_n != nullptr) {
+    if (!top_n->is_number_integer() || top_n->get<int64_t>() < 1) {
+      fail("field 'top_n' must be a whole number of at least 1, got " + top_n->dump());
+    }
+    request.top_n = top_n->get<size_t>();
+  }
   return request;
 }
 

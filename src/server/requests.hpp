@@ -36,10 +36,12 @@ ClassifyRequest parse_classify_request(const nlohmann::json& body, const Request
 // A rerank request: one (query, document) pair per document, and how the scores are reported.
 struct RerankRequest {
   ClassifyRequest pairs;
-  bool raw_scores = false;  // the model's logit instead of its probability
+  bool raw_scores = false;        // the model's logit instead of its probability
+  std::optional<size_t> top_n;    // only the best N results (Cohere's and Jina's field)
+  bool return_documents = false;  // each result carries its document's text
 };
 
-// {"model", "query", "documents": [TEXT…], "raw_scores"?}.
+// {"model", "query", "documents": [TEXT…], "raw_scores"?, "top_n"?, "return_documents"?}.
 RerankRequest parse_rerank_request(const nlohmann::json& body, const RequestLimits& limits);
 // {"model", "inputs", "max_length"?} for /v1/token-classify and /v1/chunk.
 ChunkRequest parse_chunk_request(const nlohmann::json& body, const RequestLimits& limits);

@@ -99,15 +99,26 @@ float relevance(const SequenceClassification& c, bool raw_score) {
   return std::exp(c.logits.back() - max) / sum;
 }
 
-std::string rerank_response_body(const ClassifyResult& result, bool raw_scores) {
+std::vector<std::pair<size_t, float>> rank_by_relevance(const ClassifyResult& result,
+                                                        bool raw_scores) {
   std::vector<std::pair<size_t, float>> ranked;
   for (size_t i = 0; i < result.results.size(); ++i) {
     ranked.emplace_back(i, relevance(result.results[i], raw_scores));
   }
   std::stable_sort(ranked.begin(), ranked.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
+  return ranked;
+}
+
+std::string rerank_response_body(const ClassifyResult& result, const RerankRequest& request) {
+  std::vector<std::pair<size_t, float>> ranked = rank_by_relevance(result, request.raw_scores);
+  if (request.top_n && *request.top_n < ranked.size()) ranked.resize(*request.top_n);
   nlohmann::json results = nlohmann::json::array();
-  for (const auto& [index, score] : ranked) results.push_back({{"index", index}, {"score", score}});
+  for (const auto& [index, score] : ranked) {
+    nlohmann::json hit = {{"index", index}, {"score", score}, {"relevance_score", score}};
+    if (request.return_documents) hit["document"] = {{"text", request.pairs.pairs.at(index)}};
+    results.push_back(std::move(hit));
+  }
   return dump_lenient({{"model", result.model}, {"results", results}});
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/engine.hpp"
+#include "server/requests.hpp"
 
 namespace hades::server {
 
@@ -29,10 +30,15 @@ std::string tokenize_response_body(const TokenizeResult& result);
 
 // {"model", "results": [{"label", "score", "scores": [{"label", "score"}…]}…]}
 std::string classify_response_body(const ClassifyResult& result);
-// {"model", "results": [{"index", "score"}…]}, best first; score: sigmoid of a single logit, else
-// the probability of the last label (the "relevant" one of two-label cross-encoders); with
-// RAW_SCORES that logit itself, as CrossEncoder.predict gives it without an activation.
-std::string rerank_response_body(const ClassifyResult& result, bool raw_scores);
+// The documents' indexes and relevance (see relevance()), best first; ties keep their order.
+std::vector<std::pair<size_t, float>> rank_by_relevance(const ClassifyResult& result,
+                                                        bool raw_scores);
+// {"model", "results": [{"index", "score", "relevance_score", "document": {"text"}?}…]}, best
+// first, the best top_n only when asked; score: sigmoid of a single logit, else the probability
+// of the last label (the "relevant" one of two-label cross-encoders); with raw_scores that logit
+// itself, as CrossEncoder.predict gives it without an activation. relevance_score is the same
+// value under Cohere's and Jina's name.
+std::string rerank_response_body(const ClassifyResult& result, const RerankRequest& request);
 // {"model", "results": [[{"label", "score", "start", "end"}…]…]}
 std::string token_classify_response_body(const TokenClassifyResult& result);
 // {"model", "results": [{"chunks": [{"text", "start", "end", "score"}…], "windows", "tokens"}…]}

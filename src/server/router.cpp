@@ -277,8 +277,7 @@ HttpReply Router::rerank(const json& body, const CancelFlag& cancelled) {
   RerankRequest request =
       parse_rerank_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   request.pairs.cancelled = cancelled;
-  return HttpReply{.body =
-                       rerank_response_body(engine_.classify(request.pairs), request.raw_scores)};
+  return HttpReply{.body = rerank_response_body(engine_.classify(request.pairs), request)};
 }
 
 HttpReply Router::token_classify(const json& body, const CancelFlag& cancelled) {

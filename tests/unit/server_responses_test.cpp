@@ -104,7 +104,7 @@ TEST(ServerResponses, RerankIsBestFirstWithSigmoidScores) {
   for (const float logit : {-1.0f, 2.0f, 0.0f}) {
     result.results.push_back(SequenceClassification{.logits = {logit}, .scores = {}});
   }
-  const json body = json::parse(rerank_response_body(result, false));
+  const json body = json::parse(rerank_response_body(result, RerankRequest{}));
   ASSERT_EQ(body["results"].size(), 3u);
   EXPECT_EQ(body["results"][0]["index"], 1);
   EXPECT_EQ(body["results"][1]["index"], 2);
@@ -112,12 +112,30 @@ TEST(ServerResponses, RerankIsBestFirstWithSigmoidScores) {
   EXPECT_NEAR(body["results"][1]["score"].get<double>(), 0.5, 1e-6);
 }
 
+TEST(ServerResponses, RerankKeepsTheBestTopNWithTheirDocuments) {
+  ClassifyResult result;
+  result.model = "m";
+  RerankRequest request{.top_n = 2, .return_documents = true};
+  for (const float logit : {-1.0f, 2.0f, 0.0f}) {
+    result.results.push_back(SequenceClassification{.logits = {logit}, .scores = {}});
+    request.pairs.pairs.push_back("doc " + std::to_string(static_cast<int>(logit)));
+  }
+  const json body = json::parse(rerank_response_body(result, request));
+  ASSERT_EQ(body["results"].size(), 2u);
+  EXPECT_EQ(body["results"][0]["index"], 1);
+  EXPECT_EQ(body["results"][0]["document"]["text"], "doc 2");
+  EXPECT_EQ(body["results"][1]["document"]["text"], "doc 0");
+  EXPECT_EQ(body["results"][1]["relevance_score"], body["results"][1]["score"]);
+  EXPECT_FALSE(json::parse(rerank_response_body(result, RerankRequest{}))["results"][0].contains(
+      "document"));
+}
+
 TEST(ServerResponses, RawRerankScoresAreTheRelevantLabelsLogit) {
   ClassifyResult result;
   result.model = "m";
   result.results.push_back(SequenceClassification{.logits = {-1.5f}, .scores = {}});
   result.results.push_back(SequenceClassification{.logits = {3.0f, 0.25f}, .scores = {}});
-  const json body = json::parse(rerank_response_body(result, true));
+  const json body = json::parse(rerank_response_body(result, RerankRequest{.raw_scores = true}));
   ASSERT_EQ(body["results"].size(), 2u);
   EXPECT_EQ(body["results"][0]["index"], 1);
   EXPECT_FLOAT_EQ(body["results"][0]["score"].get<float>(), 0.25f);
