@@ -21,11 +21,12 @@ import struct
 import sys
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence
 
-try:
-    import hades
-except ImportError:  # a checkout: the package lives in ../python
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-    import hades
+# In a checkout the package beside this script comes first, so that the two always match (an
+# installed hades of another version would not); elsewhere, the installed one.
+CHECKOUT_PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python")
+if os.path.isfile(os.path.join(CHECKOUT_PACKAGE, "hades", "__init__.py")):
+    sys.path.insert(0, os.path.normpath(CHECKOUT_PACKAGE))
+import hades  # noqa: E402 (after the path it may come from)
 
 from hades._service import find_hades_binary  # the same search as the package's autostart
 
