@@ -141,6 +141,7 @@ def status_json(status: hades.ServiceStatus) -> Dict[str, Any]:
     return {"running": True, "pid": status.pid, "socket": status.socket,
             "version": status.version, "uptime_seconds": status.uptime_seconds,
             "device": status.device, "device_note": status.device_note,
+            "tcp": {"addresses": status.tcp_addresses, "api_key": status.tcp_api_key},
             "models": [model_json(m) for m in status.models], "limits": status.limits,
             "stats": status.stats}
 
@@ -209,6 +210,9 @@ def print_status(status: hades.ServiceStatus) -> None:
     print(f"  version  {status.version}")
     note = f" — {status.device_note}" if status.device_note else ""
     print(f"  device   {status.device}{note}")
+    for address in status.tcp_addresses:
+        print(f"  tcp      {address} "
+              f"({'API key required' if status.tcp_api_key else 'no API key'})")
     label = "limits"
     for name in sorted(status.limits):
         value = json.dumps(status.limits[name], ensure_ascii=False)

@@ -265,11 +265,16 @@ def unhealthy(error: HadesError) -> HealthStatus:
 
 
 def parse_status(v: Dict[str, Any]) -> ServiceStatus:
+    tcp = v.get("tcp")
+    if not isinstance(tcp, dict):
+        tcp = {}  # a service from before the TCP listener
     return ServiceStatus(
         running=bool(v.get("running", True)), socket=str(v.get("socket", "")),
         pid=int(v.get("pid") or 0), version=str(v.get("version", "")),
         uptime_seconds=float(v.get("uptime_seconds") or 0.0), device=str(v.get("device", "")),
-        device_note=str(v.get("device_note") or ""), models=parse_models(v),
+        device_note=str(v.get("device_note") or ""),
+        tcp_addresses=[str(a) for a in tcp.get("addresses") or []],
+        tcp_api_key=bool(tcp.get("api_key", False)), models=parse_models(v),
         limits=dict(v.get("limits") or {}), stats=dict(v.get("stats") or {}))
 
 

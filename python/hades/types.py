@@ -67,6 +67,9 @@ class ServiceStatus:
     uptime_seconds: float = 0.0
     device: str = ""  #: the device models load on by default
     device_note: str = ""  #: why, e.g. when cuda:0 was asked for and cpu is used
+    #: the TCP listener's bound addresses ("127.0.0.1:8080", "[::1]:8080"); empty without one
+    tcp_addresses: List[str] = field(default_factory=list)
+    tcp_api_key: bool = False  #: whether requests on the TCP listener need the API key
     models: List[LoadedModel] = field(default_factory=list)
     limits: Dict[str, Any] = field(default_factory=dict)  #: the server's limits, as JSON values
     stats: Dict[str, Any] = field(default_factory=dict)  #: its counters, as JSON values

@@ -69,7 +69,8 @@ def test_the_seeds_verbs_with_exit_codes_and_json(hades_env):
     status = json_of(run("status", "--json"))
     assert (status["running"], status["pid"], status["socket"]) == (True, pid, hades_env)
     assert sorted(status) == ["device", "device_note", "limits", "models", "pid", "running",
-                              "socket", "stats", "uptime_seconds", "version"]
+                              "socket", "stats", "tcp", "uptime_seconds", "version"]
+    assert status["tcp"] == {"addresses": [], "api_key": False}
 
     assert run("unload", CHONKY).stdout == f"unloaded {CHONKY}\n"
     assert json_of(run("unload", MINILM, "--json")) == {"model": MINILM, "unloaded": True}
@@ -142,6 +143,37 @@ def test_the_same_output_as_the_cpp_program(both, arguments):
     assert (python.returncode, python.stdout, python.stderr) == \
         (cpp.returncode, cpp.stdout, cpp.stderr)
     assert python.stdout or python.stderr.startswith("hades: error [")
+
+
+@pytest.fixture(params=["socket", "tcp"])
+def daemon(request, monkeypatch):
+    """The session's daemon, or the one that also listens on TCP with a key, in the
+    environment."""
+    daemon = request.getfixturevalue("service" if request.param == "socket" else "tcp_service")
+    for name, value in daemon.env.items():
+        monkeypatch.setenv(name, value)
+    return daemon
+
+
+def steady_status(text):
+    """`status` output without what moves between two calls: the clocks and the counters."""
+    text = re.sub(r'"(uptime_seconds|idle_seconds)":[-+.e0-9]+', r'"\1":T', text)
+    text = re.sub(r'"stats":\{[^}]*\}', '"stats":S', text)
+    return re.sub(r"\b(\d+\.\ds|\d+m \d+s|\d+h \d+m|\d+d \d+h)\b", "T", text)
+
+
+def test_status_as_the_cpp_program(daemon, hades_bin):
+    assert run("load", MINILM).returncode == 0
+    for arguments in (["status"], ["status", "--json"]):
+        python, cpp = run(*arguments), run(*arguments, program=hades_bin)
+        assert (python.returncode, python.stderr) == (cpp.returncode, cpp.stderr) == (0, "")
+        assert steady_status(python.stdout) == steady_status(cpp.stdout)
+    tcp = json_of(python)["tcp"]
+    if daemon.url:
+        assert tcp == {"addresses": [daemon.url[len("http://"):]], "api_key": True}
+        assert f"  tcp      {tcp['addresses'][0]} (API key required)\n" in run("status").stdout
+    else:
+        assert tcp == {"addresses": [], "api_key": False}
 
 
 USAGE_ERRORS = [(), ("no-such-verb",), ("load",), ("unload",), ("embed", MINILM),
