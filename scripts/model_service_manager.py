@@ -223,7 +223,8 @@ def print_status(status: hades.ServiceStatus) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    status = engine_of(args).status()
+    engine = engine_of(args)
+    status = engine.status()
     if args.json:
         print_json(status_json(status))
     elif status.running:
@@ -232,7 +233,7 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"hades is starting (pid {status.pid}) on {status.socket}, not accepting "
               "connections yet")
     else:
-        print(f"hades is not running ({status.socket})")
+        print(f"hades is not running ({status.socket or engine.address})")
     return 0 if status.running else EXIT_NOT_RUNNING
 
 

@@ -2,7 +2,8 @@
 
 hades is a local service (``hades serve``) that keeps Hugging Face transformer models in memory and
 serves embeddings, classification, reranking, token classification and chunking over HTTP/1.1 on
-a Unix socket. This package is its client, in the standard library only:
+a Unix socket (and, when started with a listener, on TCP with an API key: ``url=``/``api_key=``,
+``HADES_URL``/``HADES_API_KEY``). This package is its client, in the standard library only:
 
     import hades
 

@@ -1,22 +1,25 @@
-"""Blocking HTTP/1.1 over a Unix socket, and a thread-safe pool of kept-alive connections.
+"""Blocking HTTP/1.1 over a Unix socket or TCP, and a thread-safe pool of kept-alive connections.
 
 Mirrors src/client/socket_io.cpp: a missing socket or a refused connection is
 ServiceNotRunningError ("Connection refused: ..."), a full accept queue is tried again, every wait
 has a deadline (time.monotonic() seconds) and a passed one is IoError naming what was awaited.
+Over TCP (an ``Endpoint`` with a URL) every request carries the Host of the URL and the API key.
 """
 
 import errno
 import os
 import socket
+import ssl
 import threading
 import time
 from typing import List, Optional, Tuple
 
 from ._http import Exactly, Response, Step, ToEnd, Until, format_request, read_response
 from .errors import HadesError, IoError, ServiceNotRunningError, TooLargeError
+from .options import ClientOptions, ServiceUrl, parse_url
 
-__all__ = ["connection_refused_message", "connect_unix", "socket_accepts", "ConnectionPool",
-           "exchange"]
+__all__ = ["connection_refused_message", "connect_error", "connect_unix", "tcp_connect_error",
+           "connect_tcp", "socket_accepts", "Endpoint", "ConnectionPool", "exchange"]
 
 MAX_IDLE_CONNECTIONS = 16
 _REFUSED = (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTDIR)
@@ -76,6 +79,83 @@ def connect_unix(path: str, deadline: float) -> socket.socket:
                           "full")
         time.sleep(backoff)
         backoff = min(backoff * 2, 0.05)
+
+
+def tcp_connect_error(error: OSError, url: str, host: str) -> HadesError:
+    """The error of a failed TCP connect (or TLS handshake) to URL."""
+    if isinstance(error, ConnectionRefusedError):
+        return ServiceNotRunningError(f"Connection refused: the service is not running at {url} "
+                                      "(nothing listens on that port)")
+    if isinstance(error, socket.gaierror):
+        return IoError(f"cannot resolve {host} of {url}: {error.strerror or error}")
+    if isinstance(error, ssl.SSLError):
+        return IoError(f"TLS with {url} failed: {error.reason or error}")
+    return IoError(f"cannot connect to {url}: {error.strerror or error}")
+
+
+class Endpoint:
+    """Where the service listens (a Unix socket, or a TCP URL with its API key) and the head of
+    every request to it. ``str()`` is the address error messages name; never the key."""
+
+    def __init__(self, options: ClientOptions) -> None:
+        self.socket_path = str(options.socket_path or "")
+        self.url = str(options.url or "")
+        self.parts: Optional[ServiceUrl] = parse_url(self.url) if self.url else None
+        self._authorization = f"Bearer {options.api_key}" if self.url and options.api_key else ""
+        self._ssl: Optional[ssl.SSLContext] = None
+
+    @property
+    def tcp(self) -> bool:
+        return self.parts is not None
+
+    def __str__(self) -> str:
+        return self.url or self.socket_path
+
+    def __repr__(self) -> str:
+        return f"Endpoint({str(self)!r})"
+
+    def ssl_context(self) -> Optional[ssl.SSLContext]:
+        """For https://: the system's trust store (SSL_CERT_FILE / SSL_CERT_DIR add to it)."""
+        if self.parts is None or not self.parts.tls:
+            return None
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return self._ssl
+
+    def format_request(self, method: str, target: str, body: bytes) -> bytes:
+        if self.parts is None:
+            return format_request(method, target, body)
+        return format_request(method, self.parts.prefix + target, body,
+                              host=self.parts.host_header, authorization=self._authorization)
+
+    def connect(self, deadline: float) -> socket.socket:
+        if self.parts is None:
+            return connect_unix(self.socket_path, deadline)
+        return connect_tcp(self, deadline)
+
+
+def connect_tcp(endpoint: Endpoint, deadline: float) -> socket.socket:
+    """A connected socket to ENDPOINT's URL (TLS for https://), blocking with timeouts."""
+    parts = endpoint.parts
+    assert parts is not None
+    what = f"a connection to {endpoint.url}"
+    sock: Optional[socket.socket] = None
+    try:
+        sock = socket.create_connection((parts.host, parts.port), _left(deadline, what))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        context = endpoint.ssl_context()
+        if context is not None:
+            sock.settimeout(_left(deadline, what))
+            sock = context.wrap_socket(sock, server_hostname=parts.host)
+        return sock
+    except BaseException as error:
+        if sock is not None:
+            sock.close()
+        if isinstance(error, socket.timeout):
+            raise IoError(f"timed out waiting for {what}") from None
+        if isinstance(error, OSError):
+            raise tcp_connect_error(error, endpoint.url, parts.host) from None
+        raise
 
 
 def socket_accepts(path: str) -> bool:
@@ -205,10 +285,10 @@ def exchange(sock: socket.socket, request: bytes, deadline: float, what: str) ->
 
 
 class ConnectionPool:
-    """Idle kept-alive connections to one socket, shared by threads."""
+    """Idle kept-alive connections to one endpoint, shared by threads."""
 
-    def __init__(self, socket_path: str, connect_timeout: float) -> None:
-        self.socket_path = socket_path
+    def __init__(self, endpoint: Endpoint, connect_timeout: float) -> None:
+        self.endpoint = endpoint
         self.connect_timeout = connect_timeout
         self._idle: List[socket.socket] = []
         self._lock = threading.Lock()
@@ -226,7 +306,7 @@ class ConnectionPool:
             if self._idle:
                 return self._idle.pop(), True
         connect_deadline = min(deadline, time.monotonic() + self.connect_timeout)
-        return connect_unix(self.socket_path, connect_deadline), False
+        return self.endpoint.connect(connect_deadline), False
 
     def give_back(self, sock: socket.socket) -> None:
         with self._lock:
@@ -238,8 +318,8 @@ class ConnectionPool:
     def roundtrip(self, method: str, target: str, body: bytes, deadline: float) -> Response:
         """METHOD TARGET's answer, whatever its status; a kept-alive connection that the server
         had closed before reading the request is replaced by a new one."""
-        request = format_request(method, target, body)
-        what = f"{method} {target} on {self.socket_path}"
+        request = self.endpoint.format_request(method, target, body)
+        what = f"{method} {target} on {self.endpoint}"
         while True:
             sock, reused = self.take(deadline)
             try:

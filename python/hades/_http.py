@@ -54,10 +54,14 @@ class Response:
         return self.headers.get(name, "")
 
 
-def format_request(method: str, target: str, body: bytes = b"") -> bytes:
-    """The bytes of METHOD TARGET with a JSON BODY (POST always names its length)."""
-    head = (f"{method} {target} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: hades-python\r\n"
+def format_request(method: str, target: str, body: bytes = b"", *, host: str = "localhost",
+                   authorization: str = "") -> bytes:
+    """The bytes of METHOD TARGET with a JSON BODY (POST always names its length), to HOST, with
+    an Authorization header when AUTHORIZATION is given."""
+    head = (f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: hades-python\r\n"
             "Accept: application/json\r\n")
+    if authorization:
+        head += f"Authorization: {authorization}\r\n"
     if body or method == "POST":
         head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
     return (head + "\r\n").encode("ascii") + body

@@ -21,14 +21,15 @@ import threading
 import time
 from typing import Dict, Optional
 
-from ._connection import ConnectionPool, socket_accepts
+from ._connection import ConnectionPool, Endpoint, socket_accepts
 from ._wire import parse_status, read_answer
-from .errors import (HadesError, InvalidArgumentError, IoError, NotFoundError, error_for_code)
+from .errors import (HadesError, InvalidArgumentError, IoError, NotFoundError, UnsupportedError,
+                     error_for_code)
 from .options import ClientOptions, check_daemon_environment
 from .types import StartResult, StopResult
 
 __all__ = ["find_hades_binary", "lock_holder_pid", "process_alive", "service_pid",
-           "start_service", "stop_service"]
+           "start_service", "stop_service", "check_local"]
 
 _POLL_SECONDS = 0.02
 
@@ -165,7 +166,7 @@ def process_alive(pid: int) -> bool:
 
 def _status_pid(options: ClientOptions) -> Optional[int]:
     """The pid a /v1/status answer names, asked with a short deadline; None on any failure."""
-    pool = ConnectionPool(options.socket_path, options.connect_timeout)
+    pool = ConnectionPool(Endpoint(options), options.connect_timeout)
     try:
         deadline = time.monotonic() + min(options.control_timeout, 5.0)
         response = pool.roundtrip("GET", "/v1/status", b"", deadline)
@@ -297,8 +298,18 @@ def _wait_until_ready(options: ClientOptions, pid: int, log_start: int,
         time.sleep(_POLL_SECONDS)
 
 
+def check_local(options: ClientOptions, verb: str) -> None:
+    """Refuses to VERB ("start", "stop") a service reached over TCP: it runs on its own machine,
+    under its own supervisor."""
+    if options.url:
+        raise UnsupportedError(
+            f"cannot {verb} the service at {options.url}: a client starts and stops only a service "
+            f"on this machine's Unix socket; {verb} that one where it runs (hades {verb} there)")
+
+
 def start_service(options: ClientOptions) -> StartResult:
     """Starts the daemon unless one serves the socket; returns once it accepts connections."""
+    check_local(options, "start")
     check_daemon_environment()
     deadline = time.monotonic() + options.start_timeout
     with _FileLock(_start_lock_file(options), deadline, options.start_timeout):
@@ -312,6 +323,7 @@ def start_service(options: ClientOptions) -> StartResult:
 
 def stop_service(options: ClientOptions) -> StopResult:
     """SIGTERM to the daemon; returns once every thread of it has exited."""
+    check_local(options, "stop")
     deadline = time.monotonic() + options.stop_timeout
     with _FileLock(_start_lock_file(options), deadline, options.stop_timeout):
         pid = service_pid(options)

@@ -5,10 +5,11 @@
         result = await engine.embed("sentence-transformers/all-MiniLM-L6-v2", ["hello"])
 
 Same names, arguments, results and errors as ``hades.ModelClient`` / ``hades.HaystackModelEngine``,
-with ``async`` methods. Requests travel on asyncio's own Unix-socket streams, kept alive and
-reused; many tasks may share one client (within one event loop). Starting and stopping the service
-take file locks and wait for a process, which have no asyncio form: those run in a worker thread
-(asyncio.to_thread), as does nothing else.
+with ``async`` methods. Requests travel on asyncio's own streams (Unix-socket, or TCP with ``url``),
+kept alive and reused; many tasks may share one client (within one event loop). Close it
+(``await client.close()`` or ``async with``) before its loop ends: a closed loop cannot close its
+streams. Starting and stopping the service take file locks and wait for a process, which have no
+asyncio form: those run in a worker thread (asyncio.to_thread), as does nothing else.
 """
 
 import asyncio
@@ -17,10 +18,10 @@ import time
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from . import _wire
-from ._connection import connect_error
-from ._http import Exactly, Response, Step, Until, format_request, read_response
+from ._connection import Endpoint, connect_error, tcp_connect_error
+from ._http import Exactly, Response, Step, Until, read_response
 from ._pull import ProgressCallback, pull_arguments, pull_event, pull_outcome
-from ._service import find_hades_binary, service_pid, start_service, stop_service
+from ._service import check_local, find_hades_binary, service_pid, start_service, stop_service
 from .client import AUTOSTART_ATTEMPTS, ClientBase
 from .engine import stop_policy
 from .errors import HadesError, IoError, ServiceNotRunningError
@@ -38,7 +39,24 @@ class _Closed(Exception):
     """The peer closed the connection before the first byte of an answer."""
 
 
-async def _connect(path: str, timeout: float) -> _Stream:
+async def _connect_tcp(endpoint: Endpoint, timeout: float) -> _Stream:
+    parts = endpoint.parts
+    assert parts is not None
+    context = endpoint.ssl_context()
+    try:
+        return await asyncio.wait_for(
+            asyncio.open_connection(parts.host, parts.port, ssl=context,
+                                    server_hostname=parts.host if context else None), timeout)
+    except asyncio.TimeoutError:
+        raise IoError(f"timed out waiting for a connection to {endpoint.url}") from None
+    except OSError as error:
+        raise tcp_connect_error(error, endpoint.url, parts.host) from None
+
+
+async def _connect(endpoint: Endpoint, timeout: float) -> _Stream:
+    if endpoint.tcp:
+        return await _connect_tcp(endpoint, timeout)
+    path = endpoint.socket_path
     deadline = time.monotonic() + timeout
     backoff = 0.001
     while True:
@@ -142,7 +160,7 @@ class ModelClient(ClientBase):
             if reused:
                 stream = self._idle.pop()
             else:
-                stream = await _connect(self.socket_path, self._options.connect_timeout)
+                stream = await _connect(self._endpoint, self._options.connect_timeout)
             try:
                 response = await _exchange(stream, request)
             except BaseException:
@@ -160,8 +178,8 @@ class ModelClient(ClientBase):
             return response
 
     async def _send(self, call: _wire.Call, timeout: float) -> bytes:
-        what = f"{call.route} on {self.socket_path}"
-        request = format_request(call.method, call.target, call.body)
+        what = f"{call.route} on {self.address}"
+        request = self._endpoint.format_request(call.method, call.target, call.body)
         deadline = time.monotonic() + timeout
         retry = 0
         while True:
@@ -278,9 +296,9 @@ class HaystackModelEngine(ModelClient):
     needed and stops it at the end (STOP_ON_EXIT as there)."""
 
     def __init__(self, socket_path: Optional[str] = None, autostart: Optional[bool] = None, *,
-                 stop_on_exit: Union[bool, str] = "always", **keywords: Any) -> None:
+                 stop_on_exit: Union[bool, str, None] = None, **keywords: Any) -> None:
         super().__init__(socket_path, autostart, **keywords)
-        self._stop_policy = stop_policy(stop_on_exit)
+        self._stop_policy = stop_policy(stop_on_exit, self.url)
         self._entered: List[StartResult] = []
 
     @property
@@ -294,9 +312,11 @@ class HaystackModelEngine(ModelClient):
         return self
 
     async def start(self) -> StartResult:
+        check_local(self._options, "start")
         return await asyncio.to_thread(start_service, self._options)
 
     async def stop(self) -> StopResult:
+        check_local(self._options, "stop")
         await self.close()  # kept-alive connections die with the daemon
         return await asyncio.to_thread(stop_service, self._options)
 
@@ -308,11 +328,17 @@ class HaystackModelEngine(ModelClient):
         try:
             return await super().status()
         except ServiceNotRunningError:
+            if self.url:
+                return ServiceStatus(running=False, socket="")
             pid = await asyncio.to_thread(service_pid, self._options)
             return ServiceStatus(running=False, socket=self.socket_path, pid=pid or 0)
 
     async def __aenter__(self) -> "HaystackModelEngine":
-        self._entered.append(await self.start())
+        if self.url:  # a remote service is not started here: it must answer already
+            started = StartResult(already_running=True, pid=(await super().status()).pid)
+        else:
+            started = await self.start()
+        self._entered.append(started)
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
@@ -326,5 +352,5 @@ class HaystackModelEngine(ModelClient):
         except HadesError as error:
             if exc is None:
                 raise
-            print(f"hades: could not stop the service at {self.socket_path}: {error}",
+            print(f"hades: could not stop the service at {self.address}: {error}",
                   file=sys.stderr)

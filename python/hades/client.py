@@ -1,14 +1,17 @@
-"""hades.ModelClient: the service's routes as typed methods, over its Unix socket.
+"""hades.ModelClient: the service's routes as typed methods, over its Unix socket or TCP.
 
     client = hades.ModelClient()                 # HADES_MODEL_MGR_SOCKET or the default
     client.load_model("sentence-transformers/all-MiniLM-L6-v2")
     result = client.embed("sentence-transformers/all-MiniLM-L6-v2", ["hello"])
 
+    remote = hades.ModelClient(url="http://10.0.0.7:8080", api_key=key)   # or HADES_URL
+
 The Python twin of include/hades/client.hpp. With autostart on (HADES_RUNTIME_AUTOSTART=1, the
-default) a model call that finds no service starts one — at most one per socket however many
-clients race — and retries; ``health()`` and ``status()`` never start one. An ``overloaded``
-answer is retried after its Retry-After, ``overloaded_retries`` times, before OverloadedError.
-One client may be used from many threads at once; it keeps idle connections for reuse.
+default) a model call that finds no service on the socket starts one — at most one per socket
+however many clients race — and retries; ``health()`` and ``status()`` never start one, and
+nothing starts a service reached over TCP. An ``overloaded`` answer is retried after its
+Retry-After, ``overloaded_retries`` times, before OverloadedError. One client may be used from
+many threads at once; it keeps idle connections for reuse.
 """
 
 import subprocess
@@ -17,7 +20,7 @@ import time
 from typing import Any, List, Optional, Sequence
 
 from . import _wire
-from ._connection import ConnectionPool
+from ._connection import ConnectionPool, Endpoint
 from ._pull import ProgressCallback, pull_arguments, pull_event, pull_outcome
 from ._service import find_hades_binary, start_service
 from .errors import HadesError, IoError, ServiceNotRunningError
@@ -45,17 +48,19 @@ class ClientBase:
     ``options`` object and the environment, in that order."""
 
     def __init__(self, socket_path: Optional[str] = None, autostart: Optional[bool] = None, *,
+                 url: Optional[str] = None, api_key: Optional[str] = None,
                  connect_timeout: Optional[float] = None, control_timeout: Optional[float] = None,
                  request_timeout: Optional[float] = None, start_timeout: Optional[float] = None,
                  stop_timeout: Optional[float] = None, overloaded_retries: Optional[int] = None,
                  hades_binary: Optional[str] = None,
                  options: Optional[ClientOptions] = None) -> None:
         self._options = make_options(
-            options, socket_path=socket_path, autostart=autostart,
+            options, socket_path=socket_path, autostart=autostart, url=url, api_key=api_key,
             connect_timeout=connect_timeout, control_timeout=control_timeout,
             request_timeout=request_timeout, start_timeout=start_timeout,
             stop_timeout=stop_timeout, overloaded_retries=overloaded_retries,
             hades_binary=hades_binary)
+        self._endpoint = Endpoint(self._options)
 
     @property
     def options(self) -> ClientOptions:
@@ -64,20 +69,33 @@ class ClientBase:
 
     @property
     def socket_path(self) -> str:
-        return str(self._options.socket_path)
+        """The service's Unix socket; "" when it is reached over TCP."""
+        return str(self._options.socket_path or "")
+
+    @property
+    def url(self) -> str:
+        """The service's TCP URL; "" when it is reached on its Unix socket."""
+        return str(self._options.url or "")
+
+    @property
+    def address(self) -> str:
+        """Where the service is: its URL, else its socket path."""
+        return str(self._endpoint)
 
     def __repr__(self) -> str:
-        return f"{type(self).__module__}.{type(self).__name__}(socket_path={self.socket_path!r})"
+        where = f"url={self.url!r}" if self.url else f"socket_path={self.socket_path!r}"
+        return f"{type(self).__module__}.{type(self).__name__}({where})"
 
 
 class ModelClient(ClientBase):
-    """A client of the hades service on one socket. Thread-safe; ``close()`` (or ``with``)
-    drops its idle connections — it never stops the service. Timeouts are in seconds (see
+    """A client of the hades service on one socket, or at one URL (``url``, with ``api_key``).
+    Thread-safe; ``close()`` (or ``with``) drops its idle connections — it never stops the
+    service. Timeouts are in seconds (see
     ClientOptions); a keyword left None comes from OPTIONS, then the environment."""
 
     def __init__(self, *args: Any, **keywords: Any) -> None:
         super().__init__(*args, **keywords)
-        self._pool = ConnectionPool(self.socket_path, self._options.connect_timeout)
+        self._pool = ConnectionPool(self._endpoint, self._options.connect_timeout)
 
     def close(self) -> None:
         """Closes the idle connections; the client stays usable."""
@@ -92,7 +110,7 @@ class ModelClient(ClientBase):
     # ---- transport --------------------------------------------------------------------------
 
     def _send(self, method: str, target: str, body: bytes, deadline: float) -> bytes:
-        what = f"{method} {target} on {self.socket_path}"
+        what = f"{method} {target} on {self.address}"
         retry = 0
         while True:
             response = self._pool.roundtrip(method, target, body, deadline)
@@ -207,8 +225,8 @@ class ModelClient(ClientBase):
 
     def pull(self, model_id: str, revision: Optional[str] = None, *,
              progress: Optional[ProgressCallback] = None) -> PullResult:
-        """Downloads MODEL_ID ("org/name") into the Hugging Face cache without loading it, with
-        ``hades pull`` (no service needed). PROGRESS receives each of its JSON events."""
+        """Downloads MODEL_ID ("org/name") into this machine's Hugging Face cache without loading
+        it, with ``hades pull`` (no service needed; one reached over TCP loads from its own). PROGRESS receives each of its JSON events."""
         binary = find_hades_binary(self._options.hades_binary)
         arguments = pull_arguments(binary, model_id, revision)
         # stderr to a file: a pipe read only at the end could fill and stall the download.

@@ -14,7 +14,10 @@ running alone)::
         engine.load_model("mirth/chonky_modernbert_large_1")
 
 The service is the ``hades serve`` process on a Unix socket; the engine starts it as a daemon,
-talks to it through a ModelClient and stops it with SIGTERM (include/hades/engine.hpp).
+talks to it through a ModelClient and stops it with SIGTERM (include/hades/engine.hpp). An engine
+given a ``url`` (or HADES_URL) reaches a service on its TCP listener instead, which runs under its
+own supervisor: there ``start``/``stop``/``restart`` raise UnsupportedError, and ``with`` neither
+starts nor stops it (it checks that the service answers, and closes the connections at the end).
 """
 
 import abc
@@ -34,9 +37,15 @@ __all__ = ["ModelEngine", "HaystackModelEngine", "stop_policy"]
 _STOP_POLICIES = ("always", "if_started", "never")
 
 
-def stop_policy(stop_on_exit: Union[bool, str]) -> str:
+def stop_policy(stop_on_exit: Union[bool, str, None], url: str = "") -> str:
     """STOP_ON_EXIT as one of "always" (True; the seed's way), "if_started" (only a service the
-    ``with`` started) and "never" (False)."""
+    ``with`` started) and "never" (False). None: "always" on the socket, "never" over TCP (URL),
+    where "always" cannot be done."""
+    if stop_on_exit is None:
+        return "never" if url else "always"
+    if url and stop_on_exit in (True, "always"):
+        raise InvalidArgumentError(f"stop_on_exit={stop_on_exit!r} cannot be done: the service at "
+                                   f"{url} is stopped where it runs, not by a client")
     if stop_on_exit is True:
         return "always"
     if stop_on_exit is False:
@@ -118,21 +127,23 @@ class ModelEngine(abc.ABC):
 
 
 class HaystackModelEngine(ModelEngine):
-    """The client-side engine of the seed: the service on a Unix socket, started on demand.
-    Thread-safe. Keywords as ModelClient's, plus STOP_ON_EXIT for the ``with`` statement."""
+    """The client-side engine of the seed: the service on a Unix socket, started on demand (or
+    one reached at ``url``). Thread-safe. Keywords as ModelClient's, plus STOP_ON_EXIT for the
+    ``with`` statement (see ``stop_policy``)."""
 
     def __init__(self, socket_path: Optional[str] = None, autostart: Optional[bool] = None, *,
+                 url: Optional[str] = None, api_key: Optional[str] = None,
                  connect_timeout: Optional[float] = None, control_timeout: Optional[float] = None,
                  request_timeout: Optional[float] = None, start_timeout: Optional[float] = None,
                  stop_timeout: Optional[float] = None, overloaded_retries: Optional[int] = None,
                  hades_binary: Optional[str] = None, options: Optional[ClientOptions] = None,
-                 stop_on_exit: Union[bool, str] = "always") -> None:
+                 stop_on_exit: Union[bool, str, None] = None) -> None:
         self._client = ModelClient(
-            socket_path, autostart, connect_timeout=connect_timeout,
+            socket_path, autostart, url=url, api_key=api_key, connect_timeout=connect_timeout,
             control_timeout=control_timeout, request_timeout=request_timeout,
             start_timeout=start_timeout, stop_timeout=stop_timeout,
             overloaded_retries=overloaded_retries, hades_binary=hades_binary, options=options)
-        self._stop_policy = stop_policy(stop_on_exit)
+        self._stop_policy = stop_policy(stop_on_exit, self._client.url)
         self._entered: List[StartResult] = []  # a stack: `with` blocks may nest
 
     @property
@@ -143,6 +154,15 @@ class HaystackModelEngine(ModelEngine):
     @property
     def socket_path(self) -> str:
         return self._client.socket_path
+
+    @property
+    def url(self) -> str:
+        return self._client.url
+
+    @property
+    def address(self) -> str:
+        """Where the service is: its URL, else its socket path."""
+        return self._client.address
 
     @property
     def started(self) -> Optional[StartResult]:
@@ -159,7 +179,8 @@ class HaystackModelEngine(ModelEngine):
         self._client.close()
 
     def __repr__(self) -> str:
-        return f"hades.{type(self).__name__}(socket_path={self.socket_path!r})"
+        where = f"url={self.url!r}" if self.url else f"socket_path={self.socket_path!r}"
+        return f"hades.{type(self).__name__}({where})"
 
     # ---- the service ------------------------------------------------------------------------
 
@@ -178,7 +199,8 @@ class HaystackModelEngine(ModelEngine):
         try:
             return self._client.status()
         except ServiceNotRunningError:
-            pass
+            if self.url:
+                return ServiceStatus(running=False, socket="")
         # A daemon may hold the socket's lock while it starts up, before it accepts connections.
         return ServiceStatus(running=False, socket=self.socket_path,
                              pid=service_pid(self._client.options) or 0)
@@ -186,14 +208,20 @@ class HaystackModelEngine(ModelEngine):
     def health_check(self) -> HealthStatus:
         return self._client.health_check()
 
+    def _enter(self) -> StartResult:
+        if self.url:  # a remote service is not started here: it must answer already
+            return StartResult(already_running=True, pid=self._client.status().pid)
+        return self.start()
+
     def __enter__(self) -> "HaystackModelEngine":
-        self._entered.append(self.start())
+        self._entered.append(self._enter())
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
         started = self._entered.pop()
         if self._stop_policy == "never" or (self._stop_policy == "if_started"
                                             and started.already_running):
+            self._client.close()
             return
         try:
             self.stop()
@@ -201,7 +229,7 @@ class HaystackModelEngine(ModelEngine):
             if exc is None:
                 raise
             # The block's own exception says more; this one must not hide it.
-            print(f"hades: could not stop the service at {self.socket_path}: {error}",
+            print(f"hades: could not stop the service at {self.address}: {error}",
                   file=sys.stderr)
 
     # ---- models -----------------------------------------------------------------------------

@@ -86,7 +86,8 @@ InvalidModelError = _coded(
     "The model's files are malformed; its load failed (HTTP 500).")
 UnsupportedError = _coded(
     "unsupported", "UnsupportedError",
-    "The model's architecture, files or kind do not support the request (HTTP 422).")
+    "The model's architecture, files or kind do not support the request (HTTP 422); or the "
+    "client cannot do it where the service is (start or stop a service reached over TCP).")
 InputInvalidError = _coded(
     "input_invalid", "InputInvalidError",
     "A valid request the model cannot take: an overlong input with truncate=False, bad UTF-8 "
