@@ -12,6 +12,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from typing import List, Optional, Tuple
 
 from ._http import Exactly, Response, Step, ToEnd, Until, format_request, read_response
@@ -284,8 +285,18 @@ def exchange(sock: socket.socket, request: bytes, deadline: float, what: str) ->
         return None
 
 
+def _close_all(sockets: List[socket.socket]) -> None:
+    """Closes SOCKETS and empties the list (in place: a pool's finalizer holds the list)."""
+    taken = sockets[:]
+    sockets.clear()
+    for sock in taken:
+        sock.close()
+
+
 class ConnectionPool:
-    """Idle kept-alive connections to one endpoint, shared by threads."""
+    """Idle kept-alive connections to one endpoint, shared by threads. They are closed by
+    ``close()``, and when the pool is collected or the interpreter exits (quietly: an unclosed
+    socket's ResourceWarning is for code that forgot its sockets, and this pool does not)."""
 
     def __init__(self, endpoint: Endpoint, connect_timeout: float) -> None:
         self.endpoint = endpoint
@@ -293,6 +304,8 @@ class ConnectionPool:
         self._idle: List[socket.socket] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        # Holds the list, not the pool, so that the pool can be collected.
+        weakref.finalize(self, _close_all, self._idle)
 
     def take(self, deadline: float) -> Tuple[socket.socket, bool]:
         """A kept-alive connection (True) or a new one (False)."""
@@ -300,9 +313,7 @@ class ConnectionPool:
             if self._pid != os.getpid():
                 # A forked child shares its parent's connections: their answers would cross.
                 self._pid = os.getpid()
-                stale, self._idle = self._idle, []
-                for sock in stale:
-                    sock.close()
+                _close_all(self._idle)
             if self._idle:
                 return self._idle.pop(), True
         connect_deadline = min(deadline, time.monotonic() + self.connect_timeout)
@@ -340,6 +351,7 @@ class ConnectionPool:
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle = self._idle[:]
+            self._idle.clear()
         for sock in idle:
             sock.close()

@@ -90,7 +90,7 @@ class ClientBase:
 class ModelClient(ClientBase):
     """A client of the hades service on one socket, or at one URL (``url``, with ``api_key``).
     Thread-safe; ``close()`` (or ``with``) drops its idle connections — it never stops the
-    service. Timeouts are in seconds (see
+    service — and a client that is collected closes them too. Timeouts are in seconds (see
     ClientOptions); a keyword left None comes from OPTIONS, then the environment."""
 
     def __init__(self, *args: Any, **keywords: Any) -> None:

@@ -1,11 +1,14 @@
 """One client shared by 16 threads, and one hades.aio client shared by 16 asyncio tasks, each
 making 100 embed calls against the real daemon: every call gets exactly one answer, and it is the
 answer its own texts get alone (no answer crosses to another caller), over a handful of
-kept-alive connections rather than one per call; a forked child opens its own."""
+kept-alive connections rather than one per call; a forked child opens its own; and a client's
+connections close, quietly, however it ends."""
 
 import asyncio
+import gc
 import os
 import threading
+import warnings
 
 import pytest
 
@@ -126,3 +129,43 @@ def test_a_forked_child_does_not_share_the_parents_connections(service, alone):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert all(rows == alone[2] for rows in parent_answers)
+
+
+def open_descriptors():
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture(params=["socket", "tcp"])
+def where(request, service):
+    """The keywords of a client of the session's socket, or of tcp_service's port."""
+    if request.param == "socket":
+        return {}
+    tcp = request.getfixturevalue("tcp_service")
+    return {"url": tcp.url, "api_key": tcp.api_key}
+
+
+@pytest.mark.parametrize("end", ["collected", "close", "with"])
+def test_a_client_closes_its_connections_quietly(where, end):
+    """Kept-alive connections are closed by close(), by the end of a `with`, and when a client
+    nobody closed is collected, all without an 'unclosed socket' ResourceWarning."""
+    texts = corpus()[:4]
+    before = open_descriptors()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        client = hades.ModelClient(**where)
+        # Four threads at once leave four connections in the pool.
+        threads = [threading.Thread(target=client.embed, args=(MINILM, t)) for t in texts]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert open_descriptors() > before
+        if end == "close":
+            client.close()
+        elif end == "with":
+            with client:
+                client.embed(MINILM, texts[0])
+        del client, threads
+        gc.collect()
+    assert open_descriptors() == before
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
