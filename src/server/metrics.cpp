@@ -150,6 +150,9 @@ std::string Metrics::render(const ServerGauges& server, const EngineStats& engin
              as_double(engine.dropped_jobs));
   add_metric(out, "hades_engine_evictions_total", "counter", "Models evicted by the LRU policy.",
              as_double(engine.evictions));
+  add_metric(out, "hades_engine_expirations_total", "counter",
+             "Models unloaded because their keep-alive passed after their last request.",
+             as_double(engine.expirations));
   add_metric(out, "hades_engine_loads_total", "counter", "Model loads that succeeded.",
              as_double(engine.loads));
   add_metric(out, "hades_engine_load_failures_total", "counter", "Model loads that failed.",
