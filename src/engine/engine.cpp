@@ -5,10 +5,13 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include "engine/cgroup.hpp"
 #include "engine/executor.hpp"
 #include "engine/registry.hpp"
 #include "hades/error.hpp"
@@ -477,6 +480,15 @@ std::chrono::milliseconds parse_duration_ms(const std::string& text, const std::
   return std::chrono::milliseconds(unit == "s" ? number * 1000 : number);
 }
 
+namespace {
+
+std::string read_proc_self_cgroup() {
+  std::ifstream in("/proc/self/cgroup");
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
 std::optional<std::chrono::milliseconds> parse_keep_alive(const std::string& text,
                                                           const std::string& what) {
   const auto invalid = [&] {
@@ -521,6 +533,9 @@ EngineConfig engine_config_from_environment() {
   }
   if (const char* v = std::getenv("HADES_MAX_MEMORY"); v != nullptr && *v != '\0') {
     config.max_memory_bytes = parse_byte_size(v, "HADES_MAX_MEMORY");
+  } else if (const auto limit = cgroup_memory_limit("/sys/fs/cgroup", read_proc_self_cgroup())) {
+    // In a container (or a unit with MemoryMax=), the weights stay under the cgroup's limit.
+    config.max_memory_bytes = budget_under_memory_limit(*limit);
   }
   if (const char* v = std::getenv("HADES_MAX_QUEUE_DELAY"); v != nullptr && *v != '\0') {
     config.max_queue_delay = parse_duration_ms(v, "HADES_MAX_QUEUE_DELAY");
