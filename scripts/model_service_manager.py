@@ -106,11 +106,13 @@ def print_models_table(models: Sequence[hades.LoadedModel], indent: str = "") ->
         return
     width = max([5] + [len(m.id.encode("utf-8")) for m in models])
     print(f"{indent}{pad('MODEL', width)}  {'STATE':<11}  {'DEVICE':<7}  {'DTYPE':<5}  "
-          f"{'MEMORY':>10}  {'PINNED':<6}  {'REQUESTS':>8}  IDLE")
+          f"{'MEMORY':>10}  {'PINNED':<6}  {'REQUESTS':>8}  {'IDLE':<8}  KEEP ALIVE")
     for m in models:
+        keep_alive = ("forever" if m.keep_alive_seconds < 0
+                      else human_duration(m.keep_alive_seconds))
         print(f"{indent}{pad(m.id, width)}  {m.state:<11}  {m.device:<7}  {m.dtype:<5}  "
               f"{human_bytes(m.memory_bytes):>10}  {'yes' if m.pinned else 'no':<6}  "
-              f"{m.requests:>8}  {human_duration(m.idle_seconds)}")
+              f"{m.requests:>8}  {human_duration(m.idle_seconds):<8}  {keep_alive}")
         if m.error:
             print(f"{indent}  error: {m.error}")
         if m.state == "downloading":
@@ -123,7 +125,8 @@ def model_json(m: hades.LoadedModel) -> Dict[str, Any]:
         "id": m.id, "state": m.state, "device": m.device, "kind": m.kind, "dtype": m.dtype,
         "memory_bytes": m.memory_bytes, "pinned": m.pinned, "dimension": m.dimension,
         "max_sequence_length": m.max_sequence_length, "requests": m.requests,
-        "in_flight": m.in_flight, "idle_seconds": m.idle_seconds}
+        "in_flight": m.in_flight, "idle_seconds": m.idle_seconds,
+        "keep_alive": m.keep_alive_seconds}
     if m.error:
         out["error"] = m.error
     if m.state == "downloading":
@@ -239,7 +242,8 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_load(args: argparse.Namespace) -> int:
     model = engine_of(args).load_model(args.model, device=args.device or None, pin=args.pin,
-                                       dtype=args.dtype or None)
+                                       dtype=args.dtype or None,
+                                       keep_alive=args.keep_alive or None)
     if args.json:
         print_json({"model": model_json(model)})
     else:
@@ -520,6 +524,10 @@ def add_service_verbs(verbs: Any) -> None:
     load.add_argument("--dtype", choices=DTYPES, default="",
                       help="linear layers' precision: fp32 (default), int8, bf16, auto (bf16 "
                       "where the CPU has it, else fp32)")
+    load.add_argument("--keep-alive", default="",
+                      help="how long it stays after its last request: 5m, 30s, 1h, 0 (unload "
+                      "after each request), -1 (forever; default: the service's "
+                      "$HADES_KEEP_ALIVE)")
     unload = add_verb(verbs, "unload", "Unload a model", run_unload)
     unload.add_argument("model", help="model id or folder")
 

@@ -8,7 +8,7 @@ JSONDecodeError.
 import json
 import os
 import time
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, TypeVar
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, TypeVar, Union
 
 from .errors import (HadesError, InputInvalidError, InvalidArgumentError, IoError, code_for_status,
                      error_for_code)
@@ -26,6 +26,8 @@ _LOADED_MODEL_FIELDS = {
     "dimension": int, "max_sequence_length": int, "requests": int, "in_flight": int,
     "idle_seconds": float,
 }
+# Fields whose JSON name is not their name here (include/hades/types.hpp's names).
+_LOADED_MODEL_RENAMED = {"keep_alive": ("keep_alive_seconds", float)}
 
 
 # ---- requests -------------------------------------------------------------------------------
@@ -61,12 +63,21 @@ def dump(body: Dict[str, Any]) -> bytes:
         raise InputInvalidError(f"an input is not valid UTF-8: {error}") from None
 
 
-def load_body(model_id: str, device: Optional[str], pin: bool, dtype: Optional[str]) -> bytes:
+KeepAlive = Union[str, int, float, None]
+
+
+def load_body(model_id: str, device: Optional[str], pin: bool, dtype: Optional[str],
+              keep_alive: KeepAlive = None) -> bytes:
     body: Dict[str, Any] = {"model": model_reference(model_id), "pin": bool(pin)}
     if device:
         body["device"] = device
     if dtype:
         body["dtype"] = dtype
+    if keep_alive is not None and keep_alive != "":
+        if isinstance(keep_alive, bool) or not isinstance(keep_alive, (str, int, float)):
+            raise InvalidArgumentError(f"keep_alive must be seconds or a duration such as '5m', "
+                                       f"got {keep_alive!r}")
+        body["keep_alive"] = keep_alive
     return dump(body)
 
 
@@ -120,8 +131,9 @@ def status_call() -> Call:
     return Call("GET", "/v1/status", b"", parse_status, control=True)
 
 
-def load_call(model_id: str, device: Optional[str], pin: bool, dtype: Optional[str]) -> Call:
-    return Call("POST", "/v1/models/load", load_body(model_id, device, pin, dtype),
+def load_call(model_id: str, device: Optional[str], pin: bool, dtype: Optional[str],
+              keep_alive: KeepAlive = None) -> Call:
+    return Call("POST", "/v1/models/load", load_body(model_id, device, pin, dtype, keep_alive),
                 lambda v: loaded_model(v["model"]))
 
 
@@ -243,6 +255,8 @@ def read_answer(body: bytes, route: str, read: Callable[[Dict[str, Any]], T]) ->
 def loaded_model(m: Dict[str, Any]) -> LoadedModel:
     values = {name: kind(m[name]) for name, kind in _LOADED_MODEL_FIELDS.items()
               if m.get(name) is not None}
+    values.update((name, kind(m[wire])) for wire, (name, kind) in _LOADED_MODEL_RENAMED.items()
+                  if m.get(wire) is not None)
     return LoadedModel(**values)
 
 

@@ -234,8 +234,9 @@ class ModelClient(ClientBase):
     # ---- models (see hades.ModelClient for each method's meaning) ----------------------------
 
     async def load_model(self, model_id: str, device: Optional[str] = None, pin: bool = False,
-                         dtype: Optional[str] = None) -> LoadedModel:
-        return await self._run(_wire.load_call(model_id, device, pin, dtype))
+                         dtype: Optional[str] = None,
+                         keep_alive: Union[str, float, None] = None) -> LoadedModel:
+        return await self._run(_wire.load_call(model_id, device, pin, dtype, keep_alive))
 
     async def unload_model(self, model_id: str) -> None:
         await self._run(_wire.unload_call(model_id))

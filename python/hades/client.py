@@ -17,7 +17,7 @@ many threads at once; it keeps idle connections for reuse.
 import subprocess
 import tempfile
 import time
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Union
 
 from . import _wire
 from ._connection import ConnectionPool, Endpoint
@@ -170,11 +170,14 @@ class ModelClient(ClientBase):
     # ---- models -----------------------------------------------------------------------------
 
     def load_model(self, model_id: str, device: Optional[str] = None, pin: bool = False,
-                   dtype: Optional[str] = None) -> LoadedModel:
+                   dtype: Optional[str] = None,
+                   keep_alive: Union[str, float, None] = None) -> LoadedModel:
         """Loads MODEL_ID (a Hugging Face id or a model folder) and returns it once ready.
         DEVICE: the service's default when None; PIN: never evicted; DTYPE: "fp32" (default),
-        "int8", "bf16" or "auto"."""
-        return self._run(_wire.load_call(model_id, device, pin, dtype))
+        "int8", "bf16" or "auto"; KEEP_ALIVE: how long it stays after its last request, seconds
+        or a duration as Ollama writes it ("5m", "30s", "1h"; 0: unloaded after each request;
+        -1: until evicted), None: the service's HADES_KEEP_ALIVE (default: until evicted)."""
+        return self._run(_wire.load_call(model_id, device, pin, dtype, keep_alive))
 
     def unload_model(self, model_id: str) -> None:
         """Unloads MODEL_ID; ModelNotFoundError when it is not loaded."""

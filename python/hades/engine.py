@@ -79,7 +79,8 @@ class ModelEngine(abc.ABC):
 
     @abc.abstractmethod
     def load_model(self, model_id: str, device: Optional[str] = None, pin: bool = False,
-                   dtype: Optional[str] = None) -> LoadedModel:
+                   dtype: Optional[str] = None,
+                   keep_alive: Union[str, float, None] = None) -> LoadedModel:
         """Loads a model (a Hugging Face id or a folder) and returns it once ready."""
 
     @abc.abstractmethod
@@ -235,8 +236,9 @@ class HaystackModelEngine(ModelEngine):
     # ---- models -----------------------------------------------------------------------------
 
     def load_model(self, model_id: str, device: Optional[str] = None, pin: bool = False,
-                   dtype: Optional[str] = None) -> LoadedModel:
-        return self._client.load_model(model_id, device, pin, dtype)
+                   dtype: Optional[str] = None,
+                   keep_alive: Union[str, float, None] = None) -> LoadedModel:
+        return self._client.load_model(model_id, device, pin, dtype, keep_alive)
 
     def unload_model(self, model_id: str) -> None:
         self._client.unload_model(model_id)

@@ -52,6 +52,9 @@ class LoadedModel:
     requests: int = 0  #: requests served
     in_flight: int = 0  #: requests running or queued now
     idle_seconds: float = 0.0  #: since its last use
+    #: how long it stays after its last request (the load's ``keep_alive``, else the service's
+    #: HADES_KEEP_ALIVE), in seconds; -1: until evicted
+    keep_alive_seconds: float = -1.0
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def test_the_seeds_verbs_with_exit_codes_and_json(hades_env):
     assert sorted(m["id"] for m in listed) == sorted([MINILM, CHONKY])
     table = run("list").stdout.splitlines()
     assert table[0].split() == ["MODEL", "STATE", "DEVICE", "DTYPE", "MEMORY", "PINNED",
-                                "REQUESTS", "IDLE"]
+                                "REQUESTS", "IDLE", "KEEP", "ALIVE"]
     assert sorted(line.split()[0] for line in table[1:]) == sorted([MINILM, CHONKY])
     assert all(line.split()[1:4] == ["ready", "cpu", "fp32"] for line in table[1:])
 
@@ -164,14 +164,20 @@ def steady_status(text):
 
 def test_status_as_the_cpp_program(daemon, hades_bin):
     assert run("load", MINILM).returncode == 0
-    for arguments in (["status"], ["status", "--json"]):
+    loaded = json_of(run("load", CLASSIFIER, "--keep-alive", "1h", "--json"))["model"]
+    assert loaded["keep_alive"] == 3600.0
+    outputs = {}
+    for arguments in (["status"], ["status", "--json"], ["list"], ["list", "--json"]):
         python, cpp = run(*arguments), run(*arguments, program=hades_bin)
         assert (python.returncode, python.stderr) == (cpp.returncode, cpp.stderr) == (0, "")
         assert steady_status(python.stdout) == steady_status(cpp.stdout)
-    tcp = json_of(python)["tcp"]
+        outputs[" ".join(arguments)] = python.stdout
+    row = next(line for line in outputs["list"].splitlines() if line.startswith(CLASSIFIER))
+    assert row.endswith("  1h 0m")
+    tcp = json_of(run("status", "--json"))["tcp"]
     if daemon.url:
         assert tcp == {"addresses": [daemon.url[len("http://"):]], "api_key": True}
-        assert f"  tcp      {tcp['addresses'][0]} (API key required)\n" in run("status").stdout
+        assert f"  tcp      {tcp['addresses'][0]} (API key required)\n" in outputs["status"]
     else:
         assert tcp == {"addresses": [], "api_key": False}
 
