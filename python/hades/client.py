@@ -229,7 +229,8 @@ class ModelClient(ClientBase):
     def pull(self, model_id: str, revision: Optional[str] = None, *,
              progress: Optional[ProgressCallback] = None) -> PullResult:
         """Downloads MODEL_ID ("org/name") into this machine's Hugging Face cache without loading
-        it, with ``hades pull`` (no service needed; one reached over TCP loads from its own). PROGRESS receives each of its JSON events."""
+        it, with ``hades pull`` (no service needed; one reached over TCP loads from its own).
+        PROGRESS receives each of its JSON events."""
         binary = find_hades_binary(self._options.hades_binary)
         arguments = pull_arguments(binary, model_id, revision)
         # stderr to a file: a pipe read only at the end could fill and stall the download.
