@@ -10,6 +10,8 @@
 #include <string_view>
 
 #include "fuzz_support.hpp"
+#include "server/api_key.hpp"
+#include "server/compat_requests.hpp"
 #include "server/requests.hpp"
 #include "server/router.hpp"
 #include "server/server_options.hpp"
@@ -33,6 +35,25 @@ void parse_body(std::string_view path, std::string_view text) {
   if (path == "/v1/token-classify" || path == "/v1/chunk") {
     (void)hades::server::parse_chunk_request(body, limits);
   }
+  // Other servers' APIs, with a default model as a service started with --default-model has.
+  const std::string model = "org/default";
+  if (path == "/v1/embeddings")
+    (void)hades::server::parse_openai_embed_request(body, limits, model);
+  if (path == "/embed" || path == "/") {
+    (void)hades::server::parse_tei_embed_request(body, limits, model);
+    (void)hades::server::parse_tei_predict_request(body, limits, model);
+  }
+  if (path == "/rerank") (void)hades::server::parse_tei_rerank_request(body, limits, model);
+  if (path == "/predict") (void)hades::server::parse_tei_predict_request(body, limits, model);
+  if (path == "/tokenize") (void)hades::server::parse_tei_tokenize_request(body, limits, model);
+  if (path == "/decode") (void)hades::server::parse_tei_decode_request(body, model);
+}
+
+// The TCP listener's key check runs on every request's Authorization header, whatever it holds.
+const hades::server::ApiKey& fuzz_key() {
+  static const hades::server::ApiKey key =
+      hades::server::ApiKey::from_text("fuzz-key-0123456789", "fuzz");
+  return key;
 }
 
 }  // namespace
@@ -56,6 +77,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto& request = parser.get();
   const std::string_view method = request.method_string();
   const std::string_view path = hades::server::target_path(request.target());
+  const auto authorization = request[http::field::authorization];
+  if (fuzz_key().accepts(std::string_view(authorization.data(), authorization.size())) &&
+      authorization != "Bearer fuzz-key-0123456789" &&
+      authorization != "bearer fuzz-key-0123456789") {
+    __builtin_trap();  // a header that is not the key opened the door
+  }
   if (method == "POST") {
     hades::fuzz::expect_only_input_errors([&] { parse_body(path, request.body()); });
   }

@@ -104,11 +104,23 @@ REQUESTS = {
     "rerank": {"model": "org/name", "query": "q", "documents": ["d1", "d2"]},
     "chunk": {"model": "org/name", "inputs": ["a long document"], "max_length": 128},
     "unload": {"model": "org/name"},
+    "openai_embed": {"model": "org/name", "input": ["a", "b"], "encoding_format": "base64",
+                     "dimensions": 8, "user": "u"},
+    "tei_embed": {"inputs": "a", "normalize": False, "truncate": True,
+                  "truncation_direction": "Right", "dimensions": 4},
+    "tei_rerank": {"query": "q", "texts": ["a", "b"], "raw_scores": True, "return_text": True},
+    "tei_predict": {"inputs": [["a", "b"], ["c", "d"]], "raw_scores": False},
+    "tei_tokenize": {"inputs": ["a b"], "add_special_tokens": False},
+    "tei_decode": {"ids": [[101, 7592, 102]], "skip_special_tokens": True},
 }
 ROUTES = {"embed": "/v1/embed", "tokenize": "/v1/tokenize", "load": "/v1/models/load",
           "classify": "/v1/classify", "rerank": "/v1/rerank", "chunk": "/v1/chunk",
-          "unload": "/v1/models/unload"}
-SELECTORS = {"embed": 0, "tokenize": 1, "load": 2, "classify": 3, "rerank": 4, "chunk": 5, "unload": 6}
+          "unload": "/v1/models/unload", "openai_embed": "/v1/embeddings", "tei_embed": "/embed",
+          "tei_rerank": "/rerank", "tei_predict": "/predict", "tei_tokenize": "/tokenize",
+          "tei_decode": "/decode"}
+SELECTORS = {"embed": 0, "tokenize": 1, "load": 2, "classify": 3, "rerank": 4, "chunk": 5, "unload": 6,
+             "openai_embed": 8 | 0x80, "tei_embed": 9 | 0x80, "tei_rerank": 10 | 0x80,
+             "tei_predict": 11 | 0x80, "tei_tokenize": 12 | 0x80, "tei_decode": 13 | 0x80}
 
 
 def request_seeds():
@@ -119,6 +131,10 @@ def request_seeds():
                f"Content-Length: {len(text.encode())}\r\n\r\n{text}")
         write("http_request", name, raw)
     write("http_request", "get_status", "GET /v1/status?verbose=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    for name, value in [("bearer", "Bearer fuzz-key-0123456789"), ("bearer_prefix", "Bearer fuzz-key"),
+                        ("basic", "Basic Zm9vOmJhcg==")]:
+        write("http_request", "auth_" + name,
+              f"GET /v1/models HTTP/1.1\r\nHost: h\r\nAuthorization: {value}\r\n\r\n")
     chunked = json.dumps(REQUESTS["embed"]).encode()
     write("http_request", "embed_chunked",
           b"POST /v1/embed HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -1,11 +1,13 @@
-// Fuzzes every JSON request body parser of the service (src/server/requests.cpp): the first byte
-// picks the route's parser, the rest is the body as the socket delivered it (bytes, not yet
-// JSON), through parse_json_body as the router calls it.
+// Fuzzes every JSON request body parser of the service (src/server/requests.cpp, and the OpenAI-
+// and TEI-compatible ones of compat_requests.cpp): the first byte picks the route's parser, the
+// rest is the body as the socket delivered it (bytes, not yet JSON), through parse_json_body as the
+// router calls it.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "fuzz_support.hpp"
+#include "server/compat_requests.hpp"
 #include "server/requests.hpp"
 
 namespace {
@@ -14,7 +16,8 @@ using hades::server::RequestLimits;
 
 void parse_as(unsigned route, const nlohmann::json& body) {
   const RequestLimits limits{.max_inputs = 16};
-  switch (route % 8) {
+  const std::string default_model = route & 0x80 ? "org/default" : "";
+  switch (route % 14) {
     case 0: (void)hades::server::parse_embed_request(body, limits); break;
     case 1: (void)hades::server::parse_tokenize_request(body, limits); break;
     case 2: (void)hades::server::parse_load_request(body); break;
@@ -22,6 +25,12 @@ void parse_as(unsigned route, const nlohmann::json& body) {
     case 4: (void)hades::server::parse_rerank_request(body, limits); break;
     case 5: (void)hades::server::parse_chunk_request(body, limits); break;
     case 6: (void)hades::server::parse_unload_request(body); break;
+    case 8: (void)hades::server::parse_openai_embed_request(body, limits, default_model); break;
+    case 9: (void)hades::server::parse_tei_embed_request(body, limits, default_model); break;
+    case 10: (void)hades::server::parse_tei_rerank_request(body, limits, default_model); break;
+    case 11: (void)hades::server::parse_tei_predict_request(body, limits, default_model); break;
+    case 12: (void)hades::server::parse_tei_tokenize_request(body, limits, default_model); break;
+    case 13: (void)hades::server::parse_tei_decode_request(body, default_model); break;
     default:
       if (body.contains("pooling") && body["pooling"].is_string()) {
         (void)hades::server::parse_pooling_name(body["pooling"].get<std::string>());

@@ -76,6 +76,11 @@ struct EmbeddingOptions {
   std::optional<bool> normalize;  // empty: as the model's own configuration says
   bool truncate = true;           // false: an input longer than the model's limit is an error
   std::string pooling;            // empty: the model's own; cls, mean, max, mean_sqrt_len, ...
+  // Put before each text, as sentence-transformers' encode(prompt=, prompt_name=); neither: the
+  // model's default prompt, if its config_sentence_transformers.json names one.
+  std::optional<std::string> prompt;
+  std::string prompt_name;
+  int64_t dimensions = 0;  // Matryoshka: the first N values (normalized again); 0: all
 };
 
 struct EmbeddingResult {

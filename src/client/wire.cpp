@@ -159,6 +159,9 @@ std::string embed_request_json(const std::string& model_id, const std::vector<st
   if (options.normalize) body["normalize"] = *options.normalize;
   body["truncate"] = options.truncate;
   if (!options.pooling.empty()) body["pooling"] = options.pooling;
+  if (options.prompt) body["prompt"] = *options.prompt;
+  if (!options.prompt_name.empty()) body["prompt_name"] = options.prompt_name;
+  if (options.dimensions > 0) body["dimensions"] = options.dimensions;
   return dump_inputs_request(body);
 }
 

@@ -16,6 +16,7 @@
 #include "engine/registry.hpp"
 #include "hades/error.hpp"
 #include "io/weights.hpp"
+#include "models/pooling.hpp"
 #include "models/registry.hpp"
 
 namespace hades {
@@ -94,6 +95,33 @@ std::vector<Encoding> tokenize_with(const ResidentModel& model,
     encodings.back().overflowing.clear();
   }
   return encodings;
+}
+
+// A request's `dimensions` against the rows it will get, before any work is done.
+void check_dimensions(const EmbedRequest& request, const EmbeddingModel& model) {
+  if (!request.dimensions) return;
+  const int64_t width = request.pooling ? model.encoder().hidden_size() : model.dimension();
+  if (*request.dimensions < 1 || *request.dimensions > width) {
+    throw Error(ErrorCode::invalid_argument, "dimensions " + std::to_string(*request.dimensions) +
+                                                 " must be from 1 to the " + std::to_string(width) +
+                                                 " of " + request.model);
+  }
+}
+
+// Keeps the first DIMENSIONS values of each row; RENORMALIZE makes them unit length again, as
+// torch.nn.functional.normalize does (a zero row stays zero).
+void cut_dimensions(EmbedResult& result, int64_t dimensions, bool renormalize) {
+  const auto width = static_cast<size_t>(result.dimension);
+  const auto kept = static_cast<size_t>(dimensions);
+  const size_t rows = width == 0 ? 0 : result.values.size() / width;
+  std::vector<float> cut(rows * kept);
+  for (size_t r = 0; r < rows; ++r) {
+    std::copy_n(result.values.begin() + static_cast<std::ptrdiff_t>(r * width), kept,
+                cut.begin() + static_cast<std::ptrdiff_t>(r * kept));
+  }
+  if (renormalize) normalize_rows(cut, dimensions);
+  result.values = std::move(cut);
+  result.dimension = dimensions;
 }
 
 Executor::QueueWait queue_wait(bool wait_in_queue) {
@@ -288,7 +316,16 @@ EmbedResult Engine::embed(const EmbedRequest& request) {
                                                                  queue_wait(request.wait_in_queue));
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   const EmbeddingModel& model = lease.embedding();
-  std::vector<Encoding> encodings = model.tokenize(request.inputs, request.truncate);
+  check_dimensions(request, model);
+  const std::string prompt = model.prompt_for(request.prompt, request.prompt_name);
+  std::vector<Encoding> encodings;
+  if (prompt.empty()) {
+    encodings = model.tokenize(request.inputs, request.truncate);
+  } else {
+    std::vector<std::string> prompted;
+    for (const std::string& input : request.inputs) prompted.push_back(prompt + input);
+    encodings = model.tokenize(prompted, request.truncate);
+  }
   const std::vector<PoolingMode> modes =
       request.pooling ? std::vector<PoolingMode>{*request.pooling} : model.pooling_modes();
   // Split the request into jobs under the token budget; the executor batches jobs across requests.
@@ -317,6 +354,9 @@ EmbedResult Engine::embed(const EmbedRequest& request) {
     result.dimension = e.dimension;
     result.values.insert(result.values.end(), e.values.begin(), e.values.end());
     result.tokens += e.tokens;
+  }
+  if (request.dimensions) {
+    cut_dimensions(result, *request.dimensions, request.normalize.value_or(model.normalizes()));
   }
   return result;
 }

@@ -94,6 +94,13 @@ struct EmbedRequest {
   std::optional<bool> normalize;       // default: the model's own (Normalize module)
   std::optional<PoolingMode> pooling;  // default: the model's own
   bool truncate = true;                // false: an overlong input is input_invalid
+  // Put before each input, as sentence-transformers' encode(prompt=, prompt_name=) does; neither:
+  // the model's default prompt, if it has one.
+  std::optional<std::string> prompt;
+  std::optional<std::string> prompt_name;
+  // Matryoshka: only the first N values of each row, normalized again when the rows are
+  // normalized (sentence-transformers' truncate_dim, OpenAI's and TEI's `dimensions`).
+  std::optional<int64_t> dimensions;
   // true: the request waits its turn however much work is queued ahead (the queue's length still
   // bounds it) instead of being refused past max_queue_delay: for clients of APIs that do not
   // expect a 429 from a local server and retry it only a few times (OpenAI's, TEI's).

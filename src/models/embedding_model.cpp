@@ -81,11 +81,41 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const std::filesystem::path
   if (st && st->pooling) model->pooling_modes_ = st->pooling->modes;
   model->normalize_ = st && st->normalize;
   model->lower_case_ = st && st->do_lower_case;
+  if (st) {
+    model->prompts_ = st->prompts;
+    model->default_prompt_name_ = st->default_prompt_name;
+    model->include_prompt_ = !st->pooling || st->pooling->include_prompt;
+  }
   TruncationOptions truncation;
   truncation.max_length = static_cast<size_t>(model->max_sequence_length_);
   model->truncating_tokenizer_ = model->tokenizer_;
   model->truncating_tokenizer_.set_truncation(truncation);
   return model;
+}
+
+std::string EmbeddingModel::prompt_for(const std::optional<std::string>& prompt,
+                                       const std::optional<std::string>& prompt_name) const {
+  std::string text;
+  if (prompt) {
+    text = *prompt;
+  } else if (const std::optional<std::string> name =
+                 prompt_name ? prompt_name : default_prompt_name_) {
+    const auto it = prompts_.find(*name);
+    if (it == prompts_.end()) {
+      std::string known;
+      for (const auto& [key, value] : prompts_) known += (known.empty() ? "" : ", ") + key;
+      throw Error(ErrorCode::invalid_argument, "prompt_name '" + *name +
+                                                   "' names no prompt of this model (it has: " +
+                                                   (known.empty() ? "none" : known) + ")");
+    }
+    text = it->second;
+  }
+  if (!text.empty() && !include_prompt_) {
+    throw Error(ErrorCode::unsupported,
+                "this model's Pooling leaves prompt tokens out (include_prompt false), which "
+                "hades does not support yet");
+  }
+  return text;
 }
 
 int64_t EmbeddingModel::dimension() const {

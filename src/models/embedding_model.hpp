@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -72,6 +73,12 @@ class EmbeddingModel {
   int64_t max_sequence_length() const { return max_sequence_length_; }
   const std::vector<PoolingMode>& pooling_modes() const { return pooling_modes_; }
   bool normalizes() const { return normalize_; }
+  // The text put before each input, as SentenceTransformer.encode picks it: PROMPT when given,
+  // else the folder's prompt named PROMPT_NAME (invalid_argument naming the known ones when it
+  // has none of that name), else its default prompt, else none. A prompt of a model whose
+  // Pooling leaves prompt tokens out (include_prompt false) is unsupported for now.
+  std::string prompt_for(const std::optional<std::string>& prompt,
+                         const std::optional<std::string>& prompt_name) const;
   uint64_t weight_bytes() const { return encoder_->weight_bytes(); }
   const Encoder& encoder() const { return *encoder_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }
@@ -87,6 +94,9 @@ class EmbeddingModel {
   std::vector<PoolingMode> pooling_modes_ = {PoolingMode::mean};
   bool normalize_ = false;
   bool lower_case_ = false;
+  std::map<std::string, std::string> prompts_;
+  std::optional<std::string> default_prompt_name_;
+  bool include_prompt_ = true;
   int64_t max_sequence_length_ = 0;
 };
 

@@ -12,21 +12,12 @@ namespace {
 using fields::fail;
 using fields::find_field;
 using fields::optional_bool;
+using fields::optional_dimensions;
 using fields::optional_string;
 using fields::read_texts;
 using fields::required_string;
 using fields::type_name;
 using nlohmann::json;
-
-std::optional<int64_t> optional_dimensions(const json& body) {
-  const json* value = find_field(body, "dimensions");
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_number_integer() || value->get<int64_t>() < 1) {
-    fail("field 'dimensions' must be a whole number of at least 1, got " +
-         (value->is_number() ? value->dump() : type_name(*value)));
-  }
-  return value->get<int64_t>();
-}
 
 // TEI's truncation_direction ("Right", "Left", any case). Only the right end is cut here.
 void check_truncation_direction(const json& body) {
@@ -94,20 +85,19 @@ OpenAiEmbedRequest parse_openai_embed_request(const json& body, const RequestLim
     fail("field 'encoding_format' must be 'float' or 'base64', got '" + format + "'");
   }
   request.base64 = format == "base64";
-  request.dimensions = optional_dimensions(body);
+  request.embed.dimensions = optional_dimensions(body);
+  // OpenAI's shortened embeddings are unit length, whatever the model's own rows are.
+  if (request.embed.dimensions) request.embed.normalize = true;
   return request;
 }
 
-TeiEmbedRequest parse_tei_embed_request(const json& body, const RequestLimits& limits,
-                                        const std::string& default_model) {
-  TeiEmbedRequest request;
-  request.embed = compat_embed_request(body, "inputs", limits, default_model);
-  request.embed.normalize = optional_bool(body, "normalize").value_or(true);
-  request.embed.truncate = optional_bool(body, "truncate").value_or(false);
+EmbedRequest parse_tei_embed_request(const json& body, const RequestLimits& limits,
+                                     const std::string& default_model) {
+  EmbedRequest request = compat_embed_request(body, "inputs", limits, default_model);
+  request.normalize = optional_bool(body, "normalize").value_or(true);
+  request.truncate = optional_bool(body, "truncate").value_or(false);
   check_truncation_direction(body);
-  if (find_field(body, "prompt_name") != nullptr) {
-    throw Error(ErrorCode::unsupported, "field 'prompt_name' is not supported yet");
-  }
+  request.prompt_name = optional_string(body, "prompt_name");
   request.dimensions = optional_dimensions(body);
   return request;
 }

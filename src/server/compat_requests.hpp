@@ -31,14 +31,10 @@ OpenAiEmbedRequest parse_openai_embed_request(const nlohmann::json& body,
                                               const RequestLimits& limits,
                                               const std::string& default_model);
 
-struct TeiEmbedRequest {
-  EmbedRequest embed;
-  std::optional<int64_t> dimensions;
-};
 // {"inputs": TEXT | [TEXT…], "normalize"? (true), "truncate"? (false), "truncation_direction"?,
-// "dimensions"?, "model"?}.
-TeiEmbedRequest parse_tei_embed_request(const nlohmann::json& body, const RequestLimits& limits,
-                                        const std::string& default_model);
+// "prompt_name"?, "dimensions"?, "model"?}.
+EmbedRequest parse_tei_embed_request(const nlohmann::json& body, const RequestLimits& limits,
+                                     const std::string& default_model);
 
 struct TeiRerankRequest {
   ClassifyRequest pairs;  // (query, text) per text

@@ -72,28 +72,6 @@ std::vector<int64_t> byte_offsets(const std::string& text) {
 
 }  // namespace
 
-void cut_dimensions(EmbedResult& result, int64_t dimensions) {
-  if (dimensions > result.dimension) {
-    throw Error(ErrorCode::invalid_argument,
-                "field 'dimensions' is " + std::to_string(dimensions) + ", more than the " +
-                    std::to_string(result.dimension) + " of " + result.model);
-  }
-  if (dimensions == result.dimension) return;
-  const size_t rows = result.values.size() / static_cast<size_t>(result.dimension);
-  std::vector<float> cut(rows * static_cast<size_t>(dimensions));
-  for (size_t r = 0; r < rows; ++r) {
-    const float* from = result.values.data() + r * static_cast<size_t>(result.dimension);
-    float* to = cut.data() + r * static_cast<size_t>(dimensions);
-    double squares = 0.0;
-    for (int64_t c = 0; c < dimensions; ++c) squares += double{from[c]} * from[c];
-    // As torch.nn.functional.normalize: a zero row stays zero.
-    const double norm = std::max(std::sqrt(squares), 1e-12);
-    for (int64_t c = 0; c < dimensions; ++c) to[c] = static_cast<float>(from[c] / norm);
-  }
-  result.values = std::move(cut);
-  result.dimension = dimensions;
-}
-
 std::string openai_embeddings_body(const EmbedResult& result, bool base64) {
   const size_t dimension = static_cast<size_t>(result.dimension);
   const size_t rows = dimension == 0 ? 0 : result.values.size() / dimension;

@@ -10,11 +10,6 @@
 
 namespace hades::server {
 
-// Matryoshka dimensions: keeps the first DIMENSIONS values of each row and L2-normalizes them
-// again, as OpenAI's `dimensions` and sentence-transformers' truncate_dim with normalization do.
-// invalid_argument when DIMENSIONS exceeds the model's.
-void cut_dimensions(EmbedResult& result, int64_t dimensions);
-
 // {"object": "list", "data": [{"object": "embedding", "index", "embedding"}…], "model",
 // "usage": {"prompt_tokens", "total_tokens"}}; with BASE64 each embedding is the base64 text of
 // its little-endian float32 values.

@@ -103,12 +103,23 @@ std::vector<std::string> read_texts(const json& body, const std::string& field,
   return texts;
 }
 
+std::optional<int64_t> optional_dimensions(const json& body) {
+  const json* value = find_field(body, "dimensions");
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_number_integer() || value->get<int64_t>() < 1) {
+    fail("field 'dimensions' must be a whole number of at least 1, got " +
+         (value->is_number() ? value->dump() : type_name(*value)));
+  }
+  return value->get<int64_t>();
+}
+
 }  // namespace fields
 
 using fields::check_known_fields;
 using fields::fail;
 using fields::find_field;
 using fields::optional_bool;
+using fields::optional_dimensions;
 using fields::optional_string;
 using fields::read_texts;
 using fields::required_string;
@@ -183,10 +194,14 @@ PoolingMode parse_pooling_name(std::string_view name) {
 }
 
 EmbedRequest parse_embed_request(const json& body, const RequestLimits& limits) {
-  check_known_fields(body, {"model", "inputs", "normalize", "truncate", "pooling"});
+  check_known_fields(body, {"model", "inputs", "normalize", "truncate", "pooling", "prompt",
+                            "prompt_name", "dimensions"});
   EmbedRequest request;
   request.model = required_string(body, "model");
   request.inputs = read_texts(body, "inputs", limits);
+  request.prompt = optional_string(body, "prompt");
+  request.prompt_name = optional_string(body, "prompt_name");
+  request.dimensions = optional_dimensions(body);
   request.normalize = optional_bool(body, "normalize");
   request.truncate = optional_bool(body, "truncate").value_or(true);
   if (const auto pooling = optional_string(body, "pooling")) {

@@ -14,9 +14,7 @@ HttpReply Router::openai_embeddings(const json& body, const CancelFlag& cancelle
   OpenAiEmbedRequest request =
       parse_openai_embed_request(body, request_limits(), info_.default_model);
   request.embed.cancelled = cancelled;
-  EmbedResult result = engine_.embed(request.embed);
-  if (request.dimensions) cut_dimensions(result, *request.dimensions);
-  return HttpReply{.body = openai_embeddings_body(result, request.base64)};
+  return HttpReply{.body = openai_embeddings_body(engine_.embed(request.embed), request.base64)};
 }
 
 // TEI answers POST / with the task of its one model; here, the task of the model named (or the
@@ -32,11 +30,9 @@ HttpReply Router::tei_root(const json& body, const CancelFlag& cancelled) {
 }
 
 HttpReply Router::tei_embed(const json& body, const CancelFlag& cancelled) {
-  TeiEmbedRequest request = parse_tei_embed_request(body, request_limits(), info_.default_model);
-  request.embed.cancelled = cancelled;
-  EmbedResult result = engine_.embed(request.embed);
-  if (request.dimensions) cut_dimensions(result, *request.dimensions);
-  return HttpReply{.body = tei_embed_body(result)};
+  EmbedRequest request = parse_tei_embed_request(body, request_limits(), info_.default_model);
+  request.cancelled = cancelled;
+  return HttpReply{.body = tei_embed_body(engine_.embed(request))};
 }
 
 HttpReply Router::tei_rerank(const json& body, const CancelFlag& cancelled) {

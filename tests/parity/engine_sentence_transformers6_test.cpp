@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine.hpp"
+#include "hades/error.hpp"
 #include "models/embedding_model.hpp"
 #include "support/compare.hpp"
 #include "support/paths.hpp"
@@ -55,6 +57,45 @@ TEST(SentenceTransformers6Parity, EmbeddingsEqualSentenceTransformersWithin1e5) 
     EXPECT_LE(max_abs_diff(batch.row(row), expected[i]), 1e-5f) << "text " << i;
     const Embeddings alone = model->embed(std::span(texts).subspan(i, 1));
     EXPECT_LE(max_abs_diff(batch.row(row), alone.row(0)), 1e-6f) << "text " << i;
+  }
+}
+
+// encode(prompt_name="query") and encode(truncate_dim=16, normalize_embeddings=True), through the
+// engine as the service runs them.
+TEST(SentenceTransformers6Parity, PromptsAndDimensionsEqualSentenceTransformers) {
+  EngineConfig config;
+  config.default_device = "cpu";
+  Engine engine(config);
+  EmbedRequest request{.model = folder().string(),
+                       .inputs = reference().at("texts").get<std::vector<std::string>>()};
+  request.prompt_name = "query";
+  const auto expect_rows = [&](const EmbedResult& got, const char* key) {
+    const auto expected = reference().at(key).get<std::vector<std::vector<float>>>();
+    ASSERT_EQ(got.values.size(), expected.size() * expected[0].size()) << key;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      const std::span<const float> row(got.values.data() + i * expected[i].size(),
+                                       expected[i].size());
+      EXPECT_LE(max_abs_diff(row, expected[i]), 1e-5f) << key << ", text " << i;
+    }
+  };
+  expect_rows(engine.embed(request), "embeddings_prompt_query");
+  // The same prompt given as text.
+  request.prompt_name.reset();
+  request.prompt = "query: ";
+  expect_rows(engine.embed(request), "embeddings_prompt_query");
+  request.prompt.reset();
+  request.dimensions = 16;
+  expect_rows(engine.embed(request), "embeddings_truncate_dim_16");
+  request.dimensions = 33;
+  EXPECT_THROW(engine.embed(request), Error);
+  request.dimensions.reset();
+  request.prompt_name = "passage";
+  try {
+    engine.embed(request);
+    FAIL() << "an unknown prompt name was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("document, query"), std::string::npos) << e.what();
   }
 }
 

@@ -24,9 +24,11 @@ std::vector<std::filesystem::path> encoder_models() {
     const bool bare = name.find("cls") == std::string::npos &&
                       name.find("chonky") == std::string::npos &&
                       name.find("rerank") == std::string::npos;
-    if (bare && std::filesystem::exists(entry.path() / "reference.json")) {
-      dirs.push_back(entry.path());
-    }
+    // Only references of raw encoder outputs ("cases"; a sentence-transformers folder's are
+    // pooled embeddings).
+    if (!bare || !std::filesystem::exists(entry.path() / "reference.json")) continue;
+    std::ifstream in(entry.path() / "reference.json");
+    if (nlohmann::json::parse(in).contains("cases")) dirs.push_back(entry.path());
   }
   std::sort(dirs.begin(), dirs.end());
   return dirs;
