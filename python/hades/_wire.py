@@ -82,14 +82,34 @@ def load_body(model_id: str, device: Optional[str], pin: bool, dtype: Optional[s
 
 
 def embed_body(model_id: str, texts: Sequence[str], normalize: Optional[bool], truncate: bool,
-               pooling: Optional[str]) -> bytes:
+               pooling: Optional[str], prompt: Optional[str] = None,
+               prompt_name: Optional[str] = None, dimensions: Optional[int] = None) -> bytes:
     body: Dict[str, Any] = {"model": model_reference(model_id), "inputs": text_list(texts)}
     if normalize is not None:
         body["normalize"] = bool(normalize)
     body["truncate"] = bool(truncate)
     if pooling:
         body["pooling"] = pooling
+    if prompt is not None:  # "" is a prompt too: none, over the model's default prompt
+        body["prompt"] = _string("prompt", prompt)
+    if prompt_name is not None:
+        body["prompt_name"] = _string("prompt_name", prompt_name)
+    if dimensions is not None:
+        body["dimensions"] = _whole_number("dimensions", dimensions)
     return dump(body)
+
+
+def _string(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _whole_number(name: str, value: Any) -> int:
+    """VALUE as an int, when it is one (not a bool, not a float); the service checks its range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
 
 
 def inputs_body(model_id: str, texts: Sequence[str], **options: Any) -> bytes:
@@ -99,13 +119,18 @@ def inputs_body(model_id: str, texts: Sequence[str], **options: Any) -> bytes:
     return dump(body)
 
 
-def rerank_body(model_id: str, query: str, documents: Sequence[str], raw_scores: bool) -> bytes:
+def rerank_body(model_id: str, query: str, documents: Sequence[str], raw_scores: bool,
+                top_n: Optional[int] = None, return_documents: bool = False) -> bytes:
     if not isinstance(query, str):
         raise InvalidArgumentError(f"the query must be a string, got {type(query).__name__}")
     body: Dict[str, Any] = {"model": model_reference(model_id), "query": query,
                             "documents": text_list(documents, "documents")}
     if raw_scores:
         body["raw_scores"] = True
+    if top_n is not None:
+        body["top_n"] = _whole_number("top_n", top_n)
+    if return_documents:
+        body["return_documents"] = True
     return dump(body)
 
 
@@ -147,9 +172,11 @@ def models_call() -> Call:
 
 
 def embed_call(model_id: str, texts: Sequence[str], normalize: Optional[bool], truncate: bool,
-               pooling: Optional[str], as_numpy: bool) -> Call:
-    return Call("POST", "/v1/embed", embed_body(model_id, texts, normalize, truncate, pooling),
-                lambda v: parse_embedding(v, as_numpy))
+               pooling: Optional[str], as_numpy: bool, prompt: Optional[str] = None,
+               prompt_name: Optional[str] = None, dimensions: Optional[int] = None) -> Call:
+    body = embed_body(model_id, texts, normalize, truncate, pooling, prompt, prompt_name,
+                      dimensions)
+    return Call("POST", "/v1/embed", body, lambda v: parse_embedding(v, as_numpy))
 
 
 def tokenize_call(model_id: str, texts: Sequence[str], add_special_tokens: bool) -> Call:
@@ -164,8 +191,10 @@ def classify_call(model_id: str, texts: Sequence[str], pairs: Optional[Sequence[
                 parse_classification)
 
 
-def rerank_call(model_id: str, query: str, documents: Sequence[str], raw_scores: bool) -> Call:
-    return Call("POST", "/v1/rerank", rerank_body(model_id, query, documents, raw_scores),
+def rerank_call(model_id: str, query: str, documents: Sequence[str], raw_scores: bool,
+                top_n: Optional[int] = None, return_documents: bool = False) -> Call:
+    return Call("POST", "/v1/rerank",
+                rerank_body(model_id, query, documents, raw_scores, top_n, return_documents),
                 parse_rerank)
 
 
@@ -325,8 +354,16 @@ def parse_classification(v: Dict[str, Any]) -> ClassificationResult:
 
 
 def parse_rerank(v: Dict[str, Any]) -> RerankResult:
-    hits = [RerankHit(index=int(r["index"]), score=float(r["score"])) for r in v["results"]]
+    hits = [RerankHit(index=int(r["index"]), score=float(r["score"]),
+                      document=_document_text(r.get("document"))) for r in v["results"]]
     return RerankResult(model=str(v.get("model", "")), results=hits)
+
+
+def _document_text(document: Any) -> Optional[str]:
+    """A result's {"text": ...} (return_documents) as its text; None when it has none."""
+    if document is None:
+        return None
+    return str(document["text"])
 
 
 def parse_token_classification(v: Dict[str, Any]) -> TokenClassificationResult:

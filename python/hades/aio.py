@@ -246,9 +246,11 @@ class ModelClient(ClientBase):
 
     async def embed(self, model_id: str, texts: Sequence[str], *,
                     normalize: Optional[bool] = None, truncate: bool = True,
-                    pooling: Optional[str] = None, as_numpy: bool = False) -> EmbeddingResult:
+                    pooling: Optional[str] = None, as_numpy: bool = False,
+                    prompt: Optional[str] = None, prompt_name: Optional[str] = None,
+                    dimensions: Optional[int] = None) -> EmbeddingResult:
         return await self._run(_wire.embed_call(model_id, texts, normalize, truncate, pooling,
-                                                as_numpy))
+                                                as_numpy, prompt, prompt_name, dimensions))
 
     async def tokenize(self, model_id: str, texts: Sequence[str], *,
                        add_special_tokens: bool = True) -> TokenizationResult:
@@ -259,8 +261,10 @@ class ModelClient(ClientBase):
         return await self._run(_wire.classify_call(model_id, texts, pairs))
 
     async def rerank(self, model_id: str, query: str, documents: Sequence[str], *,
-                     raw_scores: bool = False) -> RerankResult:
-        return await self._run(_wire.rerank_call(model_id, query, documents, raw_scores))
+                     raw_scores: bool = False, top_n: Optional[int] = None,
+                     return_documents: bool = False) -> RerankResult:
+        return await self._run(_wire.rerank_call(model_id, query, documents, raw_scores, top_n,
+                                                 return_documents))
 
     async def token_classify(self, model_id: str, texts: Sequence[str], *,
                              max_length: int = 0) -> TokenClassificationResult:

@@ -188,13 +188,18 @@ class ModelClient(ClientBase):
         return self._run(_wire.models_call())
 
     def embed(self, model_id: str, texts: Sequence[str], *, normalize: Optional[bool] = None,
-              truncate: bool = True, pooling: Optional[str] = None,
-              as_numpy: bool = False) -> EmbeddingResult:
+              truncate: bool = True, pooling: Optional[str] = None, as_numpy: bool = False,
+              prompt: Optional[str] = None, prompt_name: Optional[str] = None,
+              dimensions: Optional[int] = None) -> EmbeddingResult:
         """One embedding per text, in order. NORMALIZE None: as the model's configuration says;
         TRUNCATE False: an input over the model's limit is InputInvalidError; POOLING None: the
-        model's own. AS_NUMPY: the rows as a float32 numpy array (numpy must be installed)."""
+        model's own. AS_NUMPY: the rows as a float32 numpy array (numpy must be installed).
+        PROMPT (a text) or PROMPT_NAME (a key of the model's config_sentence_transformers.json
+        prompts) goes before each text, as sentence-transformers' encode puts it; with neither,
+        the model's default_prompt_name applies. DIMENSIONS: the first N values of each row
+        (Matryoshka), normalized again when the rows are normalized; None: all."""
         return self._run(_wire.embed_call(model_id, texts, normalize, truncate, pooling,
-                                          as_numpy))
+                                          as_numpy, prompt, prompt_name, dimensions))
 
     def tokenize(self, model_id: str, texts: Sequence[str], *,
                  add_special_tokens: bool = True) -> TokenizationResult:
@@ -207,10 +212,13 @@ class ModelClient(ClientBase):
         return self._run(_wire.classify_call(model_id, texts, pairs))
 
     def rerank(self, model_id: str, query: str, documents: Sequence[str], *,
-               raw_scores: bool = False) -> RerankResult:
+               raw_scores: bool = False, top_n: Optional[int] = None,
+               return_documents: bool = False) -> RerankResult:
         """DOCUMENTS ordered by relevance to QUERY (a cross-encoder), best first. RAW_SCORES: the
-        model's raw logit instead of its sigmoid."""
-        return self._run(_wire.rerank_call(model_id, query, documents, raw_scores))
+        model's raw logit instead of its sigmoid. TOP_N: only the N best; None: all.
+        RETURN_DOCUMENTS: each hit's ``document`` is its text (else None)."""
+        return self._run(_wire.rerank_call(model_id, query, documents, raw_scores, top_n,
+                                           return_documents))
 
     def token_classify(self, model_id: str, texts: Sequence[str], *,
                        max_length: int = 0) -> TokenClassificationResult:

@@ -97,9 +97,10 @@ class ModelEngine(abc.ABC):
 
     @abc.abstractmethod
     def embed(self, model_id: str, texts: Sequence[str], *, normalize: Optional[bool] = None,
-              truncate: bool = True, pooling: Optional[str] = None,
-              as_numpy: bool = False) -> EmbeddingResult:
-        """One embedding per text."""
+              truncate: bool = True, pooling: Optional[str] = None, as_numpy: bool = False,
+              prompt: Optional[str] = None, prompt_name: Optional[str] = None,
+              dimensions: Optional[int] = None) -> EmbeddingResult:
+        """One embedding per text (with a prompt before each, cut to DIMENSIONS)."""
 
     @abc.abstractmethod
     def tokenize(self, model_id: str, texts: Sequence[str], *,
@@ -113,7 +114,8 @@ class ModelEngine(abc.ABC):
 
     @abc.abstractmethod
     def rerank(self, model_id: str, query: str, documents: Sequence[str], *,
-               raw_scores: bool = False) -> RerankResult:
+               raw_scores: bool = False, top_n: Optional[int] = None,
+               return_documents: bool = False) -> RerankResult:
         """Documents by relevance to the query, best first."""
 
     @abc.abstractmethod
@@ -247,10 +249,12 @@ class HaystackModelEngine(ModelEngine):
         return self._client.get_loaded_models()
 
     def embed(self, model_id: str, texts: Sequence[str], *, normalize: Optional[bool] = None,
-              truncate: bool = True, pooling: Optional[str] = None,
-              as_numpy: bool = False) -> EmbeddingResult:
+              truncate: bool = True, pooling: Optional[str] = None, as_numpy: bool = False,
+              prompt: Optional[str] = None, prompt_name: Optional[str] = None,
+              dimensions: Optional[int] = None) -> EmbeddingResult:
         return self._client.embed(model_id, texts, normalize=normalize, truncate=truncate,
-                                  pooling=pooling, as_numpy=as_numpy)
+                                  pooling=pooling, as_numpy=as_numpy, prompt=prompt,
+                                  prompt_name=prompt_name, dimensions=dimensions)
 
     def tokenize(self, model_id: str, texts: Sequence[str], *,
                  add_special_tokens: bool = True) -> TokenizationResult:
@@ -261,8 +265,10 @@ class HaystackModelEngine(ModelEngine):
         return self._client.classify(model_id, texts, pairs)
 
     def rerank(self, model_id: str, query: str, documents: Sequence[str], *,
-               raw_scores: bool = False) -> RerankResult:
-        return self._client.rerank(model_id, query, documents, raw_scores=raw_scores)
+               raw_scores: bool = False, top_n: Optional[int] = None,
+               return_documents: bool = False) -> RerankResult:
+        return self._client.rerank(model_id, query, documents, raw_scores=raw_scores,
+                                   top_n=top_n, return_documents=return_documents)
 
     def token_classify(self, model_id: str, texts: Sequence[str], *,
                        max_length: int = 0) -> TokenClassificationResult:

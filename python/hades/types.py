@@ -7,7 +7,7 @@ input, i.e. Python ``str`` indices.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = [
     "LoadedModel",
@@ -160,6 +160,7 @@ class ClassificationResult:
 class RerankHit:
     index: int  #: into the documents given
     score: float  #: the sigmoid of a single logit (else the last label's probability), or raw
+    document: Optional[str] = None  #: the document's text, with ``return_documents=True``
 
 
 @dataclass(frozen=True)
