@@ -1,5 +1,6 @@
 """hades.aio, the asyncio twin, on a real daemon: the seed's lifecycle with `async with`, the model
-methods giving the blocking client's answers, its errors, and tasks racing an autostart that
+methods giving the blocking client's answers (their options too: prompts, dimensions, top_n and
+the documents), its errors, and tasks racing an autostart that
 start one daemon."""
 
 import asyncio
@@ -18,6 +19,7 @@ CHONKY = "mirth/chonky_modernbert_large_1"
 RERANKER = str(DATA / "models" / "tiny-bertcls-h32-a2-l2-rerank")
 TOKEN_CLASSIFIER = str(DATA / "models" / "tiny-bertcls-h32-a2-l2-tokcls")
 CLASSIFIER = str(DATA / "models" / "tiny-bertcls-h32-a2-l2-seqcls")
+ST6 = str(DATA / "models" / "tiny-st6-bert-mean-normalize")
 
 
 def test_lifecycle_with_async_with(hades_env):
@@ -88,6 +90,34 @@ def test_model_methods_answer_as_the_blocking_client(service):
     assert chunks == blocking.chunk(CHONKY, [text], max_length=64, snap_to_whitespace=True)
     assert array.embeddings.shape == (1, 384)
     assert MINILM in [m["id"] for m in raw["models"]]
+
+
+def test_embed_and_rerank_options_answer_as_the_blocking_client(service):
+    blocking = hades.ModelClient()
+    cases = json.loads((DATA / "models" / "tiny-bertcls-h32-a2-l2-rerank" /
+                        "reference.json").read_text())["text_cases"]
+    documents = [c["pair"] for c in cases]
+    texts = ["how do frogs survive the winter", "a"]
+
+    async def main():
+        async with hades.aio.ModelClient() as client:
+            answers = await asyncio.gather(
+                client.embed(ST6, texts, prompt_name="query", dimensions=16),
+                client.embed(ST6, texts, prompt="query: "),
+                client.rerank(RERANKER, cases[0]["text"], documents, top_n=3,
+                              return_documents=True))
+            with pytest.raises(hades.InvalidArgumentError, match="query"):
+                await client.embed(ST6, texts, prompt_name="passage")
+            return answers
+
+    named, prompted, ranked = asyncio.run(main())
+    assert named == blocking.embed(ST6, texts, prompt_name="query", dimensions=16)
+    assert named.dimension == 16
+    assert prompted == blocking.embed(ST6, texts, prompt="query: ")
+    assert ranked == blocking.rerank(RERANKER, cases[0]["text"], documents, top_n=3,
+                                     return_documents=True)
+    assert [hit.document for hit in ranked.results] == [documents[hit.index]
+                                                        for hit in ranked.results]
 
 
 def test_errors_are_the_blocking_clients(hades_env, monkeypatch):

@@ -1,7 +1,8 @@
 """Every model method of the client against the committed references in tests/data, through the
 session's real daemon: MiniLM embeddings (sentence-transformers, within 1e-5) and token ids, its
-pooling variants, sequence classification, cross-encoder reranking, token classification (the ner
-pipeline) and chonky's chunks, with the chunk options (clean-up against chonky's MarkupRemover,
+pooling variants, prompts and Matryoshka dimensions (the ST6 fixture's encode(prompt_name=,
+truncate_dim=)), sequence classification, cross-encoder reranking (with top_n and the documents),
+token classification (the ner pipeline) and chonky's chunks, with the chunk options (clean-up against chonky's MarkupRemover,
 snapping) and offsets that index Python strings."""
 
 import json
@@ -14,6 +15,9 @@ import hades
 DATA = Path(__file__).resolve().parents[2] / "data"
 MODELS = DATA / "models"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+# A sentence-transformers 6 model with prompts {"query": "query: ", "document": ""}, no default.
+ST6 = str(MODELS / "tiny-st6-bert-mean-normalize")
+RERANKER = str(MODELS / "tiny-bertcls-h32-a2-l2-rerank")
 
 
 def read_json(path: Path):
@@ -81,6 +85,59 @@ def test_embed_without_truncation_refuses_a_long_text(client):
     assert len(client.embed(MINILM, ["word " * 600]).embeddings) == 1  # truncated by default
 
 
+@pytest.fixture(scope="module")
+def st6_reference():
+    return read_json(MODELS / "tiny-st6-bert-mean-normalize" / "reference.json")
+
+
+def test_embed_with_a_prompt_equals_sentence_transformers(client, st6_reference):
+    texts = st6_reference["texts"]
+    named = client.embed(ST6, texts, prompt_name="query")
+    assert max_abs_diff(named.embeddings, st6_reference["embeddings_prompt_query"]) <= 1e-5
+    # The prompt's own text is the same request; neither (no default prompt): none at all.
+    assert client.embed(ST6, texts, prompt="query: ") == named
+    plain = client.embed(ST6, texts)
+    assert max_abs_diff(plain.embeddings, st6_reference["embeddings"]) <= 1e-5
+    assert named.tokens > plain.tokens, "the prompt's tokens are computed too"
+
+
+def test_embed_dimensions_equal_sentence_transformers_truncate_dim(client, st6_reference):
+    result = client.embed(ST6, st6_reference["texts"], dimensions=16, normalize=True)
+    assert result.dimension == 16
+    assert max_abs_diff(result.embeddings, st6_reference["embeddings_truncate_dim_16"]) <= 1e-5
+    # The model has a Normalize module: its rows are normalized, so the cut ones are again.
+    assert client.embed(ST6, st6_reference["texts"], dimensions=16) == result
+
+
+def test_embed_dimensions_with_numpy_and_a_prompt(client, st6_reference):
+    numpy = pytest.importorskip("numpy")
+    result = client.embed(ST6, st6_reference["texts"], dimensions=8, prompt_name="query",
+                          as_numpy=True)
+    assert result.embeddings.shape == (len(st6_reference["texts"]), 8)
+    norms = numpy.linalg.norm(result.embeddings[:3], axis=1)  # texts[3] is "", still prompted
+    assert numpy.allclose(norms, 1.0, atol=1e-5)
+
+
+def test_embed_refuses_an_unknown_prompt_name_naming_the_known_ones(client):
+    with pytest.raises(hades.InvalidArgumentError) as caught:
+        client.embed(ST6, ["a"], prompt_name="passage")
+    message = str(caught.value)
+    assert "passage" in message and "query" in message and "document" in message
+    assert caught.value.status == 400
+
+
+@pytest.mark.parametrize("dimensions", [0, 33])
+def test_embed_refuses_dimensions_outside_the_model(client, dimensions):
+    with pytest.raises(hades.InvalidArgumentError, match="dimensions"):
+        client.embed(ST6, ["a"], dimensions=dimensions)
+
+
+@pytest.mark.parametrize("dimensions", [16.0, True, "16"])
+def test_embed_refuses_dimensions_that_are_not_whole_numbers(client, dimensions):
+    with pytest.raises(hades.InvalidArgumentError, match="dimensions"):
+        client.embed(ST6, ["a"], dimensions=dimensions)
+
+
 def test_tokenize_equals_the_reference_ids(client, minilm_reference):
     texts = minilm_reference["texts"][:40]
     result = client.tokenize(MINILM, texts)
@@ -134,6 +191,37 @@ def test_rerank_raw_scores_are_the_logits(client):
     result = client.rerank(model, cases[0]["text"], [c["pair"] for c in cases], raw_scores=True)
     for hit in result.results:
         assert hit.score == pytest.approx(cases[hit.index]["logits"][0], abs=1e-5)
+
+
+def test_rerank_top_n_keeps_the_best_with_their_documents(client):
+    cases = read_json(MODELS / "tiny-bertcls-h32-a2-l2-rerank" / "reference.json")["text_cases"]
+    documents = [c["pair"] for c in cases]
+    best = sorted(range(len(cases)), key=lambda i: cases[i]["score"], reverse=True)
+    result = client.rerank(RERANKER, cases[0]["text"], documents, top_n=2,
+                           return_documents=True)
+    assert [hit.index for hit in result.results] == best[:2]
+    for hit in result.results:
+        assert hit.score == pytest.approx(cases[hit.index]["score"], abs=1e-5)
+        assert hit.document == documents[hit.index]
+    # Without return_documents no text; a top_n past the documents keeps them all.
+    every = client.rerank(RERANKER, cases[0]["text"], documents, top_n=len(documents) + 3)
+    assert [hit.index for hit in every.results] == best
+    assert all(hit.document is None for hit in every.results)
+    assert every == client.rerank(RERANKER, cases[0]["text"], documents)
+
+
+def test_rerank_top_n_with_raw_scores(client):
+    cases = read_json(MODELS / "tiny-bertcls-h32-a2-l2-rerank" / "reference.json")["text_cases"]
+    result = client.rerank(RERANKER, cases[0]["text"], [c["pair"] for c in cases],
+                           raw_scores=True, top_n=1)
+    (hit,) = result.results
+    assert hit.score == pytest.approx(max(c["logits"][0] for c in cases), abs=1e-5)
+
+
+@pytest.mark.parametrize("top_n", [1.5, "2", False])
+def test_rerank_refuses_a_top_n_that_is_not_a_whole_number(client, top_n):
+    with pytest.raises(hades.InvalidArgumentError, match="top_n"):
+        client.rerank(RERANKER, "q", ["a", "b"], top_n=top_n)
 
 
 def test_token_classify_equals_the_ner_pipeline(client):
