@@ -261,6 +261,40 @@ TEST(EngineRegistry, ModelsOfDifferentKindsServeSideBySide) {
                ErrorCode::unsupported, "token-classification");
 }
 
+// The keep-alive reaper runs beside requests: threads embed and load while it unloads what has
+// been idle for 0 ms; every request gets its answer and a model never leaves under one.
+TEST(EngineRegistry, KeepAliveUnloadsIdleModelsBesideConcurrentRequests) {
+  const ModelCopies m(2);
+  EngineConfig config = config_with(2);
+  config.keep_alive = std::chrono::milliseconds(0);
+  Engine engine(config);
+  std::atomic<int> answered{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 6; ++i) {
+        const EmbedResult r = engine.embed({.model = m[static_cast<size_t>((t + i) % 2)],
+                                            .inputs = {"keep alive " + std::to_string(i)}});
+        if (r.values.size() == 384) ++answered;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(answered.load(), 24);
+  // Idle now: the reaper unloads both within its period.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!loaded_ids(engine).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(loaded_ids(engine).empty());
+  EXPECT_GE(engine.stats().expirations, 2u);
+  // Forever from a load on (a negative keep-alive), and pinned: both stay.
+  engine.load_model(m[0], {.keep_alive = std::chrono::milliseconds(-1)});
+  engine.load_model(m[1], {.pin = true});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(loaded_ids(engine).size(), 2u);
+}
+
 TEST(EngineRegistry, DrainRefusesNewRequests) {
   Engine engine(config_with(2));
   EXPECT_TRUE(engine.drain(std::chrono::milliseconds(100)));
