@@ -267,6 +267,7 @@ TEST(EngineRegistry, KeepAliveUnloadsIdleModelsBesideConcurrentRequests) {
   const ModelCopies m(2);
   EngineConfig config = config_with(2);
   config.keep_alive = std::chrono::milliseconds(1500);
+  config.max_queue_delay = std::chrono::milliseconds(0);  // admission has tests of its own
   Engine engine(config);
   std::atomic<int> answered{0};
   std::vector<std::thread> threads;
