@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config python3 python3-venv
+  ccache  # CMakeLists.txt compiles through it where present
   libdnnl-dev ocl-icd-opencl-dev opencl-headers  # dnnl-config.cmake requires OpenCL (Debian builds its GPU runtime on it)
   libboost1.81-dev
   libcurl4-openssl-dev
