@@ -95,7 +95,7 @@ bench: build model
 # hades beside sentence-transformers fp32 on this machine, in one run (bench/compare.py). It creates
 # $(BUILD)/bench-venv with the pinned PyTorch stack from PyPI unless BENCH_VENV names one.
 bench-compare: build model
-	python3 bench/compare.py --build $(BUILD) $(if $(BENCH_VENV),--venv $(BENCH_VENV))
+	python3 bench/compare.py --build $(BUILD) --record $(if $(BENCH_VENV),--venv $(BENCH_VENV))
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -152,6 +152,8 @@ def main() -> None:
                     "BUILD/bench-venv, created with the pinned packages)")
     ap.add_argument("--no-modernbert", dest="modernbert", action="store_false",
                     help="leave out the ModernBERT chunking comparison")
+    ap.add_argument("--record", action="store_true",
+                    help="also write the run to bench/results/ (UTC time, CPU, ISA, commit)")
     args = ap.parse_args()
     build = Path(args.build)
     bench = build / "bench" / "hades_bench_compare"
@@ -197,6 +199,8 @@ def main() -> None:
             "fp32": gemm["fp32"]["peak_gflops"],
             "bf16": gemm["bf16"]["peak_gflops"] if gemm["bf16"] else None})
     (work / "compare-results.json").write_text(json.dumps(results, indent=1))
+    if args.record:
+        print(f"recorded: {record(results)}")
 
 
 def dtype_list(spec: str, gemm: dict) -> list[str]:
@@ -303,6 +307,34 @@ def report(r: dict, folder: Path, c: dict, args, python: Path) -> None:
     r["machine"] = {"cpu": cpu_name(), "threads": args.threads, "runs": args.runs,
                     "corpus": c["source"], "texts": len(c["texts"]),
                     "st_python": str(python)}
+
+
+# The ISA extensions that decide which kernels run (oneDNN's and hades's own).
+ISA_FLAGS = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni",
+             "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_int8", "amx_tile"]
+
+
+def cpu_isa() -> list[str]:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            return [f for f in ISA_FLAGS if f in flags]
+    return []
+
+
+def record(results: dict) -> Path:
+    """Writes RESULTS with the machine and the commit to bench/results/ (its README: the format)."""
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip() != ""
+    stamp = time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime())
+    out = REPO / "bench" / "results" / f"compare-{stamp}.json"
+    out.write_text(json.dumps({"date": stamp, "cpu": cpu_name(), "isa": cpu_isa(),
+                               "commit": commit + ("-dirty" if dirty else ""),
+                               "command": " ".join(sys.argv), "results": results},
+                              indent=1) + "\n")
+    return out
 
 
 def cpu_name() -> str:

@@ -31,10 +31,9 @@ class OneThread {
 // Waits on CV, with LOCK held, until READY() holds, while the other threads of the calling
 // thread's OpenMP team sleep. Left in libgomp's pool between parallel regions, they would spin
 // for milliseconds first, and a thread woken onto a spinning thread's CPU (the request thread
-// that answers the client) waited for its time slice: 4-6 ms for one short text in 300 calls
-// through the service on 2 cores, against 1.5 ms at the median. Here they wait inside a parallel
-// region on a condition variable instead, and the first parallel region after the wait finds
-// them awake.
+// that answers the client) waited for its time slice, which showed as the service's tail latency
+// for short texts (docs/performance.md). Here they wait inside a parallel region on a condition
+// variable instead, and the first parallel region after the wait finds them awake.
 template <typename Ready>
 void wait_with_team_asleep(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
                            Ready ready) {

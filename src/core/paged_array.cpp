@@ -69,8 +69,8 @@ PagedMemory::PagedMemory(std::size_t bytes) : bytes_(bytes) {
   // load's temporaries): the 2 MiB blocks the kernel hands out are then mostly the ones just
   // freed. Fresh blocks are slow under a hypervisor that reclaims free guest memory (free page
   // reporting, as on the development VM): each of their 4 KiB pages first faults in the host.
-  // There a process's first MiniLM load took 99-454 ms (median ~280) on huge pages against
-  // 143-209 ms on small ones, while reloads through the service took ~105-140 ms against ~155.
+  // There a process's first load was slower on huge pages than on small ones, while reloads,
+  // which recycle freed blocks, were faster.
   // Where the kernel has transparent huge pages off, madvise fails harmlessly.
   const std::size_t whole_blocks = bytes / kHugePage * kHugePage;
   if (whole_blocks > 0 && take_recycled(whole_blocks)) madvise(data_, whole_blocks, MADV_HUGEPAGE);

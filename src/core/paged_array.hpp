@@ -3,12 +3,12 @@
 //
 // Why not std::vector: a MiniLM load writes ~130 MB into freshly allocated memory (the embedding
 // table, each layer's weights as floats, then in the backend's layout), most of it zeroed first by
-// the vector, and page faults took 42 % of a load through the service (perf). Storage of 1 MiB or
-// more is therefore mapped straight from the kernel (zeroed once, by it), aligned to 2 MiB, and
-// may ask for transparent huge pages on its whole 2 MiB blocks (512 times fewer faults; when, see
-// paged_array.cpp). The partial block at the end stays on 4 KiB pages, so a huge page never holds
-// memory the array does not use, and freeing unmaps at once, so an evicted model's memory goes
-// back to the system.
+// the vector, and page faults were the largest part of a load through the service (perf). Storage
+// of 1 MiB or more is therefore mapped straight from the kernel (zeroed once, by it), aligned to 2
+// MiB, and may ask for transparent huge pages on its whole 2 MiB blocks (512 times fewer faults;
+// when, see paged_array.cpp). The partial block at the end stays on 4 KiB pages, so a huge page
+// never holds memory the array does not use, and freeing unmaps at once, so an evicted model's
+// memory goes back to the system.
 #pragma once
 
 #include <cstddef>

@@ -101,8 +101,8 @@ class ResidentModel {
   double seconds_per_token() const { return seconds_per_token_.load(std::memory_order_relaxed); }
   // A moving average over batches: the cost per token shifts with batch size and machine load.
   // A model's first batch is left out: it pays one-time costs (oneDNN's kernels for the shapes,
-  // first touches of buffers) that made a 4-token batch cost 30 ms a token, and the queue priced
-  // the next requests by it.
+  // first touches of buffers) that made a short batch's cost per token orders of magnitude too
+  // high, and the queue priced the next requests by it.
   void record_batch(double seconds, int64_t tokens) {
     if (tokens <= 0 || !measured_once_.exchange(true)) return;
     const double sample = seconds / static_cast<double>(tokens);

@@ -39,8 +39,8 @@ struct EmbedOptions {
   // false: such an input is an input_invalid error naming it.
   bool truncate = true;
   // Upper bound on the tokens of one forward pass; inputs are grouped into passes under it.
-  // 4096 keeps a pass's activations (MiniLM: ~30 MB) near the caches; 16384 ran ~12% slower on
-  // one core and doubled the peak memory.
+  // 4096 keeps a pass's activations near the caches; four times that ran slower on one core and
+  // doubled the peak memory.
   int64_t max_batch_tokens = 4096;
 };
 

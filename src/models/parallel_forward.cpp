@@ -12,8 +12,7 @@ namespace {
 
 // Below this many tokens per thread, one multithreaded pass beats parts (thread start, small
 // GEMMs). Such a pass keeps both cores even for one short text: waking the second thread per op
-// costs less than it saves as long as libgomp keeps spinning at barriers (see OneThread): one
-// 9-token text through the service, MiniLM, 2 cores, p50 7.5 ms on one thread, 4.3-5.0 ms on two.
+// costs less than it saves as long as libgomp keeps spinning at barriers (see OneThread).
 constexpr int64_t kMinTokensPerThread = 128;
 
 struct Part {
@@ -23,7 +22,7 @@ struct Part {
 };
 
 // A sequence's cost in token-equivalents: its tokens, plus attention, whose work per token grows
-// with the length (MiniLM on 2 Zen 4 cores: a 256-token sequence costs about 20 % more per token).
+// with the length (kAttentionLength: the length at which attention doubles a token's cost).
 double sequence_cost(int64_t length) {
   constexpr double kAttentionLength = 1280.0;
   return static_cast<double>(length) * (1.0 + static_cast<double>(length) / kAttentionLength);
@@ -32,9 +31,8 @@ double sequence_cost(int64_t length) {
 // The share of a batch's cost that parts [0, p) of `parts` take: for T threads, 2 T parts, of
 // which the first T take kLargeShare in all and the others the rest. Each thread starts on a large
 // part; the small ones then even out where the large ones ended, which equal halves left to chance.
-// The benchmark corpus through MiniLM, fp32, 2 threads: with halves cut by tokens one thread waited
-// 5.1 % of the batches' time, the other 0.1 %; with these parts 3.0 % and 0.6 % (4 equal parts:
-// 2.5 % and 1.2 %; 8 equal parts, or small parts of 5 %: more work per token, no less wall time).
+// Over the benchmark corpus this left the threads waiting for each other less than halves cut by
+// tokens or more, equal parts did (more parts cost more work per token for no less wall time).
 double cumulative_share(int64_t p, int64_t parts) {
   constexpr double kLargeShare = 0.8;
   const int64_t large = parts / 2;

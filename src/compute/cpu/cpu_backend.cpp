@@ -37,8 +37,8 @@ int64_t sequence_length(const AttentionParams& p, int64_t sequence) {
 
 // Below this many elements an op runs on the calling thread: waking the pool costs more than the
 // op, and on a busy machine a parallel region waits for a descheduled thread's time slice. Above
-// it the LayerNorms of a 42-token text (16 K elements) run on both threads, whose team is awake
-// from the matmul before: MiniLM fp32, that text's p50 4.83-4.92 -> 4.59-4.65 ms (at 64 K).
+// it the LayerNorms of a text of a few dozen tokens run on both threads, whose team is awake
+// from the matmul before, which shortened such a text's latency.
 constexpr int64_t kMinParallelElements = 8 * 1024;
 using Tag = dnnl::memory::format_tag;
 using DataType = dnnl::memory::data_type;
@@ -79,8 +79,7 @@ void for_each_chunk(int64_t rows, Run run) {
 
 // In float32, a matmul that sums over more inputs than this stays on gemm: brgemm sums a long
 // K in another order, which put MiniLM's feed-forward output (K = 1536) twice as far from
-// sentence-transformers (max pooling 1.4e-5 against 6.8e-6, root mean square +10 %), past the
-// parity test's bound.
+// sentence-transformers, past the parity test's bound.
 constexpr int64_t kMaxFixedRowsF32Depth = 1024;
 
 // A float32 or bfloat16 linear layer on oneDNN matmuls. `type` is f32, or bf16 (weights and
@@ -91,11 +90,10 @@ constexpr int64_t kMaxFixedRowsF32Depth = 1024;
 // activation in a separate pass. A matmul created for a fixed row count runs through brgemm
 // (on AVX-512), which does neither. Where brgemm is available, a primitive is therefore created
 // per chunk size (see for_each_chunk) on first use, and kept; elsewhere (AVX2) one primitive
-// with a runtime row count serves every call, created at load. MiniLM on 2 Zen 4 cores: bf16
-// takes 6 % less CPU time per pass of the benchmark corpus, and a short text 1.1-1.4 ms instead
-// of 2.0-2.6; in float32 a short text takes 2.4-2.6 ms instead of 2.7-3.4, for 1 % more CPU time
-// per corpus pass. In float32 on AVX-512, up to 64 rows go through panel_gemm instead, which reads
-// the same packed weights: a short text then takes 1.7-1.8 ms instead of 2.3-2.4.
+// with a runtime row count serves every call, created at load. Fixed row counts made short texts
+// markedly faster, bf16 passes a little cheaper and float32 passes about as costly. In float32 on
+// AVX-512, up to 64 rows go through panel_gemm instead, which reads the same packed weights and
+// is faster still for them.
 class CpuLinear final : public cpu::CpuPackedLinear {
  public:
   CpuLinear(const dnnl::engine& engine, const LinearWeights& w, DataType type)
@@ -143,7 +141,7 @@ class CpuLinear final : public cpu::CpuPackedLinear {
     }
     const size_t element = type_ == DataType::bf16 ? sizeof(uint16_t) : sizeof(float);
     // In bf16, GELU runs as a pass of its own over each chunk just written (gelu_erf_bf16):
-    // oneDNN's post-op took about 5 % of a MiniLM pass, the pass takes 3 %.
+    // it costs less than oneDNN's post-op did (perf).
     const bool own_gelu =
         type_ == DataType::bf16 && (act == Activation::gelu_erf || act == Activation::gelu_tanh);
     for_each_chunk(rows, [&](int64_t first, int64_t n) {

@@ -5,7 +5,7 @@
 // scale[r]); oneDNN multiplies u8 × s8 into s32, and the epilogue turns that back into float32:
 //   y[r, c] = (acc[r, c] − zero[r] · Σ_k code[c, k]) · scale[r] · scale[c] + bias[c],
 // then the activation, or the residual add. u8 × s8 is what oneDNN 2.6's gemm runs fast on AVX2
-// (gemm:jit); s8 × s8 it runs about 5× slower there.
+// (gemm:jit); s8 × s8 it runs several times slower there.
 //
 // Without VNNI, oneDNN's int8 gemm multiplies with vpmaddubsw, which adds two u8 · s8 products
 // into a saturating s16: 2 · 255 · 127 overflows it. Weights therefore use 7 bits (|code| <= 63,
@@ -92,8 +92,8 @@ class Int8Linear final : public CpuPackedLinear {
     if (threads > 1 && blocks < threads && rows >= threads * kMinRowsPerThread) blocks = threads;
     if (blocks == 1) {
       // The primitives were made for one thread; run in a larger team (not inside a parallel
-      // region), oneDNN 2.6 splits a short block's weight re-layout across it: 5.7 instead of
-      // 3.7 ms per short text. The slices get the team's threads instead.
+      // region), oneDNN 2.6 splits a short block's weight re-layout across it, which made a
+      // short text slower. The slices get the team's threads instead.
       const OneThread scope;
       run_block(x, rows, y, epilogue, threads > 1 && slices_.size() > 1);
       return;

@@ -21,8 +21,7 @@ void add_layer_norm_row(float* row, const float* residual, int64_t dim, const La
   }
   // Two passes in double: the variance of a row with a large mean stays exact, which keeps the
   // result within float rounding of PyTorch's LayerNorm. The sums are vector reductions (omp
-  // simd allows their reassociation): as scalar sums each add waited for the last, and LayerNorm
-  // took 3 % of a pass.
+  // simd allows their reassociation): as scalar sums each add waits for the last.
   double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
   for (int64_t i = 0; i < dim; ++i) sum += row[i];
@@ -147,8 +146,8 @@ void activate(float* y, int64_t count, Activation act) {
   activate_row(y, count, act);
 }
 
-// Vectorised as activate() is: as a scalar loop over libm's erf, ModernBERT-base's GeGLU took 8 %
-// of a float32 pass over chonky's 1,024-token windows (perf).
+// Vectorised as activate() is: as a scalar loop over libm's erf, ModernBERT's GeGLU was a visible
+// share of a pass over chonky's windows (perf).
 HADES_MULTIVERSION
 void gated_activate_row(const float* x, int64_t width, Activation act, float* out) {
   for (int64_t i = 0; i < width; ++i) out[i] = x[i];
@@ -156,8 +155,8 @@ void gated_activate_row(const float* x, int64_t width, Activation act, float* ou
   for (int64_t i = 0; i < width; ++i) out[i] *= x[width + i];
 }
 
-// A plain loop over dtype.hpp's scalar rounding, which the compiler vectorises in each clone: as
-// scalar code (std::transform in the linear layer) it took 4 % of a bf16 pass.
+// A plain loop over dtype.hpp's scalar rounding, which the compiler vectorises in each clone
+// (std::transform in the linear layer stayed scalar).
 HADES_MULTIVERSION
 void round_to_bf16(const float* x, int64_t count, uint16_t* out) {
   for (int64_t i = 0; i < count; ++i) out[i] = f32_to_bf16(x[i]);

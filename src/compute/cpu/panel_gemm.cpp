@@ -35,8 +35,7 @@ constexpr int64_t kTileRows = 6;
 constexpr int64_t kStepRows = 128;
 // How many weight rows (of 256 bytes) ahead the kernel asks for the panel's lines, into L2. The
 // hardware's prefetcher follows only the first tile's loads, and a tile after it reads L1: the
-// memory would idle meanwhile. 9 rows through MiniLM's layers: 1.05-1.2 ms with it, 1.6-1.8
-// without.
+// memory would idle meanwhile (hades_bench_ops LinearStack shows the difference).
 constexpr int64_t kPrefetchRows = 64;
 // Below this many multiply-adds the product runs on the calling thread alone.
 constexpr int64_t kMinParallelWork = 64 * 1024;

@@ -2,11 +2,10 @@
 // weights in place in the layout oneDNN's matmul keeps them in, so it needs no second copy.
 //
 // For a few rows oneDNN 2.6's brgemm neither reaches the FMA peak nor streams the weights at the
-// memory's speed: the linear layers of MiniLM's six layers (42 MB, more than the L3) took 1.0 ms
-// for one row and 2.2 ms for 9, where reading them takes 0.8-1.0 ms and 9 rows' multiply-adds
-// 0.8 ms on 2 Zen 4 cores. Here each weight row streams once past a tile of rows' sums held in
-// registers, the next weights prefetched to L2 meanwhile: 0.5 ms for one row, 1.05-1.2 ms for 9
-// (hades_bench_ops LinearStack, medians of 5).
+// memory's speed, and a short text's linear layers are bound by streaming their weights (larger
+// than the L3 for MiniLM in float32). Here each weight row streams once past a tile of rows' sums
+// held in registers, the next weights prefetched to L2 meanwhile (hades_bench_ops LinearStack;
+// docs/performance.md).
 #pragma once
 
 #include <cstdint>

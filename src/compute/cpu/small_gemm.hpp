@@ -1,10 +1,9 @@
 // The float32 linear layer for a few rows (one short text, a search query), reading the weights in
 // place in the K×N layout that oneDNN's matmul keeps on AVX2, so it needs no second copy of them.
-// For 2 to 8 rows oneDNN 2.6 streams the weights at about a third of the memory bandwidth: the
-// linear layers of MiniLM's six layers (42 MB) took 3.2-4.2 ms for 4 rows, and 1.8-2.2 ms for one.
-// Here each thread sums over its own contiguous block of weight rows, prefetched ahead, and the
-// threads' partial sums are added at the end: 1.5-2.5 ms for 4 rows (hades_bench_ops
-// LinearStack, 2 cores). From about 12 rows oneDNN's kernels are the faster.
+// For 2 to 8 rows oneDNN 2.6 streams the weights well below the memory bandwidth. Here each
+// thread sums over its own contiguous block of weight rows, prefetched ahead, and the threads'
+// partial sums are added at the end (hades_bench_ops LinearStack). From about a dozen rows
+// oneDNN's kernels are the faster.
 #pragma once
 
 #include <cstdint>
