@@ -387,7 +387,9 @@ std::vector<ModelInfo> Engine::get_loaded_models() const {
 EmbedResult Engine::embed(const EmbedRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty() == request.token_ids.empty()) {
-    throw Error(ErrorCode::invalid_argument, "give either texts or token ids, at least one");
+    throw Error(ErrorCode::invalid_argument, request.inputs.empty()
+                                                 ? "inputs must not be empty"
+                                                 : "give texts or token ids, not both");
   }
   Executor::Admission admitted = impl_->executor.check_admission(
       estimated_tokens(request.inputs) + id_count(request.token_ids),

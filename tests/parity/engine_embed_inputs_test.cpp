@@ -118,6 +118,8 @@ TEST(EngineEmbedInputs, TokenIdsAreCheckedAndCutAsAsked) {
                {"input 1", "token id " + std::to_string(vocab), "vocabulary"});
   bad.token_ids = {{2, 40, 3}, {}};
   expect_error([&] { engine.embed(bad); }, ErrorCode::invalid_argument, {"input 1", "no token"});
+  const EmbedRequest both{.model = model, .inputs = {"a"}, .token_ids = {{2, 3}}};
+  expect_error([&] { engine.embed(both); }, ErrorCode::invalid_argument, {"not both"});
 
   // 30 ids for a 24-token model: refused unless truncation is asked for, then cut at that end.
   std::vector<int32_t> long_ids = {2};
