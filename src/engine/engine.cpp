@@ -86,9 +86,14 @@ const Tokenizer& tokenizer_of(const ResidentModel& model) {
   return loaded.embedding ? loaded.embedding->tokenizer() : loaded.classifier->tokenizer();
 }
 
-std::vector<Encoding> tokenize_with(const ResidentModel& model,
-                                    const std::vector<std::string>& inputs, bool truncate) {
-  if (model.loaded().embedding) return model.loaded().embedding->tokenize(inputs, truncate);
+// An embedding model's encodings as embed() computes them; a classifier's whole (its tasks cut
+// windows of their own).
+std::vector<Encoding> tokenize_with(const ResidentModel& model, const TokenizeRequest& request) {
+  const std::vector<std::string>& inputs = request.inputs;
+  if (model.loaded().embedding) {
+    return model.loaded().embedding->tokenize(inputs, request.truncate,
+                                              request.truncation_direction);
+  }
   std::vector<Encoding> encodings;
   for (const std::string& text : inputs) {
     encodings.push_back(tokenizer_of(model).encode(text));
@@ -440,7 +445,7 @@ TokenizeResult Engine::tokenize(const TokenizeRequest& request) {
   TokenizeResult result;
   result.model = request.model;
   if (request.add_special_tokens) {
-    result.encodings = tokenize_with(lease.resident(), request.inputs, request.truncate);
+    result.encodings = tokenize_with(lease.resident(), request);
   } else {
     for (const std::string& text : request.inputs) {
       result.encodings.push_back(tokenizer_of(lease.resident()).encode(text, false));

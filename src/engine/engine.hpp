@@ -136,6 +136,7 @@ struct TokenizeRequest {
   std::vector<std::string> inputs;
   bool add_special_tokens = true;
   bool truncate = true;
+  TruncationDirection truncation_direction = TruncationDirection::right;  // as EmbedRequest's
 };
 
 struct DecodeRequest {

@@ -226,12 +226,15 @@ EmbedRequest parse_embed_request(const json& body, const RequestLimits& limits) 
 }
 
 TokenizeRequest parse_tokenize_request(const json& body, const RequestLimits& limits) {
-  check_known_fields(body, {"model", "inputs", "add_special_tokens", "truncate"});
+  check_known_fields(body,
+                     {"model", "inputs", "add_special_tokens", "truncate", "truncation_direction"});
   TokenizeRequest request;
   request.model = required_string(body, "model");
   request.inputs = read_texts(body, "inputs", limits);
   request.add_special_tokens = optional_bool(body, "add_special_tokens").value_or(true);
   request.truncate = optional_bool(body, "truncate").value_or(true);
+  request.truncation_direction =
+      optional_truncation_direction(body).value_or(TruncationDirection::right);
   return request;
 }
 

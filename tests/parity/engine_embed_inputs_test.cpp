@@ -87,6 +87,11 @@ TEST(EngineEmbedInputs, LeftTruncationEqualsTokenizersAndSentenceTransformers) {
   EmbedRequest request{.model = folder().string(), .inputs = fixture_texts};
   request.truncation_direction = TruncationDirection::left;
   expect_rows(engine.embed(request), left_truncation().at("embeddings").get<Rows>(), 1e-5f);
+  TokenizeRequest tokenize{.model = folder().string(), .inputs = fixture_texts};
+  tokenize.truncation_direction = TruncationDirection::left;
+  const TokenizeResult tokens = engine.tokenize(tokenize);
+  for (size_t i = 0; i < ids.size(); ++i)
+    EXPECT_EQ(tokens.encodings[i].ids, ids[i]) << "text " << i;
 }
 
 TEST(EngineEmbedInputs, TokenIdsEmbedAsTheirText) {

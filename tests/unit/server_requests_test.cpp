@@ -144,6 +144,11 @@ TEST(ServerRequests, Tokenize) {
   EXPECT_EQ(r.model, "m");
   EXPECT_FALSE(r.add_special_tokens);
   EXPECT_TRUE(r.truncate);
+  EXPECT_EQ(r.truncation_direction, TruncationDirection::right);
+  EXPECT_EQ(parse_tokenize_request(
+                json::parse(R"({"model":"m","inputs":"x","truncation_direction":"left"})"), kLimits)
+                .truncation_direction,
+            TruncationDirection::left);
   EXPECT_EQ(code_of([] {
               parse_tokenize_request(json::parse(R"({"model":"m","inputs":["x"],"pooling":"cls"})"),
                                      kLimits);
