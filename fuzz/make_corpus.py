@@ -97,9 +97,9 @@ def tokenize_seeds():
 
 REQUESTS = {
     "embed": {"model": "org/name", "inputs": ["first text", "second"], "normalize": True,
-              "pooling": "mean", "truncate": True},
+              "pooling": "mean", "truncate": True, "truncation_direction": "left"},
     "tokenize": {"model": "org/name", "inputs": "one text", "add_special_tokens": False},
-    "load": {"model": "org/name@main", "pin": True},
+    "load": {"model": "org/name@main", "pin": True, "default_prompt_name": "query"},
     "classify": {"model": "org/name", "inputs": ["a", "b"], "pairs": ["c", "d"]},
     "rerank": {"model": "org/name", "query": "q", "documents": ["d1", "d2"]},
     "chunk": {"model": "org/name", "inputs": ["a long document"], "max_length": 128},
@@ -108,6 +108,8 @@ REQUESTS = {
                      "dimensions": 8, "user": "u"},
     "tei_embed": {"inputs": "a", "normalize": False, "truncate": True,
                   "truncation_direction": "Right", "dimensions": 4},
+    "openai_embed_ids": {"model": "org/name", "input": [[101, 7592, 102], [101, 102]]},
+    "tei_embed_ids": {"inputs": [101, 7592, 102], "truncate": True, "truncation_direction": "Left"},
     "tei_rerank": {"query": "q", "texts": ["a", "b"], "raw_scores": True, "return_text": True},
     "tei_predict": {"inputs": [["a", "b"], ["c", "d"]], "raw_scores": False},
     "tei_tokenize": {"inputs": ["a b"], "add_special_tokens": False},
@@ -116,10 +118,12 @@ REQUESTS = {
 ROUTES = {"embed": "/v1/embed", "tokenize": "/v1/tokenize", "load": "/v1/models/load",
           "classify": "/v1/classify", "rerank": "/v1/rerank", "chunk": "/v1/chunk",
           "unload": "/v1/models/unload", "openai_embed": "/v1/embeddings", "tei_embed": "/embed",
+          "openai_embed_ids": "/v1/embeddings", "tei_embed_ids": "/embed",
           "tei_rerank": "/rerank", "tei_predict": "/predict", "tei_tokenize": "/tokenize",
           "tei_decode": "/decode"}
 SELECTORS = {"embed": 0, "tokenize": 1, "load": 2, "classify": 3, "rerank": 4, "chunk": 5, "unload": 6,
              "openai_embed": 8 | 0x80, "tei_embed": 9 | 0x80, "tei_rerank": 10 | 0x80,
+             "openai_embed_ids": 8 | 0x80, "tei_embed_ids": 9 | 0x80,
              "tei_predict": 11 | 0x80, "tei_tokenize": 12 | 0x80, "tei_decode": 13 | 0x80}
 
 

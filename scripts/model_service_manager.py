@@ -113,6 +113,8 @@ def print_models_table(models: Sequence[hades.LoadedModel], indent: str = "") ->
         print(f"{indent}{pad(m.id, width)}  {m.state:<11}  {m.device:<7}  {m.dtype:<5}  "
               f"{human_bytes(m.memory_bytes):>10}  {'yes' if m.pinned else 'no':<6}  "
               f"{m.requests:>8}  {human_duration(m.idle_seconds):<8}  {keep_alive}")
+        if m.default_prompt_name:
+            print(f"{indent}  default prompt: {m.default_prompt_name}")
         if m.error:
             print(f"{indent}  error: {m.error}")
         if m.state == "downloading":
@@ -127,6 +129,8 @@ def model_json(m: hades.LoadedModel) -> Dict[str, Any]:
         "max_sequence_length": m.max_sequence_length, "requests": m.requests,
         "in_flight": m.in_flight, "idle_seconds": m.idle_seconds,
         "keep_alive": m.keep_alive_seconds}
+    if m.default_prompt_name:
+        out["default_prompt_name"] = m.default_prompt_name
     if m.error:
         out["error"] = m.error
     if m.state == "downloading":
@@ -243,7 +247,8 @@ def run_status(args: argparse.Namespace) -> int:
 def run_load(args: argparse.Namespace) -> int:
     model = engine_of(args).load_model(args.model, device=args.device or None, pin=args.pin,
                                        dtype=args.dtype or None,
-                                       keep_alive=args.keep_alive or None)
+                                       keep_alive=args.keep_alive or None,
+                                       default_prompt_name=args.default_prompt_name or None)
     if args.json:
         print_json({"model": model_json(model)})
     else:
@@ -528,6 +533,9 @@ def add_service_verbs(verbs: Any) -> None:
                       help="how long it stays after its last request: 5m, 30s, 1h, 0 (unload "
                       "after each request), -1 (forever; default: the service's "
                       "$HADES_KEEP_ALIVE)")
+    load.add_argument("--default-prompt-name", default="",
+                      help="the prompt (a name in the model's config_sentence_transformers.json "
+                      "prompts, e.g. query) that embed requests without their own get")
     unload = add_verb(verbs, "unload", "Unload a model", run_unload)
     unload.add_argument("model", help="model id or folder")
 

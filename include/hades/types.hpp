@@ -32,6 +32,9 @@ struct LoadedModel {
   int64_t in_flight = 0;           // requests running or queued now
   double idle_seconds = 0;         // since its last use
   double keep_alive_seconds = -1;  // how long it stays after its last request; -1: until evicted
+  // The prompt embed requests without their own get (a load's, else the model's
+  // config_sentence_transformers.json default_prompt_name); empty: none.
+  std::string default_prompt_name;
 };
 
 // What `status` reports. When the service is not running only `running` and `socket` are set
@@ -70,14 +73,21 @@ struct LoadModelOptions {
   // How long the model stays loaded after its last request, as Ollama writes it: "5m", "30s",
   // "1h", "0" (unload after each request), "-1" (forever); empty: the service's HADES_KEEP_ALIVE.
   std::string keep_alive;
+  // A prompt name of the model's config_sentence_transformers.json that embed requests without
+  // `prompt` or `prompt_name` get from now on, in place of the config's default_prompt_name;
+  // empty: as it was.
+  std::string default_prompt_name;
 };
 
 struct EmbeddingOptions {
   std::optional<bool> normalize;  // empty: as the model's own configuration says
   bool truncate = true;           // false: an input longer than the model's limit is an error
-  std::string pooling;            // empty: the model's own; cls, mean, max, mean_sqrt_len, ...
+  // The end truncation cuts: "right" (empty: the default) or "left", which keeps the last tokens.
+  std::string truncation_direction;
+  std::string pooling;  // empty: the model's own; cls, mean, max, mean_sqrt_len, ...
   // Put before each text, as sentence-transformers' encode(prompt=, prompt_name=); neither: the
-  // model's default prompt, if its config_sentence_transformers.json names one.
+  // model's default prompt (a load's default_prompt_name, else its
+  // config_sentence_transformers.json one), if it has one.
   std::optional<std::string> prompt;
   std::string prompt_name;
   int64_t dimensions = 0;  // Matryoshka: the first N values (normalized again); 0: all

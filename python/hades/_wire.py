@@ -24,7 +24,7 @@ _LOADED_MODEL_FIELDS = {
     "id": str, "state": str, "device": str, "kind": str, "dtype": str, "memory_bytes": int,
     "pinned": bool, "error": str, "progress": float, "downloaded_bytes": int, "total_bytes": int,
     "dimension": int, "max_sequence_length": int, "requests": int, "in_flight": int,
-    "idle_seconds": float,
+    "idle_seconds": float, "default_prompt_name": str,
 }
 # Fields whose JSON name is not their name here (include/hades/types.hpp's names).
 _LOADED_MODEL_RENAMED = {"keep_alive": ("keep_alive_seconds", float)}
@@ -67,7 +67,7 @@ KeepAlive = Union[str, int, float, None]
 
 
 def load_body(model_id: str, device: Optional[str], pin: bool, dtype: Optional[str],
-              keep_alive: KeepAlive = None) -> bytes:
+              keep_alive: KeepAlive = None, default_prompt_name: Optional[str] = None) -> bytes:
     body: Dict[str, Any] = {"model": model_reference(model_id), "pin": bool(pin)}
     if device:
         body["device"] = device
@@ -78,16 +78,21 @@ def load_body(model_id: str, device: Optional[str], pin: bool, dtype: Optional[s
             raise InvalidArgumentError(f"keep_alive must be seconds or a duration such as '5m', "
                                        f"got {keep_alive!r}")
         body["keep_alive"] = keep_alive
+    if default_prompt_name is not None:
+        body["default_prompt_name"] = _string("default_prompt_name", default_prompt_name)
     return dump(body)
 
 
 def embed_body(model_id: str, texts: Sequence[str], normalize: Optional[bool], truncate: bool,
                pooling: Optional[str], prompt: Optional[str] = None,
-               prompt_name: Optional[str] = None, dimensions: Optional[int] = None) -> bytes:
+               prompt_name: Optional[str] = None, dimensions: Optional[int] = None,
+               truncation_direction: Optional[str] = None) -> bytes:
     body: Dict[str, Any] = {"model": model_reference(model_id), "inputs": text_list(texts)}
     if normalize is not None:
         body["normalize"] = bool(normalize)
     body["truncate"] = bool(truncate)
+    if truncation_direction is not None:
+        body["truncation_direction"] = _string("truncation_direction", truncation_direction)
     if pooling:
         body["pooling"] = pooling
     if prompt is not None:  # "" is a prompt too: none, over the model's default prompt
@@ -157,9 +162,9 @@ def status_call() -> Call:
 
 
 def load_call(model_id: str, device: Optional[str], pin: bool, dtype: Optional[str],
-              keep_alive: KeepAlive = None) -> Call:
-    return Call("POST", "/v1/models/load", load_body(model_id, device, pin, dtype, keep_alive),
-                lambda v: loaded_model(v["model"]))
+              keep_alive: KeepAlive = None, default_prompt_name: Optional[str] = None) -> Call:
+    body = load_body(model_id, device, pin, dtype, keep_alive, default_prompt_name)
+    return Call("POST", "/v1/models/load", body, lambda v: loaded_model(v["model"]))
 
 
 def unload_call(model_id: str) -> Call:
@@ -173,9 +178,10 @@ def models_call() -> Call:
 
 def embed_call(model_id: str, texts: Sequence[str], normalize: Optional[bool], truncate: bool,
                pooling: Optional[str], as_numpy: bool, prompt: Optional[str] = None,
-               prompt_name: Optional[str] = None, dimensions: Optional[int] = None) -> Call:
+               prompt_name: Optional[str] = None, dimensions: Optional[int] = None,
+               truncation_direction: Optional[str] = None) -> Call:
     body = embed_body(model_id, texts, normalize, truncate, pooling, prompt, prompt_name,
-                      dimensions)
+                      dimensions, truncation_direction)
     return Call("POST", "/v1/embed", body, lambda v: parse_embedding(v, as_numpy))
 
 

@@ -235,8 +235,10 @@ class ModelClient(ClientBase):
 
     async def load_model(self, model_id: str, device: Optional[str] = None, pin: bool = False,
                          dtype: Optional[str] = None,
-                         keep_alive: Union[str, float, None] = None) -> LoadedModel:
-        return await self._run(_wire.load_call(model_id, device, pin, dtype, keep_alive))
+                         keep_alive: Union[str, float, None] = None,
+                         default_prompt_name: Optional[str] = None) -> LoadedModel:
+        return await self._run(_wire.load_call(model_id, device, pin, dtype, keep_alive,
+                                               default_prompt_name))
 
     async def unload_model(self, model_id: str) -> None:
         await self._run(_wire.unload_call(model_id))
@@ -248,9 +250,11 @@ class ModelClient(ClientBase):
                     normalize: Optional[bool] = None, truncate: bool = True,
                     pooling: Optional[str] = None, as_numpy: bool = False,
                     prompt: Optional[str] = None, prompt_name: Optional[str] = None,
-                    dimensions: Optional[int] = None) -> EmbeddingResult:
+                    dimensions: Optional[int] = None,
+                    truncation_direction: Optional[str] = None) -> EmbeddingResult:
         return await self._run(_wire.embed_call(model_id, texts, normalize, truncate, pooling,
-                                                as_numpy, prompt, prompt_name, dimensions))
+                                                as_numpy, prompt, prompt_name, dimensions,
+                                                truncation_direction))
 
     async def tokenize(self, model_id: str, texts: Sequence[str], *,
                        add_special_tokens: bool = True) -> TokenizationResult:

@@ -171,13 +171,18 @@ class ModelClient(ClientBase):
 
     def load_model(self, model_id: str, device: Optional[str] = None, pin: bool = False,
                    dtype: Optional[str] = None,
-                   keep_alive: Union[str, float, None] = None) -> LoadedModel:
+                   keep_alive: Union[str, float, None] = None,
+                   default_prompt_name: Optional[str] = None) -> LoadedModel:
         """Loads MODEL_ID (a Hugging Face id or a model folder) and returns it once ready.
         DEVICE: the service's default when None; PIN: never evicted; DTYPE: "fp32" (default),
         "int8", "bf16" or "auto"; KEEP_ALIVE: how long it stays after its last request, seconds
         or a duration as Ollama writes it ("5m", "30s", "1h"; 0: unloaded after each request;
-        -1: until evicted), None: the service's HADES_KEEP_ALIVE (default: until evicted)."""
-        return self._run(_wire.load_call(model_id, device, pin, dtype, keep_alive))
+        -1: until evicted), None: the service's HADES_KEEP_ALIVE (default: until evicted);
+        DEFAULT_PROMPT_NAME: the prompt (a key of the model's config_sentence_transformers.json
+        prompts) that embed requests without their own get from now on, in place of the
+        config's default_prompt_name; None: as it was."""
+        return self._run(_wire.load_call(model_id, device, pin, dtype, keep_alive,
+                                         default_prompt_name))
 
     def unload_model(self, model_id: str) -> None:
         """Unloads MODEL_ID; ModelNotFoundError when it is not loaded."""
@@ -190,16 +195,20 @@ class ModelClient(ClientBase):
     def embed(self, model_id: str, texts: Sequence[str], *, normalize: Optional[bool] = None,
               truncate: bool = True, pooling: Optional[str] = None, as_numpy: bool = False,
               prompt: Optional[str] = None, prompt_name: Optional[str] = None,
-              dimensions: Optional[int] = None) -> EmbeddingResult:
+              dimensions: Optional[int] = None,
+              truncation_direction: Optional[str] = None) -> EmbeddingResult:
         """One embedding per text, in order. NORMALIZE None: as the model's configuration says;
         TRUNCATE False: an input over the model's limit is InputInvalidError; POOLING None: the
         model's own. AS_NUMPY: the rows as a float32 numpy array (numpy must be installed).
         PROMPT (a text) or PROMPT_NAME (a key of the model's config_sentence_transformers.json
         prompts) goes before each text, as sentence-transformers' encode puts it; with neither,
         the model's default_prompt_name applies. DIMENSIONS: the first N values of each row
-        (Matryoshka), normalized again when the rows are normalized; None: all."""
+        (Matryoshka), normalized again when the rows are normalized; None: all.
+        TRUNCATION_DIRECTION: "right" (None: the default) or "left", which keeps each input's
+        last tokens (its special tokens stay)."""
         return self._run(_wire.embed_call(model_id, texts, normalize, truncate, pooling,
-                                          as_numpy, prompt, prompt_name, dimensions))
+                                          as_numpy, prompt, prompt_name, dimensions,
+                                          truncation_direction))
 
     def tokenize(self, model_id: str, texts: Sequence[str], *,
                  add_special_tokens: bool = True) -> TokenizationResult:

@@ -80,7 +80,8 @@ class ModelEngine(abc.ABC):
     @abc.abstractmethod
     def load_model(self, model_id: str, device: Optional[str] = None, pin: bool = False,
                    dtype: Optional[str] = None,
-                   keep_alive: Union[str, float, None] = None) -> LoadedModel:
+                   keep_alive: Union[str, float, None] = None,
+                   default_prompt_name: Optional[str] = None) -> LoadedModel:
         """Loads a model (a Hugging Face id or a folder) and returns it once ready."""
 
     @abc.abstractmethod
@@ -99,7 +100,8 @@ class ModelEngine(abc.ABC):
     def embed(self, model_id: str, texts: Sequence[str], *, normalize: Optional[bool] = None,
               truncate: bool = True, pooling: Optional[str] = None, as_numpy: bool = False,
               prompt: Optional[str] = None, prompt_name: Optional[str] = None,
-              dimensions: Optional[int] = None) -> EmbeddingResult:
+              dimensions: Optional[int] = None,
+              truncation_direction: Optional[str] = None) -> EmbeddingResult:
         """One embedding per text (with a prompt before each, cut to DIMENSIONS)."""
 
     @abc.abstractmethod
@@ -239,8 +241,10 @@ class HaystackModelEngine(ModelEngine):
 
     def load_model(self, model_id: str, device: Optional[str] = None, pin: bool = False,
                    dtype: Optional[str] = None,
-                   keep_alive: Union[str, float, None] = None) -> LoadedModel:
-        return self._client.load_model(model_id, device, pin, dtype, keep_alive)
+                   keep_alive: Union[str, float, None] = None,
+                   default_prompt_name: Optional[str] = None) -> LoadedModel:
+        return self._client.load_model(model_id, device, pin, dtype, keep_alive,
+                                       default_prompt_name)
 
     def unload_model(self, model_id: str) -> None:
         self._client.unload_model(model_id)
@@ -251,10 +255,12 @@ class HaystackModelEngine(ModelEngine):
     def embed(self, model_id: str, texts: Sequence[str], *, normalize: Optional[bool] = None,
               truncate: bool = True, pooling: Optional[str] = None, as_numpy: bool = False,
               prompt: Optional[str] = None, prompt_name: Optional[str] = None,
-              dimensions: Optional[int] = None) -> EmbeddingResult:
+              dimensions: Optional[int] = None,
+              truncation_direction: Optional[str] = None) -> EmbeddingResult:
         return self._client.embed(model_id, texts, normalize=normalize, truncate=truncate,
                                   pooling=pooling, as_numpy=as_numpy, prompt=prompt,
-                                  prompt_name=prompt_name, dimensions=dimensions)
+                                  prompt_name=prompt_name, dimensions=dimensions,
+                                  truncation_direction=truncation_direction)
 
     def tokenize(self, model_id: str, texts: Sequence[str], *,
                  add_special_tokens: bool = True) -> TokenizationResult:

@@ -55,6 +55,9 @@ class LoadedModel:
     #: how long it stays after its last request (the load's ``keep_alive``, else the service's
     #: HADES_KEEP_ALIVE), in seconds; -1: until evicted
     keep_alive_seconds: float = -1.0
+    #: the prompt embed requests without their own get (the load's ``default_prompt_name``, else
+    #: the model's config_sentence_transformers.json one); "": none
+    default_prompt_name: str = ""
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ LoadedModel model_from_json(const json& m) {
   model.in_flight = field<int64_t>(m, "in_flight");
   model.idle_seconds = field<double>(m, "idle_seconds");
   model.keep_alive_seconds = field<double>(m, "keep_alive", -1.0);
+  model.default_prompt_name = field<std::string>(m, "default_prompt_name");
   return model;
 }
 
@@ -146,6 +147,9 @@ std::string load_request_json(const std::string& model_id, const LoadModelOption
   if (!options.device.empty()) body["device"] = options.device;
   if (!options.dtype.empty()) body["dtype"] = options.dtype;
   if (!options.keep_alive.empty()) body["keep_alive"] = options.keep_alive;
+  if (!options.default_prompt_name.empty()) {
+    body["default_prompt_name"] = options.default_prompt_name;
+  }
   return dump_inputs_request(body);
 }
 
@@ -158,6 +162,9 @@ std::string embed_request_json(const std::string& model_id, const std::vector<st
   json body = inputs_json(model_id, texts);
   if (options.normalize) body["normalize"] = *options.normalize;
   body["truncate"] = options.truncate;
+  if (!options.truncation_direction.empty()) {
+    body["truncation_direction"] = options.truncation_direction;
+  }
   if (!options.pooling.empty()) body["pooling"] = options.pooling;
   if (options.prompt) body["prompt"] = *options.prompt;
   if (!options.prompt_name.empty()) body["prompt_name"] = options.prompt_name;

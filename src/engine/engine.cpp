@@ -86,9 +86,14 @@ const Tokenizer& tokenizer_of(const ResidentModel& model) {
   return loaded.embedding ? loaded.embedding->tokenizer() : loaded.classifier->tokenizer();
 }
 
-std::vector<Encoding> tokenize_with(const ResidentModel& model,
-                                    const std::vector<std::string>& inputs, bool truncate) {
-  if (model.loaded().embedding) return model.loaded().embedding->tokenize(inputs, truncate);
+// An embedding model's encodings as embed() computes them; a classifier's whole (its tasks cut
+// windows of their own).
+std::vector<Encoding> tokenize_with(const ResidentModel& model, const TokenizeRequest& request) {
+  const std::vector<std::string>& inputs = request.inputs;
+  if (model.loaded().embedding) {
+    return model.loaded().embedding->tokenize(inputs, request.truncate,
+                                              request.truncation_direction);
+  }
   std::vector<Encoding> encodings;
   for (const std::string& text : inputs) {
     encodings.push_back(tokenizer_of(model).encode(text));
@@ -122,6 +127,79 @@ void cut_dimensions(EmbedResult& result, int64_t dimensions, bool renormalize) {
   if (renormalize) normalize_rows(cut, dimensions);
   result.values = std::move(cut);
   result.dimension = dimensions;
+}
+
+int64_t id_count(const std::vector<std::vector<int32_t>>& token_ids) {
+  int64_t count = 0;
+  for (const auto& ids : token_ids) count += static_cast<int64_t>(ids.size());
+  return count;
+}
+
+// Input INDEX's token ids against the model's vocabulary: invalid_argument naming the input.
+void check_token_ids(const std::vector<int32_t>& ids, size_t index, const EmbeddingModel& model,
+                     const std::string& model_id) {
+  const std::string input = "input " + std::to_string(index);
+  if (ids.empty()) throw Error(ErrorCode::invalid_argument, input + " holds no token ids");
+  const auto vocab = static_cast<int64_t>(model.tokenizer().vocab_size());
+  for (const int32_t id : ids) {
+    if (id < 0 || id >= vocab) {
+      throw Error(ErrorCode::invalid_argument, input + ": token id " + std::to_string(id) +
+                                                   " is not in the vocabulary of " + model_id +
+                                                   " (ids 0 to " + std::to_string(vocab - 1) + ")");
+    }
+  }
+}
+
+// Input INDEX's checked token ids as an encoding; an overlong one is cut at the end the request
+// names when it truncates, else refused (the caller's own tokenization: cutting it unasked would
+// drop its closing special token).
+Encoding encoding_of_ids(std::vector<int32_t> ids, size_t index, const EmbeddingModel& model,
+                         const EmbedRequest& request) {
+  const std::string input = "input " + std::to_string(index);
+  const auto limit = static_cast<size_t>(model.max_sequence_length());
+  if (ids.size() > limit && !request.truncate) {
+    throw Error(ErrorCode::invalid_argument, input + " has " + std::to_string(ids.size()) +
+                                                 " tokens; " + request.model + " accepts at most " +
+                                                 std::to_string(limit));
+  }
+  if (ids.size() > limit) {
+    const bool left = request.truncation_direction == TruncationDirection::left;
+    ids.erase(left ? ids.begin() : ids.begin() + static_cast<std::ptrdiff_t>(limit),
+              left ? ids.end() - static_cast<std::ptrdiff_t>(limit) : ids.end());
+  }
+  Encoding encoding;
+  encoding.type_ids.assign(ids.size(), 0);
+  encoding.attention_mask.assign(ids.size(), 1);
+  encoding.special_tokens_mask.assign(ids.size(), 0);
+  encoding.ids = std::move(ids);
+  return encoding;
+}
+
+// The encodings an embed request runs: its texts (or, with a prompt, its token ids decoded
+// without their special tokens, as TEI does) after the prompt, or its token ids as they are. The
+// prompt: the request's own, else its prompt_name, else the model's default (a load's, else the
+// config's).
+std::vector<Encoding> encode_embed_inputs(const EmbedRequest& request,
+                                          const ResidentModel& resident) {
+  const EmbeddingModel& model = resident.embedding();
+  const std::string prompt = model.prompt_for(
+      request.prompt, request.prompt_name ? request.prompt_name : resident.default_prompt_name());
+  for (size_t i = 0; i < request.token_ids.size(); ++i) {
+    check_token_ids(request.token_ids[i], i, model, request.model);
+  }
+  if (prompt.empty() && !request.token_ids.empty()) {
+    std::vector<Encoding> encodings;
+    for (size_t i = 0; i < request.token_ids.size(); ++i) {
+      encodings.push_back(encoding_of_ids(request.token_ids[i], i, model, request));
+    }
+    return encodings;
+  }
+  std::vector<std::string> texts;
+  for (const std::vector<int32_t>& ids : request.token_ids) {
+    texts.push_back(prompt + model.tokenizer().decode(ids, true));
+  }
+  for (const std::string& input : request.inputs) texts.push_back(prompt + input);
+  return model.tokenize(texts, request.truncate, request.truncation_direction);
 }
 
 Executor::QueueWait queue_wait(bool wait_in_queue) {
@@ -288,7 +366,9 @@ void Engine::set_eviction_log(std::function<void(const std::string&)> log) {
 ModelInfo Engine::load_model(const std::string& model_id, const LoadOptions& options) {
   const Impl::RequestGuard guard(*impl_);
   check_explicit_device(options.device);
-  impl_->registry.acquire(model_id, impl_->device.device, options.pin, parse_dtype(options.dtype));
+  const std::shared_ptr<ResidentModel> model = impl_->registry.acquire(
+      model_id, impl_->device.device, options.pin, parse_dtype(options.dtype));
+  if (options.default_prompt_name) model->set_default_prompt_name(*options.default_prompt_name);
   if (options.keep_alive) {
     impl_->registry.set_keep_alive(
         model_id, *options.keep_alive < std::chrono::milliseconds::zero()
@@ -311,21 +391,18 @@ std::vector<ModelInfo> Engine::get_loaded_models() const {
 
 EmbedResult Engine::embed(const EmbedRequest& request) {
   const Impl::RequestGuard guard(*impl_);
-  if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  Executor::Admission admitted = impl_->executor.check_admission(estimated_tokens(request.inputs),
-                                                                 queue_wait(request.wait_in_queue));
+  if (request.inputs.empty() == request.token_ids.empty()) {
+    throw Error(ErrorCode::invalid_argument, request.inputs.empty()
+                                                 ? "inputs must not be empty"
+                                                 : "give texts or token ids, not both");
+  }
+  Executor::Admission admitted = impl_->executor.check_admission(
+      estimated_tokens(request.inputs) + id_count(request.token_ids),
+      queue_wait(request.wait_in_queue));
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   const EmbeddingModel& model = lease.embedding();
   check_dimensions(request, model);
-  const std::string prompt = model.prompt_for(request.prompt, request.prompt_name);
-  std::vector<Encoding> encodings;
-  if (prompt.empty()) {
-    encodings = model.tokenize(request.inputs, request.truncate);
-  } else {
-    std::vector<std::string> prompted;
-    for (const std::string& input : request.inputs) prompted.push_back(prompt + input);
-    encodings = model.tokenize(prompted, request.truncate);
-  }
+  std::vector<Encoding> encodings = encode_embed_inputs(request, lease.resident());
   const std::vector<PoolingMode> modes =
       request.pooling ? std::vector<PoolingMode>{*request.pooling} : model.pooling_modes();
   // Split the request into jobs under the token budget; the executor batches jobs across requests.
@@ -368,7 +445,7 @@ TokenizeResult Engine::tokenize(const TokenizeRequest& request) {
   TokenizeResult result;
   result.model = request.model;
   if (request.add_special_tokens) {
-    result.encodings = tokenize_with(lease.resident(), request.inputs, request.truncate);
+    result.encodings = tokenize_with(lease.resident(), request);
   } else {
     for (const std::string& text : request.inputs) {
       result.encodings.push_back(tokenizer_of(lease.resident()).encode(text, false));

@@ -70,6 +70,9 @@ struct ModelInfo {
   int64_t in_flight = 0;                                // requests running or queued now
   double idle_seconds = 0;                              // since last use
   std::optional<std::chrono::milliseconds> keep_alive;  // none: stays until evicted
+  // The prompt an embed request without its own gets (the load's default_prompt_name, else the
+  // model's config_sentence_transformers.json one); none: no prompt.
+  std::optional<std::string> default_prompt_name;
 };
 
 struct LoadOptions {
@@ -82,6 +85,11 @@ struct LoadOptions {
   // How long the model stays after its last request ends, from now on: a negative duration is
   // forever, 0 unloads it after each request; none: as it was (at first, HADES_KEEP_ALIVE).
   std::optional<std::chrono::milliseconds> keep_alive;
+  // The prompt (a name in the model's config_sentence_transformers.json prompts) that embed
+  // requests without `prompt` or `prompt_name` get, from now on, in place of the config's own
+  // default_prompt_name; invalid_argument when the model has no prompt of that name. None: as it
+  // was (at first, the config's).
+  std::optional<std::string> default_prompt_name;
 };
 
 // Set once whoever waits for a request has gone (the server: its client closed the connection):
@@ -91,9 +99,17 @@ using CancelFlag = std::shared_ptr<const std::atomic<bool>>;
 struct EmbedRequest {
   std::string model;
   std::vector<std::string> inputs;
+  // Token ids in place of `inputs` (OpenAI's and TEI's token-id inputs): each input as the
+  // model's own ids, special tokens included, taken as they are (nothing is added), as TEI and
+  // vLLM take them. With a prompt, an input is decoded without its special tokens and embedded as
+  // the prompt and that text, as TEI does.
+  std::vector<std::vector<int32_t>> token_ids;
   std::optional<bool> normalize;       // default: the model's own (Normalize module)
   std::optional<PoolingMode> pooling;  // default: the model's own
   bool truncate = true;                // false: an overlong input is input_invalid
+  // Which end truncation cuts: left keeps the last tokens (TEI's truncation_direction); the
+  // special tokens stay, as HF tokenizers' enable_truncation(direction="left") keeps them.
+  TruncationDirection truncation_direction = TruncationDirection::right;
   // Put before each input, as sentence-transformers' encode(prompt=, prompt_name=) does; neither:
   // the model's default prompt, if it has one.
   std::optional<std::string> prompt;
@@ -120,6 +136,7 @@ struct TokenizeRequest {
   std::vector<std::string> inputs;
   bool add_special_tokens = true;
   bool truncate = true;
+  TruncationDirection truncation_direction = TruncationDirection::right;  // as EmbedRequest's
 };
 
 struct DecodeRequest {

@@ -264,6 +264,7 @@ std::vector<ModelInfo> ModelRegistry::list() const {
         info.max_sequence_length = loaded.classifier->default_window();
         info.labels = loaded.classifier->labels();
       }
+      info.default_prompt_name = entry.model->default_prompt_name();
       info.requests = entry.model->requests();
       info.in_flight = entry.model->in_flight();
       info.idle_seconds = entry.model->idle_seconds();

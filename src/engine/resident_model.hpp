@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/scratch.hpp"
@@ -87,6 +89,24 @@ class ResidentModel {
   }
   uint64_t memory_bytes() const { return model_.weight_bytes(); }
 
+  // The prompt an embed request without its own gets: the one a load named
+  // (LoadOptions::default_prompt_name), else the model's config_sentence_transformers.json one.
+  std::optional<std::string> default_prompt_name() const {
+    std::lock_guard lock(prompt_mutex_);
+    if (load_default_prompt_name_ || !model_.embedding) return load_default_prompt_name_;
+    return model_.embedding->default_prompt_name();
+  }
+  // NAME must be one of the embedding model's prompts (invalid_argument otherwise).
+  void set_default_prompt_name(const std::string& name) {
+    if (!embedding().has_prompt(name)) {
+      throw Error(ErrorCode::invalid_argument,
+                  "default_prompt_name '" + name + "' names no prompt of " + id_ +
+                      " (its config_sentence_transformers.json lists the prompts)");
+    }
+    std::lock_guard lock(prompt_mutex_);
+    load_default_prompt_name_ = name;
+  }
+
   int64_t in_flight() const { return in_flight_.load(); }
   uint64_t requests() const { return requests_.load(); }
   double idle_seconds() const {
@@ -117,6 +137,8 @@ class ResidentModel {
   std::string device_;
   ServedModel model_;
   std::shared_ptr<ResidentBytes> accounting_;
+  mutable std::mutex prompt_mutex_;
+  std::optional<std::string> load_default_prompt_name_;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<uint64_t> requests_{0};
   std::atomic<double> seconds_per_token_{0};

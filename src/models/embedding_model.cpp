@@ -57,7 +57,8 @@ int64_t default_max_length(const std::filesystem::path& dir, int64_t positions) 
 EmbeddingModel::EmbeddingModel(std::unique_ptr<Encoder> encoder, Tokenizer tokenizer)
     : encoder_(std::move(encoder)),
       tokenizer_(std::move(tokenizer)),
-      truncating_tokenizer_(tokenizer_) {}
+      truncating_tokenizer_(tokenizer_),
+      left_truncating_tokenizer_(tokenizer_) {}
 
 std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const std::filesystem::path& dir,
                                                      const ModelLoadOptions& options) {
@@ -90,6 +91,9 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const std::filesystem::path
   truncation.max_length = static_cast<size_t>(model->max_sequence_length_);
   model->truncating_tokenizer_ = model->tokenizer_;
   model->truncating_tokenizer_.set_truncation(truncation);
+  truncation.direction = TruncationDirection::left;
+  model->left_truncating_tokenizer_ = model->tokenizer_;
+  model->left_truncating_tokenizer_.set_truncation(truncation);
   return model;
 }
 
@@ -122,9 +126,12 @@ int64_t EmbeddingModel::dimension() const {
   return encoder_->hidden_size() * static_cast<int64_t>(pooling_modes_.size());
 }
 
-std::vector<Encoding> EmbeddingModel::tokenize(std::span<const std::string> texts,
-                                               bool truncate) const {
-  const Tokenizer& tokenizer = truncate ? truncating_tokenizer_ : tokenizer_;
+std::vector<Encoding> EmbeddingModel::tokenize(std::span<const std::string> texts, bool truncate,
+                                               TruncationDirection direction) const {
+  const Tokenizer& tokenizer =
+      !truncate ? tokenizer_
+                : (direction == TruncationDirection::left ? left_truncating_tokenizer_
+                                                          : truncating_tokenizer_);
   std::vector<Encoding> encodings;
   encodings.reserve(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {
@@ -141,7 +148,8 @@ std::vector<Encoding> EmbeddingModel::tokenize(std::span<const std::string> text
 
 Embeddings EmbeddingModel::embed(std::span<const std::string> texts,
                                  const EmbedOptions& options) const {
-  const std::vector<Encoding> encodings = tokenize(texts, options.truncate);
+  const std::vector<Encoding> encodings =
+      tokenize(texts, options.truncate, options.truncation_direction);
   const std::vector<PoolingMode> modes =
       options.pooling ? std::vector<PoolingMode>{*options.pooling} : pooling_modes_;
   Embeddings out;

@@ -38,6 +38,7 @@ struct EmbedOptions {
   // true: inputs longer than max_sequence_length() are cut, as sentence-transformers does.
   // false: such an input is an input_invalid error naming it.
   bool truncate = true;
+  TruncationDirection truncation_direction = TruncationDirection::right;  // the end cut
   // Upper bound on the tokens of one forward pass; inputs are grouped into passes under it.
   // 4096 keeps a pass's activations near the caches; four times that ran slower on one core and
   // doubled the peak memory.
@@ -66,8 +67,10 @@ class EmbeddingModel {
 
   Embeddings embed(std::span<const std::string> texts, const EmbedOptions& options = {}) const;
 
-  // The encodings the model would compute (special tokens included), truncated or not.
-  std::vector<Encoding> tokenize(std::span<const std::string> texts, bool truncate = true) const;
+  // The encodings the model would compute (special tokens included), truncated or not; left
+  // truncation keeps each input's last tokens (and its special tokens).
+  std::vector<Encoding> tokenize(std::span<const std::string> texts, bool truncate = true,
+                                 TruncationDirection direction = TruncationDirection::right) const;
 
   int64_t dimension() const;  // of embed()'s rows with the folder's own pooling
   int64_t max_sequence_length() const { return max_sequence_length_; }
@@ -79,6 +82,9 @@ class EmbeddingModel {
   // Pooling leaves prompt tokens out (include_prompt false) is unsupported for now.
   std::string prompt_for(const std::optional<std::string>& prompt,
                          const std::optional<std::string>& prompt_name) const;
+  // The prompt names of config_sentence_transformers.json, and the one it applies by default.
+  bool has_prompt(const std::string& name) const { return prompts_.count(name) != 0; }
+  const std::optional<std::string>& default_prompt_name() const { return default_prompt_name_; }
   uint64_t weight_bytes() const { return encoder_->weight_bytes(); }
   const Encoder& encoder() const { return *encoder_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }
@@ -91,6 +97,7 @@ class EmbeddingModel {
   std::unique_ptr<Encoder> encoder_;
   Tokenizer tokenizer_;
   Tokenizer truncating_tokenizer_;
+  Tokenizer left_truncating_tokenizer_;  // keeps the last max_sequence_length tokens
   std::vector<PoolingMode> pooling_modes_ = {PoolingMode::mean};
   bool normalize_ = false;
   bool lower_case_ = false;

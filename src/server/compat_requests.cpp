@@ -1,7 +1,7 @@
 #include "server/compat_requests.hpp"
 
 #include <algorithm>
-#include <cctype>
+#include <climits>
 
 #include "hades/error.hpp"
 #include "server/request_fields.hpp"
@@ -14,35 +14,43 @@ using fields::find_field;
 using fields::optional_bool;
 using fields::optional_dimensions;
 using fields::optional_string;
+using fields::optional_truncation_direction;
 using fields::read_texts;
 using fields::required_string;
 using fields::type_name;
 using nlohmann::json;
 
-// TEI's truncation_direction ("Right", "Left", any case). Only the right end is cut here.
-void check_truncation_direction(const json& body) {
-  const auto direction = optional_string(body, "truncation_direction");
-  if (!direction) return;
-  std::string lower = *direction;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower == "right") return;
-  if (lower == "left") {
-    throw Error(ErrorCode::unsupported,
-                "truncation_direction 'left' is not supported; inputs are cut on the right");
+// The token ids of FIELD when it holds them: a list of ids is one input, a list of such lists one
+// input each (OpenAI's and TEI's token-id inputs); none when it holds text.
+std::optional<std::vector<std::vector<int32_t>>> read_token_ids(const json& body, const char* field,
+                                                                const RequestLimits& limits) {
+  const json* input = find_field(body, field);
+  if (input == nullptr || !input->is_array() || input->empty() ||
+      !(input->front().is_number() || input->front().is_array())) {
+    return std::nullopt;
   }
-  fail("field 'truncation_direction' must be 'right' or 'left', got '" + *direction + "'");
-}
-
-// A list of token ids (or of such lists) where text was expected: the model's own ids cannot be
-// told from another tokenizer's, so hades takes text only, and says so.
-void refuse_token_ids(const json& input, const char* field) {
-  const bool ids = input.is_array() && !input.empty() &&
-                   (input.front().is_number_integer() || input.front().is_array());
-  if (ids) {
-    fail(std::string("field '") + field +
-         "' holds token ids; this server embeds text only: send the text");
+  const bool one = !input->front().is_array();
+  const json batch = one ? json::array({*input}) : *input;
+  if (batch.size() > limits.max_inputs) {
+    throw Error(ErrorCode::too_large, std::string("field '") + field + "' holds " +
+                                          std::to_string(batch.size()) + " inputs; the limit is " +
+                                          std::to_string(limits.max_inputs) + " per request");
   }
+  std::vector<std::vector<int32_t>> inputs;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    std::string at = "field '";
+    at.append(field).append("'");
+    if (!one) at.append("[").append(std::to_string(i)).append("]");
+    if (!batch[i].is_array()) fail(at + " must be a list of token ids, got " + batch[i].dump());
+    std::vector<int32_t>& ids = inputs.emplace_back();
+    for (const json& id : batch[i]) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
+        fail(at + " must hold token ids (whole numbers from 0), got " + id.dump());
+      }
+      ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+    }
+  }
+  return inputs;
 }
 
 bool is_pair(const json& value) {
@@ -63,14 +71,18 @@ std::string compat_model(const json& body, const std::string& default_model) {
 
 namespace {
 
-// The texts of FIELD for the model named or the default one; the request waits in the queue.
+// The texts (or token ids) of FIELD for the model named or the default one; the request waits in
+// the queue.
 EmbedRequest compat_embed_request(const json& body, const char* field, const RequestLimits& limits,
                                   const std::string& default_model) {
   EmbedRequest request;
   request.wait_in_queue = true;
   request.model = compat_model(body, default_model);
-  if (const json* input = find_field(body, field)) refuse_token_ids(*input, field);
-  request.inputs = read_texts(body, field, limits);
+  if (auto ids = read_token_ids(body, field, limits)) {
+    request.token_ids = std::move(*ids);
+  } else {
+    request.inputs = read_texts(body, field, limits);
+  }
   return request;
 }
 
@@ -86,6 +98,8 @@ OpenAiEmbedRequest parse_openai_embed_request(const json& body, const RequestLim
   }
   request.base64 = format == "base64";
   request.embed.dimensions = optional_dimensions(body);
+  // OpenAI refuses an input over the model's limit; a caller's own token ids are not cut unasked.
+  if (!request.embed.token_ids.empty()) request.embed.truncate = false;
   // OpenAI's shortened embeddings are unit length, whatever the model's own rows are.
   if (request.embed.dimensions) request.embed.normalize = true;
   return request;
@@ -96,7 +110,8 @@ EmbedRequest parse_tei_embed_request(const json& body, const RequestLimits& limi
   EmbedRequest request = compat_embed_request(body, "inputs", limits, default_model);
   request.normalize = optional_bool(body, "normalize").value_or(true);
   request.truncate = optional_bool(body, "truncate").value_or(false);
-  check_truncation_direction(body);
+  request.truncation_direction =
+      optional_truncation_direction(body).value_or(TruncationDirection::right);
   request.prompt_name = optional_string(body, "prompt_name");
   request.dimensions = optional_dimensions(body);
   return request;
@@ -112,7 +127,11 @@ TeiRerankRequest parse_tei_rerank_request(const json& body, const RequestLimits&
   request.pairs.inputs.assign(request.pairs.pairs.size(), query);
   request.raw_scores = optional_bool(body, "raw_scores").value_or(false);
   request.return_text = optional_bool(body, "return_text").value_or(false);
-  check_truncation_direction(body);
+  if (optional_truncation_direction(body) == TruncationDirection::left) {
+    throw Error(ErrorCode::unsupported,
+                "truncation_direction 'left' is not supported on /rerank; pairs are cut on the "
+                "right");
+  }
   return request;
 }
 

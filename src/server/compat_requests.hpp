@@ -26,13 +26,15 @@ struct OpenAiEmbedRequest {
   bool base64 = false;                // encoding_format "base64": little-endian float32 bytes
   std::optional<int64_t> dimensions;  // Matryoshka: the first N values, normalized again
 };
-// {"model", "input": TEXT | [TEXT…], "encoding_format"?, "dimensions"?, "user"?}.
+// {"model", "input": TEXT | [TEXT…] | [ID…] | [[ID…]…], "encoding_format"?, "dimensions"?,
+// "user"?}. Token ids are the model's, special tokens included; over the model's limit they are
+// invalid_argument, as OpenAI refuses an overlong input.
 OpenAiEmbedRequest parse_openai_embed_request(const nlohmann::json& body,
                                               const RequestLimits& limits,
                                               const std::string& default_model);
 
-// {"inputs": TEXT | [TEXT…], "normalize"? (true), "truncate"? (false), "truncation_direction"?,
-// "prompt_name"?, "dimensions"?, "model"?}.
+// {"inputs": TEXT | [TEXT…] | [ID…] | [[ID…]…], "normalize"? (true), "truncate"? (false),
+// "truncation_direction"? ("right", "left"), "prompt_name"?, "dimensions"?, "model"?}.
 EmbedRequest parse_tei_embed_request(const nlohmann::json& body, const RequestLimits& limits,
                                      const std::string& default_model);
 

@@ -27,10 +27,13 @@ void apply_option(std::string_view option, const std::string& context, LoadOptio
   } else if (name == "keep_alive" && !value.empty()) {
     options.keep_alive =
         parse_keep_alive(value, context + " keep_alive").value_or(std::chrono::milliseconds(-1));
+  } else if (name == "default_prompt_name" && !value.empty()) {
+    options.default_prompt_name = value;  // checked by the load against the model's prompts
   } else {
     throw Error(ErrorCode::invalid_argument,
                 context + ": unknown option '" + std::string(option) +
-                    "' (use dtype=fp32|int8|bf16|auto, pin, keep_alive=DURATION)");
+                    "' (use dtype=fp32|int8|bf16|auto, pin, keep_alive=DURATION, "
+                    "default_prompt_name=NAME)");
   }
 }
 

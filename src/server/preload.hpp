@@ -3,7 +3,7 @@
 //   sentence-transformers/all-MiniLM-L6-v2,mirth/chonky_modernbert_base_1@abc123?dtype=int8&pin
 //
 // A comma separates models; options follow a '?' as a query string does (dtype=..., pin,
-// keep_alive=...), so they never clash with a revision's '@'.
+// keep_alive=..., default_prompt_name=...), so they never clash with a revision's '@'.
 #pragma once
 
 #include <mutex>

@@ -25,6 +25,8 @@ std::optional<bool> optional_bool(const nlohmann::json& body, const char* name);
 std::optional<std::string> optional_string(const nlohmann::json& body, const char* name);
 // "dimensions": a whole number of at least 1 (Matryoshka's cut), or absent.
 std::optional<int64_t> optional_dimensions(const nlohmann::json& body);
+// "truncation_direction": "right" or "left" (TEI's "Right"/"Left": any case), or absent.
+std::optional<TruncationDirection> optional_truncation_direction(const nlohmann::json& body);
 // FIELD: one string, or a non-empty array of strings of at most limits.max_inputs entries
 // (too_large beyond).
 std::vector<std::string> read_texts(const nlohmann::json& body, const std::string& field,

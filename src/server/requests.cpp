@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <initializer_list>
@@ -113,6 +114,17 @@ std::optional<int64_t> optional_dimensions(const json& body) {
   return value->get<int64_t>();
 }
 
+std::optional<TruncationDirection> optional_truncation_direction(const json& body) {
+  const auto direction = optional_string(body, "truncation_direction");
+  if (!direction) return std::nullopt;
+  std::string lower = *direction;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "right") return TruncationDirection::right;
+  if (lower == "left") return TruncationDirection::left;
+  fail("field 'truncation_direction' must be 'right' or 'left', got '" + *direction + "'");
+}
+
 }  // namespace fields
 
 using fields::check_known_fields;
@@ -121,6 +133,7 @@ using fields::find_field;
 using fields::optional_bool;
 using fields::optional_dimensions;
 using fields::optional_string;
+using fields::optional_truncation_direction;
 using fields::read_texts;
 using fields::required_string;
 using fields::type_name;
@@ -194,8 +207,8 @@ PoolingMode parse_pooling_name(std::string_view name) {
 }
 
 EmbedRequest parse_embed_request(const json& body, const RequestLimits& limits) {
-  check_known_fields(body, {"model", "inputs", "normalize", "truncate", "pooling", "prompt",
-                            "prompt_name", "dimensions"});
+  check_known_fields(body, {"model", "inputs", "normalize", "truncate", "truncation_direction",
+                            "pooling", "prompt", "prompt_name", "dimensions"});
   EmbedRequest request;
   request.model = required_string(body, "model");
   request.inputs = read_texts(body, "inputs", limits);
@@ -204,6 +217,8 @@ EmbedRequest parse_embed_request(const json& body, const RequestLimits& limits) 
   request.dimensions = optional_dimensions(body);
   request.normalize = optional_bool(body, "normalize");
   request.truncate = optional_bool(body, "truncate").value_or(true);
+  request.truncation_direction =
+      optional_truncation_direction(body).value_or(TruncationDirection::right);
   if (const auto pooling = optional_string(body, "pooling")) {
     request.pooling = parse_pooling_name(*pooling);
   }
@@ -211,23 +226,28 @@ EmbedRequest parse_embed_request(const json& body, const RequestLimits& limits) 
 }
 
 TokenizeRequest parse_tokenize_request(const json& body, const RequestLimits& limits) {
-  check_known_fields(body, {"model", "inputs", "add_special_tokens", "truncate"});
+  check_known_fields(body,
+                     {"model", "inputs", "add_special_tokens", "truncate", "truncation_direction"});
   TokenizeRequest request;
   request.model = required_string(body, "model");
   request.inputs = read_texts(body, "inputs", limits);
   request.add_special_tokens = optional_bool(body, "add_special_tokens").value_or(true);
   request.truncate = optional_bool(body, "truncate").value_or(true);
+  request.truncation_direction =
+      optional_truncation_direction(body).value_or(TruncationDirection::right);
   return request;
 }
 
 LoadRequest parse_load_request(const json& body) {
-  check_known_fields(body, {"model", "device", "pin", "dtype", "keep_alive"});
+  check_known_fields(body,
+                     {"model", "device", "pin", "dtype", "keep_alive", "default_prompt_name"});
   LoadRequest request;
   request.model = required_string(body, "model");
   request.options.device = optional_string(body, "device").value_or("");
   request.options.pin = optional_bool(body, "pin").value_or(false);
   request.options.dtype = optional_string(body, "dtype").value_or("");
   request.options.keep_alive = read_keep_alive(body);
+  request.options.default_prompt_name = optional_string(body, "default_prompt_name");
   return request;
 }
 

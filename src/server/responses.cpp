@@ -26,6 +26,7 @@ nlohmann::json model_info_json(const ModelInfo& info) {
   // Seconds, as Ollama shows it; -1: until evicted.
   out["keep_alive"] =
       info.keep_alive ? static_cast<double>(info.keep_alive->count()) / 1000.0 : -1.0;
+  if (info.default_prompt_name) out["default_prompt_name"] = *info.default_prompt_name;
   if (!info.labels.empty()) out["labels"] = info.labels;
   if (!info.error.empty()) out["error"] = info.error;
   if (info.state == ModelState::downloading) {

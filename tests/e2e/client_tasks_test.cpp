@@ -143,5 +143,44 @@ TEST_F(ClientTasks, ChunkVerbTakesTheOptions) {
   EXPECT_NE(bad.exit_code, 0);
 }
 
+// Rows of a reference against an EmbeddingResult, within 1e-5 (sentence-transformers' numbers).
+void expect_rows(const EmbeddingResult& got, const json& expected) {
+  ASSERT_EQ(got.embeddings.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const auto row = expected[i].get<std::vector<float>>();
+    ASSERT_EQ(got.embeddings[i].size(), row.size());
+    for (size_t j = 0; j < row.size(); ++j) {
+      EXPECT_NEAR(got.embeddings[i][j], row[j], 1e-5f) << "input " << i << ", value " << j;
+    }
+  }
+}
+
+// The sentence-transformers 6 fixture: prompts {"query": "query: ", "document": ""}, no default,
+// max_seq_length 24; its references come from SentenceTransformer.encode.
+TEST_F(ClientTasks, ALoadsDefaultPromptAndLeftTruncation) {
+  const std::string st6 = model_dir("tiny-st6-bert-mean-normalize");
+  std::ifstream in(test::data_dir() / "models" / "tiny-st6-bert-mean-normalize" / "reference.json");
+  const json reference = json::parse(in);
+  const auto texts = reference.at("texts").get<std::vector<std::string>>();
+  const test::RunResult load = test::run_hades(
+      {"load", st6, "--default-prompt-name", "query", "--json", "--socket", sandbox_.socket()},
+      sandbox_);
+  ASSERT_EQ(load.exit_code, 0) << load.err;
+  EXPECT_EQ(json::parse(load.out).at("model").at("default_prompt_name"), "query") << load.out;
+  EXPECT_EQ(engine_->get_loaded_models().at(0).default_prompt_name, "query");
+  expect_rows(engine_->embed(st6, texts), reference.at("embeddings_prompt_query"));
+  expect_rows(engine_->embed(st6, texts, {.prompt_name = "document"}), reference.at("embeddings"));
+  EXPECT_THROW(engine_->load_model(st6, {.default_prompt_name = "passage"}), Error);
+  EXPECT_EQ(engine_->load_model(st6, {.default_prompt_name = "document"}).default_prompt_name,
+            "document");
+
+  std::ifstream left_in(test::data_dir() / "models" / "tiny-st6-bert-mean-normalize" /
+                        "left_truncation.json");
+  const json left = json::parse(left_in);
+  expect_rows(engine_->embed(st6, left.at("texts").get<std::vector<std::string>>(),
+                             {.truncation_direction = "left"}),
+              left.at("embeddings"));
+}
+
 }  // namespace
 }  // namespace hades

@@ -17,7 +17,9 @@ using test::expect_error;
 
 TEST(Preload, ReadsModelsWithTheirOptions) {
   const auto models = parse_preload_list(
-      "org/a@abc123?dtype=int8&pin,/models/b,org/c?keep_alive=5m&pin=true", "--preload");
+      "org/a@abc123?dtype=int8&pin,/models/b,org/"
+      "c?keep_alive=5m&pin=true&default_prompt_name=query",
+      "--preload");
   ASSERT_EQ(models.size(), 3u);
   EXPECT_EQ(models[0].model, "org/a@abc123");
   EXPECT_EQ(models[0].options.dtype, "int8");
@@ -27,6 +29,8 @@ TEST(Preload, ReadsModelsWithTheirOptions) {
   EXPECT_FALSE(models[1].options.keep_alive);
   EXPECT_EQ(models[2].options.keep_alive, milliseconds(300'000));
   EXPECT_TRUE(models[2].options.pin);
+  EXPECT_FALSE(models[1].options.default_prompt_name);
+  EXPECT_EQ(models[2].options.default_prompt_name, "query");
 }
 
 TEST(Preload, NamesTheEntryAtFault) {

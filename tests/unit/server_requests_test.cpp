@@ -59,6 +59,21 @@ TEST(ServerRequests, EmbedDefaultsAndNullMeansAbsent) {
   EXPECT_TRUE(r.truncate);
 }
 
+TEST(ServerRequests, EmbedTruncationDirection) {
+  const auto direction = [](const char* body) {
+    return parse_embed_request(json::parse(body), kLimits).truncation_direction;
+  };
+  EXPECT_EQ(direction(R"({"model":"m","inputs":"a"})"), TruncationDirection::right);
+  EXPECT_EQ(direction(R"({"model":"m","inputs":"a","truncation_direction":"left"})"),
+            TruncationDirection::left);
+  EXPECT_EQ(code_of([&] { direction(R"({"model":"m","inputs":"a","truncation_direction":1})"); }),
+            ErrorCode::invalid_argument);
+  EXPECT_NE(message_of([&] {
+              direction(R"({"model":"m","inputs":"a","truncation_direction":"up"})");
+            }).find("'right' or 'left'"),
+            std::string::npos);
+}
+
 TEST(ServerRequests, EveryPoolingName) {
   EXPECT_EQ(parse_pooling_name("cls"), PoolingMode::cls);
   EXPECT_EQ(parse_pooling_name("mean"), PoolingMode::mean);
@@ -129,6 +144,11 @@ TEST(ServerRequests, Tokenize) {
   EXPECT_EQ(r.model, "m");
   EXPECT_FALSE(r.add_special_tokens);
   EXPECT_TRUE(r.truncate);
+  EXPECT_EQ(r.truncation_direction, TruncationDirection::right);
+  EXPECT_EQ(parse_tokenize_request(
+                json::parse(R"({"model":"m","inputs":"x","truncation_direction":"left"})"), kLimits)
+                .truncation_direction,
+            TruncationDirection::left);
   EXPECT_EQ(code_of([] {
               parse_tokenize_request(json::parse(R"({"model":"m","inputs":["x"],"pooling":"cls"})"),
                                      kLimits);
@@ -152,6 +172,13 @@ TEST(ServerRequests, LoadAndUnload) {
             ErrorCode::invalid_argument);
   EXPECT_EQ(code_of([] { parse_load_request(json::parse(R"({"model":"m","pin":"yes"})")); }),
             ErrorCode::invalid_argument);
+  EXPECT_FALSE(plain.options.default_prompt_name.has_value());
+  EXPECT_EQ(parse_load_request(json::parse(R"({"model":"m","default_prompt_name":"query"})"))
+                .options.default_prompt_name,
+            "query");
+  EXPECT_EQ(
+      code_of([] { parse_load_request(json::parse(R"({"model":"m","default_prompt_name":1})")); }),
+      ErrorCode::invalid_argument);
   EXPECT_EQ(parse_unload_request(json::parse(R"({"model":"m"})")), "m");
   EXPECT_EQ(code_of([] { parse_unload_request(json::parse(R"({"model":"m","pin":true})")); }),
             ErrorCode::invalid_argument);

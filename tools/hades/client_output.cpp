@@ -44,6 +44,7 @@ nlohmann::json model_json(const LoadedModel& model) {
                         {"in_flight", model.in_flight},
                         {"idle_seconds", model.idle_seconds},
                         {"keep_alive", model.keep_alive_seconds}};
+  if (!model.default_prompt_name.empty()) out["default_prompt_name"] = model.default_prompt_name;
   if (!model.error.empty()) out["error"] = model.error;
   if (model.state == "downloading") {
     out["progress"] = model.progress;
@@ -133,6 +134,9 @@ void print_models_table(const std::vector<LoadedModel>& models, const char* inde
                 human_bytes(model.memory_bytes).c_str(), model.pinned ? "yes" : "no",
                 static_cast<unsigned long long>(model.requests),
                 human_duration(model.idle_seconds).c_str(), keep_alive.c_str());
+    if (!model.default_prompt_name.empty()) {
+      std::printf("%s  default prompt: %s\n", indent, model.default_prompt_name.c_str());
+    }
     if (!model.error.empty()) std::printf("%s  error: %s\n", indent, model.error.c_str());
     if (model.state == "downloading") {
       std::printf("%s  downloading: %.0f%% (%s of %s)\n", indent, 100.0 * model.progress,

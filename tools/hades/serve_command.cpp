@@ -204,7 +204,8 @@ void add_serve_command(CLI::App& app) {
                     "the model of OpenAI and TEI requests that name none (default: "
                     "$HADES_DEFAULT_MODEL, else none)");
   serve->add_option("--preload", args->preload,
-                    "models to load at start, MODEL[?dtype=D&pin&keep_alive=T][,MODEL...]; /ready "
+                    "models to load at start, "
+                    "MODEL[?dtype=D&pin&keep_alive=T&default_prompt_name=P][,MODEL...]; /ready "
                     "waits for them (default: $HADES_PRELOAD)");
   serve
       ->add_option("--shutdown-delay", args->shutdown_delay_s,

@@ -100,6 +100,7 @@ struct LoadArgs {
   std::string device;
   std::string dtype;
   std::string keep_alive;
+  std::string default_prompt_name;
   bool pin = false;
 };
 
@@ -110,6 +111,7 @@ void run_load(const LoadArgs& args) {
   options.pin = args.pin;
   options.dtype = args.dtype;
   options.keep_alive = args.keep_alive;
+  options.default_prompt_name = args.default_prompt_name;
   const LoadedModel model = engine.load_model(args.model, options);
   if (args.client.json) {
     print_json({{"model", model_json(model)}});
@@ -191,6 +193,9 @@ void add_service_commands(CLI::App& app) {
   load->add_option("--keep-alive", load_args->keep_alive,
                    "how long it stays after its last request: 5m, 30s, 1h, 0 (unload after each "
                    "request), -1 (forever; default: the service's $HADES_KEEP_ALIVE)");
+  load->add_option("--default-prompt-name", load_args->default_prompt_name,
+                   "the prompt (a name in the model's config_sentence_transformers.json prompts, "
+                   "e.g. query) that embed requests without their own get");
   load->callback([load_args] { run_load(*load_args); });
 
   auto* unload = app.add_subcommand("unload", "Unload a model");

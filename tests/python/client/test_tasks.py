@@ -101,6 +101,31 @@ def test_embed_with_a_prompt_equals_sentence_transformers(client, st6_reference)
     assert named.tokens > plain.tokens, "the prompt's tokens are computed too"
 
 
+def test_a_loads_default_prompt_and_left_truncation(client, st6_reference):
+    """load_model(default_prompt_name=) gives requests without a prompt of their own that one,
+    as encode(prompt_name=); truncation_direction="left" equals SentenceTransformer with its
+    tokenizer's truncation_side "left" (left_truncation.json)."""
+    texts = st6_reference["texts"]
+    try:
+        loaded = client.load_model(ST6, default_prompt_name="query")
+        assert loaded.default_prompt_name == "query"
+        assert [m.default_prompt_name for m in client.get_loaded_models() if m.id == ST6] == \
+            ["query"]
+        by_default = client.embed(ST6, texts)
+        assert max_abs_diff(by_default.embeddings, st6_reference["embeddings_prompt_query"]) <= 1e-5
+        own = client.embed(ST6, texts, prompt_name="document")
+        assert max_abs_diff(own.embeddings, st6_reference["embeddings"]) <= 1e-5
+        with pytest.raises(hades.InvalidArgumentError, match="default_prompt_name 'passage'"):
+            client.load_model(ST6, default_prompt_name="passage")
+    finally:
+        client.unload_model(ST6)  # the other tests expect the folder's own setting: none
+    left = read_json(MODELS / "tiny-st6-bert-mean-normalize" / "left_truncation.json")
+    cut = client.embed(ST6, left["texts"], truncation_direction="left")
+    assert max_abs_diff(cut.embeddings, left["embeddings"]) <= 1e-5
+    with pytest.raises(hades.InvalidArgumentError, match="truncation_direction"):
+        client.embed(ST6, texts, truncation_direction="middle")
+
+
 def test_embed_dimensions_equal_sentence_transformers_truncate_dim(client, st6_reference):
     result = client.embed(ST6, st6_reference["texts"], dimensions=16, normalize=True)
     assert result.dimension == 16

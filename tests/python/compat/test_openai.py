@@ -12,7 +12,7 @@ from haystack import Document
 from haystack.components.embedders import OpenAIDocumentEmbedder, OpenAITextEmbedder
 from haystack.utils import Secret
 
-from _hades import embed, max_abs_diff, minilm_texts
+from _hades import embed, max_abs_diff, minilm_texts, post
 
 
 @pytest.fixture
@@ -58,10 +58,40 @@ def test_errors_take_openais_shape(client, tcp_service):
     assert missing.value.body["code"] == "model_not_found"
     assert "Model not found: nobody/nothing" in missing.value.body["message"]
     with pytest.raises(openai.BadRequestError, match="token ids"):
-        client.embeddings.create(model="x", input=[[1, 2, 3]])
+        client.embeddings.create(model="x", input=[[1, 2, -3]])
     wrong = openai.OpenAI(base_url=tcp_service.url + "/v1", api_key=tcp_service.api_key + "x")
     with pytest.raises(openai.AuthenticationError):
         wrong.embeddings.create(model="x", input="x")
+
+
+def test_token_ids_embed_as_their_text(client, tcp_service, models):
+    """Ids from /v1/tokenize (special tokens included) are taken as they are, one list per input
+    or one list for one input; usage counts them."""
+    texts = minilm_texts(6)
+    encodings = post(tcp_service.url, tcp_service.api_key, "/v1/tokenize",
+                     {"model": models.minilm, "inputs": texts})["encodings"]
+    ids = [e["ids"] for e in encodings]
+    reference = embed(tcp_service, models.minilm, texts)
+    for encoding in ("float", "base64"):
+        answer = client.embeddings.create(model=models.minilm, input=ids,
+                                          encoding_format=encoding)
+        rows = [d.embedding if encoding == "float" else
+                np.frombuffer(base64.b64decode(d.embedding), dtype="<f4").tolist()
+                for d in answer.data]
+        assert max_abs_diff(rows, reference) <= 1e-6
+        assert answer.usage.prompt_tokens == sum(len(i) for i in ids)
+    single = client.embeddings.create(model=models.minilm, input=ids[0], encoding_format="float")
+    assert max_abs_diff([single.data[0].embedding], reference[:1]) <= 1e-6
+
+
+def test_bad_token_ids_name_the_input(client, models):
+    with pytest.raises(openai.BadRequestError) as outside:
+        client.embeddings.create(model=models.minilm, input=[[101, 102], [101, 30522, 102]])
+    assert outside.value.body["code"] == "invalid_argument"
+    assert "input 1: token id 30522 is not in the vocabulary" in outside.value.body["message"]
+    # OpenAI refuses an input over the model's limit rather than cut it.
+    with pytest.raises(openai.BadRequestError, match="input 0 has 302 tokens"):
+        client.embeddings.create(model=models.minilm, input=[[101] + [2000] * 300 + [102]])
 
 
 def test_models_are_listed_in_openais_shape(client, models):

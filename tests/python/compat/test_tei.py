@@ -74,6 +74,38 @@ def test_embed_takes_teis_fields_and_defaults(tcp_service, models):
     assert set(json.loads(overlong.value.read())) == {"error", "error_type"}
 
 
+def test_embed_takes_token_ids_and_left_truncation(tcp_service, models):
+    url, key = tcp_service.url, tcp_service.api_key
+    texts = minilm_texts(3)
+    ids = [e["ids"] for e in post(url, key, "/v1/tokenize",
+                                  {"model": models.minilm, "inputs": texts})["encodings"]]
+    reference = embed(tcp_service, models.minilm, texts)
+    assert max_abs_diff(post(url, key, "/embed", {"inputs": ids}), reference) <= 1e-6
+    assert max_abs_diff(post(url, key, "/embed", {"inputs": ids[0]}), reference[:1]) <= 1e-6
+    # Left truncation keeps the last tokens and the special ones: [CLS], the last 254, [SEP].
+    long_text = " ".join(f"word{i}" for i in range(400))
+    # Over the model's limit, the ids come without their special tokens ([CLS], [SEP] around).
+    cls, sep = post(url, key, "/v1/tokenize",
+                    {"model": models.minilm, "inputs": ""})["encodings"][0]["ids"]
+    bare = post(url, key, "/v1/tokenize", {"model": models.minilm, "inputs": long_text,
+                                           "add_special_tokens": False})["encodings"][0]["ids"]
+    whole = [cls] + bare + [sep]
+    assert len(whole) > 256
+    last = [whole[0]] + whole[-255:]
+    by_ids = post(url, key, "/embed", {"inputs": [last]})
+    left = post(url, key, "/embed", {"inputs": long_text, "truncate": True,
+                                     "truncation_direction": "Left"})
+    own_left = embed(tcp_service, models.minilm, [long_text], truncation_direction="left")
+    right = post(url, key, "/embed", {"inputs": long_text, "truncate": True})
+    assert max_abs_diff(left, by_ids) <= 1e-6 and max_abs_diff(own_left, by_ids) <= 1e-6
+    assert max_abs_diff(right, by_ids) > 1e-3
+    # Without truncate, ids over the limit are refused, in TEI's shape.
+    with pytest.raises(urllib.error.HTTPError) as overlong:
+        post(url, key, "/embed", {"inputs": [whole]})
+    assert overlong.value.code == 400
+    assert f"has {len(whole)} tokens" in json.loads(overlong.value.read())["error"]
+
+
 def test_predict_tokenize_decode_and_info(tcp_service, models):
     classifier = models.sequence_classifier
     single = post(tcp_service.url, tcp_service.api_key, "/predict",
