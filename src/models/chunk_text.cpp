@@ -102,10 +102,9 @@ class MarkupScanner {
       const size_t end = std::min(in_.find("]]>", begin), in_.size());
       if (xml_) out_ += in_.substr(begin, end - begin);
       at_ = std::min(end + 3, in_.size());
-    } else if (at_ + 1 < in_.size() && (in_[at_ + 1] == '!' || in_[at_ + 1] == '?')) {
-      skip_past(">");
-    } else if (at_ + 2 < in_.size() && in_[at_ + 1] == '/' && is_ascii_alpha(in_[at_ + 2])) {
-      skip_past(">");
+    } else if ((at_ + 1 < in_.size() && (in_[at_ + 1] == '!' || in_[at_ + 1] == '?')) ||
+               (at_ + 2 < in_.size() && in_[at_ + 1] == '/' && is_ascii_alpha(in_[at_ + 2]))) {
+      skip_past(">");  // a declaration, a processing instruction or a closing tag
     } else if (at_ + 1 < in_.size() && is_ascii_alpha(in_[at_ + 1])) {
       open_tag();
     } else {

@@ -81,10 +81,11 @@ void run_part(const Encoder& encoder, const RaggedBatch& batch, bool with_pooler
       part.cu_seqlens};
   const EncoderOutput result = encoder.forward(sub, with_pooler);
   const auto h = static_cast<size_t>(encoder.hidden_size());
-  std::copy(result.hidden.begin(), result.hidden.end(), out.hidden.begin() + begin * h);
+  std::copy(result.hidden.begin(), result.hidden.end(),
+            out.hidden.begin() + static_cast<std::ptrdiff_t>(begin * h));
   if (with_pooler) {  // else out.pooled is empty, and no offset into it is valid
     std::copy(result.pooled.begin(), result.pooled.end(),
-              out.pooled.begin() + part.first_sequence * h);
+              out.pooled.begin() + static_cast<std::ptrdiff_t>(part.first_sequence * h));
   }
 }
 

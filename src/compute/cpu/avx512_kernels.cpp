@@ -128,7 +128,7 @@ HADES_AVX512_BF16 inline void transpose16(__m512i (&r)[kLanes]) {
     t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
   }
   __m512i u[kLanes];  // u[4g + q], 128-bit lane L: column 4L + q of rows 4g .. 4g + 3
-  for (int g = 0; g < 4; ++g) {
+  for (ptrdiff_t g = 0; g < 4; ++g) {
     u[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
     u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
     u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);

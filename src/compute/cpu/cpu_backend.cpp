@@ -11,6 +11,7 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "compute/backend.hpp"
@@ -39,7 +40,7 @@ int64_t sequence_length(const AttentionParams& p, int64_t sequence) {
 // op, and on a busy machine a parallel region waits for a descheduled thread's time slice. Above
 // it the LayerNorms of a text of a few dozen tokens run on both threads, whose team is awake
 // from the matmul before, which shortened such a text's latency.
-constexpr int64_t kMinParallelElements = 8 * 1024;
+constexpr int64_t kMinParallelElements = int64_t{8} * 1024;
 using Tag = dnnl::memory::format_tag;
 using DataType = dnnl::memory::data_type;
 
@@ -96,8 +97,8 @@ constexpr int64_t kMaxFixedRowsF32Depth = 1024;
 // is faster still for them.
 class CpuLinear final : public cpu::CpuPackedLinear {
  public:
-  CpuLinear(const dnnl::engine& engine, const LinearWeights& w, DataType type)
-      : CpuPackedLinear(w.in_features, w.out_features), engine_(engine), type_(type) {
+  CpuLinear(dnnl::engine engine, const LinearWeights& w, DataType type)
+      : CpuPackedLinear(w.in_features, w.out_features), engine_(std::move(engine)), type_(type) {
     if (!w.bias.empty()) bias_.assign(w.bias.begin(), w.bias.end());
     const memory::dims weight_dims{w.in_features, w.out_features};
     const memory::desc any(weight_dims, type_, Tag::any);
@@ -378,7 +379,8 @@ class CpuBackend final : public Backend {
     const uint16_t* rounded = nullptr;
     if (precision_ == LinearPrecision::bf16 && cpu::attention_avx512_supported(p.head_dim)) {
       thread_local std::vector<uint16_t> buffer;
-      const auto count = static_cast<size_t>(p.cu_seqlens.back() * 3 * p.num_heads * p.head_dim);
+      const auto count =
+          static_cast<size_t>(int64_t{p.cu_seqlens.back()} * 3 * p.num_heads * p.head_dim);
       if (buffer.size() < count) buffer.resize(count);
       uint16_t* converted = buffer.data();  // the caller's: a pool thread's thread_local is its own
       constexpr int64_t kRows = 64;         // token rows per task

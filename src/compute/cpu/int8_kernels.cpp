@@ -22,14 +22,17 @@ void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, uint8_t* q, fl
     const float range = hi - lo;
     const float scale = range > 0.0f ? range / static_cast<float>(kInputCodeMax) : 1.0f;
     const float inv = 1.0f / scale;
-    // lo <= 0 <= hi, so the zero point lies in [0, 255].
-    const auto zero = static_cast<int32_t>(-lo * inv + 0.5f);
+    // lo <= 0 <= hi, so the zero point lies in [0, 255]; the value is not negative, so truncating
+    // it plus one half rounds it to nearest.
+    const auto zero =
+        static_cast<int32_t>(-lo * inv + 0.5f);  // NOLINT(bugprone-incorrect-roundings)
     const auto zero_f = static_cast<float>(zero);
     for (int64_t i = 0; i < cols; ++i) {
       float v = in[i] * inv + zero_f;
       v = v > 0.0f ? v : 0.0f;
       v = v < static_cast<float>(kInputCodeMax) ? v : static_cast<float>(kInputCodeMax);
-      out[i] = static_cast<uint8_t>(static_cast<int32_t>(v + 0.5f));
+      out[i] = static_cast<uint8_t>(
+          static_cast<int32_t>(v + 0.5f));  // NOLINT(bugprone-incorrect-roundings): v >= 0
     }
     scales[r] = scale;
     zero_points[r] = zero;

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "compute/cpu/cpu_linear.hpp"
@@ -68,8 +69,8 @@ struct Scratch {
 // weight matrix through oneDNN's re-layout while the other idled.
 class Int8Linear final : public CpuPackedLinear {
  public:
-  Int8Linear(const dnnl::engine& engine, const LinearWeights& w)
-      : CpuPackedLinear(w.in_features, w.out_features), engine_(engine) {
+  Int8Linear(dnnl::engine engine, const LinearWeights& w)
+      : CpuPackedLinear(w.in_features, w.out_features), engine_(std::move(engine)) {
     const PagedArray<int8_t> codes = quantize_weights(w);
     bias_.assign(static_cast<size_t>(w.out_features), 0.0f);
     std::copy(w.bias.begin(), w.bias.end(), bias_.begin());

@@ -38,7 +38,7 @@ constexpr int64_t kStepRows = 128;
 // memory would idle meanwhile (hades_bench_ops LinearStack shows the difference).
 constexpr int64_t kPrefetchRows = 64;
 // Below this many multiply-adds the product runs on the calling thread alone.
-constexpr int64_t kMinParallelWork = 64 * 1024;
+constexpr int64_t kMinParallelWork = int64_t{64} * 1024;
 
 // sums[r][0, 64) += Σ_k x[r][k] · w[k][0, 64) over k in [k0, k1), for R rows of x (`ldx` apart)
 // and a panel whose weight rows are `ldw` floats apart.
@@ -53,7 +53,7 @@ HADES_AVX512 __attribute__((always_inline)) inline void tile_step(const float* x
   }
   for (int64_t k = k0; k < k1; ++k) {
     const float* row = w + k * ldw;
-    for (int line = 0; line < 4; ++line) {
+    for (int64_t line = 0; line < 4; ++line) {
       _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchRows * ldw + 16 * line),
                    _MM_HINT_T1);
     }
@@ -69,8 +69,8 @@ HADES_AVX512 __attribute__((always_inline)) inline void tile_step(const float* x
       acc[r][3] = _mm512_fmadd_ps(xv, w3, acc[r][3]);
     }
   }
-  for (int r = 0; r < R; ++r) {
-    for (int j = 0; j < 4; ++j) {
+  for (int64_t r = 0; r < R; ++r) {
+    for (int64_t j = 0; j < 4; ++j) {
       float* s = sums + r * kPanelColumns + 16 * j;
       _mm512_storeu_ps(s, _mm512_add_ps(_mm512_loadu_ps(s), acc[r][j]));
     }

@@ -25,7 +25,7 @@ constexpr int64_t kStepRows = 8;
 // Columns a finishing pass holds at a time (on the stack).
 constexpr int64_t kFinishColumns = 256;
 // Below this many multiply-adds the product runs on the calling thread alone.
-constexpr int64_t kMinParallelWork = 64 * 1024;
+constexpr int64_t kMinParallelWork = int64_t{64} * 1024;
 
 // sums[R][16] += x · W over weight rows [0, k) of one panel. xt is x transposed (K × ldx, the
 // tile's rows at [0, R)), W's rows are `ld` apart, sums' rows `lds` apart.
