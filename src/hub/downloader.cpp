@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/os_error.hpp"
+#include "core/unique_fd.hpp"
 #include "hades/error.hpp"
 #include "hub/http_client.hpp"
 #include "hub/repo_files.hpp"
@@ -219,22 +221,6 @@ class Progress {
   Clock::time_point last_{};
 };
 
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&&) = delete;
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 // An exclusive flock on CACHE/.locks/REPO/ETAG.lock, the lock file huggingface_hub's filelock
 // takes for the same blob: one process (or thread) downloads it, the others wait and reuse it.
 UniqueFd lock_blob(const fs::path& lock_file) {
@@ -242,12 +228,11 @@ UniqueFd lock_blob(const fs::path& lock_file) {
   UniqueFd fd(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (fd.get() < 0) {
     throw Error(ErrorCode::io_error,
-                "cannot open lock file " + lock_file.string() + ": " + std::strerror(errno));
+                os_error("cannot open lock file " + lock_file.string(), errno));
   }
   while (::flock(fd.get(), LOCK_EX) != 0) {
     if (errno != EINTR) {
-      throw Error(ErrorCode::io_error,
-                  "cannot lock " + lock_file.string() + ": " + std::strerror(errno));
+      throw Error(ErrorCode::io_error, os_error("cannot lock " + lock_file.string(), errno));
     }
   }
   return fd;
@@ -261,8 +246,7 @@ UniqueFd lock_blob(const fs::path& lock_file) {
                     "): the bytes downloaded so far are kept there; free space and pull again to "
                     "resume");
   }
-  throw Error(ErrorCode::io_error,
-              "cannot write " + partial.string() + ": " + std::strerror(error));
+  throw Error(ErrorCode::io_error, os_error("cannot write " + partial.string(), error));
 }
 
 void check_free_space(const fs::path& folder, uint64_t needed_bytes) {
