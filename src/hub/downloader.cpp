@@ -497,6 +497,7 @@ fs::path resolve_model(const std::string& model, const DownloadObserver& observe
                        const HubSettings& hub) {
   std::error_code ec;
   if (fs::is_directory(model, ec)) return model;
+  check_model_reference(model);
   // "org/name@revision" names a revision; plain ids mean the main branch.
   const size_t at = model.find('@');
   const std::string id = model.substr(0, at);
