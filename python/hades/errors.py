@@ -71,7 +71,7 @@ def _coded(code: str, name: str, doc: str) -> Type[HadesError]:
                                       "__module__": __name__})
 
 
-# The protocol's table (docs/protocol.md), code -> class; every other name is derived from it.
+# One class per code of include/hades/error.hpp (tests/python/client/test_errors.py checks them).
 InvalidArgumentError = _coded(
     "invalid_argument", "InvalidArgumentError",
     "A bad value: a request field, a client option or an environment variable (HTTP 400).")
@@ -140,16 +140,10 @@ class OverloadedError(HadesError):
         self.retry_after = retry_after
 
 
-ERROR_CLASSES: Dict[str, Type[HadesError]] = {
-    cls.code: cls
-    for cls in (InvalidArgumentError, NotFoundError, ModelNotFoundError, InvalidModelError,
-                UnsupportedError, InputInvalidError, TooLargeError, ConflictError,
-                OutOfMemoryError, OverloadedError, LoadingError, ShuttingDownError, IoError,
-                ServiceNotRunningError, AccessDeniedError, UnauthorizedError, NetworkError,
-                InternalError)
-}
+# Each subclass above is one code's.
+ERROR_CLASSES: Dict[str, Type[HadesError]] = {cls.code: cls for cls in HadesError.__subclasses__()}
 
-# The protocol's table from status to code, read backwards, for an error answer without a body.
+# The code each status stands for (include/hades/error.hpp), for an error answer without a body.
 _CODE_FOR_STATUS = {400: "invalid_argument", 401: "unauthorized", 403: "access_denied", 404: "not_found",
                     409: "conflict", 413: "too_large", 422: "input_invalid", 429: "overloaded",
                     502: "network_error", 503: "shutting_down", 507: "out_of_memory"}

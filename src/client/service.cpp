@@ -10,7 +10,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -20,6 +19,7 @@
 #include "client/socket_io.hpp"
 #include "client/spawn.hpp"
 #include "client/wire.hpp"
+#include "core/os_error.hpp"
 
 namespace hades::client {
 namespace {
@@ -50,13 +50,12 @@ class FileLock {
   FileLock(const std::string& path, Deadline deadline, std::chrono::milliseconds timeout)
       : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
     if (!fd_) {
-      throw Error(ErrorCode::io_error,
-                  "cannot open the lock file " + path + ": " + std::strerror(errno));
+      throw Error(ErrorCode::io_error, os_error("cannot open the lock file " + path, errno));
     }
     // Polled rather than blocking, so that a stuck holder turns into a clear timeout.
     while (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK && errno != EINTR) {
-        throw Error(ErrorCode::io_error, "cannot lock " + path + ": " + std::strerror(errno));
+        throw Error(ErrorCode::io_error, os_error("cannot lock " + path, errno));
       }
       if (Clock::now() >= deadline) {
         throw Error(ErrorCode::io_error, "timed out after " + seconds_text(timeout) +
@@ -301,8 +300,8 @@ StopResult stop_service(const ClientOptions& options) {
   if (!pid) return {false, 0};
   if (::kill(static_cast<pid_t>(*pid), SIGTERM) != 0) {
     if (errno == ESRCH) return {true, *pid};
-    throw Error(ErrorCode::io_error, "cannot stop the service (pid " + std::to_string(*pid) +
-                                         "): " + std::strerror(errno));
+    throw Error(ErrorCode::io_error,
+                os_error("cannot stop the service (pid " + std::to_string(*pid) + ")", errno));
   }
   // The daemon drains requests in flight, unloads its models and removes its socket, then exits.
   while (process_alive(*pid)) {

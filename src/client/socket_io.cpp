@@ -11,14 +11,11 @@
 #include <optional>
 #include <thread>
 
+#include "core/os_error.hpp"
 #include "hades/error.hpp"
 
 namespace hades::client {
 namespace {
-
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
 
 sockaddr_un unix_address(const std::string& path) {
   sockaddr_un address{};
@@ -44,8 +41,7 @@ void wait_ready(int fd, short events, Deadline deadline, std::string_view what) 
     const int ready = ::poll(&entry, 1, static_cast<int>(std::min<long long>(left, 60'000)));
     if (ready > 0) return;
     if (ready < 0 && errno != EINTR) {
-      throw Error(ErrorCode::io_error,
-                  "poll failed on " + std::string(what) + ": " + errno_text(errno));
+      throw Error(ErrorCode::io_error, os_error("poll failed on " + std::string(what), errno));
     }
   }
 }
@@ -62,22 +58,11 @@ std::optional<Error> connect_error(int err, const std::string& path) {
       return Error(ErrorCode::io_error,
                    "permission denied connecting to " + path +
                        " (the socket belongs to another user, or a folder above it is private)");
-    default:
-      return Error(ErrorCode::io_error, "cannot connect to " + path + ": " + errno_text(err));
+    default: return Error(ErrorCode::io_error, os_error("cannot connect to " + path, err));
   }
 }
 
 }  // namespace
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-  if (this != &other) reset(other.release());
-  return *this;
-}
-
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
 
 std::string connection_refused_message(const std::string& socket_path) {
   return "Connection refused: the service is not running at " + socket_path +
@@ -91,7 +76,7 @@ UniqueFd connect_unix(const std::string& path, Deadline deadline) {
   for (auto backoff = std::chrono::milliseconds(1);;
        backoff = std::min(backoff * 2, std::chrono::milliseconds(50))) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) throw Error(ErrorCode::io_error, "cannot create a socket: " + errno_text(errno));
+    if (!fd) throw Error(ErrorCode::io_error, os_error("cannot create a socket", errno));
     int err = 0;
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
       err = errno;
@@ -131,7 +116,7 @@ bool write_all(int fd, std::string_view data, Deadline deadline, std::string_vie
     if (err == EAGAIN || err == EWOULDBLOCK) {
       wait_ready(fd, POLLOUT, deadline, what);
     } else if (err != EINTR) {
-      throw Error(ErrorCode::io_error, "cannot send " + std::string(what) + ": " + errno_text(err));
+      throw Error(ErrorCode::io_error, os_error("cannot send " + std::string(what), err));
     }
   }
   return true;
@@ -146,7 +131,7 @@ size_t read_some(int fd, char* buffer, size_t capacity, Deadline deadline, std::
     if (err == EAGAIN || err == EWOULDBLOCK) {
       wait_ready(fd, POLLIN, deadline, what);
     } else if (err != EINTR) {
-      throw Error(ErrorCode::io_error, "cannot read " + std::string(what) + ": " + errno_text(err));
+      throw Error(ErrorCode::io_error, os_error("cannot read " + std::string(what), err));
     }
   }
 }

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/unique_fd.hpp"
+
 namespace hades::client {
 
 using Clock = std::chrono::steady_clock;
@@ -18,29 +20,7 @@ inline Deadline deadline_after(std::chrono::milliseconds timeout) {
   return Clock::now() + timeout;
 }
 
-// Sole owner of a file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
+using hades::UniqueFd;
 
 // The message of a client that finds no service on SOCKET_PATH.
 std::string connection_refused_message(const std::string& socket_path);

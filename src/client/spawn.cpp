@@ -8,9 +8,9 @@
 
 #include <cerrno>
 #include <csignal>
-#include <cstring>
 
 #include "client/socket_io.hpp"
+#include "core/os_error.hpp"
 #include "hades/error.hpp"
 
 extern char** environ;
@@ -98,8 +98,8 @@ void report(int fd, SpawnReport message) {
 UniqueFd open_or_throw(const std::filesystem::path& path, int flags, const char* what) {
   UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC, 0600));
   if (!fd) {
-    throw Error(ErrorCode::io_error, std::string("cannot open ") + what + " " + path.string() +
-                                         ": " + std::strerror(errno));
+    throw Error(ErrorCode::io_error,
+                os_error(std::string("cannot open ") + what + " " + path.string(), errno));
   }
   return fd;
 }
@@ -113,13 +113,13 @@ int64_t spawn_daemon(const DaemonSpec& spec) {
       open_or_throw(spec.stderr_file, O_WRONLY | O_CREAT | O_APPEND, "the log file");
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    throw Error(ErrorCode::io_error, std::string("cannot create a pipe: ") + std::strerror(errno));
+    throw Error(ErrorCode::io_error, os_error("cannot create a pipe", errno));
   }
   UniqueFd read_end(pipe_fds[0]);
   UniqueFd write_end(pipe_fds[1]);
 
   const pid_t child = ::fork();
-  if (child < 0) throw Error(ErrorCode::io_error, std::string("fork: ") + std::strerror(errno));
+  if (child < 0) throw Error(ErrorCode::io_error, os_error("fork", errno));
   if (child == 0) run_intermediate(exec, null_fd.get(), log_fd.get(), write_end.get());
   write_end.reset();
   int status = 0;
@@ -136,11 +136,10 @@ int64_t spawn_daemon(const DaemonSpec& spec) {
     switch (message.kind) {
       case SpawnReport::daemon_pid: daemon_pid = message.value; break;
       case SpawnReport::fork_failed:
-        throw Error(ErrorCode::io_error,
-                    std::string("cannot fork the daemon: ") + std::strerror(message.value));
+        throw Error(ErrorCode::io_error, os_error("cannot fork the daemon", message.value));
       case SpawnReport::exec_failed:
         throw Error(ErrorCode::io_error,
-                    "cannot run " + spec.program.string() + ": " + std::strerror(message.value));
+                    os_error("cannot run " + spec.program.string(), message.value));
     }
   }
   if (daemon_pid <= 0) {

@@ -7,34 +7,15 @@ namespace {
 
 using nlohmann::json;
 
-constexpr ErrorCode kAllCodes[] = {
-    ErrorCode::invalid_argument, ErrorCode::not_found,
-    ErrorCode::model_not_found,  ErrorCode::invalid_model,
-    ErrorCode::unsupported,      ErrorCode::input_invalid,
-    ErrorCode::too_large,        ErrorCode::conflict,
-    ErrorCode::out_of_memory,    ErrorCode::overloaded,
-    ErrorCode::loading,          ErrorCode::shutting_down,
-    ErrorCode::io_error,         ErrorCode::connection_refused,
-    ErrorCode::access_denied,    ErrorCode::network_error,
-    ErrorCode::unauthorized,     ErrorCode::internal,
-};
-
-// The protocol's table from status to code, read backwards, for answers without an error body.
+// What an error answer without an error body means: the code its status stands for
+// (include/hades/error.hpp).
 ErrorCode code_for_status(int status) {
-  switch (status) {
-    case 400: return ErrorCode::invalid_argument;
-    case 401: return ErrorCode::unauthorized;
-    case 404: return ErrorCode::not_found;
-    case 409: return ErrorCode::conflict;
-    case 413: return ErrorCode::too_large;
-    case 422: return ErrorCode::input_invalid;
-    case 403: return ErrorCode::access_denied;
-    case 429: return ErrorCode::overloaded;
-    case 502: return ErrorCode::network_error;
-    case 503: return ErrorCode::shutting_down;
-    case 507: return ErrorCode::out_of_memory;
-    default: return ErrorCode::internal;
+  for (const ErrorCodeInfo& info : kErrorCodes) {
+    if (info.http_status == status && info.role == ErrorStatusRole::stands_for_status) {
+      return info.code;
+    }
   }
+  return ErrorCode::internal;
 }
 
 json parse_answer(const std::string& body, const char* route) {
@@ -121,8 +102,8 @@ std::string dump_inputs_request(const json& body) {
 }  // namespace
 
 std::optional<ErrorCode> error_code_from_name(std::string_view name) {
-  for (const ErrorCode code : kAllCodes) {
-    if (error_code_name(code) == name) return code;
+  for (const ErrorCodeInfo& info : kErrorCodes) {
+    if (info.name == name) return info.code;
   }
   return std::nullopt;
 }

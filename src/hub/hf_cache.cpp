@@ -33,6 +33,14 @@ bool is_valid_model_id(const std::string& id) {
   return is_name_part(id.substr(0, slash)) && is_name_part(id.substr(slash + 1));
 }
 
+// What check_model_id takes, for the messages that refuse an id.
+constexpr const char* kModelIdForms =
+    "an id is NAME or ORG/NAME of letters, digits, '-', '_' and '.'";
+
+bool names_a_path(const std::string& model) {
+  return !model.empty() && (model[0] == '/' || model[0] == '.' || model[0] == '~');
+}
+
 }  // namespace
 
 std::filesystem::path hf_hub_cache_dir() {
@@ -53,7 +61,33 @@ bool is_commit_hash(const std::string& revision) {
 
 void check_model_id(const std::string& model_id) {
   if (!is_valid_model_id(model_id)) {
-    throw Error(ErrorCode::invalid_argument, "'" + model_id + "' is not a valid model id");
+    throw Error(ErrorCode::invalid_argument,
+                "'" + model_id + "' is not a valid model id (" + kModelIdForms + ")");
+  }
+}
+
+void check_model_reference(const std::string& model) {
+  if (names_a_path(model)) {
+    std::error_code error;
+    const auto status = std::filesystem::status(model, error);
+    if (status.type() == std::filesystem::file_type::not_found) {
+      throw Error(ErrorCode::model_not_found, "no such folder: " + model);
+    }
+    if (error) {
+      throw Error(ErrorCode::io_error,
+                  "cannot open the model folder " + model + ": " + error.message());
+    }
+    if (status.type() != std::filesystem::file_type::directory) {
+      throw Error(ErrorCode::invalid_argument,
+                  "not a folder: " + model + " (a model is a folder of config.json and weights)");
+    }
+    return;
+  }
+  if (!is_valid_model_id(model.substr(0, model.find('@')))) {
+    throw Error(ErrorCode::invalid_argument,
+                "'" + model + "' is neither a model folder nor a Hugging Face model id: give the " +
+                    "path of a local folder, or an id, optionally with @REVISION (" +
+                    kModelIdForms + ")");
   }
 }
 

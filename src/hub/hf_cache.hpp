@@ -21,6 +21,13 @@ void check_model_id(const std::string& model_id);
 void check_revision(const std::string& revision);
 bool is_commit_hash(const std::string& revision);
 
+// Refuses MODEL, a model as a request or the command line names one, when it is no folder and
+// cannot be a hub id ("ORG/NAME" or "NAME", optionally "@REVISION") either: a path (absolute, or
+// starting with "." or "~") is model_not_found "no such folder: PATH" (invalid_argument where
+// something other than a folder is there); anything else is invalid_argument naming the forms a
+// model takes.
+void check_model_reference(const std::string& model);
+
 // "org/name" → "models--org--name".
 std::string repo_folder_name(const std::string& model_id);
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "core/version.hpp"
 #include "hades/error.hpp"
 
 namespace hades::hub {
@@ -130,7 +131,7 @@ HttpResponse http_request(const HttpRequest& request, const BodySink& sink) {
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, request.stall_timeout_s);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "hades/0.1.0");
+  curl_easy_setopt(c, CURLOPT_USERAGENT, (std::string("hades/") + kVersion).c_str());
   const std::string range = "bytes=" + std::to_string(request.range_from) + "-";
   if (request.range_from > 0) curl_easy_setopt(c, CURLOPT_RANGE, range.c_str() + 6);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &on_header);

@@ -7,34 +7,14 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <cstring>
 #include <utility>
 
+#include "core/os_error.hpp"
+#include "core/unique_fd.hpp"
 #include "hades/error.hpp"
 
 namespace hades {
 namespace {
-
-// The one owner of a file descriptor while a file is being opened, read or mapped.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  UniqueFd& operator=(UniqueFd&&) = delete;
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
-
-std::string os_error(const std::filesystem::path& path, const char* what, int error_number) {
-  return path.string() + ": " + what + ": " + std::strerror(error_number);
-}
 
 // Opens a regular file for reading and returns it with its size. O_NONBLOCK keeps a FIFO planted
 // under a model file's name from blocking the open; it has no effect on regular files.
@@ -45,11 +25,11 @@ UniqueFd open_regular_file(const std::filesystem::path& path, std::uint64_t& siz
     if (error_number == ENOENT || error_number == ENOTDIR) {
       throw Error(ErrorCode::not_found, path.string() + ": file not found");
     }
-    throw Error(ErrorCode::io_error, os_error(path, "cannot open", error_number));
+    throw Error(ErrorCode::io_error, os_error(path.string() + ": cannot open", error_number));
   }
   struct stat info {};
   if (::fstat(fd.get(), &info) != 0) {
-    throw Error(ErrorCode::io_error, os_error(path, "cannot stat", errno));
+    throw Error(ErrorCode::io_error, os_error(path.string() + ": cannot stat", errno));
   }
   if (!S_ISREG(info.st_mode)) {
     throw Error(ErrorCode::invalid_model, path.string() + ": not a regular file");
@@ -69,7 +49,7 @@ MappedFile MappedFile::open(const std::filesystem::path& path) {
   }
   void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
   if (data == MAP_FAILED) {
-    throw Error(ErrorCode::io_error, os_error(path, "cannot map", errno));
+    throw Error(ErrorCode::io_error, os_error(path.string() + ": cannot map", errno));
   }
   return MappedFile(path, static_cast<const std::byte*>(data), size);
 }
@@ -125,7 +105,7 @@ std::string read_file_text(const std::filesystem::path& path, std::uint64_t max_
   while (done < text.size()) {
     const ssize_t got = ::read(fd.get(), text.data() + done, text.size() - done);
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw Error(ErrorCode::io_error, os_error(path, "cannot read", errno));
+    if (got < 0) throw Error(ErrorCode::io_error, os_error(path.string() + ": cannot read", errno));
     if (got == 0) break;  // the file shrank since fstat; parse what is there
     done += static_cast<std::size_t>(got);
   }

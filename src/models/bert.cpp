@@ -23,30 +23,14 @@ namespace {
 
 BertConfig parse_config(const nlohmann::json& json, const std::string& source) {
   const JsonFields f(json, source);
-  BertConfig c;
-  c.vocab_size = f.get_positive_int("vocab_size");
-  c.hidden_size = f.get_positive_int("hidden_size");
-  c.num_layers = f.get_positive_int("num_hidden_layers");
-  c.num_heads = f.get_positive_int("num_attention_heads");
-  c.intermediate_size = f.get_positive_int("intermediate_size");
-  c.max_positions = f.get_positive_int("max_position_embeddings");
+  BertConfig c = read_bert_config(f, {});
   c.type_vocab_size = f.find_positive_int("type_vocab_size").value_or(2);
   c.layer_norm_eps = static_cast<float>(f.find_number("layer_norm_eps").value_or(1e-12));
-  c.activation = parse_activation(f, "hidden_act", "gelu");
-  if (c.hidden_size % c.num_heads != 0) {
-    f.fail("hidden_size",
-           "must be a multiple of num_attention_heads (" + std::to_string(c.num_heads) + ")");
-  }
   const std::string position_type = f.find_string("position_embedding_type").value_or("absolute");
   if (position_type != "absolute") {
     throw Error(ErrorCode::unsupported, source + ": position_embedding_type '" + position_type +
                                             "' is not supported; only 'absolute' is");
   }
-  check_model_size(f, {{"vocab_size", c.vocab_size},
-                       {"hidden_size", c.hidden_size},
-                       {"num_hidden_layers", c.num_layers},
-                       {"intermediate_size", c.intermediate_size},
-                       {"max_position_embeddings", c.max_positions}});
   return c;
 }
 
@@ -215,6 +199,27 @@ std::unique_ptr<ClassificationHead> load_bert_head(const ModelLoadContext& c, in
 }
 
 }  // namespace
+
+BertConfig read_bert_config(const JsonFields& f, const BertConfigKeys& keys) {
+  BertConfig c;
+  c.vocab_size = f.get_positive_int("vocab_size");
+  c.hidden_size = f.get_positive_int(keys.hidden_size);
+  c.num_layers = f.get_positive_int(keys.num_layers);
+  c.num_heads = f.get_positive_int(keys.num_heads);
+  c.intermediate_size = f.get_positive_int(keys.intermediate_size);
+  c.max_positions = f.get_positive_int("max_position_embeddings");
+  c.activation = parse_activation(f, keys.activation, "gelu");
+  if (c.hidden_size % c.num_heads != 0) {
+    f.fail(keys.hidden_size, std::string("must be a multiple of ") + keys.num_heads + " (" +
+                                 std::to_string(c.num_heads) + ")");
+  }
+  check_model_size(f, {{"vocab_size", c.vocab_size},
+                       {keys.hidden_size, c.hidden_size},
+                       {keys.num_layers, c.num_layers},
+                       {keys.intermediate_size, c.intermediate_size},
+                       {"max_position_embeddings", c.max_positions}});
+  return c;
+}
 
 std::unique_ptr<Encoder> make_bert_style_encoder(const BertConfig& config,
                                                  const BertTensorNames& names,

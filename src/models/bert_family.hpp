@@ -6,6 +6,7 @@
 #include <string>
 
 #include "compute/backend.hpp"
+#include "io/json_file.hpp"
 #include "io/weights.hpp"
 #include "models/encoder.hpp"
 
@@ -22,6 +23,19 @@ struct BertConfig {
   float layer_norm_eps = 1e-12f;
   Activation activation = Activation::gelu_erf;
 };
+
+// The config.json keys of the fields BERT and DistilBERT share, under BERT's names by default.
+struct BertConfigKeys {
+  const char* hidden_size = "hidden_size";
+  const char* num_layers = "num_hidden_layers";
+  const char* num_heads = "num_attention_heads";
+  const char* intermediate_size = "intermediate_size";
+  const char* activation = "hidden_act";
+};
+
+// The sizes and activation of CONFIG under KEYS, checked (heads divide the hidden size, the model
+// is not absurdly large); the family's other fields are left at their defaults.
+BertConfig read_bert_config(const JsonFields& config, const BertConfigKeys& keys);
 
 // Where each tensor lives; BERT's names by default. Layer tensors are LAYER + i + "." + NAME.
 struct BertTensorNames {

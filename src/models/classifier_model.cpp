@@ -33,6 +33,15 @@ std::vector<float> softmax(std::span<const float> logits) {
   return p;
 }
 
+// Token classification and chunking run on a token-classification head; WHAT_NEEDS_ONE names the
+// task that was asked for and a model that has one.
+void require_token_head(ModelTask task, const std::string& what_needs_one) {
+  if (task != ModelTask::token_classification) {
+    throw Error(ErrorCode::unsupported,
+                "this model has no token-classification head; " + what_needs_one);
+  }
+}
+
 // The pipeline's window length: tokenizer_config.json's model_max_length where it is a real
 // bound, else the encoder's.
 int64_t window_from_config(const std::filesystem::path& dir, int64_t positions) {
@@ -159,11 +168,6 @@ std::vector<SequenceClassification> ClassifierModel::classify(
 std::vector<TokenEntity> ClassifierModel::entities(const std::string& text,
                                                    const ChunkOptions& options, int64_t* windows,
                                                    int64_t* tokens) const {
-  if (task() != ModelTask::token_classification) {
-    throw Error(ErrorCode::unsupported,
-                "this model has no token-classification head; chunking needs one (e.g. "
-                "mirth/chonky_*)");
-  }
   const int64_t window = options.max_length.value_or(default_window_);
   const int64_t specials = static_cast<int64_t>(tokenizer_.num_special_tokens_to_add(false));
   if (window <= specials + 1 || window > parts_.encoder->max_sequence_length()) {
@@ -222,6 +226,7 @@ std::vector<TokenEntity> ClassifierModel::entities(const std::string& text,
 
 std::vector<TokenEntity> ClassifierModel::token_classify(const std::string& text,
                                                          const ChunkOptions& options) const {
+  require_token_head(task(), "token classification needs one (a *ForTokenClassification model)");
   int64_t windows = 0, tokens = 0;
   return entities(text, options, &windows, &tokens);
 }
@@ -237,6 +242,7 @@ Chunks ClassifierModel::chunk(const std::string& text, const ChunkOptions& optio
       options.clean == TextCleanup::none ? std::string() : clean_text(text, options.clean);
   const std::string& input = options.clean == TextCleanup::none ? text : cleaned;
   Chunks out;
+  require_token_head(task(), "chunking needs one (e.g. mirth/chonky_*)");
   const std::vector<TokenEntity> found = entities(input, options, &out.windows, &out.tokens);
   const std::vector<size_t> bytes = code_point_offsets(input);
   const auto code_points = static_cast<int64_t>(bytes.size()) - 1;

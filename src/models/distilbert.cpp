@@ -13,25 +13,13 @@ namespace hades {
 namespace {
 
 BertConfig parse_config(const nlohmann::json& json, const std::string& source) {
-  const JsonFields f(json, source);
-  BertConfig c;
-  c.vocab_size = f.get_positive_int("vocab_size");
-  c.hidden_size = f.get_positive_int("dim");
-  c.num_layers = f.get_positive_int("n_layers");
-  c.num_heads = f.get_positive_int("n_heads");
-  c.intermediate_size = f.get_positive_int("hidden_dim");
-  c.max_positions = f.get_positive_int("max_position_embeddings");
+  BertConfig c = read_bert_config(JsonFields(json, source), {.hidden_size = "dim",
+                                                             .num_layers = "n_layers",
+                                                             .num_heads = "n_heads",
+                                                             .intermediate_size = "hidden_dim",
+                                                             .activation = "activation"});
   c.type_vocab_size = 0;
   c.layer_norm_eps = 1e-12f;
-  c.activation = parse_activation(f, "activation", "gelu");
-  if (c.hidden_size % c.num_heads != 0) {
-    f.fail("dim", "must be a multiple of n_heads (" + std::to_string(c.num_heads) + ")");
-  }
-  check_model_size(f, {{"vocab_size", c.vocab_size},
-                       {"dim", c.hidden_size},
-                       {"n_layers", c.num_layers},
-                       {"hidden_dim", c.intermediate_size},
-                       {"max_position_embeddings", c.max_positions}});
   return c;
 }
 

@@ -464,15 +464,18 @@ bool ServerCore::close_longest_idle() {
   return true;
 }
 
-// Over the connection limit: a canned 429 without reading the request, then close.
+// Over the connection limit: a canned overloaded answer (429) without reading the request, then
+// close.
 void ServerCore::refuse_connection(Protocol::socket socket) {
   const HttpReply reply = router.refuse(
       "", "",
       Error(ErrorCode::overloaded, "overloaded: " + std::to_string(options.max_connections) +
                                        " connections are open; retry later"));
+  const std::string status_line =
+      "HTTP/1.1 " + std::to_string(reply.status) + " " +
+      std::string(http::obsolete_reason(http::int_to_status(static_cast<unsigned>(reply.status))));
   auto text = std::make_shared<std::string>(
-      "HTTP/1.1 429 Too Many Requests\r\nServer: hades\r\nContent-Type: application/json\r\n"
-      "Retry-After: " +
+      status_line + "\r\nServer: hades\r\nContent-Type: application/json\r\nRetry-After: " +
       std::to_string(options.retry_after_seconds) + "\r\nConnection: close\r\nContent-Length: " +
       std::to_string(reply.body.size()) + "\r\n\r\n" + reply.body);
   auto owned = std::make_shared<Protocol::socket>(std::move(socket));

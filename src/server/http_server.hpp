@@ -16,11 +16,11 @@
 
 #include "server/api_key.hpp"
 
+#include "core/unique_fd.hpp"
 #include "server/log.hpp"
 #include "server/metrics.hpp"
 #include "server/router.hpp"
 #include "server/server_options.hpp"
-#include "server/unique_fd.hpp"
 
 namespace hades::server {
 

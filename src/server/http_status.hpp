@@ -1,4 +1,5 @@
-// The one table from error code to HTTP status (docs/protocol.md, "Errors").
+// The HTTP status of an error code, as include/hades/error.hpp declares it (docs/protocol.md,
+// "Errors").
 #pragma once
 
 #include "hades/error.hpp"

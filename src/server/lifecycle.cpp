@@ -14,16 +14,13 @@
 #include <cstring>
 #include <thread>
 
+#include "core/os_error.hpp"
 #include "hades/error.hpp"
 
 namespace hades::server {
 namespace {
 
 constexpr int kListenBacklog = 512;
-
-std::string os_error(const std::string& what, int error_number) {
-  return what + ": " + std::strerror(error_number);
-}
 
 std::string user_name(uid_t uid) {
   const passwd* entry = ::getpwuid(uid);

@@ -15,8 +15,8 @@
 #include <optional>
 #include <string>
 
+#include "core/unique_fd.hpp"
 #include "server/log.hpp"
-#include "server/unique_fd.hpp"
 
 namespace hades::server {
 

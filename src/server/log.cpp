@@ -6,9 +6,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 
+#include "core/os_error.hpp"
 #include "hades/error.hpp"
 
 namespace hades::server {
@@ -53,8 +53,7 @@ Logger::Logger(const std::filesystem::path& file, bool to_stderr) : to_stderr_(t
   if (file.empty()) return;
   file_.reset(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!file_) {
-    throw Error(ErrorCode::io_error,
-                "cannot open the log file " + file.string() + ": " + std::strerror(errno));
+    throw Error(ErrorCode::io_error, os_error("cannot open the log file " + file.string(), errno));
   }
 }
 

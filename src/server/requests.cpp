@@ -166,6 +166,19 @@ std::optional<std::chrono::milliseconds> read_keep_alive(const json& body) {
   return parsed.value_or(std::chrono::milliseconds(-1));
 }
 
+// "max_length": the window length in tokens (special tokens included) of token classification and
+// chunking, or absent for the model's own.
+std::optional<int64_t> read_window_length(const json& body) {
+  const json* length = find_field(body, "max_length");
+  if (length == nullptr) return std::nullopt;
+  if (!length->is_number_integer() || length->get<int64_t>() < 3 ||
+      length->get<int64_t>() > 1'000'000) {
+    fail("field 'max_length' must be a whole number of tokens from 3 to 1000000, got " +
+         (length->is_number() ? length->dump() : type_name(*length)));
+  }
+  return length->get<int64_t>();
+}
+
 }  // namespace
 
 json parse_json_body(std::string_view body) {
@@ -285,19 +298,21 @@ RerankRequest parse_rerank_request(const json& body, const RequestLimits& limits
   return request;
 }
 
+TokenClassifyRequest parse_token_classify_request(const json& body, const RequestLimits& limits) {
+  check_known_fields(body, {"model", "inputs", "max_length"});
+  TokenClassifyRequest request;
+  request.model = required_string(body, "model");
+  request.inputs = read_texts(body, "inputs", limits);
+  request.max_length = read_window_length(body);
+  return request;
+}
+
 ChunkRequest parse_chunk_request(const json& body, const RequestLimits& limits) {
   check_known_fields(body, {"model", "inputs", "max_length", "clean", "snap_to_whitespace"});
   ChunkRequest request;
   request.model = required_string(body, "model");
   request.inputs = read_texts(body, "inputs", limits);
-  if (const json* length = find_field(body, "max_length"); length != nullptr) {
-    if (!length->is_number_integer() || length->get<int64_t>() < 3 ||
-        length->get<int64_t>() > 1'000'000) {
-      fail("field 'max_length' must be a whole number of tokens from 3 to 1000000, got " +
-           (length->is_number() ? length->dump() : type_name(*length)));
-    }
-    request.max_length = length->get<int64_t>();
-  }
+  request.max_length = read_window_length(body);
   if (const auto clean = optional_string(body, "clean")) {
     const auto parsed = parse_text_cleanup(*clean);
     if (!parsed) fail("field 'clean' must be one of none, text, html, xml, got '" + *clean + "'");

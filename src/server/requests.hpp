@@ -43,7 +43,10 @@ struct RerankRequest {
 
 // {"model", "query", "documents": [TEXT…], "raw_scores"?, "top_n"?, "return_documents"?}.
 RerankRequest parse_rerank_request(const nlohmann::json& body, const RequestLimits& limits);
-// {"model", "inputs", "max_length"?} for /v1/token-classify and /v1/chunk.
+// {"model", "inputs", "max_length"?}.
+TokenClassifyRequest parse_token_classify_request(const nlohmann::json& body,
+                                                  const RequestLimits& limits);
+// {"model", "inputs", "max_length"?, "clean"?, "snap_to_whitespace"?}.
 ChunkRequest parse_chunk_request(const nlohmann::json& body, const RequestLimits& limits);
 // The model id of an unload request.
 std::string parse_unload_request(const nlohmann::json& body);

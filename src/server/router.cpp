@@ -281,9 +281,9 @@ HttpReply Router::rerank(const json& body, const CancelFlag& cancelled) {
 }
 
 HttpReply Router::token_classify(const json& body, const CancelFlag& cancelled) {
-  const ChunkRequest parsed =
-      parse_chunk_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
-  const TokenClassifyRequest request{parsed.model, parsed.inputs, parsed.max_length, cancelled};
+  TokenClassifyRequest request =
+      parse_token_classify_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
+  request.cancelled = cancelled;
   return HttpReply{.body = token_classify_response_body(engine_.token_classify(request))};
 }
 

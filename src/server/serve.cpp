@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/version.hpp"
 #include "hades/error.hpp"
 #include "server/http_server.hpp"
 #include "server/lifecycle.hpp"
@@ -153,7 +154,7 @@ void run(const ServeOptions& options, ShutdownSignals& signals, Logger& log) {
 }  // namespace
 
 const char* service_version() noexcept {
-  return HADES_VERSION;
+  return kVersion;
 }
 
 void serve(const ServeOptions& options) {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 
+#include "core/os_error.hpp"
 #include "hades/error.hpp"
 
 namespace hades::server {
@@ -114,7 +115,7 @@ TcpListening listen_on_tcp(const ListenAddress& address) {
     return listening;
   }
   throw Error(last_errno == EADDRINUSE ? ErrorCode::conflict : ErrorCode::io_error,
-              "cannot listen on " + name + ": " + std::strerror(last_errno));
+              os_error("cannot listen on " + name, last_errno));
 }
 
 }  // namespace hades::server

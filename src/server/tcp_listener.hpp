@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "server/unique_fd.hpp"
+#include "core/unique_fd.hpp"
 
 namespace hades::server {
 

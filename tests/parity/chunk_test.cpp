@@ -125,6 +125,27 @@ TEST(ChunkErrors, AModelWithoutATokenClassificationHeadIsRefused) {
   }
 }
 
+// A sequence classifier asked for entities or chunks: the refusal names the task asked for.
+TEST(ChunkErrors, ASequenceClassifierRefusesTokenClassificationAndChunkingByName) {
+  const auto model =
+      ClassifierModel::load(test::data_dir() / "models" / "tiny-bertcls-h32-a2-l2-seqcls");
+  const auto refusal = [](const auto& call) -> std::string {
+    try {
+      call();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::unsupported);
+      return e.what();
+    }
+    ADD_FAILURE() << "not refused";
+    return "";
+  };
+  const std::string entities = refusal([&] { model->token_classify("some text"); });
+  EXPECT_NE(entities.find("token classification needs one"), std::string::npos) << entities;
+  EXPECT_EQ(entities.find("chunking"), std::string::npos) << entities;
+  const std::string chunks = refusal([&] { model->chunk("some text"); });
+  EXPECT_NE(chunks.find("chunking needs one"), std::string::npos) << chunks;
+}
+
 TEST(ChunkErrors, EmptyTextIsOneEmptyChunkAndBadUtf8IsAnInputError) {
   const ChunkReference ref = read_reference("reference.json");
   const auto model = ClassifierModel::load(ref.model);

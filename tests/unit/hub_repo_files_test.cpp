@@ -73,11 +73,36 @@ TEST(HubCache, IdsAndRevisionsCannotLeaveTheCache) {
   EXPECT_NO_THROW(check_model_id("bert-base-uncased"));
   for (const char* bad : {"../x", "a/../b", "a/b/c", "/abs", "", "a b/c", ".hidden/x"}) {
     test::expect_error([&] { check_model_id(bad); }, ErrorCode::invalid_argument,
-                       {"not a valid model id"});
+                       {"not a valid model id", "ORG/NAME"});
   }
   test::expect_error([&] { check_revision("../main"); }, ErrorCode::invalid_argument,
                      {"not a valid revision"});
   EXPECT_EQ(repo_folder_name("org/name"), "models--org--name");
+}
+
+// A model that is neither a folder nor an id is refused saying which: a missing path as a missing
+// folder, anything else with the forms a model takes. Offline, so that an id goes nowhere.
+TEST(HubCache, AModelThatIsNeitherAFolderNorAnIdSaysWhatIsWrong) {
+  test::TempDir dir;
+  HubSettings offline;
+  offline.offline = true;
+  offline.cache = dir.path() / "cache";
+  const std::string missing = (dir.path() / "no-such-model").string();
+  test::expect_error([&] { resolve_model(missing, {}, offline); }, ErrorCode::model_not_found,
+                     {"no such folder: " + missing});
+  test::expect_error([&] { resolve_model("./not/here", {}, offline); }, ErrorCode::model_not_found,
+                     {"no such folder: ./not/here"});
+  std::ofstream(dir.path() / "file") << "x";
+  test::expect_error([&] { resolve_model((dir.path() / "file").string(), {}, offline); },
+                     ErrorCode::invalid_argument, {"not a folder: "});
+  for (const char* neither : {"a/b/c", "a b/c", "org/name!@main"}) {
+    test::expect_error(
+        [&] { resolve_model(neither, {}, offline); }, ErrorCode::invalid_argument,
+        {"is neither a model folder nor a Hugging Face model id", "@REVISION", "ORG/NAME"});
+  }
+  EXPECT_EQ(resolve_model(dir.path().string(), {}, offline), dir.path());
+  test::expect_error([&] { resolve_model("org/name", {}, offline); }, ErrorCode::model_not_found,
+                     {"org/name"});
 }
 
 TEST(HubCache, ASnapshotIsCompleteWithConfigAndEveryShard) {

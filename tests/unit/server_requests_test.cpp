@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "hades/error.hpp"
 #include "server/requests.hpp"
@@ -251,6 +252,47 @@ TEST(ServerRequests, ChunkMaxLength) {
     EXPECT_EQ(code_of([&] { parse_chunk_request(json::parse(body), kLimits); }),
               ErrorCode::invalid_argument);
   }
+}
+
+TEST(ServerRequests, TokenClassifyTakesItsOwnFields) {
+  const TokenClassifyRequest r = parse_token_classify_request(
+      json::parse(R"({"model":"m","inputs":["a","b"],"max_length":64})"), kLimits);
+  EXPECT_EQ(r.model, "m");
+  EXPECT_EQ(r.inputs, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(r.max_length, 64);
+  EXPECT_FALSE(parse_token_classify_request(json::parse(R"({"model":"m","inputs":"t"})"), kLimits)
+                   .max_length);
+  for (const char* body : {R"({"model":"m","inputs":"t","max_length":2})",
+                           R"({"model":"m","inputs":"t","max_length":"big"})"}) {
+    SCOPED_TRACE(body);
+    EXPECT_EQ(code_of([&] { parse_token_classify_request(json::parse(body), kLimits); }),
+              ErrorCode::invalid_argument);
+  }
+  EXPECT_EQ(code_of([] {
+              parse_token_classify_request(
+                  json::parse(R"({"model":"m","inputs":["1","2","3","4","5"]})"), kLimits);
+            }),
+            ErrorCode::too_large);
+}
+
+// Chunking's own options are unknown fields here, refused as every route refuses fields it does
+// not take, with the fields that it does.
+TEST(ServerRequests, TokenClassifyRefusesChunkingsOptions) {
+  for (const char* body : {R"({"model":"m","inputs":"t","clean":"html"})",
+                           R"({"model":"m","inputs":"t","snap_to_whitespace":true})"}) {
+    SCOPED_TRACE(body);
+    const auto parse = [&] { parse_token_classify_request(json::parse(body), kLimits); };
+    EXPECT_EQ(code_of(parse), ErrorCode::invalid_argument);
+    EXPECT_NE(message_of(parse).find("(this route takes: model, inputs, max_length)"),
+              std::string::npos)
+        << message_of(parse);
+  }
+  EXPECT_EQ(
+      parse_chunk_request(
+          json::parse(R"({"model":"m","inputs":"t","clean":"html","snap_to_whitespace":true})"),
+          kLimits)
+          .snap_to_whitespace,
+      true);
 }
 
 TEST(ServerRequests, MalformedJsonIsInvalidArgument) {

@@ -6,12 +6,13 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "core/version.hpp"
 #include "hades/error.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"hades — a local model engine for embeddings, classification and chunking"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "hades 0.1.0");
+  app.set_version_flag("--version", std::string("hades ") + hades::kVersion);
   hades::cli::add_runtime_commands(app);
   hades::cli::add_serve_command(app);
   hades::cli::add_service_commands(app);

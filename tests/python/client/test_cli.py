@@ -3,6 +3,7 @@
 3 `status` not running) and its --json, and the same bytes as the C++ `hades` program wherever
 the output does not carry a pid or a clock."""
 
+import importlib.metadata
 import json
 import os
 import re
@@ -11,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import hades
 
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "scripts" / "model_service_manager.py"
@@ -201,7 +204,9 @@ def test_help_and_version(hades_bin):
                  "embed", "tokenize", "classify", "rerank", "chunk", "pull", "demo", "serve"):
         assert verb in result.stdout
     assert run("load", "--help").returncode == 0
+    # The C++ program's version is the CMake project's; the Python package's is its own.
     assert run("--version").stdout == run("--version", program=hades_bin).stdout
+    assert importlib.metadata.version("hades") == hades.__version__
     serve_help = run("serve", "--help")  # `serve` is the hades program's own
     assert serve_help.returncode == 0 and "--max-models" in serve_help.stdout
 

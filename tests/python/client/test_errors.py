@@ -27,17 +27,12 @@ MODELS = REPO / "tests" / "data" / "models"
 
 
 
-def protocol_errors():
-    """The protocol's error table (docs/protocol.md, "Errors"): code -> HTTP status."""
-    text = (REPO / "docs" / "protocol.md").read_text(encoding="utf-8")
-    table = text.split("## Errors", 1)[1].split("\n## ", 1)[0]
-    codes = {}
-    for line in table.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) >= 2 and cells[1].isdigit():
-            for code in re.findall(r"`([a-z_]+)`", cells[0]):
-                codes[code] = int(cells[1])
-    assert len(codes) > 10, "the protocol's error table was not found"
+def declared_errors():
+    """The error codes as include/hades/error.hpp declares them: code -> (HTTP status, role)."""
+    text = (REPO / "include" / "hades" / "error.hpp").read_text(encoding="utf-8")
+    codes = {code: (int(status), role)
+             for code, status, role in re.findall(r"X\((\w+), (\d{3}), (\w+)\)", text)}
+    assert len(codes) > 10, "the declaration of the error codes was not found"
     return codes
 
 
@@ -59,13 +54,16 @@ def broken_model(tmp_path):
 
 
 def test_every_code_has_its_class():
-    protocol = protocol_errors()
+    declared = declared_errors()
     # Every code of the protocol, and the client's own for a missing service.
-    assert set(protocol) | {"connection_refused"} <= set(hades.ERROR_CLASSES)
-    for status in set(protocol.values()):
-        # An answer without an error body gets a code of its status (one of them where codes
-        # share a status).
-        assert protocol[_wire.code_for_status(status)] == status, status
+    assert set(hades.ERROR_CLASSES) == set(declared)
+    for code, (status, role) in declared.items():
+        # An answer without an error body gets the code its status stands for.
+        if role == "stands_for_status":
+            assert _wire.code_for_status(status) == code, status
+        else:
+            assert declared[_wire.code_for_status(status)][1] == "stands_for_status", status
+    assert _wire.code_for_status(418) == "internal"
     for code, cls in hades.ERROR_CLASSES.items():
         assert issubclass(cls, hades.HadesError) and cls.code == code
         assert cls.__name__.endswith("Error") and getattr(hades, cls.__name__) is cls

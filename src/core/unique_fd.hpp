@@ -5,7 +5,7 @@
 
 #include <utility>
 
-namespace hades::server {
+namespace hades {
 
 class UniqueFd {
  public:
@@ -32,4 +32,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace hades::server
+}  // namespace hades
