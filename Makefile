@@ -10,7 +10,7 @@ FUZZ_BUILD ?= build-fuzz
 TSAN_BUILD ?= build-tsan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps model python-venv configure build test test-fast test-asan test-fuzz test-tsan demo \
+.PHONY: all deps model python-venv configure build test test-fast test-asan test-fuzz test-tsan tidy demo \
   bench bench-compare format clean
 
 all: build
@@ -40,7 +40,7 @@ build: deps $(BUILD)/CMakeCache.txt
 # The whole suite: the release build runs every label, the sanitizer build the unit, ops, parity
 # and tokenizer labels (AddressSanitizer + UndefinedBehaviorSanitizer), each fuzzer runs briefly
 # over its seed corpus, and the concurrency tests run under ThreadSanitizer.
-test: build model python-venv test-asan test-fuzz test-tsan
+test: build model python-venv tidy test-asan test-fuzz test-tsan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-fast: build model python-venv
@@ -52,6 +52,15 @@ test-asan: deps model
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L 'unit|ops|parity|tokenizer'
+
+# clang-tidy over hades's own sources (src/, tools/ and the headers they include; the checks and
+# why some are left out: .clang-tidy), with the release tree's compile commands. Any finding fails.
+tidy: build
+	run-clang-tidy-14 -quiet -j $(JOBS) -p $(BUILD) '^$(abspath .)/(src|tools)/.*\.cpp$$' \
+	  > $(BUILD)/tidy.log 2>&1; status=$$?; \
+	  grep -E '(error|warning): ' $(BUILD)/tidy.log | sort -u; \
+	  if [ $$status -ne 0 ]; then tail -n 20 $(BUILD)/tidy.log; echo "tidy: clang-tidy found problems (all of its output: $(BUILD)/tidy.log)"; fi; \
+	  exit $$status
 
 # libFuzzer harnesses (fuzz/, clang, ASan+UBSan), HADES_FUZZ_SECONDS each over a copy of their
 # seed corpus. Only the harnesses and the libraries they link are built.

@@ -18,6 +18,7 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   clang libclang-rt-14-dev  # make test-fuzz: clang 14 and its runtime, which ships libFuzzer
+  clang-tidy-14  # make tidy (run-clang-tidy-14)
   haproxy  # tests/deploy: the load balancer of deploy/haproxy in front of replicas
 )
 

@@ -175,7 +175,7 @@ std::optional<HttpResponse> exchange(int fd, std::string_view request, Deadline 
   // A server may answer early and close (e.g. a body over its limit): read even if sending failed.
   write_all(fd, request, deadline, what);
   ResponseParser parser;
-  std::string buffer(64 * 1024, '\0');
+  std::string buffer(size_t{64} * 1024, '\0');
   for (;;) {
     const size_t got = read_some(fd, buffer.data(), buffer.size(), deadline, what);
     if (got == 0) {

@@ -15,7 +15,7 @@
 
 namespace hades::client {
 
-inline constexpr size_t kMaxHeaderBytes = 64 * 1024;
+inline constexpr size_t kMaxHeaderBytes = size_t{64} * 1024;
 inline constexpr size_t kMaxBodyBytes = size_t{1} << 30;
 
 struct HttpResponse {

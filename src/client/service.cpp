@@ -198,7 +198,7 @@ fs::path find_hades_binary(const std::string& configured) {
   if (!error && is_executable_file(self.parent_path() / "hades"))
     return self.parent_path() / "hades";
   // The build's own binary (a definition from CMake), for programs that live elsewhere.
-  if (const fs::path built = HADES_DEFAULT_BINARY; is_executable_file(built)) return built;
+  if (fs::path built = HADES_DEFAULT_BINARY; is_executable_file(built)) return built;
   if (const char* path = std::getenv("PATH"); path != nullptr) {
     std::stringstream folders(path);
     for (std::string folder; std::getline(folders, folder, ':');) {

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <csignal>
+#include <string>
+#include <utility>
 
 #include "client/socket_io.hpp"
 #include "core/os_error.hpp"
@@ -40,7 +42,10 @@ class ExecArguments {
       }
       if (!replaced) strings_.emplace_back(text);
     }
-    for (const auto& [name, value] : spec.environment) strings_.push_back(name + "=" + value);
+    for (const auto& [name, value] : spec.environment) {
+      std::string entry = name;
+      strings_.push_back(std::move(entry.append("=").append(value)));
+    }
     for (size_t i = 0; i < strings_.size(); ++i) {
       (i < argument_count_ ? argv_ : envp_).push_back(strings_[i].data());
     }

@@ -39,7 +39,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kDiscardTime{5};
 
 // The most bytes of a request's start read before the header parser takes over.
-constexpr size_t kFirstReadBytes = 16 * 1024;
+constexpr size_t kFirstReadBytes = size_t{16} * 1024;
 
 bool is_disconnect(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == http::error::partial_message ||
@@ -194,7 +194,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
-  std::array<char, 64 * 1024> discard_buffer_{};
+  std::array<char, size_t{64} * 1024> discard_buffer_{};
   std::list<std::weak_ptr<Session>>::iterator registration_;
   bool registered_ = false;
   bool reading_ = false;

@@ -33,8 +33,7 @@ void check_known_fields(const json& body, std::initializer_list<std::string_view
   for (const auto& [key, value] : body.items()) {
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
     std::string list;
-    for (const std::string_view name : known)
-      list += (list.empty() ? "" : ", ") + std::string(name);
+    for (const std::string_view name : known) list.append(list.empty() ? "" : ", ").append(name);
     fail("unknown field '" + key + "' (this route takes: " + list + ")");
   }
 }

@@ -162,7 +162,7 @@ HttpReply Router::health(const json&, const CancelFlag&) {
 // the moment a stop signal arrives; /health stays the liveness check.
 HttpReply Router::ready(const json&, const CancelFlag&) {
   std::vector<std::string> waiting;
-  if (draining_) waiting.push_back("the service is shutting down");
+  if (draining_) waiting.emplace_back("the service is shutting down");
   std::vector<std::string> preload;
   if (info_.preload) {
     preload = info_.preload->models();

@@ -12,9 +12,9 @@ namespace hades::server {
 struct ServerOptions {
   // The largest request body accepted (413 too_large beyond; checked against Content-Length
   // before the body is read).
-  size_t max_body_bytes = 16 * 1024 * 1024;
+  size_t max_body_bytes = size_t{16} * 1024 * 1024;
   // The largest request header block (413 too_large beyond).
-  size_t max_header_bytes = 64 * 1024;
+  size_t max_header_bytes = size_t{64} * 1024;
   // Texts in one embed or tokenize request (413 too_large beyond).
   size_t max_inputs = 1024;
   // Requests that hold an engine call (load, unload, embed, tokenize) at once; one more is
