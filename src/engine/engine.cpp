@@ -138,25 +138,6 @@ int64_t estimated_tokens(const std::vector<std::string>& texts) {
   return bytes / 4 + static_cast<int64_t>(texts.size());
 }
 
-// The encodings of one request as executor jobs under the token budget (the executor batches
-// jobs across requests); MAKE_JOB gives a job with everything but its encodings.
-std::vector<EmbedJob> split_into_jobs(std::vector<Encoding>&& encodings, int64_t max_batch_tokens,
-                                      const std::function<EmbedJob()>& make_job) {
-  std::vector<EmbedJob> jobs;
-  for (size_t first = 0; first < encodings.size();) {
-    EmbedJob job = make_job();
-    int64_t tokens = 0;
-    while (first < encodings.size() &&
-           (job.encodings.empty() ||
-            tokens + static_cast<int64_t>(encodings[first].size()) <= max_batch_tokens)) {
-      tokens += static_cast<int64_t>(encodings[first].size());
-      job.encodings.push_back(std::move(encodings[first++]));
-    }
-    jobs.push_back(std::move(job));
-  }
-  return jobs;
-}
-
 }  // namespace
 
 std::string_view model_state_name(ModelState state) noexcept {
@@ -371,45 +352,62 @@ std::vector<ModelInfo> Engine::get_loaded_models() const {
 }
 
 EmbedResult Engine::embed(const EmbedRequest& request) {
-  return impl_->measured(EngineTask::embed, request.model, [&](const auto& times) {
-    const Impl::RequestGuard guard(*impl_);
-    if (request.inputs.empty()) {
-      throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-    }
-    Executor::Admission admitted = impl_->executor.check_admission(
-        estimated_tokens(request.inputs), queue_wait(request.wait_in_queue));
-    const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
-    const EmbeddingModel& model = lease.embedding();
-    check_dimensions(request, model);
-    const std::string prompt = model.prompt_for(request.prompt, request.prompt_name);
+  return impl_->measured(
+      EngineTask::embed, request.model,
+      [&](const std::shared_ptr<WorkTimes>& times) { return embed(request, times); });
+}
+
+EmbedResult Engine::embed(const EmbedRequest& request, const std::shared_ptr<WorkTimes>& times) {
+  const Impl::RequestGuard guard(*impl_);
+  if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
+  Executor::Admission admitted = impl_->executor.check_admission(estimated_tokens(request.inputs),
+                                                                 queue_wait(request.wait_in_queue));
+  const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
+  const EmbeddingModel& model = lease.embedding();
+  check_dimensions(request, model);
+  const std::string prompt = model.prompt_for(request.prompt, request.prompt_name);
+  std::vector<Encoding> encodings;
+  if (prompt.empty()) {
+    encodings = model.tokenize(request.inputs, request.truncate);
+  } else {
     std::vector<std::string> prompted;
     for (const std::string& input : request.inputs) prompted.push_back(prompt + input);
-    const std::vector<PoolingMode> modes =
-        request.pooling ? std::vector<PoolingMode>{*request.pooling} : model.pooling_modes();
-    const bool normalize = request.normalize.value_or(model.normalizes());
-    std::vector<EmbedJob> jobs = split_into_jobs(model.tokenize(prompted, request.truncate),
-                                                 impl_->config.max_batch_tokens, [&] {
-                                                   EmbedJob job;
-                                                   job.model = lease.shared();
-                                                   job.modes = modes;
-                                                   job.normalize = normalize;
-                                                   job.cancelled = request.cancelled;
-                                                   job.times = times;
-                                                   return job;
-                                                 });
-    std::vector<std::future<Embeddings>> parts =
-        impl_->executor.submit(std::move(jobs), std::move(admitted));
-    EmbedResult result;
-    result.model = request.model;
-    for (auto& part : parts) {
-      Embeddings e = part.get();
-      result.dimension = e.dimension;
-      result.values.insert(result.values.end(), e.values.begin(), e.values.end());
-      result.tokens += e.tokens;
+    encodings = model.tokenize(prompted, request.truncate);
+  }
+  const std::vector<PoolingMode> modes =
+      request.pooling ? std::vector<PoolingMode>{*request.pooling} : model.pooling_modes();
+  // Split the request into jobs under the token budget; the executor batches jobs across requests.
+  std::vector<EmbedJob> jobs;
+  for (size_t first = 0; first < encodings.size();) {
+    EmbedJob job;
+    job.model = lease.shared();
+    job.cancelled = request.cancelled;
+    job.times = times;
+    job.modes = modes;
+    job.normalize = request.normalize.value_or(model.normalizes());
+    int64_t tokens = 0;
+    while (first < encodings.size() &&
+           (job.encodings.empty() || tokens + static_cast<int64_t>(encodings[first].size()) <=
+                                         impl_->config.max_batch_tokens)) {
+      tokens += static_cast<int64_t>(encodings[first].size());
+      job.encodings.push_back(std::move(encodings[first++]));
     }
-    if (request.dimensions) cut_dimensions(result, *request.dimensions, normalize);
-    return result;
-  });
+    jobs.push_back(std::move(job));
+  }
+  std::vector<std::future<Embeddings>> parts =
+      impl_->executor.submit(std::move(jobs), std::move(admitted));
+  EmbedResult result;
+  result.model = request.model;
+  for (auto& part : parts) {
+    Embeddings e = part.get();
+    result.dimension = e.dimension;
+    result.values.insert(result.values.end(), e.values.begin(), e.values.end());
+    result.tokens += e.tokens;
+  }
+  if (request.dimensions) {
+    cut_dimensions(result, *request.dimensions, request.normalize.value_or(model.normalizes()));
+  }
+  return result;
 }
 
 TokenizeResult Engine::tokenize(const TokenizeRequest& request) {

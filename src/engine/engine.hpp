@@ -234,6 +234,9 @@ class Engine {
   bool drain(std::chrono::milliseconds timeout);
 
  private:
+  // embed() but for its metrics: TIMES receives what the executor measured of its jobs.
+  EmbedResult embed(const EmbedRequest& request, const std::shared_ptr<WorkTimes>& times);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
