@@ -207,7 +207,7 @@ std::string Metrics::render(const ServerGauges& server, const EngineStats& engin
              "Estimated seconds of work queued in the executor (what admission control bounds).",
              engine.queued_seconds);
   add_metric(out, "hades_engine_rejected_requests_total", "counter",
-             "Embed requests refused as overloaded (queue full, or waiting beyond "
+             "Requests refused as overloaded by the executor (queue full, or waiting beyond "
              "HADES_MAX_QUEUE_DELAY).",
              as_double(engine.rejected_requests));
   add_metric(out, "hades_engine_dropped_jobs_total", "counter",
