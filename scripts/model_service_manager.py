@@ -306,7 +306,9 @@ def run_embed(args: argparse.Namespace) -> int:
         engine.load_model(args.model, dtype=args.dtype)
     texts = texts_or_stdin(args.texts)
     result = engine.embed(args.model, texts, normalize=False if args.no_normalize else None,
-                          truncate=not args.no_truncate, pooling=args.pooling or None)
+                          truncate=not args.no_truncate, pooling=args.pooling or None,
+                          prompt=args.prompt, prompt_name=args.prompt_name or None,
+                          dimensions=args.dimensions or None)
     if args.json:
         print(embedding_json(result))
         return 0
@@ -558,6 +560,14 @@ def add_model_verbs(verbs: Any) -> None:
                        help="load MODEL first with this precision: fp32, int8, bf16, auto")
     embed.add_argument("--no-truncate", action="store_true",
                        help="fail on inputs longer than the model's limit")
+    embed.add_argument("--prompt", default=None,
+                       help="text put before each input (default: the model's prompt)")
+    embed.add_argument("--prompt-name", default="",
+                       help="the prompt of this name in the model's "
+                       "config_sentence_transformers.json, e.g. query")
+    embed.add_argument("--dimensions", type=int, default=0,
+                       help="keep the first N values of each embedding (Matryoshka), normalized "
+                       "again")
     tokenize = add_verb(verbs, "tokenize", "Tokenize TEXTs (or stdin lines with -) as MODEL does",
                         run_tokenize)
     tokenize.add_argument("model", help="model id or folder")

@@ -216,22 +216,6 @@ int64_t estimated_tokens(const std::vector<std::string>& texts) {
   return bytes / 4 + static_cast<int64_t>(texts.size());
 }
 
-// Runs WORK on the executor thread as one task of the lease's model, priced at the estimate it
-// was admitted with, and returns what it returns. The caller waits for it, so WORK may refer to
-// the caller's locals.
-template <typename Work>
-auto run_task(Executor& executor, Executor::Admission& admitted, const ModelLease& lease,
-              const CancelFlag& cancelled, Work&& work) {
-  std::optional<decltype(work())> result;
-  ComputeTask task;
-  task.model = lease.shared();
-  task.estimated_tokens = admitted.estimated_tokens();
-  task.cancelled = cancelled;
-  task.work = [&] { result.emplace(work()); };
-  executor.submit(std::move(task), std::move(admitted)).get();
-  return std::move(*result);
-}
-
 }  // namespace
 
 std::string_view model_state_name(ModelState state) noexcept {
@@ -313,11 +297,69 @@ struct Engine::Impl {
     Impl& impl_;
   };
 
+  // Runs one inference request of TASK on MODEL, WORK(times), and counts it in the per-model
+  // metrics however it ends; queue and inference times only of requests that succeed (a failed
+  // request's other jobs may still be running).
+  template <typename Work>
+  auto measured(EngineTask task, const std::string& model, Work&& work) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto times = std::make_shared<WorkTimes>();
+    const auto count = [&](std::string_view outcome, bool ran) {
+      const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+      request_metrics.record({.model = model,
+                              .model_known = ran || registry.holds_ready(model),
+                              .task = task,
+                              .outcome = outcome,
+                              .seconds = seconds.count(),
+                              .times = ran ? times.get() : nullptr});
+    };
+    try {
+      auto result = work(times);
+      count("ok", true);
+      return result;
+    } catch (const Error& e) {
+      count(error_code_name(e.code()), false);
+      throw;
+    } catch (...) {
+      count(error_code_name(ErrorCode::internal), false);
+      throw;
+    }
+  }
+
+  // A classification, token classification or chunking request, run as one executor task:
+  // refused while draining, its inputs checked, admitted at ESTIMATE tokens, its model leased
+  // (loaded first if needed), WORK(lease) run on the executor thread, the whole counted as TASK.
+  // The request waits for its task, so WORK may refer to the caller's locals.
+  template <typename Request, typename Work>
+  auto run_as_task(EngineTask task, const Request& request, int64_t estimate, Work&& work) {
+    return measured(task, request.model, [&](const std::shared_ptr<WorkTimes>& times) {
+      const RequestGuard guard(*this);
+      if (request.inputs.empty()) {
+        throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
+      }
+      bool wait_in_queue = false;
+      if constexpr (requires { request.wait_in_queue; }) wait_in_queue = request.wait_in_queue;
+      Executor::Admission admitted = executor.check_admission(estimate, queue_wait(wait_in_queue));
+      const ModelLease lease(registry.acquire(request.model, device.device, false));
+      std::optional<decltype(work(lease))> result;
+      ComputeTask run;
+      run.model = lease.shared();
+      run.estimated_tokens = admitted.estimated_tokens();
+      run.sequences = request.inputs.size();
+      run.cancelled = request.cancelled;
+      run.times = times;
+      run.work = [&] { result.emplace(work(lease)); };
+      executor.submit(std::move(run), std::move(admitted)).get();
+      return std::move(*result);
+    });
+  }
+
   EngineConfig config;
   DeviceChoice device;
   std::atomic<int> loads_running{0};  // model loads laying out weights now; before executor
   ModelRegistry registry;
   Executor executor;
+  RequestMetrics request_metrics;
   std::mutex drain_mutex;
   std::condition_variable drained;
   int64_t requests_in_flight = 0;
@@ -390,6 +432,12 @@ std::vector<ModelInfo> Engine::get_loaded_models() const {
 }
 
 EmbedResult Engine::embed(const EmbedRequest& request) {
+  return impl_->measured(
+      EngineTask::embed, request.model,
+      [&](const std::shared_ptr<WorkTimes>& times) { return embed(request, times); });
+}
+
+EmbedResult Engine::embed(const EmbedRequest& request, const std::shared_ptr<WorkTimes>& times) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty() == request.token_ids.empty()) {
     throw Error(ErrorCode::invalid_argument, request.inputs.empty()
@@ -411,6 +459,7 @@ EmbedResult Engine::embed(const EmbedRequest& request) {
     EmbedJob job;
     job.model = lease.shared();
     job.cancelled = request.cancelled;
+    job.times = times;
     job.modes = modes;
     job.normalize = request.normalize.value_or(model.normalizes());
     int64_t tokens = 0;
@@ -461,45 +510,32 @@ std::string Engine::decode(const DecodeRequest& request) {
 }
 
 ClassifyResult Engine::classify(const ClassifyRequest& request) {
-  const Impl::RequestGuard guard(*impl_);
-  if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  Executor::Admission admitted = impl_->executor.check_admission(
-      estimated_tokens(request.inputs) + estimated_tokens(request.pairs),
-      queue_wait(request.wait_in_queue));
-  const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
-  ClassifyResult result;
-  result.model = request.model;
-  result.results = run_task(impl_->executor, admitted, lease, request.cancelled, [&] {
-    return lease.classifier().classify(request.inputs, request.pairs);
-  });
-  return result;
+  const EngineTask task = request.pairs.empty() ? EngineTask::classify : EngineTask::rerank;
+  const int64_t estimate = estimated_tokens(request.inputs) + estimated_tokens(request.pairs);
+  return {request.model, impl_->run_as_task(task, request, estimate, [&](const ModelLease& lease) {
+            return lease.classifier().classify(request.inputs, request.pairs);
+          })};
 }
 
 TokenClassifyResult Engine::token_classify(const TokenClassifyRequest& request) {
-  const Impl::RequestGuard guard(*impl_);
-  if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  Executor::Admission admitted = impl_->executor.check_admission(estimated_tokens(request.inputs));
-  const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
-  TokenClassifyResult result;
-  result.model = request.model;
-  result.entities = run_task(impl_->executor, admitted, lease, request.cancelled, [&] {
-    std::vector<std::vector<TokenEntity>> entities;
-    for (const std::string& text : request.inputs) {
-      entities.push_back(lease.classifier().token_classify(text, {request.max_length}));
-    }
-    return entities;
-  });
-  return result;
+  const int64_t estimate = estimated_tokens(request.inputs);
+  return {request.model,
+          impl_->run_as_task(
+              EngineTask::token_classify, request, estimate, [&](const ModelLease& lease) {
+                std::vector<std::vector<TokenEntity>> entities;
+                for (const std::string& text : request.inputs) {
+                  entities.push_back(lease.classifier().token_classify(text, {request.max_length}));
+                }
+                return entities;
+              })};
 }
 
-ChunkResult Engine::chunk(const ChunkRequest& request) {
-  const Impl::RequestGuard guard(*impl_);
-  if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-  Executor::Admission admitted = impl_->executor.check_admission(estimated_tokens(request.inputs));
-  const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
+namespace {
+
+// chonky's ParagraphSplitter forces a 1024-token window for its ModernBERT and mmBERT models,
+// whose configs would allow 8192.
+ChunkOptions chunk_options(const ChunkRequest& request) {
   ChunkOptions options{request.max_length, request.clean, request.snap_to_whitespace};
-  // chonky's ParagraphSplitter forces a 1024-token window for its ModernBERT and mmBERT models,
-  // whose configs would allow 8192.
   static const std::vector<std::string> chonky_1024 = {"mirth/chonky_modernbert_base_1",
                                                        "mirth/chonky_modernbert_large_1",
                                                        "mirth/chonky_mmbert_small_multilingual_1"};
@@ -507,16 +543,22 @@ ChunkResult Engine::chunk(const ChunkRequest& request) {
       std::find(chonky_1024.begin(), chonky_1024.end(), request.model) != chonky_1024.end()) {
     options.max_length = 1024;
   }
-  ChunkResult result;
-  result.model = request.model;
-  result.results = run_task(impl_->executor, admitted, lease, request.cancelled, [&] {
-    std::vector<Chunks> chunks;
-    for (const std::string& text : request.inputs) {
-      chunks.push_back(lease.classifier().chunk(text, options));
-    }
-    return chunks;
-  });
-  return result;
+  return options;
+}
+
+}  // namespace
+
+ChunkResult Engine::chunk(const ChunkRequest& request) {
+  const ChunkOptions options = chunk_options(request);
+  const int64_t estimate = estimated_tokens(request.inputs);
+  return {request.model,
+          impl_->run_as_task(EngineTask::chunk, request, estimate, [&](const ModelLease& lease) {
+            std::vector<Chunks> chunks;
+            for (const std::string& text : request.inputs) {
+              chunks.push_back(lease.classifier().chunk(text, options));
+            }
+            return chunks;
+          })};
 }
 
 EngineStats Engine::stats() const {
@@ -529,12 +571,17 @@ EngineStats Engine::stats() const {
   s.rejected_requests = executor.rejected;
   s.dropped_jobs = executor.dropped;
   s.queued_jobs = executor.queued;
+  s.queued_sequences = executor.queued_sequences;
   s.queued_seconds = executor.queued_seconds;
-  s.evictions = impl_->registry.evictions();
-  s.expirations = impl_->registry.expirations();
-  s.loads = impl_->registry.loads();
-  s.load_failures = impl_->registry.load_failures();
+  s.batch_sequences = executor.batch_sequences;
+  s.batch_tokens = executor.batch_tokens;
+  s.registry = impl_->registry.stats();
+  s.evictions = s.registry.evictions();
+  s.expirations = s.registry.unloads[static_cast<size_t>(UnloadReason::keep_alive)];
+  s.loads = s.registry.loads(LoadOutcome::loaded);
+  s.load_failures = s.registry.loads(LoadOutcome::failed);
   s.resident_bytes = impl_->registry.resident_bytes();
+  s.requests = impl_->request_metrics.snapshot();
   return s;
 }
 

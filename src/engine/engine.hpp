@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine_metrics.hpp"
 #include "io/sentence_transformers.hpp"
 #include "models/classifier_model.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -197,12 +198,17 @@ struct EngineStats {
   uint64_t rejected_requests = 0;  // embed requests refused as overloaded by the executor
   uint64_t dropped_jobs = 0;       // queued jobs dropped because their caller had gone
   size_t queued_jobs = 0;          // executor jobs waiting now
+  size_t queued_sequences = 0;     // the texts those jobs hold
   double queued_seconds = 0;       // the estimated work queued now
   uint64_t evictions = 0;
   uint64_t expirations = 0;  // models unloaded when their keep-alive passed
   uint64_t loads = 0;
   uint64_t load_failures = 0;
-  uint64_t resident_bytes = 0;  // weights of loaded models
+  uint64_t resident_bytes = 0;                       // weights of loaded models
+  Histogram batch_sequences{kBatchSequenceBuckets};  // of the embedding batches run
+  Histogram batch_tokens{kBatchTokenBuckets};
+  RegistryStats registry;           // loads by outcome, unloads by reason
+  std::vector<TaskStats> requests;  // per model and task
   double mean_batch_requests() const {
     return batches == 0 ? 0.0
                         : static_cast<double>(batched_requests) / static_cast<double>(batches);
@@ -245,6 +251,9 @@ class Engine {
   bool drain(std::chrono::milliseconds timeout);
 
  private:
+  // embed() but for its metrics: TIMES receives what the executor measured of its jobs.
+  EmbedResult embed(const EmbedRequest& request, const std::shared_ptr<WorkTimes>& times);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -33,6 +33,33 @@ bool a_load_runs(const std::atomic<int>* loads_running) {
   return loads_running != nullptr && loads_running->load() > 0;
 }
 
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+// A request's queue time ends when the first batch (or task) that carries its work starts.
+void mark_started(WorkTimes* times, Clock::time_point queued_at, Clock::time_point start) {
+  if (times == nullptr || times->started) return;
+  times->started = true;
+  times->queue_seconds = seconds_between(queued_at, start);
+}
+
+// Each request whose jobs the batch carried spent SECONDS in its forward pass (once per request,
+// however many of its jobs the batch held).
+void add_inference(std::vector<EmbedJob>& batch, double seconds) {
+  std::vector<WorkTimes*> counted;
+  for (const EmbedJob& job : batch) {
+    WorkTimes* times = job.times.get();
+    if (times == nullptr || std::find(counted.begin(), counted.end(), times) != counted.end()) {
+      continue;
+    }
+    times->inference_seconds += seconds;
+    counted.push_back(times);
+  }
+}
+
 }  // namespace
 
 int64_t EmbedJob::tokens() const {
@@ -60,9 +87,11 @@ std::vector<std::future<Embeddings>> Executor::submit(std::vector<EmbedJob> jobs
     std::lock_guard lock(mutex_);
     release(admitted);
     admit_count(jobs.size());
+    const Clock::time_point now = Clock::now();
     for (EmbedJob& job : jobs) {
       job.estimated_seconds = price(job);
       job.sequence = next_sequence_++;
+      job.queued_at = now;
       queued_seconds_ += job.estimated_seconds;
       results.push_back(job.done.get_future());
       queue_.push_back(std::move(job));
@@ -80,6 +109,7 @@ std::future<void> Executor::submit(ComputeTask task, Admission&& admitted) {
     admit_count(1);
     task.estimated_seconds = price(task.model, task.estimated_tokens);
     task.sequence = next_sequence_++;
+    task.queued_at = Clock::now();
     queued_seconds_ += task.estimated_seconds;
     tasks_.push_back(std::move(task));
   }
@@ -170,6 +200,8 @@ ExecutorStats Executor::stats() const {
   std::lock_guard lock(mutex_);
   ExecutorStats s = stats_;
   s.queued = queue_.size() + tasks_.size();
+  for (const EmbedJob& job : queue_) s.queued_sequences += job.encodings.size();
+  for (const ComputeTask& task : tasks_) s.queued_sequences += task.sequences;
   s.queued_seconds = wait_seconds();
   return s;
 }
@@ -197,7 +229,15 @@ void Executor::run() {
     ++stats_.batches;
     stats_.batched_jobs += batch.size();
     double estimate = 0;
-    for (const EmbedJob& job : batch) estimate += job.estimated_seconds;
+    size_t sequences = 0;
+    int64_t tokens = 0;
+    for (const EmbedJob& job : batch) {
+      estimate += job.estimated_seconds;
+      sequences += job.encodings.size();
+      tokens += job.tokens();
+    }
+    stats_.batch_sequences.observe(static_cast<double>(sequences));
+    stats_.batch_tokens.observe(static_cast<double>(tokens));
     // No reference to the batch's model is kept here: execute releases it before answering.
     run_unlocked(lock, estimate, [&] { execute(batch); });
   }
@@ -277,6 +317,7 @@ void Executor::finish_running(double seconds_per_token) {
 void Executor::execute(std::vector<EmbedJob>& batch) {
   const OneThread share(a_load_runs(loads_running_));
   const auto start = Clock::now();
+  for (const EmbedJob& job : batch) mark_started(job.times.get(), job.queued_at, start);
   try {
     std::vector<int32_t> ids, type_ids, cu_seqlens = {0};
     for (const EmbedJob& job : batch) {
@@ -288,8 +329,9 @@ void Executor::execute(std::vector<EmbedJob>& batch) {
     }
     const Encoder& encoder = batch.front().model->embedding().encoder();
     const EncoderOutput out = forward_parallel(encoder, {ids, type_ids, cu_seqlens});
-    batch.front().model->record_batch(std::chrono::duration<double>(Clock::now() - start).count(),
-                                      static_cast<int64_t>(ids.size()));
+    const double forward_seconds = seconds_between(start, Clock::now());
+    batch.front().model->record_batch(forward_seconds, static_cast<int64_t>(ids.size()));
+    add_inference(batch, forward_seconds);
     const double per_token = batch.front().model->seconds_per_token();
     const int64_t hidden = encoder.hidden_size();
     std::vector<Embeddings> results;
@@ -318,12 +360,14 @@ void Executor::execute(std::vector<EmbedJob>& batch) {
 void Executor::execute(ComputeTask& task) {
   const OneThread share(a_load_runs(loads_running_));
   const auto start = Clock::now();
+  mark_started(task.times.get(), task.queued_at, start);
   double per_token = 0;
   std::exception_ptr error;
   try {
     task.work();
-    task.model->record_batch(std::chrono::duration<double>(Clock::now() - start).count(),
-                             std::max<int64_t>(task.estimated_tokens, 1));
+    const double run_seconds = seconds_between(start, Clock::now());
+    if (task.times) task.times->inference_seconds += run_seconds;
+    task.model->record_batch(run_seconds, std::max<int64_t>(task.estimated_tokens, 1));
     per_token = task.model->seconds_per_token();
   } catch (...) {
     error = std::current_exception();

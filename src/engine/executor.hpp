@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "engine/engine_metrics.hpp"
+#include "engine/histogram.hpp"
 #include "engine/resident_model.hpp"
 #include "models/embedding_model.hpp"
 
@@ -38,8 +40,10 @@ struct EmbedJob {
   bool normalize = false;
   std::promise<Embeddings> done;
   std::shared_ptr<const std::atomic<bool>> cancelled;  // may be null; see EmbedRequest
+  std::shared_ptr<WorkTimes> times;                    // may be null; shared by a request's jobs
   double estimated_seconds = 0;                        // set by the executor when it queues the job
   uint64_t sequence = 0;  // arrival order among jobs and tasks, set by the executor
+  std::chrono::steady_clock::time_point queued_at;  // set by the executor
 
   int64_t tokens() const;
 };
@@ -51,10 +55,13 @@ struct ComputeTask {
   std::shared_ptr<ResidentModel> model;  // priced and measured like a job's
   std::function<void()> work;            // its exception reaches the caller through `done`
   int64_t estimated_tokens = 0;          // the price's unit, and what the run is recorded as
+  size_t sequences = 1;                  // the texts it runs on: what it adds to the queue's depth
   std::promise<void> done;
   std::shared_ptr<const std::atomic<bool>> cancelled;  // may be null
+  std::shared_ptr<WorkTimes> times;                    // may be null
   double estimated_seconds = 0;
   uint64_t sequence = 0;
+  std::chrono::steady_clock::time_point queued_at;
 };
 
 struct ExecutorLimits {
@@ -72,11 +79,15 @@ struct ExecutorLimits {
 struct ExecutorStats {
   uint64_t batches = 0;
   uint64_t batched_jobs = 0;
-  uint64_t tasks = 0;         // classification and chunking tasks run
-  uint64_t dropped = 0;       // jobs dropped unrun because their caller had gone
-  uint64_t rejected = 0;      // requests refused as overloaded (queue full or too slow)
-  size_t queued = 0;          // jobs and tasks waiting
-  double queued_seconds = 0;  // their estimated work, plus what is left of the running batch
+  uint64_t tasks = 0;           // classification and chunking tasks run
+  uint64_t dropped = 0;         // jobs dropped unrun because their caller had gone
+  uint64_t rejected = 0;        // requests refused as overloaded (queue full or too slow)
+  size_t queued = 0;            // jobs and tasks waiting
+  size_t queued_sequences = 0;  // the texts they hold
+  double queued_seconds = 0;    // their estimated work, plus what is left of the running batch
+  // Of the embedding batches run (tasks are not batched).
+  Histogram batch_sequences{kBatchSequenceBuckets};
+  Histogram batch_tokens{kBatchTokenBuckets};
 };
 
 class Executor {

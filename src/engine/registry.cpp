@@ -63,6 +63,7 @@ std::shared_ptr<ResidentModel> ModelRegistry::load_as_leader(const std::string& 
   loading.keep_alive = limits_.keep_alive;
   loading.device = device;
   loading.precision = precision;
+  const auto start = std::chrono::steady_clock::now();
   try {
     lock.unlock();
     const uint64_t expected = hooks_.estimate_bytes(id);
@@ -78,7 +79,7 @@ std::shared_ptr<ResidentModel> ModelRegistry::load_as_leader(const std::string& 
     entry.state = ModelState::ready;
     entry.model = model;
     entry.reserved_bytes = 0;
-    ++loads_;
+    count_load(LoadOutcome::loaded, start);
     load_finished_.notify_all();
     return model;
   } catch (const Error& e) {
@@ -86,6 +87,7 @@ std::shared_ptr<ResidentModel> ModelRegistry::load_as_leader(const std::string& 
     if (e.code() == ErrorCode::conflict || e.code() == ErrorCode::out_of_memory) {
       // The model is fine; the limits are not. Nothing to remember, a retry may succeed at once.
       entries_.erase(id);
+      count_load(LoadOutcome::refused, start);
       load_finished_.notify_all();
       throw;
     }
@@ -97,7 +99,7 @@ std::shared_ptr<ResidentModel> ModelRegistry::load_as_leader(const std::string& 
     failed.error = e.what();
     failed.failed_at = std::chrono::steady_clock::now();
     entries_[id] = std::move(failed);
-    ++load_failures_;
+    count_load(LoadOutcome::failed, start);
     load_finished_.notify_all();
     throw;
   }
@@ -130,9 +132,14 @@ uint64_t ModelRegistry::reserved_bytes() const {
   return total;
 }
 
+void ModelRegistry::count_load(LoadOutcome outcome, std::chrono::steady_clock::time_point start) {
+  const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+  stats_.load_seconds[static_cast<size_t>(outcome)].observe(seconds.count());
+}
+
 // Evicts the least recently used unpinned ready model, idle ones first (busy ones only when
 // `allow_busy`). Returns false when there is none.
-bool ModelRegistry::evict_one(const std::string& reason, bool allow_busy) {
+bool ModelRegistry::evict_one(UnloadReason reason, const std::string& message, bool allow_busy) {
   auto victim = entries_.end();
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     const Entry& e = it->second;
@@ -144,9 +151,9 @@ bool ModelRegistry::evict_one(const std::string& reason, bool allow_busy) {
     }
   }
   if (victim == entries_.end()) return false;
-  if (hooks_.on_evict) hooks_.on_evict("evicted " + victim->first + ": " + reason);
+  if (hooks_.on_evict) hooks_.on_evict("evicted " + victim->first + ": " + message);
   entries_.erase(victim);
-  ++evictions_;
+  ++stats_.unloads[static_cast<size_t>(reason)];
   return true;
 }
 
@@ -157,7 +164,8 @@ void ModelRegistry::make_room(const std::string& id, uint64_t needed_bytes,
     const std::string reason =
         "least recently used; HADES_MAX_MODELS=" + std::to_string(limits_.max_models) +
         " reached loading " + id;
-    if (!evict_one(reason, false) && !evict_one(reason, true) &&
+    if (!evict_one(UnloadReason::max_models, reason, false) &&
+        !evict_one(UnloadReason::max_models, reason, true) &&
         !wait_for_a_load(id, lock, deadline)) {
       throw Error(ErrorCode::conflict,
                   "cannot load " + id + ": HADES_MAX_MODELS=" + std::to_string(limits_.max_models) +
@@ -170,7 +178,8 @@ void ModelRegistry::make_room(const std::string& id, uint64_t needed_bytes,
   while (accounting_->get() + reserved_bytes() + needed_bytes > budget) {
     const std::string reason = "least recently used; HADES_MAX_MEMORY=" + format_byte_size(budget) +
                                " reached loading " + id;
-    if (!evict_one(reason, false) && !wait_for_a_load(id, lock, deadline)) {
+    if (!evict_one(UnloadReason::max_memory, reason, false) &&
+        !wait_for_a_load(id, lock, deadline)) {
       const uint64_t held = accounting_->get() + reserved_bytes();
       throw Error(ErrorCode::out_of_memory,
                   "Out of memory: " + id + " needs " + format_byte_size(needed_bytes) +
@@ -189,6 +198,9 @@ void ModelRegistry::unload(const std::string& id) {
   if (it->second.state == ModelState::loading || it->second.state == ModelState::downloading) {
     throw Error(ErrorCode::conflict, "cannot unload " + id + " while it is " +
                                          std::string(model_state_name(it->second.state)));
+  }
+  if (it->second.state == ModelState::ready) {
+    ++stats_.unloads[static_cast<size_t>(UnloadReason::unload)];
   }
   entries_.erase(it);
 }
@@ -219,7 +231,7 @@ size_t ModelRegistry::expire_idle() {
     }
     it = entries_.erase(it);
     ++expired;
-    ++expirations_;
+    ++stats_.unloads[static_cast<size_t>(UnloadReason::keep_alive)];
   }
   return expired;
 }
@@ -274,21 +286,15 @@ std::vector<ModelInfo> ModelRegistry::list() const {
   return out;
 }
 
-uint64_t ModelRegistry::evictions() const {
+bool ModelRegistry::holds_ready(const std::string& id) const {
   std::lock_guard lock(mutex_);
-  return evictions_;
+  const auto it = entries_.find(id);
+  return it != entries_.end() && it->second.state == ModelState::ready;
 }
-uint64_t ModelRegistry::expirations() const {
+
+RegistryStats ModelRegistry::stats() const {
   std::lock_guard lock(mutex_);
-  return expirations_;
-}
-uint64_t ModelRegistry::loads() const {
-  std::lock_guard lock(mutex_);
-  return loads_;
-}
-uint64_t ModelRegistry::load_failures() const {
-  std::lock_guard lock(mutex_);
-  return load_failures_;
+  return stats_;
 }
 
 void ModelRegistry::set_eviction_log(std::function<void(const std::string&)> log) {

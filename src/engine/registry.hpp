@@ -10,6 +10,7 @@
 //  - A failed load is remembered with its reason; it is retried only after a cooldown.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -66,12 +67,11 @@ class ModelRegistry {
   // until DONE reaches TOTAL, then `loading` again.
   void report_download(const std::string& id, uint64_t done_bytes, uint64_t total_bytes);
   std::vector<ModelInfo> list() const;
+  // Whether ID is loaded and ready now.
+  bool holds_ready(const std::string& id) const;
 
   uint64_t resident_bytes() const { return accounting_->get(); }
-  uint64_t evictions() const;
-  uint64_t expirations() const;  // unloads by keep-alive
-  uint64_t loads() const;
-  uint64_t load_failures() const;
+  RegistryStats stats() const;
   void set_eviction_log(std::function<void(const std::string&)> log);
   // Drops every model from the registry (at shutdown); leased models end with their requests.
   void clear();
@@ -99,7 +99,8 @@ class ModelRegistry {
   void make_room(const std::string& id, uint64_t needed_bytes, std::unique_lock<std::mutex>& lock);
   bool wait_for_a_load(const std::string& id, std::unique_lock<std::mutex>& lock,
                        std::chrono::steady_clock::time_point deadline);
-  bool evict_one(const std::string& reason, bool allow_busy);
+  bool evict_one(UnloadReason reason, const std::string& message, bool allow_busy);
+  void count_load(LoadOutcome outcome, std::chrono::steady_clock::time_point start);  // lock held
   uint64_t reserved_bytes() const;
   size_t counted_models(const std::string& except) const;
 
@@ -109,10 +110,7 @@ class ModelRegistry {
   mutable std::mutex mutex_;
   std::condition_variable load_finished_;
   std::map<std::string, Entry> entries_;
-  uint64_t evictions_ = 0;
-  uint64_t expirations_ = 0;
-  uint64_t loads_ = 0;
-  uint64_t load_failures_ = 0;
+  RegistryStats stats_;
 };
 
 }  // namespace hades

@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "hades/error.hpp"
+#include "server/peer_credentials.hpp"
 
 namespace hades::server {
 namespace {
@@ -67,6 +69,7 @@ struct ServerCore {
   void on_accept(Acceptor& acceptor, beast::error_code ec, Protocol::socket socket);
   bool close_longest_idle();
   void refuse_connection(Protocol::socket socket);
+  bool peer_allowed(Protocol::socket& socket);
 
   // Requests read and not yet answered; drain waits for zero.
   void request_started() {
@@ -430,7 +433,9 @@ void ServerCore::on_accept(Acceptor& acceptor, beast::error_code ec, Protocol::s
     const int one = 1;
     ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }
-  if (connections.load() >= options.max_connections && !close_longest_idle()) {
+  if (!acceptor.tcp && !peer_allowed(socket)) {
+    // Closed unread: nothing of the service is shown to a peer it does not serve.
+  } else if (connections.load() >= options.max_connections && !close_longest_idle()) {
     refuse_connection(std::move(socket));
   } else {
     std::make_shared<Session>(*this, std::move(socket), acceptor.api_key)->start();
@@ -462,6 +467,22 @@ bool ServerCore::close_longest_idle() {
   if (!longest || !longest->claim_idle()) return false;
   net::post(longest->executor(), [longest] { longest->close_if_idle(); });
   return true;
+}
+
+// With allowed uids, a connection on the Unix socket from another uid is closed, and logged.
+bool ServerCore::peer_allowed(Protocol::socket& socket) {
+  if (options.allowed_uids.empty()) return true;
+  const std::optional<uid_t> uid = peer_uid(socket.native_handle());
+  if (uid && std::find(options.allowed_uids.begin(), options.allowed_uids.end(), *uid) !=
+                 options.allowed_uids.end()) {
+    return true;
+  }
+  log.warn("closed a connection on the socket from uid " +
+           (uid ? std::to_string(*uid) : std::string("unknown")) +
+           ": not among the allowed uids (--allowed-uids, HADES_ALLOWED_UIDS)");
+  beast::error_code ignored;
+  socket.close(ignored);
+  return false;
 }
 
 // Over the connection limit: a canned overloaded answer (429) without reading the request, then

@@ -27,6 +27,86 @@ void add_metric(std::string& out, const char* name, const char* type, const char
   add_sample(out, name, value);
 }
 
+// One histogram's series: its buckets (cumulative, as Prometheus counts them), sum and count.
+// LABELS is empty or `name="value",...` without braces.
+void add_histogram(std::string& out, const std::string& name, const std::string& labels,
+                   const Histogram& histogram) {
+  const std::string before_le = name + "_bucket{" + labels + (labels.empty() ? "" : ",");
+  const std::span<const double> bounds = histogram.bounds();
+  for (size_t b = 0; b < bounds.size(); ++b) {
+    out += before_le + "le=\"" + number_text(bounds[b]) + "\"} " +
+           std::to_string(histogram.count_at_most(b)) + "\n";
+  }
+  out += before_le + "le=\"+Inf\"} " + std::to_string(histogram.count()) + "\n";
+  const std::string braced = labels.empty() ? "" : "{" + labels + "}";
+  out += name + "_sum" + braced + " " + number_text(histogram.sum()) + "\n";
+  out += name + "_count" + braced + " " + std::to_string(histogram.count()) + "\n";
+}
+
+std::string model_task_labels(const TaskStats& stats) {
+  return "model=\"" + prometheus_label_value(stats.model) + "\",task=\"" +
+         std::string(engine_task_name(stats.task)) + "\"";
+}
+
+// Per model and task: requests by outcome, and the histograms of their times.
+void render_tasks(std::string& out, const std::vector<TaskStats>& tasks) {
+  add_header(out, "hades_task_requests_total", "counter",
+             "Inference requests by model, task and outcome (ok, or the error code).");
+  for (const TaskStats& stats : tasks) {
+    for (const auto& [outcome, count] : stats.outcomes) {
+      out += "hades_task_requests_total{" + model_task_labels(stats) + ",outcome=\"" + outcome +
+             "\"} " + std::to_string(count) + "\n";
+    }
+  }
+  const struct {
+    const char* name;
+    const char* help;
+    Histogram TaskStats::*histogram;
+  } histograms[] = {
+      {"hades_task_request_duration_seconds",
+       "Time an inference request spent in the engine, whatever its outcome.",
+       &TaskStats::duration},
+      {"hades_task_queue_duration_seconds",
+       "Time a successful request's work waited in the executor's queue before its first batch "
+       "started.",
+       &TaskStats::queue},
+      {"hades_task_inference_duration_seconds",
+       "Time of the forward passes (or task runs) that computed a successful request.",
+       &TaskStats::inference},
+  };
+  for (const auto& h : histograms) {
+    add_header(out, h.name, "histogram", h.help);
+    for (const TaskStats& stats : tasks) {
+      add_histogram(out, h.name, model_task_labels(stats), stats.*h.histogram);
+    }
+  }
+}
+
+// The executor's batches, and the registry's loads and unloads.
+void render_engine_histograms(std::string& out, const EngineStats& engine) {
+  add_header(out, "hades_engine_batch_sequences", "histogram",
+             "Sequences in each embedding batch the executor ran.");
+  add_histogram(out, "hades_engine_batch_sequences", "", engine.batch_sequences);
+  add_header(out, "hades_engine_batch_tokens", "histogram",
+             "Tokens in each embedding batch the executor ran.");
+  add_histogram(out, "hades_engine_batch_tokens", "", engine.batch_tokens);
+  add_header(out, "hades_engine_load_duration_seconds", "histogram",
+             "Model loads by outcome (loaded, failed, refused by the limits), resolution and "
+             "download included.");
+  for (size_t o = 0; o < kLoadOutcomeNames.size(); ++o) {
+    add_histogram(out, "hades_engine_load_duration_seconds",
+                  "outcome=\"" + std::string(kLoadOutcomeNames[o]) + "\"",
+                  engine.registry.load_seconds[o]);
+  }
+  add_header(out, "hades_engine_unloads_total", "counter",
+             "Models that left the registry, by reason (max_models, max_memory, keep_alive, "
+             "unload).");
+  for (size_t r = 0; r < kUnloadReasonNames.size(); ++r) {
+    out += "hades_engine_unloads_total{reason=\"" + std::string(kUnloadReasonNames[r]) + "\"} " +
+           std::to_string(engine.registry.unloads[r]) + "\n";
+  }
+}
+
 void render_models(std::string& out, const std::vector<ModelInfo>& models) {
   add_header(out, "hades_model_memory_bytes", "gauge", "Bytes of weights each loaded model holds.");
   for (const ModelInfo& m : models) {
@@ -73,20 +153,13 @@ void Metrics::record(std::string_view route, int status, std::chrono::duration<d
   if (it == routes_.end()) it = routes_.emplace(std::string(route), RouteStats{}).first;
   RouteStats& stats = it->second;
   ++stats.by_status[status];
-  ++stats.count;
-  stats.sum_seconds += seconds;
-  for (size_t b = 0; b < kLatencyBuckets.size(); ++b) {
-    if (seconds <= kLatencyBuckets[b]) {
-      ++stats.buckets[b];
-      break;
-    }
-  }
+  stats.latency.observe(seconds);
 }
 
 uint64_t Metrics::requests_total() const {
   std::lock_guard lock(mutex_);
   uint64_t total = 0;
-  for (const auto& [route, stats] : routes_) total += stats.count;
+  for (const auto& [route, stats] : routes_) total += stats.latency.count();
   return total;
 }
 
@@ -103,19 +176,8 @@ void Metrics::render_requests(std::string& out) const {
   add_header(out, "hades_http_request_duration_seconds", "histogram",
              "Time from a request's last byte to its response, by route.");
   for (const auto& [route, stats] : routes_) {
-    const std::string label = "route=\"" + prometheus_label_value(route) + "\"";
-    uint64_t cumulative = 0;
-    for (size_t b = 0; b < kLatencyBuckets.size(); ++b) {
-      cumulative += stats.buckets[b];
-      out += "hades_http_request_duration_seconds_bucket{" + label + ",le=\"" +
-             number_text(kLatencyBuckets[b]) + "\"} " + std::to_string(cumulative) + "\n";
-    }
-    out += "hades_http_request_duration_seconds_bucket{" + label + ",le=\"+Inf\"} " +
-           std::to_string(stats.count) + "\n";
-    out += "hades_http_request_duration_seconds_sum{" + label + "} " +
-           number_text(stats.sum_seconds) + "\n";
-    out += "hades_http_request_duration_seconds_count{" + label + "} " +
-           std::to_string(stats.count) + "\n";
+    add_histogram(out, "hades_http_request_duration_seconds",
+                  "route=\"" + prometheus_label_value(route) + "\"", stats.latency);
   }
 }
 
@@ -138,11 +200,14 @@ std::string Metrics::render(const ServerGauges& server, const EngineStats& engin
              "Mean requests per executor batch since start.", engine.mean_batch_requests());
   add_metric(out, "hades_engine_queued_jobs", "gauge", "Executor jobs waiting for a batch.",
              as_double(engine.queued_jobs));
+  add_metric(out, "hades_engine_queued_sequences", "gauge",
+             "Texts waiting in the executor's queue (of embedding jobs and of tasks).",
+             as_double(engine.queued_sequences));
   add_metric(out, "hades_engine_queued_seconds", "gauge",
              "Estimated seconds of work queued in the executor (what admission control bounds).",
              engine.queued_seconds);
   add_metric(out, "hades_engine_rejected_requests_total", "counter",
-             "Embed requests refused as overloaded (queue full, or waiting beyond "
+             "Requests refused as overloaded by the executor (queue full, or waiting beyond "
              "HADES_MAX_QUEUE_DELAY).",
              as_double(engine.rejected_requests));
   add_metric(out, "hades_engine_dropped_jobs_total", "counter",
@@ -161,6 +226,8 @@ std::string Metrics::render(const ServerGauges& server, const EngineStats& engin
              as_double(engine.resident_bytes));
   add_metric(out, "hades_models_loaded", "gauge", "Models in the registry (any state).",
              as_double(models.size()));
+  render_engine_histograms(out, engine);
+  render_tasks(out, engine.requests);
   render_models(out, models);
   return out;
 }

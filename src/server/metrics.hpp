@@ -2,7 +2,6 @@
 // Prometheus text exposition format (version 0.0.4) for GET /metrics.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "engine/engine.hpp"
+#include "engine/histogram.hpp"
 
 namespace hades::server {
 
@@ -24,10 +24,6 @@ struct ServerGauges {
 
 class Metrics {
  public:
-  // Upper bounds of the latency histogram's buckets, in seconds (+Inf is implied).
-  static constexpr std::array<double, 14> kLatencyBuckets = {
-      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
-
   // ROUTE is a route's path, or "unmatched" for requests that matched none (so that scanners
   // probing random paths cannot grow the label set).
   void record(std::string_view route, int status, std::chrono::duration<double> latency);
@@ -40,9 +36,7 @@ class Metrics {
  private:
   struct RouteStats {
     std::map<int, uint64_t> by_status;
-    std::array<uint64_t, kLatencyBuckets.size()> buckets{};  // non-cumulative counts
-    uint64_t count = 0;
-    double sum_seconds = 0;
+    Histogram latency{kDurationBuckets};
   };
 
   void render_requests(std::string& out) const;

@@ -29,6 +29,15 @@ std::string describe_limits(const EngineConfig& engine, const std::string& devic
          (engine.max_memory_bytes ? std::to_string(*engine.max_memory_bytes) + " bytes" : "none");
 }
 
+std::string allowed_uids_note(const ServerOptions& server) {
+  std::string uids;
+  for (const uid_t uid : server.allowed_uids) {
+    if (!uids.empty()) uids += ',';
+    uids += std::to_string(uid);
+  }
+  return "the socket serves only uids " + uids + " (--allowed-uids, HADES_ALLOWED_UIDS)";
+}
+
 // Waits for the requests in flight, giving up at the drain timeout or on a second signal.
 bool drain_requests(HttpServer& server, ShutdownSignals& signals, Clock::time_point deadline,
                     Logger& log) {
@@ -120,6 +129,7 @@ void run(const ServeOptions& options, ShutdownSignals& signals, Logger& log) {
     listeners.push_back(
         Listener{.fd = std::move(tcp->fd), .family = tcp->family, .api_key = options.api_key});
   }
+  if (!options.server.allowed_uids.empty()) log.info(allowed_uids_note(options.server));
   HttpServer server(router, log, options.server, std::move(listeners));
   server.start();
   log.info("ready: accepting on " + options.socket_path.string() +

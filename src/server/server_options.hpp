@@ -3,9 +3,12 @@
 // concurrency, and a closed connection for a client that is too slow to send its request.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace hades::server {
 
@@ -33,6 +36,9 @@ struct ServerOptions {
   // Threads that run the blocking engine calls. The engine's executor batches the requests that
   // are waiting at once, so this bounds the batch a burst of small requests can form.
   size_t worker_threads = 64;
+  // Not empty: a connection on the Unix socket from a process whose uid is not listed is closed
+  // unread (peer_credentials.hpp). Empty: the socket's mode alone decides.
+  std::vector<uid_t> allowed_uids;
 };
 
 }  // namespace hades::server

@@ -164,6 +164,49 @@ TEST_F(ServerApi, UnknownModel) {
   EXPECT_NE(r.body.find("Model not found: no-such-org/no-such-model"), std::string::npos) << r.body;
 }
 
+// The value of one series in a /metrics text; 0 when absent (a counter not incremented yet).
+double series_value(const std::string& text, const std::string& series) {
+  const std::string start = "\n" + series + " ";
+  size_t at = text.find(start);
+  if (at == std::string::npos) return 0;
+  at += start.size();
+  return std::stod(text.substr(at, text.find('\n', at) - at));
+}
+
+TEST_F(ServerApi, MetricsCountRequestsPerModelAndTaskBatchesAndUnloads) {
+  const std::string before = http(socket(), "GET", "/metrics").body;
+  for (int i = 0; i < 3; ++i) {
+    const HttpResponse r =
+        post_json(socket(), "/v1/embed", {{"model", minilm()}, {"inputs", {"a text", "another"}}});
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  EXPECT_EQ(
+      post_json(socket(), "/v1/embed", {{"model", "no-such-org/no-such-model"}, {"inputs", "x"}})
+          .status,
+      404);
+  ASSERT_EQ(post_json(socket(), "/v1/models/unload", {{"model", minilm()}}).status, 200);
+  const std::string after = http(socket(), "GET", "/metrics").body;
+  const auto delta = [&](const std::string& series) {
+    return series_value(after, series) - series_value(before, series);
+  };
+  const std::string labels = "model=\"" + minilm() + "\",task=\"embed\"";
+  EXPECT_EQ(delta("hades_task_requests_total{" + labels + ",outcome=\"ok\"}"), 3) << after;
+  EXPECT_EQ(delta("hades_task_request_duration_seconds_count{" + labels + "}"), 3);
+  EXPECT_EQ(delta("hades_task_queue_duration_seconds_count{" + labels + "}"), 3);
+  EXPECT_EQ(delta("hades_task_inference_duration_seconds_count{" + labels + "}"), 3);
+  EXPECT_EQ(
+      delta(
+          "hades_task_requests_total{model=\"other\",task=\"embed\",outcome=\"model_not_found\"}"),
+      1);
+  // One request at a time: each is one batch of its two texts.
+  EXPECT_EQ(delta("hades_engine_batch_sequences_count"), 3);
+  EXPECT_EQ(delta("hades_engine_batch_sequences_sum"), 6);
+  EXPECT_EQ(delta("hades_engine_unloads_total{reason=\"unload\"}"), 1);
+  EXPECT_NE(after.find("\nhades_engine_queued_sequences 0\n"), std::string::npos);
+  EXPECT_NE(after.find("\nhades_engine_load_duration_seconds_count{outcome=\"loaded\"} "),
+            std::string::npos);
+}
+
 struct BadRequest {
   const char* what;
   std::string method, target, body;

@@ -221,13 +221,39 @@ TEST(ServerLifecycle, InvalidEnvironmentNamesTheVariable) {
   for (const auto& [name, value] :
        std::vector<std::pair<std::string, std::string>>{{"HADES_MAX_MODELS", "many"},
                                                         {"HADES_MAX_MEMORY", "4 parsecs"},
-                                                        {"HADES_DEFAULT_DEVICE", "tpu:0"}}) {
+                                                        {"HADES_DEFAULT_DEVICE", "tpu:0"},
+                                                        {"HADES_ALLOWED_UIDS", "root"}}) {
     SCOPED_TRACE(name);
     ServerProcess server(dir.socket(), ServeOptions{.env = {{name, value}}});
     EXPECT_EQ(server.wait_exit(), 1);
     EXPECT_NE(server.output().find(name), std::string::npos) << server.output();
     EXPECT_FALSE(std::filesystem::exists(dir.socket()));
   }
+}
+
+// With allowed uids, a peer whose uid is not listed has its connection closed unread (and
+// logged), while the server goes on serving; listed, it is served.
+TEST(ServerLifecycle, AllowedUidsCloseConnectionsFromOtherUids) {
+  const std::string me = std::to_string(::getuid());
+  const std::string other = std::to_string(::getuid() + 1);
+  {
+    SocketDir dir;
+    ServerProcess server(dir.socket(), ServeOptions{.env = {{"HADES_ALLOWED_UIDS", other}}});
+    ASSERT_TRUE(server.wait_ready()) << server.output();
+    EXPECT_EQ(http(dir.socket(), "GET", "/health").status, 0);  // no answer: closed
+    HttpConnection refused(dir.socket());
+    EXPECT_TRUE(refused.closed_by_server());
+    EXPECT_TRUE(eventually([&] {
+      return server.output().find("closed a connection on the socket from uid " + me) !=
+             std::string::npos;
+    })) << server.output();
+    server.signal(SIGTERM);
+    EXPECT_EQ(server.wait_exit(), 0) << server.output();
+  }
+  SocketDir dir;
+  ServerProcess server(dir.socket(), ServeOptions{.args = {"--allowed-uids", other + "," + me}});
+  ASSERT_TRUE(server.wait_ready()) << server.output();
+  EXPECT_EQ(http(dir.socket(), "GET", "/health").status, 200);
 }
 
 TEST(ServerLifecycle, SlowClientIsCutOffAtTheReadTimeout) {

@@ -15,6 +15,7 @@
 #include "engine/resident_model.hpp"
 #include "hades/error.hpp"
 #include "models/classifier_model.hpp"
+#include "models/embedding_model.hpp"
 #include "support/paths.hpp"
 
 namespace hades {
@@ -130,6 +131,61 @@ TEST(Executor, AReservationIsWorkAheadUntilReleasedOrPastTheHorizon) {
   EXPECT_FALSE(admitted(executor, 1));
   std::this_thread::sleep_for(400ms);  // still not queued: waiting for a download, say
   EXPECT_TRUE(admitted(executor, 1));
+}
+
+// Jobs of one model queued behind a running task run as one batch: the batch histograms count it
+// once with its sequences and tokens, and each request's times tell that its work started, with
+// the pass they shared.
+TEST(Executor, CountsEachBatchsSequencesAndTokens) {
+  Executor executor(ExecutorLimits{});
+  ServedModel served;
+  served.embedding = EmbeddingModel::load(test::minilm_dir());
+  const auto model = std::make_shared<ResidentModel>("minilm", "cpu", std::move(served),
+                                                     std::make_shared<ResidentBytes>());
+  std::promise<void> running, release;
+  std::shared_future<void> released = release.get_future().share();
+  ComputeTask blocker = blocking_task(small_model(), 1, released);
+  blocker.work = [&running, released] {
+    running.set_value();
+    released.wait();
+  };
+  std::future<void> blocked = executor.submit(std::move(blocker), executor.check_admission(1));
+  running.get_future().wait();
+
+  const auto request = [&](std::vector<std::string> texts,
+                           const std::shared_ptr<WorkTimes>& times) {
+    EmbedJob job;
+    job.model = model;
+    job.encodings = model->embedding().tokenize(texts, true);
+    job.modes = model->embedding().pooling_modes();
+    job.times = times;
+    const int64_t tokens = job.tokens();
+    std::vector<EmbedJob> jobs;
+    jobs.push_back(std::move(job));
+    return std::pair{executor.submit(std::move(jobs), executor.check_admission(1)), tokens};
+  };
+  const auto first = std::make_shared<WorkTimes>();
+  const auto second = std::make_shared<WorkTimes>();
+  auto [a, a_tokens] = request({"one", "two"}, first);
+  auto [b, b_tokens] = request({"three", "four", "five"}, second);
+  EXPECT_EQ(executor.stats().queued_sequences, 5u);
+  EXPECT_FALSE(first->started);
+  release.set_value();
+  blocked.get();
+  a[0].get();
+  b[0].get();
+
+  const ExecutorStats stats = executor.stats();
+  EXPECT_EQ(stats.queued_sequences, 0u);
+  EXPECT_EQ(stats.batch_sequences.count(), 1u);  // the task is not a batch
+  EXPECT_EQ(stats.batch_sequences.sum(), 5.0);
+  EXPECT_EQ(stats.batch_sequences.count_at_most(2), 0u);  // le 4
+  EXPECT_EQ(stats.batch_sequences.count_at_most(3), 1u);  // le 8
+  EXPECT_EQ(stats.batch_tokens.count(), 1u);
+  EXPECT_EQ(stats.batch_tokens.sum(), static_cast<double>(a_tokens + b_tokens));
+  EXPECT_TRUE(first->started);
+  EXPECT_TRUE(second->started);
+  EXPECT_EQ(first->inference_seconds, second->inference_seconds);  // one pass, counted once each
 }
 
 }  // namespace

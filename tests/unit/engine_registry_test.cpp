@@ -152,6 +152,34 @@ TEST(EngineRegistry, AFailedLoadIsRememberedAndNotRetriedDuringTheCooldown) {
   EXPECT_NE(models[0].error.find(missing), std::string::npos);
 }
 
+TEST(EngineRegistry, CountsUnloadsByReasonAndLoadsByOutcome) {
+  const ModelCopies m(3);
+  Engine engine(config_with(2));
+  engine.load_model(m[0], {.device = "", .pin = true});
+  engine.load_model(m[1]);
+  engine.load_model(m[2]);  // evicts B
+  engine.unload_model(m[2]);
+  engine.load_model(m[2], {.device = "", .pin = true});
+  expect_error([&] { engine.load_model(m[1]); }, ErrorCode::conflict, "pinned");
+  expect_error([&] { engine.load_model("/nonexistent/model"); }, ErrorCode::not_found, "");
+  engine.unload_model("/nonexistent/model");  // a failed load's entry: no model unloaded
+  const EngineStats stats = engine.stats();
+  const auto unloads = [&](UnloadReason reason) {
+    return stats.registry.unloads[static_cast<size_t>(reason)];
+  };
+  EXPECT_EQ(unloads(UnloadReason::max_models), 1u);
+  EXPECT_EQ(unloads(UnloadReason::max_memory), 0u);
+  EXPECT_EQ(unloads(UnloadReason::keep_alive), 0u);
+  EXPECT_EQ(unloads(UnloadReason::unload), 1u);
+  EXPECT_EQ(stats.registry.loads(LoadOutcome::loaded), 4u);
+  EXPECT_EQ(stats.registry.loads(LoadOutcome::failed), 1u);
+  EXPECT_EQ(stats.registry.loads(LoadOutcome::refused), 1u);
+  // The older counters are the same figures.
+  EXPECT_EQ(stats.evictions, 1u);
+  EXPECT_EQ(stats.loads, 4u);
+  EXPECT_EQ(stats.load_failures, 1u);
+}
+
 TEST(EngineRegistry, AModelBusyWithARequestIsNotFreedUnderIt) {
   const ModelCopies m(1);
   Engine engine(config_with(2));
@@ -289,6 +317,8 @@ TEST(EngineRegistry, KeepAliveUnloadsIdleModelsBesideConcurrentRequests) {
   }
   EXPECT_TRUE(loaded_ids(engine).empty());
   EXPECT_GE(engine.stats().expirations, 2u);
+  EXPECT_EQ(engine.stats().registry.unloads[static_cast<size_t>(UnloadReason::keep_alive)],
+            engine.stats().expirations);
   // Forever from a load on (a negative keep-alive), and pinned: both stay.
   engine.load_model(m[0], {.keep_alive = std::chrono::milliseconds(-1)});
   engine.load_model(m[1], {.pin = true});

@@ -183,5 +183,47 @@ TEST(ServerMetrics, PrometheusText) {
   EXPECT_TRUE(has("# TYPE hades_http_request_duration_seconds histogram\n"));
 }
 
+TEST(ServerMetrics, EngineHistogramsAndPerModelTaskSeries) {
+  EngineStats stats;
+  stats.queued_sequences = 7;
+  stats.batch_sequences.observe(3);
+  stats.batch_sequences.observe(40);
+  stats.batch_tokens.observe(100);
+  stats.registry.unloads[static_cast<size_t>(UnloadReason::keep_alive)] = 2;
+  stats.registry.load_seconds[static_cast<size_t>(LoadOutcome::failed)].observe(0.3);
+  TaskStats embed{.model = "org/m", .task = EngineTask::token_classify};
+  embed.outcomes = {{"ok", 5}, {"overloaded", 1}};
+  embed.duration.observe(0.02);
+  embed.queue.observe(0.004);
+  embed.inference.observe(0.012);
+  stats.requests = {embed};
+  const std::string text = Metrics().render(ServerGauges{}, stats, {});
+  const auto has = [&](const std::string& line) { return text.find(line) != std::string::npos; };
+  EXPECT_TRUE(has("hades_engine_queued_sequences 7\n"));
+  EXPECT_TRUE(has("# TYPE hades_engine_batch_sequences histogram\n"));
+  EXPECT_TRUE(has("hades_engine_batch_sequences_bucket{le=\"2\"} 0\n"));
+  EXPECT_TRUE(has("hades_engine_batch_sequences_bucket{le=\"4\"} 1\n"));
+  EXPECT_TRUE(has("hades_engine_batch_sequences_bucket{le=\"64\"} 2\n"));
+  EXPECT_TRUE(has("hades_engine_batch_sequences_sum 43\n"));
+  EXPECT_TRUE(has("hades_engine_batch_sequences_count 2\n"));
+  EXPECT_TRUE(has("hades_engine_batch_tokens_bucket{le=\"+Inf\"} 1\n"));
+  EXPECT_TRUE(has("hades_engine_unloads_total{reason=\"keep_alive\"} 2\n"));
+  EXPECT_TRUE(has("hades_engine_unloads_total{reason=\"max_models\"} 0\n"));
+  EXPECT_TRUE(has("hades_engine_load_duration_seconds_bucket{outcome=\"failed\",le=\"0.25\"} 0\n"));
+  EXPECT_TRUE(has("hades_engine_load_duration_seconds_bucket{outcome=\"failed\",le=\"0.5\"} 1\n"));
+  EXPECT_TRUE(has("hades_engine_load_duration_seconds_count{outcome=\"loaded\"} 0\n"));
+  const std::string labels = "model=\"org/m\",task=\"token-classify\"";
+  EXPECT_TRUE(has("hades_task_requests_total{" + labels + ",outcome=\"ok\"} 5\n"));
+  EXPECT_TRUE(has("hades_task_requests_total{" + labels + ",outcome=\"overloaded\"} 1\n"));
+  EXPECT_TRUE(has("hades_task_request_duration_seconds_bucket{" + labels + ",le=\"0.025\"} 1\n"));
+  EXPECT_TRUE(has("hades_task_queue_duration_seconds_bucket{" + labels + ",le=\"0.0025\"} 0\n"));
+  EXPECT_TRUE(has("hades_task_queue_duration_seconds_bucket{" + labels + ",le=\"0.005\"} 1\n"));
+  EXPECT_TRUE(has("hades_task_inference_duration_seconds_count{" + labels + "} 1\n"));
+  EXPECT_TRUE(has("# TYPE hades_task_inference_duration_seconds histogram\n"));
+  // Every family is announced once.
+  EXPECT_EQ(text.find("# TYPE hades_task_requests_total"),
+            text.rfind("# TYPE hades_task_requests_total"));
+}
+
 }  // namespace
 }  // namespace hades::server

@@ -1,10 +1,11 @@
-// The TCP listener's pieces: the API key check and listen addresses.
+// The TCP listener's pieces: the API key check and listen addresses; the socket's allowed uids.
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "hades/error.hpp"
 #include "server/api_key.hpp"
+#include "server/peer_credentials.hpp"
 #include "server/tcp_listener.hpp"
 #include "support/expect_error.hpp"
 #include "support/temp_dir.hpp"
@@ -73,6 +74,17 @@ TEST(ListenAddress, BindsLoopbackAndReportsTheBoundPort) {
   const std::string port = v4.address.substr(v4.address.rfind(':') + 1);
   expect_error([&] { listen_on_tcp(parse_listen_address("127.0.0.1:" + port, "--listen")); },
                ErrorCode::conflict, {"cannot listen on 127.0.0.1 port " + port});
+}
+
+TEST(AllowedUids, ParsesUidsSeparatedByCommas) {
+  EXPECT_EQ(parse_uid_list("1000", "HADES_ALLOWED_UIDS"), std::vector<uid_t>{1000});
+  EXPECT_EQ(parse_uid_list("0,1000,4294967294", "HADES_ALLOWED_UIDS"),
+            (std::vector<uid_t>{0, 1000, 4294967294u}));
+  for (const char* bad :
+       {"", "1000,", ",1000", "10 00", "-1", "alice", "4294967295", "99999999999"}) {
+    expect_error([&] { parse_uid_list(bad, "HADES_ALLOWED_UIDS"); }, ErrorCode::invalid_argument,
+                 {"HADES_ALLOWED_UIDS", "not a user id"});
+  }
 }
 
 }  // namespace

@@ -133,6 +133,10 @@ struct EmbedArgs {
   std::string dtype;
   bool no_normalize = false;
   bool no_truncate = false;
+  std::string prompt;
+  bool prompt_given = false;  // even an empty --prompt: then no default prompt either
+  std::string prompt_name;
+  int64_t dimensions = 0;
 };
 
 void run_embed(const EmbedArgs& args) {
@@ -143,6 +147,9 @@ void run_embed(const EmbedArgs& args) {
   options.pooling = args.pooling;
   if (args.no_normalize) options.normalize = false;
   options.truncate = !args.no_truncate;
+  if (args.prompt_given) options.prompt = args.prompt;
+  options.prompt_name = args.prompt_name;
+  options.dimensions = args.dimensions;
   const std::vector<std::string> texts = texts_or_stdin(args.texts);
   const EmbeddingResult e = engine.embed(args.model, texts, options);
   if (args.client.json) {
@@ -221,7 +228,17 @@ void add_runtime_commands(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "int8", "bf16", "auto"}));
   embed->add_flag("--no-truncate", embed_args->no_truncate,
                   "fail on inputs longer than the model's limit");
-  embed->callback([embed_args] { run_embed(*embed_args); });
+  embed->add_option("--prompt", embed_args->prompt,
+                    "text put before each input (default: the model's prompt)");
+  embed->add_option("--prompt-name", embed_args->prompt_name,
+                    "the prompt of this name in the model's config_sentence_transformers.json, "
+                    "e.g. query");
+  embed->add_option("--dimensions", embed_args->dimensions,
+                    "keep the first N values of each embedding (Matryoshka), normalized again");
+  embed->callback([embed, embed_args] {
+    embed_args->prompt_given = embed->count("--prompt") > 0;
+    run_embed(*embed_args);
+  });
 
   auto* tokenize =
       app.add_subcommand("tokenize", "Tokenize TEXTs (or stdin lines with -) as MODEL does");

@@ -14,6 +14,7 @@
 #include "engine/engine.hpp"
 #include "hades/error.hpp"
 #include "hub/downloader.hpp"
+#include "server/peer_credentials.hpp"
 #include "server/serve.hpp"
 
 namespace hades::cli {
@@ -43,6 +44,7 @@ struct ServeArgs {
   std::string default_model;
   std::string preload;
   double shutdown_delay_s = 0;
+  std::string allowed_uids;
 };
 
 // A variable that is set must say something: an empty one is an error naming it.
@@ -141,6 +143,11 @@ server::ServeOptions serve_options(const ServeArgs& args, const CLI::App& comman
   if (given("--read-timeout")) options.server.read_timeout = seconds_to_ms(args.read_timeout_s);
   if (given("--drain-timeout")) options.drain_timeout = seconds_to_ms(args.drain_timeout_s);
   if (given("--shutdown-delay")) options.shutdown_delay = seconds_to_ms(args.shutdown_delay_s);
+  if (!args.allowed_uids.empty()) {
+    options.server.allowed_uids = server::parse_uid_list(args.allowed_uids, "--allowed-uids");
+  } else if (const auto uids = environment_value("HADES_ALLOWED_UIDS")) {
+    options.server.allowed_uids = server::parse_uid_list(*uids, "HADES_ALLOWED_UIDS");
+  }
   read_tcp_settings(args, options);
   return options;
 }
@@ -212,6 +219,10 @@ void add_serve_command(CLI::App& app) {
                    "seconds the service keeps serving with /ready at 503 after SIGTERM, before "
                    "the drain (0)")
       ->check(CLI::NonNegativeNumber);
+  serve->add_option("--allowed-uids", args->allowed_uids,
+                    "only these user ids, UID[,UID...], may connect on the socket; others are "
+                    "closed unread (default: $HADES_ALLOWED_UIDS, else any the socket's mode "
+                    "lets in)");
   serve->add_flag("--insecure", args->insecure,
                   "allow a TCP listener reachable from other machines without an API key");
   serve->callback([args, serve] {

@@ -23,6 +23,7 @@ CHONKY = "mirth/chonky_modernbert_large_1"
 RERANKER = str(DATA / "models" / "tiny-bertcls-h32-a2-l2-rerank")
 CLASSIFIER = str(DATA / "models" / "tiny-bertcls-h32-a2-l2-seqcls")
 CHUNKER = str(DATA / "models" / "tiny-distilbert-chonky")
+ST6 = str(DATA / "models" / "tiny-st6-bert-mean-normalize")  # prompts: query "query: "
 
 
 def run(*arguments, stdin=None, program=None):
@@ -118,6 +119,11 @@ SAME_OUTPUT = [
     ("embed", MINILM, "-", "--json"),
     ("embed", MINILM, "one text", "and another", "--no-normalize"),
     ("embed", MINILM, "x", "--pooling", "cls", "--json"),
+    ("embed", ST6, "a question", "--prompt-name", "query", "--json"),
+    ("embed", ST6, "a text", "another", "--prompt", "search: ", "--dimensions", "8", "--json"),
+    ("embed", ST6, "a text", "--prompt", "", "--dimensions", "4"),
+    ("embed", ST6, "x", "--prompt-name", "no-such-prompt"),
+    ("embed", MINILM, "x", "--dimensions", "1000"),
     ("tokenize", MINILM, "Café au lait, crème brûlée", "--json"),
     ("tokenize", MINILM, "Hello there", "--no-special-tokens"),
     ("classify", CLASSIFIER, "good", "terrible", "--json"),
@@ -146,6 +152,19 @@ def test_the_same_output_as_the_cpp_program(both, arguments):
     assert (python.returncode, python.stdout, python.stderr) == \
         (cpp.returncode, cpp.stdout, cpp.stderr)
     assert python.stdout or python.stderr.startswith("hades: error [")
+
+
+def test_embed_prompts_and_dimensions_reach_the_service(both):
+    def embedding(*flags):
+        return json_of(run("embed", ST6, "a question", "--json", *flags))["embeddings"][0]
+
+    plain = embedding()
+    assert embedding("--prompt-name", "query") == embedding("--prompt", "query: ") != plain
+    assert embedding("--prompt", "query: ") == \
+        json_of(run("embed", ST6, "query: a question", "--json"))["embeddings"][0]
+    cut = embedding("--dimensions", "8")
+    assert len(cut) == 8 and cut != plain[:8]  # normalized again
+    assert abs(sum(x * x for x in cut) - 1) < 1e-5
 
 
 @pytest.fixture(params=["socket", "tcp"])
