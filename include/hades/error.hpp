@@ -12,9 +12,10 @@
 namespace hades {
 
 enum class ErrorCode {
-  invalid_argument,  // a caller passed a bad value (request field, option, environment variable)
-  not_found,         // a file or resource that must exist does not
-  model_not_found,   // a model id that resolves to nothing
+  invalid_argument,    // a caller passed a bad value (request field, option, environment variable)
+  not_found,           // a file or resource that must exist does not
+  method_not_allowed,  // a route that exists, asked with a method it does not take
+  model_not_found,     // a model id that resolves to nothing
   invalid_model,  // a model file exists but is malformed (safetensors, config.json, tokenizer.json)
   unsupported,  // well-formed but not supported (pickle weights, remote code, unknown architecture)
   input_invalid,       // input that is valid JSON but cannot be processed by this model

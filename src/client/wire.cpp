@@ -8,15 +8,25 @@ namespace {
 using nlohmann::json;
 
 constexpr ErrorCode kAllCodes[] = {
-    ErrorCode::invalid_argument, ErrorCode::not_found,
-    ErrorCode::model_not_found,  ErrorCode::invalid_model,
-    ErrorCode::unsupported,      ErrorCode::input_invalid,
-    ErrorCode::too_large,        ErrorCode::conflict,
-    ErrorCode::out_of_memory,    ErrorCode::overloaded,
-    ErrorCode::loading,          ErrorCode::shutting_down,
-    ErrorCode::io_error,         ErrorCode::connection_refused,
-    ErrorCode::access_denied,    ErrorCode::network_error,
-    ErrorCode::unauthorized,     ErrorCode::internal,
+    ErrorCode::invalid_argument,
+    ErrorCode::not_found,
+    ErrorCode::model_not_found,
+    ErrorCode::invalid_model,
+    ErrorCode::unsupported,
+    ErrorCode::input_invalid,
+    ErrorCode::too_large,
+    ErrorCode::conflict,
+    ErrorCode::out_of_memory,
+    ErrorCode::overloaded,
+    ErrorCode::loading,
+    ErrorCode::shutting_down,
+    ErrorCode::io_error,
+    ErrorCode::connection_refused,
+    ErrorCode::access_denied,
+    ErrorCode::network_error,
+    ErrorCode::unauthorized,
+    ErrorCode::internal,
+    ErrorCode::method_not_allowed,
 };
 
 // The protocol's table from status to code, read backwards, for answers without an error body.
@@ -25,6 +35,7 @@ ErrorCode code_for_status(int status) {
     case 400: return ErrorCode::invalid_argument;
     case 401: return ErrorCode::unauthorized;
     case 404: return ErrorCode::not_found;
+    case 405: return ErrorCode::method_not_allowed;
     case 409: return ErrorCode::conflict;
     case 413: return ErrorCode::too_large;
     case 422: return ErrorCode::input_invalid;

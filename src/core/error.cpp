@@ -6,6 +6,7 @@ std::string_view error_code_name(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::invalid_argument: return "invalid_argument";
     case ErrorCode::not_found: return "not_found";
+    case ErrorCode::method_not_allowed: return "method_not_allowed";
     case ErrorCode::model_not_found: return "model_not_found";
     case ErrorCode::invalid_model: return "invalid_model";
     case ErrorCode::unsupported: return "unsupported";

@@ -6,6 +6,7 @@ int http_status(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::invalid_argument: return 400;
     case ErrorCode::not_found: return 404;
+    case ErrorCode::method_not_allowed: return 405;
     case ErrorCode::model_not_found: return 404;
     case ErrorCode::conflict: return 409;
     case ErrorCode::too_large: return 413;
