@@ -102,9 +102,11 @@ void check_dimensions(const EmbedRequest& request, const EmbeddingModel& model) 
   if (!request.dimensions) return;
   const int64_t width = request.pooling ? model.encoder().hidden_size() : model.dimension();
   if (*request.dimensions < 1 || *request.dimensions > width) {
-    throw Error(ErrorCode::invalid_argument, "dimensions " + std::to_string(*request.dimensions) +
-                                                 " must be from 1 to the " + std::to_string(width) +
-                                                 " of " + request.model);
+    // A valid request that this model cannot take (input_invalid, as an overlong input is): the
+    // request alone cannot tell how many dimensions a model id's rows have.
+    throw Error(ErrorCode::input_invalid, "dimensions " + std::to_string(*request.dimensions) +
+                                              " must be from 1 to the " + std::to_string(width) +
+                                              " of " + request.model);
   }
 }
 

@@ -48,7 +48,8 @@ def test_dimensions_cut_and_normalize_again(client, tcp_service, models):
             norm = math.sqrt(sum(x * x for x in full[:64]))
             assert len(values) == 64
             assert max_abs_diff([values], [[x / norm for x in full[:64]]]) <= 1e-6
-    with pytest.raises(openai.BadRequestError, match="dimensions"):
+    # More than the model has: a valid request this model cannot take (422).
+    with pytest.raises(openai.UnprocessableEntityError, match="dimensions"):
         client.embeddings.create(model=models.minilm, input="x", dimensions=385)
 
 
