@@ -513,6 +513,10 @@ fs::path resolve_model(const std::string& model, const DownloadObserver& observe
                        const HubSettings& hub) {
   std::error_code ec;
   if (fs::is_directory(model, ec)) return model;
+  // An absolute path names a folder, never a hub id (which cannot start with '/').
+  if (!model.empty() && model.front() == '/') {
+    throw Error(ErrorCode::model_not_found, "no such folder: " + model);
+  }
   // "org/name@revision" names a revision; plain ids mean the main branch.
   const size_t at = model.find('@');
   const std::string id = model.substr(0, at);
