@@ -113,6 +113,9 @@ def both(service, hades_bin):
 
 SAME_OUTPUT = [
     ("embed", MINILM, "-", "--json"),
+    ("embed", MINILM, "-", "--jsonl"),
+    ("tokenize", MINILM, "-", "--jsonl"),
+    ("classify", CLASSIFIER, "-", "--jsonl"),
     ("embed", MINILM, "one text", "and another", "--no-normalize"),
     ("embed", MINILM, "x", "--pooling", "cls", "--json"),
     ("tokenize", MINILM, "Café au lait, crème brûlée", "--json"),
