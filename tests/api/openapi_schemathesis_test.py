@@ -4,7 +4,8 @@ tests/python/requirements.lock).
 
 A `hades serve` listens on its socket and on a loopback TCP port with an API key, offline
 (HF_HUB_OFFLINE=1: a model id not in the test cache is 404 at once), with all-MiniLM-L6-v2 as the
-default model of the OpenAI and TEI routes. Schemathesis runs every check (--checks all) over every
+default model of the OpenAI and TEI routes; the classifier routes name the tiny classifiers of
+tests/data/models ($HADES_TEST_MODELS in the settings). Schemathesis runs every check (--checks all) over every
 route, with a fixed seed and a capped number of examples per route, on one worker; its settings
 (tests/api/schemathesis.toml) say which statuses a check accepts beyond its defaults, and why.
 The test fails when schemathesis reports a failure, or when the daemon did not outlive the run.
@@ -54,7 +55,8 @@ def main() -> int:
         key_file.chmod(0o600)
         socket_path = tmp / "s.sock"
         env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=cache,
-                   HADES_DEFAULT_MODEL=MINILM, OMP_WAIT_POLICY="passive")
+                   HADES_DEFAULT_MODEL=MINILM, OMP_WAIT_POLICY="passive",
+                   HADES_TEST_MODELS=str(REPO / "tests" / "data" / "models"))
         with open(tmp / "daemon.log", "w") as log:
             daemon = subprocess.Popen(
                 [hades, "serve", "--socket", str(socket_path), "--listen", "127.0.0.1:0",
