@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The seed's command line, in Python, on the `hades` package: the verbs of the `hades` program with
-the same output, the same `--json` and the same exit codes (tools/hades/*.cpp).
+the same output, the same `--json` and `--jsonl` and the same exit codes (tools/hades/*.cpp).
 
     python scripts/model_service_manager.py start | load MODEL | list | status | unload MODEL | stop
     python scripts/model_service_manager.py restart | health | embed MODEL TEXT... | tokenize ...
@@ -19,7 +19,7 @@ import os
 import shutil
 import struct
 import sys
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple
 
 # In a checkout the package beside this script comes first, so that the two always match (an
 # installed hades of another version would not); elsewhere, the installed one.
@@ -153,17 +153,76 @@ def status_json(status: hades.ServiceStatus) -> Dict[str, Any]:
             "stats": status.stats}
 
 
-def texts_or_stdin(texts: List[str]) -> List[str]:
-    """TEXTS as given, or stdin one text per line when TEXTS is just "-"."""
-    if texts != ["-"]:
-        return texts
-    lines = [line[:-1] if line.endswith("\r") else line
-             for line in sys.stdin.read().split("\n")]
-    if lines and lines[-1] == "":
-        lines.pop()  # the newline that ends the last line starts no text
-    if not lines:
+# Where no service runs yet, the limits of the one a client would start: `hades serve`'s defaults.
+DEFAULT_MAX_INPUTS = 1024
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def request_limits(client: hades.ModelClient) -> Tuple[int, int]:
+    """The service's max_inputs and max_body_bytes, as GET /v1/status reports them."""
+    try:
+        limits = client.status().limits
+    except hades.ServiceNotRunningError:
+        limits = {}
+    return (int(limits.get("max_inputs") or DEFAULT_MAX_INPUTS),
+            int(limits.get("max_body_bytes") or DEFAULT_MAX_BODY_BYTES))
+
+
+def json_bytes(text: str) -> int:
+    """TEXT's bytes in a request body: as JSON, with the comma before it."""
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8", "replace")) + 1
+
+
+def stdin_lines(max_bytes: int) -> Iterator[str]:
+    """Stdin's lines without their ends, each read no further than MAX_BYTES."""
+    number = 0
+    while True:
+        line = sys.stdin.buffer.readline(max_bytes + 1)
+        if not line:
+            return
+        number += 1
+        body = line[:-1] if line.endswith(b"\n") else line
+        if len(body) > max_bytes:
+            raise hades.TooLargeError(f"line {number} of stdin is over {max_bytes} bytes, the "
+                                      "largest request body the service takes")
+        yield body.decode("utf-8").removesuffix("\r")
+
+
+def text_batches(texts: List[str], model: str,
+                 client: hades.ModelClient) -> Iterator[Tuple[int, List[str], bool]]:
+    """TEXTS, or stdin's lines when TEXTS is just "-", as (first index, texts, last) per request:
+    at most the service's max_inputs texts and max_body_bytes of JSON each
+    (tools/hades/text_batches.cpp)."""
+    max_inputs, max_body = request_limits(client)
+    source = stdin_lines(max_body) if texts == ["-"] else iter(texts)
+    envelope = json_bytes(model) + json_bytes(os.path.abspath(model)) + 1024
+    held = next(source, None)
+    if held is None and texts == ["-"]:
         raise hades.InvalidArgumentError("no texts on stdin")
-    return lines
+    first = 0
+    while held is not None:
+        batch, size = [], envelope
+        while held is not None and len(batch) < max(max_inputs, 1):
+            if size + json_bytes(held) > max_body:
+                if not batch:
+                    raise hades.TooLargeError(
+                        f"text {first + 1} takes {json_bytes(held)} bytes as JSON; the service "
+                        f"takes requests of at most {max_body} bytes")
+                break
+            size += json_bytes(held)
+            batch.append(held)
+            held = next(source, None)
+        yield first, batch, held is None
+        first += len(batch)
+
+
+def print_json_item(index: int, head: str, item: str) -> None:
+    """An item of --json's one object, whose array grows as answers come (HEAD before the first)."""
+    sys.stdout.write((head if index == 0 else ",") + item)
+
+
+def json_text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # ---- service verbs (tools/hades/service_commands.cpp) ---------------------------------------
@@ -291,12 +350,9 @@ def run_health(args: argparse.Namespace) -> int:
 
 # ---- model verbs (tools/hades/runtime_commands.cpp, task_commands.cpp) ----------------------
 
-def embedding_json(result: hades.EmbeddingResult) -> str:
-    """As the C++ program writes it: its fields in this order, each float in its shortest form."""
-    rows = ",".join("[" + ",".join(float_text(x) for x in row) + "]"
-                    for row in result.embeddings)
-    return (f'{{"model":{json.dumps(result.model, ensure_ascii=False)},"embeddings":[{rows}],'
-            f'"dimension":{result.dimension},"usage":{{"tokens":{result.tokens}}}}}')
+def floats_json(row: Sequence[float]) -> str:
+    """A row as the C++ program writes it: each float in its shortest form."""
+    return "[" + ",".join(float_text(x) for x in row) + "]"
 
 
 def run_embed(args: argparse.Namespace) -> int:
@@ -304,50 +360,75 @@ def run_embed(args: argparse.Namespace) -> int:
     # A model loaded in another dtype is a conflict naming it, not a silent switch.
     if args.dtype:
         engine.load_model(args.model, dtype=args.dtype)
-    texts = texts_or_stdin(args.texts)
-    result = engine.embed(args.model, texts, normalize=False if args.no_normalize else None,
-                          truncate=not args.no_truncate, pooling=args.pooling or None,
-                          prompt=args.prompt, prompt_name=args.prompt_name or None,
-                          dimensions=args.dimensions or None)
+    table = not args.json and not args.jsonl
+    model, dimension, tokens, count = "", 0, 0, 0
+    for first, texts, last in text_batches(args.texts, args.model, engine.client):
+        result = engine.embed(args.model, texts, normalize=False if args.no_normalize else None,
+                              truncate=not args.no_truncate, pooling=args.pooling or None,
+                              prompt=args.prompt, prompt_name=args.prompt_name or None,
+                              dimensions=args.dimensions or None)
+        model, dimension = result.model, result.dimension
+        tokens, count = tokens + result.tokens, count + len(result.embeddings)
+        if table and first == 0 and last:  # one request: the summary first, as it always was
+            print(f"{model}: {count} embeddings of {dimension} dimensions ({tokens} tokens)")
+        for i, row in enumerate(result.embeddings, start=first):
+            if args.jsonl:
+                print(f'{{"index":{i},"embedding":{floats_json(row)}}}')
+            elif args.json:
+                print_json_item(i, f'{{"model":{json.dumps(model, ensure_ascii=False)},'
+                                '"embeddings":[', floats_json(row))
+            else:
+                values = "".join(f" {x:8.5f}" for x in row[:6])
+                print(f"[{i + 1}]{values}{' …' if len(row) > 6 else ''}  {texts[i - first]}")
+        sys.stdout.flush()
     if args.json:
-        print(embedding_json(result))
-        return 0
-    print(f"{result.model}: {len(result.embeddings)} embeddings of {result.dimension} dimensions "
-          f"({result.tokens} tokens)")
-    for i, row in enumerate(result.embeddings):
-        values = "".join(f" {x:8.5f}" for x in row[:6])
-        print(f"[{i + 1}]{values}{' …' if len(row) > 6 else ''}  {texts[i]}")
+        print(f'],"dimension":{dimension},"usage":{{"tokens":{tokens}}}}}')
+    elif table and not (first == 0 and last):
+        print(f"{model}: {count} embeddings of {dimension} dimensions ({tokens} tokens)")
     return 0
 
 
 def run_tokenize(args: argparse.Namespace) -> int:
-    texts = texts_or_stdin(args.texts)
-    result = engine_of(args).tokenize(args.model, texts,
-                                      add_special_tokens=not args.no_special_tokens)
+    engine, model = engine_of(args), ""
+    for first, texts, _ in text_batches(args.texts, args.model, engine.client):
+        result = engine.tokenize(args.model, texts, add_special_tokens=not args.no_special_tokens)
+        model = result.model
+        for i, e in enumerate(result.encodings, start=first):
+            encoding = {"ids": e.ids, "tokens": e.tokens, "offsets": [list(o) for o in e.offsets],
+                        "type_ids": e.type_ids}
+            if args.jsonl:
+                print_json(dict(encoding, index=i))
+            elif args.json:
+                print_json_item(i, '{"encodings":[', json_text(encoding))
+            else:
+                print(f"[{i + 1}] {texts[i - first] if i - first < len(texts) else ''}")
+                shown = "".join(f" {e.tokens[j] if j < len(e.tokens) else '?'}({token_id})"
+                                for j, token_id in enumerate(e.ids))
+                print(f"    {len(e.ids)} tokens:{shown}")
+        sys.stdout.flush()
     if args.json:
-        print_json({"model": result.model, "encodings": [
-            {"ids": e.ids, "tokens": e.tokens, "offsets": [list(o) for o in e.offsets],
-             "type_ids": e.type_ids} for e in result.encodings]})
-        return 0
-    for i, e in enumerate(result.encodings):
-        print(f"[{i + 1}] {texts[i] if i < len(texts) else ''}")
-        tokens = "".join(f" {e.tokens[j] if j < len(e.tokens) else '?'}({token_id})"
-                         for j, token_id in enumerate(e.ids))
-        print(f"    {len(e.ids)} tokens:{tokens}")
+        print(f'],"model":{json.dumps(model, ensure_ascii=False)}}}')
     return 0
 
 
 def run_classify(args: argparse.Namespace) -> int:
-    texts = texts_or_stdin(args.texts)
-    result = hades.ModelClient(socket_path=args.socket or None).classify(args.model, texts)
+    client = hades.ModelClient(socket_path=args.socket or None)
+    for first, texts, _ in text_batches(args.texts, args.model, client):
+        result = client.classify(args.model, texts)
+        for i, c in enumerate(result.results, start=first):
+            if not args.json and not args.jsonl:
+                print(f"[{i + 1}] {c.label:<16} {c.score:.4f}   {texts[i - first]}")
+                continue
+            scores = [{"label": s.label, "score": as_float32(s.score)} for s in c.scores]
+            one = {"label": c.label, "score": as_float32(c.score), "scores": scores}
+            if args.jsonl:
+                print_json(dict(one, index=i))
+            else:
+                print_json_item(i, f'{{"model":{json.dumps(result.model, ensure_ascii=False)},'
+                                '"results":[', json_text(one))
+        sys.stdout.flush()
     if args.json:
-        print_json({"model": result.model, "results": [
-            {"label": c.label, "score": as_float32(c.score),
-             "scores": [{"label": s.label, "score": as_float32(s.score)} for s in c.scores]}
-            for c in result.results]})
-        return 0
-    for i, c in enumerate(result.results):
-        print(f"[{i + 1}] {c.label:<16} {c.score:.4f}   {texts[i]}")
+        print("]}")
     return 0
 
 
@@ -514,6 +595,11 @@ def add_verb(verbs: Any, name: str, help_text: str, run: Callable[[argparse.Name
     return verb
 
 
+def add_jsonl_flag(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument("--jsonl", action="store_true",
+                      help="print one JSON object per input, as results come")
+
+
 def add_service_verbs(verbs: Any) -> None:
     add_verb(verbs, "start", "Start the service in the background; returns once it accepts",
              run_start)
@@ -568,18 +654,21 @@ def add_model_verbs(verbs: Any) -> None:
     embed.add_argument("--dimensions", type=int, default=0,
                        help="keep the first N values of each embedding (Matryoshka), normalized "
                        "again")
+    add_jsonl_flag(embed)
     tokenize = add_verb(verbs, "tokenize", "Tokenize TEXTs (or stdin lines with -) as MODEL does",
                         run_tokenize)
     tokenize.add_argument("model", help="model id or folder")
     tokenize.add_argument("texts", nargs="+", help="texts to tokenize, or - for stdin")
     tokenize.add_argument("--no-special-tokens", action="store_true",
                           help="leave out [CLS], [SEP] and the like")
+    add_jsonl_flag(tokenize)
 
 
 def add_task_verbs(verbs: Any) -> None:
     classify = add_verb(verbs, "classify", "Classify TEXTs (or stdin lines with -)", run_classify)
     classify.add_argument("model", help="model id or folder")
     classify.add_argument("texts", nargs="+", help="texts, or - for stdin")
+    add_jsonl_flag(classify)
     rerank = add_verb(verbs, "rerank", "Rank DOCs by relevance to QUERY (cross-encoder)",
                       run_rerank)
     rerank.add_argument("model", help="model id or folder")

@@ -21,6 +21,8 @@
   X(invalid_argument, 400, stands_for_status)                                              \
   /* a file or resource that must exist does not */                                        \
   X(not_found, 404, stands_for_status)                                                     \
+  /* a route that exists, asked with a method it does not take */                          \
+  X(method_not_allowed, 405, stands_for_status)                                            \
   /* a model id that resolves to nothing, or a model folder that does not exist */         \
   X(model_not_found, 404, shares_status)                                                   \
   /* a model file exists but is malformed (safetensors, config.json, tokenizer.json) */    \

@@ -20,7 +20,8 @@ from .client import ModelClient
 from .engine import HaystackModelEngine, ModelEngine
 from .errors import (ERROR_CLASSES, AccessDeniedError, ConflictError, HadesError,
                      InputInvalidError, InternalError, InvalidArgumentError, InvalidModelError,
-                     IoError, LoadingError, ModelNotFoundError, NetworkError, NotFoundError,
+                     IoError, LoadingError, MethodNotAllowedError, ModelNotFoundError,
+                     NetworkError, NotFoundError,
                      OutOfMemoryError, OverloadedError, ServiceNotRunningError,
                      ShuttingDownError, TooLargeError, UnauthorizedError,
                      UnsupportedError)
@@ -41,7 +42,8 @@ __all__ = [
     "ClassificationResult", "RerankHit", "RerankResult", "EntitySpan",
     "TokenClassificationResult", "TextChunk", "ChunkedText", "ChunkingResult", "PullResult",
     # errors
-    "HadesError", "ERROR_CLASSES", "InvalidArgumentError", "NotFoundError", "ModelNotFoundError",
+    "HadesError", "ERROR_CLASSES", "InvalidArgumentError", "NotFoundError",
+    "MethodNotAllowedError", "ModelNotFoundError",
     "InvalidModelError", "UnsupportedError", "InputInvalidError", "TooLargeError", "ConflictError",
     "OutOfMemoryError", "OverloadedError", "LoadingError", "ShuttingDownError", "IoError",
     "ServiceNotRunningError", "AccessDeniedError", "UnauthorizedError", "NetworkError",

@@ -78,6 +78,9 @@ InvalidArgumentError = _coded(
 NotFoundError = _coded(
     "not_found", "NotFoundError",
     "A route, file or program that must exist does not (HTTP 404).")
+MethodNotAllowedError = _coded(
+    "method_not_allowed", "MethodNotAllowedError",
+    "A route asked with a method it does not take; Allow names those it takes (HTTP 405).")
 ModelNotFoundError = _coded(
     "model_not_found", "ModelNotFoundError",
     'The model id resolves to nothing: "Model not found: ID" (HTTP 404).')
@@ -145,6 +148,7 @@ ERROR_CLASSES: Dict[str, Type[HadesError]] = {cls.code: cls for cls in HadesErro
 
 # The code each status stands for (include/hades/error.hpp), for an error answer without a body.
 _CODE_FOR_STATUS = {400: "invalid_argument", 401: "unauthorized", 403: "access_denied", 404: "not_found",
+                    405: "method_not_allowed",
                     409: "conflict", 413: "too_large", 422: "input_invalid", 429: "overloaded",
                     502: "network_error", 503: "shutting_down", 507: "out_of_memory"}
 

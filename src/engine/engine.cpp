@@ -107,9 +107,11 @@ void check_dimensions(const EmbedRequest& request, const EmbeddingModel& model) 
   if (!request.dimensions) return;
   const int64_t width = request.pooling ? model.encoder().hidden_size() : model.dimension();
   if (*request.dimensions < 1 || *request.dimensions > width) {
-    throw Error(ErrorCode::invalid_argument, "dimensions " + std::to_string(*request.dimensions) +
-                                                 " must be from 1 to the " + std::to_string(width) +
-                                                 " of " + request.model);
+    // A valid request that this model cannot take (input_invalid, as an overlong input is): the
+    // request alone cannot tell how many dimensions a model id's rows have.
+    throw Error(ErrorCode::input_invalid, "dimensions " + std::to_string(*request.dimensions) +
+                                              " must be from 1 to the " + std::to_string(width) +
+                                              " of " + request.model);
   }
 }
 
@@ -135,7 +137,8 @@ int64_t id_count(const std::vector<std::vector<int32_t>>& token_ids) {
   return count;
 }
 
-// Input INDEX's token ids against the model's vocabulary: invalid_argument naming the input.
+// Input INDEX's token ids against the model's vocabulary: input_invalid naming the input (valid
+// ids for another model, as an overlong text is a valid input for a longer one).
 void check_token_ids(const std::vector<int32_t>& ids, size_t index, const EmbeddingModel& model,
                      const std::string& model_id) {
   const std::string input = "input " + std::to_string(index);
@@ -143,9 +146,9 @@ void check_token_ids(const std::vector<int32_t>& ids, size_t index, const Embedd
   const auto vocab = static_cast<int64_t>(model.tokenizer().vocab_size());
   for (const int32_t id : ids) {
     if (id < 0 || id >= vocab) {
-      throw Error(ErrorCode::invalid_argument, input + ": token id " + std::to_string(id) +
-                                                   " is not in the vocabulary of " + model_id +
-                                                   " (ids 0 to " + std::to_string(vocab - 1) + ")");
+      throw Error(ErrorCode::input_invalid, input + ": token id " + std::to_string(id) +
+                                                " is not in the vocabulary of " + model_id +
+                                                " (ids 0 to " + std::to_string(vocab - 1) + ")");
     }
   }
 }
@@ -158,9 +161,9 @@ Encoding encoding_of_ids(std::vector<int32_t> ids, size_t index, const Embedding
   const std::string input = "input " + std::to_string(index);
   const auto limit = static_cast<size_t>(model.max_sequence_length());
   if (ids.size() > limit && !request.truncate) {
-    throw Error(ErrorCode::invalid_argument, input + " has " + std::to_string(ids.size()) +
-                                                 " tokens; " + request.model + " accepts at most " +
-                                                 std::to_string(limit));
+    throw Error(ErrorCode::input_invalid, input + " has " + std::to_string(ids.size()) +
+                                              " tokens; " + request.model + " accepts at most " +
+                                              std::to_string(limit));
   }
   if (ids.size() > limit) {
     const bool left = request.truncation_direction == TruncationDirection::left;

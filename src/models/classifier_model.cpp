@@ -170,10 +170,14 @@ std::vector<TokenEntity> ClassifierModel::entities(const std::string& text,
                                                    int64_t* tokens) const {
   const int64_t window = options.max_length.value_or(default_window_);
   const int64_t specials = static_cast<int64_t>(tokenizer_.num_special_tokens_to_add(false));
-  if (window <= specials + 1 || window > parts_.encoder->max_sequence_length()) {
-    throw Error(ErrorCode::invalid_argument,
+  // The windows overlap by half (the stride below), which must be less than the text tokens a
+  // window holds besides the special ones: so a window is more than twice the special tokens.
+  if (window <= 2 * specials || window > parts_.encoder->max_sequence_length()) {
+    // input_invalid: the bounds are the model's (its special tokens, its length), so a window
+    // that one model takes another cannot.
+    throw Error(ErrorCode::input_invalid,
                 "window of " + std::to_string(window) + " tokens: must be more than " +
-                    std::to_string(specials + 1) + " and at most " +
+                    std::to_string(2 * specials) + " and at most " +
                     std::to_string(parts_.encoder->max_sequence_length()));
   }
   Tokenizer windowed = tokenizer_;

@@ -108,9 +108,10 @@ std::string EmbeddingModel::prompt_for(const std::optional<std::string>& prompt,
     if (it == prompts_.end()) {
       std::string known;
       for (const auto& [key, value] : prompts_) known += (known.empty() ? "" : ", ") + key;
-      throw Error(ErrorCode::invalid_argument, "prompt_name '" + *name +
-                                                   "' names no prompt of this model (it has: " +
-                                                   (known.empty() ? "none" : known) + ")");
+      // input_invalid: a valid request that this model cannot take (another model has the name).
+      throw Error(ErrorCode::input_invalid, "prompt_name '" + *name +
+                                                "' names no prompt of this model (it has: " +
+                                                (known.empty() ? "none" : known) + ")");
     }
     text = it->second;
   }

@@ -190,10 +190,11 @@ DecodeRequest parse_tei_decode_request(const json& body, const std::string& defa
   const json& list = ids->is_array() && ids->size() == 1 && (*ids)[0].is_array() ? (*ids)[0] : *ids;
   if (!list.is_array()) fail("field 'ids' must be a list of token ids, got " + type_name(list));
   for (const json& id : list) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
+    const std::optional<int64_t> number = fields::whole_number(id);
+    if (!number || *number < 0 || *number > INT32_MAX) {
       fail("field 'ids' must hold token ids (whole numbers from 0), got " + id.dump());
     }
-    request.ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+    request.ids.push_back(static_cast<int32_t>(*number));
   }
   request.skip_special_tokens = optional_bool(body, "skip_special_tokens").value_or(true);
   return request;

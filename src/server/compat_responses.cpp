@@ -53,6 +53,7 @@ const char* tei_error_type(ErrorCode code) {
     case ErrorCode::too_large:
     case ErrorCode::unsupported:
     case ErrorCode::model_not_found:
+    case ErrorCode::method_not_allowed:
     case ErrorCode::not_found: return "validation";
     case ErrorCode::unauthorized: return "unauthorized";
     default: return "backend";

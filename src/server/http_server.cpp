@@ -368,6 +368,7 @@ void Session::write(HttpReply reply, bool keep_alive) {
     response_.set(http::field::retry_after, std::to_string(*reply.retry_after_seconds));
   }
   if (reply.status == 401) response_.set(http::field::www_authenticate, "Bearer");
+  if (!reply.allow.empty()) response_.set(http::field::allow, reply.allow);
   response_.body() = std::move(reply.body);
   response_.keep_alive(keep_alive);
   response_.prepare_payload();

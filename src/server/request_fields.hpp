@@ -23,6 +23,9 @@ const nlohmann::json* find_field(const nlohmann::json& body, const char* name);
 std::string required_string(const nlohmann::json& body, const char* name);  // non-empty
 std::optional<bool> optional_bool(const nlohmann::json& body, const char* name);
 std::optional<std::string> optional_string(const nlohmann::json& body, const char* name);
+// VALUE as a whole number, when it is one: JSON Schema counts 16.0 as the integer 16, so JSON
+// clients may send it so.
+std::optional<int64_t> whole_number(const nlohmann::json& value);
 // "dimensions": a whole number of at least 1 (Matryoshka's cut), or absent.
 std::optional<int64_t> optional_dimensions(const nlohmann::json& body);
 // "truncation_direction": "right" or "left" (TEI's "Right"/"Left": any case), or absent.

@@ -103,14 +103,29 @@ std::vector<std::string> read_texts(const json& body, const std::string& field,
   return texts;
 }
 
+std::optional<int64_t> whole_number(const json& value) {
+  constexpr double kLimit = 9223372036854775808.0;  // 2^63
+  if (value.is_number_unsigned()) {
+    const auto number = value.get<uint64_t>();
+    if (number > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<int64_t>(number);
+  }
+  if (value.is_number_integer()) return value.get<int64_t>();
+  if (!value.is_number_float()) return std::nullopt;
+  const double number = value.get<double>();
+  if (!(number >= -kLimit && number < kLimit) || std::trunc(number) != number) return std::nullopt;
+  return static_cast<int64_t>(number);
+}
+
 std::optional<int64_t> optional_dimensions(const json& body) {
   const json* value = find_field(body, "dimensions");
   if (value == nullptr) return std::nullopt;
-  if (!value->is_number_integer() || value->get<int64_t>() < 1) {
+  const std::optional<int64_t> number = whole_number(*value);
+  if (!number || *number < 1) {
     fail("field 'dimensions' must be a whole number of at least 1, got " +
          (value->is_number() ? value->dump() : type_name(*value)));
   }
-  return value->get<int64_t>();
+  return number;
 }
 
 std::optional<TruncationDirection> optional_truncation_direction(const json& body) {
@@ -136,6 +151,7 @@ using fields::optional_truncation_direction;
 using fields::read_texts;
 using fields::required_string;
 using fields::type_name;
+using fields::whole_number;
 
 namespace {
 
@@ -170,12 +186,12 @@ std::optional<std::chrono::milliseconds> read_keep_alive(const json& body) {
 std::optional<int64_t> read_window_length(const json& body) {
   const json* length = find_field(body, "max_length");
   if (length == nullptr) return std::nullopt;
-  if (!length->is_number_integer() || length->get<int64_t>() < 3 ||
-      length->get<int64_t>() > 1'000'000) {
+  const std::optional<int64_t> number = whole_number(*length);
+  if (!number || *number < 3 || *number > 1'000'000) {
     fail("field 'max_length' must be a whole number of tokens from 3 to 1000000, got " +
          (length->is_number() ? length->dump() : type_name(*length)));
   }
-  return length->get<int64_t>();
+  return *number;
 }
 
 }  // namespace
@@ -289,10 +305,11 @@ RerankRequest parse_rerank_request(const json& body, const RequestLimits& limits
   request.raw_scores = optional_bool(body, "raw_scores").value_or(false);
   request.return_documents = optional_bool(body, "return_documents").value_or(false);
   if (const json* top_n = find_field(body, "top_n"); top_n != nullptr) {
-    if (!top_n->is_number_integer() || top_n->get<int64_t>() < 1) {
+    const std::optional<int64_t> number = whole_number(*top_n);
+    if (!number || *number < 1) {
       fail("field 'top_n' must be a whole number of at least 1, got " + top_n->dump());
     }
-    request.top_n = top_n->get<size_t>();
+    request.top_n = static_cast<size_t>(*number);
   }
   return request;
 }

@@ -78,13 +78,22 @@ const Router::Route* Router::find(std::string_view method, std::string_view targ
   return nullptr;
 }
 
-// not_found for a request no route takes, saying which method its path takes if it exists.
-Error Router::no_route_error(std::string_view method, std::string_view target) {
-  std::string message = "no route " + describe(method, target);
+std::string Router::allowed_methods(std::string_view target) {
+  std::string methods;
   for (const Route& route : kRoutes) {
-    if (route.path == target_path(target)) message += " (use " + std::string(route.method) + ")";
+    if (route.path != target_path(target)) continue;
+    methods += (methods.empty() ? "" : ", ") + std::string(route.method);
   }
-  return Error(ErrorCode::not_found, message);
+  return methods;
+}
+
+// For a request no route takes: method_not_allowed where its path takes other methods (RFC 9110
+// §15.5.6), saying which; not_found where no route has its path.
+Error Router::no_route_error(std::string_view method, std::string_view target) {
+  const std::string allowed = allowed_methods(target);
+  if (allowed.empty()) return Error(ErrorCode::not_found, "no route " + describe(method, target));
+  return Error(ErrorCode::method_not_allowed,
+               "no route " + describe(method, target) + " (use " + allowed + ")");
 }
 
 bool Router::is_blocking(std::string_view method, std::string_view target) const {
@@ -126,6 +135,9 @@ HttpReply Router::handle(std::string_view method, std::string_view target, std::
                         dialect_of(route));
   } catch (const std::exception& e) {
     reply = error_reply(Error(ErrorCode::internal, e.what()), dialect_of(route));
+  }
+  if (reply.status == http_status(ErrorCode::method_not_allowed)) {
+    reply.allow = allowed_methods(target);
   }
   // Errors are logged with their body; successes are only counted (a busy service would drown
   // its log otherwise).

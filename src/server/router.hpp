@@ -30,6 +30,7 @@ struct HttpReply {
   std::string content_type = "application/json";
   std::string body;
   std::optional<int> retry_after_seconds;  // sent as Retry-After (429 overloaded)
+  std::string allow;  // sent as Allow (405 method_not_allowed): the methods the route takes
 };
 
 // What the service says about itself in /health and /v1/status.
@@ -97,6 +98,7 @@ class Router {
   static const Route* find(std::string_view method, std::string_view target);
   static Dialect dialect_of(const Route* route);
   static Error no_route_error(std::string_view method, std::string_view target);
+  static std::string allowed_methods(std::string_view target);
   void record(const Route* route, const HttpReply& reply,
               std::chrono::steady_clock::time_point start);
   double uptime_seconds() const;

@@ -1,14 +1,31 @@
 // The routes of other servers' APIs (OpenAI's embeddings, TEI's routes): each reads its request
 // into the engine's, calls the same engine method as hades's own route, and answers in that API's
 // shape. Errors take the API's shape too (Router::error_reply with the route's dialect).
+#include <algorithm>
+
 #include "server/compat_requests.hpp"
 #include "server/compat_responses.hpp"
 #include "server/json_text.hpp"
+#include "server/request_fields.hpp"
 #include "server/router.hpp"
 
 namespace hades::server {
 
 using nlohmann::json;
+
+namespace {
+
+// Whether INPUTS holds a pair or a one-text list ([["a", "b"]], ["a", ["b"]]): /predict's input,
+// which an embedding model cannot take.
+bool holds_text_lists(const json* inputs) {
+  if (inputs == nullptr || !inputs->is_array()) return false;
+  return std::any_of(inputs->begin(), inputs->end(), [](const json& item) {
+    return item.is_array() && !item.empty() &&
+           std::all_of(item.begin(), item.end(), [](const json& t) { return t.is_string(); });
+  });
+}
+
+}  // namespace
 
 HttpReply Router::openai_embeddings(const json& body, const CancelFlag& cancelled) {
   OpenAiEmbedRequest request =
@@ -22,7 +39,15 @@ HttpReply Router::openai_embeddings(const json& body, const CancelFlag& cancelle
 HttpReply Router::tei_root(const json& body, const CancelFlag& cancelled) {
   const std::string model = compat_model(body, info_.default_model);
   const ModelInfo info = engine_.load_model(model, LoadOptions{});
-  if (info.kind == "embedding") return tei_embed(body, cancelled);
+  if (info.kind == "embedding") {
+    if (holds_text_lists(fields::find_field(body, "inputs"))) {
+      throw Error(ErrorCode::unsupported,
+                  model +
+                      " is an embedding model; POST / takes texts for it "
+                      "(pairs and text lists are for sequence classifiers)");
+    }
+    return tei_embed(body, cancelled);
+  }
   if (info.kind == "sequence-classification") return tei_predict(body, cancelled);
   throw Error(ErrorCode::unsupported, model + " is a " + info.kind +
                                           " model; POST / takes embedding and sequence-"

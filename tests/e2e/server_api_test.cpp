@@ -244,7 +244,7 @@ TEST_F(ServerApi, BadInputGetsTheDocumentedStatusAndCode) {
       {"lone surrogate escape", "POST", "/v1/embed", "{" + m + ",\"inputs\":[\"\\udc00\"]}", 422,
        "input_invalid"},
       {"unknown route", "GET", "/v2/nothing", "", 404, "not_found"},
-      {"wrong method", "GET", "/v1/embed", "", 404, "not_found"},
+      {"wrong method", "GET", "/v1/embed", "", 405, "method_not_allowed"},
   };
   for (const BadRequest& c : cases) {
     SCOPED_TRACE(c.what);
@@ -252,6 +252,8 @@ TEST_F(ServerApi, BadInputGetsTheDocumentedStatusAndCode) {
     EXPECT_EQ(r.status, c.status) << r.body;
     EXPECT_EQ(r.error_code(), c.code) << r.body;
     EXPECT_FALSE(r.json()["error"]["message"].get<std::string>().empty());
+    // A 405 names the methods the route takes (RFC 9110 §15.5.6).
+    EXPECT_EQ(r.header("allow"), c.status == 405 ? "POST" : "");
   }
 }
 

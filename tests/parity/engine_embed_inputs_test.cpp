@@ -119,7 +119,7 @@ TEST(EngineEmbedInputs, TokenIdsAreCheckedAndCutAsAsked) {
   const int32_t vocab =
       static_cast<int32_t>(EmbeddingModel::load(folder())->tokenizer().vocab_size());
   EmbedRequest bad{.model = model, .token_ids = {{2, 40, 3}, {2, vocab, 3}}};
-  expect_error([&] { engine.embed(bad); }, ErrorCode::invalid_argument,
+  expect_error([&] { engine.embed(bad); }, ErrorCode::input_invalid,
                {"input 1", "token id " + std::to_string(vocab), "vocabulary"});
   bad.token_ids = {{2, 40, 3}, {}};
   expect_error([&] { engine.embed(bad); }, ErrorCode::invalid_argument, {"input 1", "no token"});
@@ -131,7 +131,7 @@ TEST(EngineEmbedInputs, TokenIdsAreCheckedAndCutAsAsked) {
   for (int32_t i = 0; i < 28; ++i) long_ids.push_back(300 + i);
   long_ids.push_back(3);
   EmbedRequest overlong{.model = model, .token_ids = {long_ids}, .truncate = false};
-  expect_error([&] { engine.embed(overlong); }, ErrorCode::invalid_argument,
+  expect_error([&] { engine.embed(overlong); }, ErrorCode::input_invalid,
                {"input 0 has 30 tokens", "at most 24"});
   overlong.truncate = true;
   overlong.truncation_direction = TruncationDirection::left;

@@ -94,7 +94,7 @@ TEST(SentenceTransformers6Parity, PromptsAndDimensionsEqualSentenceTransformers)
     engine.embed(request);
     FAIL() << "an unknown prompt name was accepted";
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_EQ(e.code(), ErrorCode::input_invalid);
     EXPECT_NE(std::string(e.what()).find("document, query"), std::string::npos) << e.what();
   }
 }

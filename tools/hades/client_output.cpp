@@ -13,21 +13,15 @@ void add_client_flags(CLI::App& command, ClientArgs& args) {
   command.add_flag("--json", args.json, "print JSON instead of a table");
 }
 
+void add_jsonl_flag(CLI::App& command, ClientArgs& args) {
+  command.add_flag("--jsonl", args.jsonl, "print one JSON object per input, as results come")
+      ->excludes("--json");
+}
+
 ClientOptions client_options(const ClientArgs& args) {
   ClientOptions options;
   options.socket_path = args.socket;
   return options;
-}
-
-std::vector<std::string> texts_or_stdin(const std::vector<std::string>& texts) {
-  if (texts.size() != 1 || texts.front() != "-") return texts;
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(std::cin, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(std::move(line));
-  }
-  if (lines.empty()) throw Error(ErrorCode::invalid_argument, "no texts on stdin");
-  return lines;
 }
 
 nlohmann::json model_json(const LoadedModel& model) {
@@ -146,8 +140,21 @@ void print_models_table(const std::vector<LoadedModel>& models, const char* inde
   }
 }
 
+std::string json_text(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 void print_json(const nlohmann::json& value) {
-  std::printf("%s\n", value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  std::printf("%s\n", json_text(value).c_str());
+}
+
+void print_json_item(size_t index, std::string_view head, const std::string& item) {
+  if (index == 0) {
+    std::fwrite(head.data(), 1, head.size(), stdout);
+  } else {
+    std::fputc(',', stdout);
+  }
+  std::fputs(item.c_str(), stdout);
 }
 
 }  // namespace hades::cli

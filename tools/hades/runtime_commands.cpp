@@ -12,6 +12,7 @@
 #include "client_output.hpp"
 #include "commands.hpp"
 #include "hades/engine.hpp"
+#include "text_batches.hpp"
 
 namespace hades::cli {
 namespace {
@@ -108,21 +109,15 @@ void run_demo(const DemoArgs& args) {
 
 // Floats in their shortest round-trip form, as the service sends them (a JSON library would widen
 // them to 17 significant digits of a double).
-std::string embedding_json(const EmbeddingResult& e) {
-  std::string out = "{\"model\":" + nlohmann::json(e.model).dump() + ",\"embeddings\":[";
+std::string floats_json(const std::vector<float>& row) {
+  std::string out = "[";
   char number[32];
-  for (size_t i = 0; i < e.embeddings.size(); ++i) {
-    out += i == 0 ? "[" : ",[";
-    for (size_t j = 0; j < e.embeddings[i].size(); ++j) {
-      if (j != 0) out += ',';
-      const auto written = std::to_chars(number, number + sizeof(number), e.embeddings[i][j]);
-      out.append(number, written.ptr);
-    }
-    out += ']';
+  for (size_t j = 0; j < row.size(); ++j) {
+    if (j != 0) out += ',';
+    const auto written = std::to_chars(number, number + sizeof(number), row[j]);
+    out.append(number, written.ptr);
   }
-  out += "],\"dimension\":" + std::to_string(e.dimension) +
-         ",\"usage\":{\"tokens\":" + std::to_string(e.tokens) + "}}";
-  return out;
+  return out + ']';
 }
 
 struct EmbedArgs {
@@ -139,6 +134,63 @@ struct EmbedArgs {
   int64_t dimensions = 0;
 };
 
+// Prints the embeddings of each request as it answers: --jsonl's lines, --json's one object
+// (the answer's shape, whatever the number of requests), or the table, whose summary line comes
+// first when the input took one request and last when it took several.
+class EmbedPrinter {
+ public:
+  explicit EmbedPrinter(const ClientArgs& args) : args_(args) {}
+
+  void add(const EmbeddingResult& e, const std::vector<std::string>& texts,
+           const TextBatches& batches) {
+    const size_t first = batches.first_index();
+    model_ = e.model;
+    dimension_ = e.dimension;
+    tokens_ += e.tokens;
+    count_ += e.embeddings.size();
+    if (!args_.json && !args_.jsonl && first == 0 && batches.at_end()) print_summary();
+    for (size_t i = 0; i < e.embeddings.size(); ++i)
+      print_row(first + i, e.embeddings[i], texts[i]);
+    std::fflush(stdout);
+  }
+
+  void finish() {
+    if (args_.json) {
+      std::printf("],\"dimension\":%lld,\"usage\":{\"tokens\":%lld}}\n",
+                  static_cast<long long>(dimension_), static_cast<long long>(tokens_));
+    } else if (!args_.jsonl && !summary_printed_) {
+      print_summary();
+    }
+  }
+
+ private:
+  void print_summary() {
+    std::printf("%s: %zu embeddings of %lld dimensions (%lld tokens)\n", model_.c_str(), count_,
+                static_cast<long long>(dimension_), static_cast<long long>(tokens_));
+    summary_printed_ = true;
+  }
+
+  void print_row(size_t index, const std::vector<float>& row, const std::string& text) {
+    if (args_.jsonl) {
+      std::printf("{\"index\":%zu,\"embedding\":%s}\n", index, floats_json(row).c_str());
+    } else if (args_.json) {
+      print_json_item(index, "{\"model\":" + json_text(model_) + ",\"embeddings\":[",
+                      floats_json(row));
+    } else {
+      std::printf("[%zu]", index + 1);
+      for (size_t j = 0; j < std::min<size_t>(row.size(), 6); ++j) std::printf(" %8.5f", row[j]);
+      std::printf("%s  %s\n", row.size() > 6 ? " …" : "", text.c_str());
+    }
+  }
+
+  const ClientArgs& args_;
+  std::string model_;
+  int64_t dimension_ = 0;
+  int64_t tokens_ = 0;
+  size_t count_ = 0;
+  bool summary_printed_ = false;
+};
+
 void run_embed(const EmbedArgs& args) {
   HaystackModelEngine engine(client_options(args.client));
   // A model loaded in another dtype is a conflict naming it, not a silent switch.
@@ -150,21 +202,14 @@ void run_embed(const EmbedArgs& args) {
   if (args.prompt_given) options.prompt = args.prompt;
   options.prompt_name = args.prompt_name;
   options.dimensions = args.dimensions;
-  const std::vector<std::string> texts = texts_or_stdin(args.texts);
-  const EmbeddingResult e = engine.embed(args.model, texts, options);
-  if (args.client.json) {
-    std::printf("%s\n", embedding_json(e).c_str());
-    return;
+  TextBatches batches(args.texts, args.model, service_request_limits(engine.client()));
+  ProgressLine progress(batches);
+  EmbedPrinter printer(args.client);
+  for (std::vector<std::string> texts = batches.next(); !texts.empty(); texts = batches.next()) {
+    printer.add(engine.embed(args.model, texts, options), texts, batches);
+    progress.update(batches.first_index() + texts.size());
   }
-  std::printf("%s: %zu embeddings of %lld dimensions (%lld tokens)\n", e.model.c_str(),
-              e.embeddings.size(), static_cast<long long>(e.dimension),
-              static_cast<long long>(e.tokens));
-  for (size_t i = 0; i < e.embeddings.size(); ++i) {
-    std::printf("[%zu]", i + 1);
-    const auto& row = e.embeddings[i];
-    for (size_t j = 0; j < std::min<size_t>(row.size(), 6); ++j) std::printf(" %8.5f", row[j]);
-    std::printf("%s  %s\n", row.size() > 6 ? " …" : "", texts[i].c_str());
-  }
+  printer.finish();
 }
 
 struct TokenizeArgs {
@@ -174,31 +219,44 @@ struct TokenizeArgs {
   bool no_special_tokens = false;
 };
 
+nlohmann::json encoding_json(const TokenEncoding& e) {
+  return {{"ids", e.ids}, {"tokens", e.tokens}, {"offsets", e.offsets}, {"type_ids", e.type_ids}};
+}
+
+void print_encoding(const ClientArgs& args, size_t index, const TokenEncoding& e,
+                    const std::string& text) {
+  if (args.jsonl) {
+    nlohmann::json line = encoding_json(e);
+    line["index"] = index;
+    return print_json(line);
+  }
+  if (args.json) return print_json_item(index, "{\"encodings\":[", json_text(encoding_json(e)));
+  std::printf("[%zu] %s\n    %zu tokens:", index + 1, text.c_str(), e.ids.size());
+  for (size_t j = 0; j < e.ids.size(); ++j) {
+    std::printf(" %s(%lld)", j < e.tokens.size() ? e.tokens[j].c_str() : "?",
+                static_cast<long long>(e.ids[j]));
+  }
+  std::printf("\n");
+}
+
 void run_tokenize(const TokenizeArgs& args) {
   HaystackModelEngine engine(client_options(args.client));
   TokenizeOptions options;
   options.add_special_tokens = !args.no_special_tokens;
-  const std::vector<std::string> texts = texts_or_stdin(args.texts);
-  const TokenizationResult result = engine.tokenize(args.model, texts, options);
-  if (args.client.json) {
-    nlohmann::json encodings = nlohmann::json::array();
-    for (const TokenEncoding& e : result.encodings) {
-      encodings.push_back(
-          {{"ids", e.ids}, {"tokens", e.tokens}, {"offsets", e.offsets}, {"type_ids", e.type_ids}});
+  TextBatches batches(args.texts, args.model, service_request_limits(engine.client()));
+  ProgressLine progress(batches);
+  std::string model;
+  for (std::vector<std::string> texts = batches.next(); !texts.empty(); texts = batches.next()) {
+    const TokenizationResult result = engine.tokenize(args.model, texts, options);
+    model = result.model;
+    for (size_t i = 0; i < result.encodings.size(); ++i) {
+      print_encoding(args.client, batches.first_index() + i, result.encodings[i],
+                     i < texts.size() ? texts[i] : "");
     }
-    print_json({{"model", result.model}, {"encodings", encodings}});
-    return;
+    std::fflush(stdout);
+    progress.update(batches.first_index() + texts.size());
   }
-  for (size_t i = 0; i < result.encodings.size(); ++i) {
-    const TokenEncoding& e = result.encodings[i];
-    std::printf("[%zu] %s\n    %zu tokens:", i + 1, i < texts.size() ? texts[i].c_str() : "",
-                e.ids.size());
-    for (size_t j = 0; j < e.ids.size(); ++j) {
-      std::printf(" %s(%lld)", j < e.tokens.size() ? e.tokens[j].c_str() : "?",
-                  static_cast<long long>(e.ids[j]));
-    }
-    std::printf("\n");
-  }
+  if (args.client.json) std::printf("],\"model\":%s}\n", json_text(model).c_str());
 }
 
 }  // namespace
@@ -235,6 +293,7 @@ void add_runtime_commands(CLI::App& app) {
                     "e.g. query");
   embed->add_option("--dimensions", embed_args->dimensions,
                     "keep the first N values of each embedding (Matryoshka), normalized again");
+  add_jsonl_flag(*embed, embed_args->client);
   embed->callback([embed, embed_args] {
     embed_args->prompt_given = embed->count("--prompt") > 0;
     run_embed(*embed_args);
@@ -249,6 +308,7 @@ void add_runtime_commands(CLI::App& app) {
       ->required();
   tokenize->add_flag("--no-special-tokens", tokenize_args->no_special_tokens,
                      "leave out [CLS], [SEP] and the like");
+  add_jsonl_flag(*tokenize, tokenize_args->client);
   tokenize->callback([tokenize_args] { run_tokenize(*tokenize_args); });
 }
 

@@ -11,6 +11,7 @@
 #include "client_output.hpp"
 #include "commands.hpp"
 #include "hades/error.hpp"
+#include "text_batches.hpp"
 
 namespace hades::cli {
 namespace {
@@ -24,24 +25,38 @@ struct TaskArgs {
   RerankOptions rerank;            // rerank: raw scores
 };
 
+void print_classification(const ClientArgs& args, size_t index, const Classification& c,
+                          const std::string& model, const std::string& text) {
+  if (!args.json && !args.jsonl) {
+    std::printf("[%zu] %-16s %.4f   %s\n", index + 1, c.label.c_str(), static_cast<double>(c.score),
+                text.c_str());
+    return;
+  }
+  nlohmann::json scores = nlohmann::json::array();
+  for (const ClassScore& s : c.scores) scores.push_back({{"label", s.label}, {"score", s.score}});
+  nlohmann::json result = {{"label", c.label}, {"score", c.score}, {"scores", scores}};
+  if (args.json) {
+    return print_json_item(index, "{\"model\":" + json_text(model) + ",\"results\":[",
+                           json_text(result));
+  }
+  result["index"] = index;
+  print_json(result);
+}
+
 void run_classify(const TaskArgs& args) {
-  const std::vector<std::string> texts = texts_or_stdin(args.texts);
-  const ClassificationResult result =
-      ModelClient(client_options(args.client)).classify(args.model, texts);
-  if (args.client.json) {
-    nlohmann::json results = nlohmann::json::array();
-    for (const Classification& c : result.results) {
-      nlohmann::json scores = nlohmann::json::array();
-      for (const ClassScore& s : c.scores)
-        scores.push_back({{"label", s.label}, {"score", s.score}});
-      results.push_back({{"label", c.label}, {"score", c.score}, {"scores", scores}});
+  ModelClient client(client_options(args.client));
+  TextBatches batches(args.texts, args.model, service_request_limits(client));
+  ProgressLine progress(batches);
+  for (std::vector<std::string> texts = batches.next(); !texts.empty(); texts = batches.next()) {
+    const ClassificationResult result = client.classify(args.model, texts);
+    for (size_t i = 0; i < result.results.size(); ++i) {
+      print_classification(args.client, batches.first_index() + i, result.results[i], result.model,
+                           texts.at(i));
     }
-    return print_json({{"model", result.model}, {"results", results}});
+    std::fflush(stdout);
+    progress.update(batches.first_index() + texts.size());
   }
-  for (size_t i = 0; i < result.results.size(); ++i) {
-    std::printf("[%zu] %-16s %.4f   %s\n", i + 1, result.results[i].label.c_str(),
-                static_cast<double>(result.results[i].score), texts[i].c_str());
-  }
+  if (args.client.json) std::printf("]}\n");
 }
 
 void run_rerank(const TaskArgs& args) {
@@ -97,6 +112,7 @@ void add_task_commands(CLI::App& app) {
   add_client_flags(*classify, classify_args->client);
   classify->add_option("model", classify_args->model, "model id or folder")->required();
   classify->add_option("texts", classify_args->texts, "texts, or - for stdin")->required();
+  add_jsonl_flag(*classify, classify_args->client);
   classify->callback([classify_args] { run_classify(*classify_args); });
 
   auto* rerank = app.add_subcommand("rerank", "Rank DOCs by relevance to QUERY (cross-encoder)");

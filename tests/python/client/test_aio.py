@@ -106,7 +106,7 @@ def test_embed_and_rerank_options_answer_as_the_blocking_client(service):
                 client.embed(ST6, texts, prompt="query: "),
                 client.rerank(RERANKER, cases[0]["text"], documents, top_n=3,
                               return_documents=True))
-            with pytest.raises(hades.InvalidArgumentError, match="query"):
+            with pytest.raises(hades.InputInvalidError, match="query"):
                 await client.embed(ST6, texts, prompt_name="passage")
             return answers
 

@@ -144,20 +144,22 @@ def test_embed_dimensions_with_numpy_and_a_prompt(client, st6_reference):
 
 
 def test_embed_refuses_an_unknown_prompt_name_naming_the_known_ones(client):
-    with pytest.raises(hades.InvalidArgumentError) as caught:
+    with pytest.raises(hades.InputInvalidError) as caught:
         client.embed(ST6, ["a"], prompt_name="passage")
     message = str(caught.value)
     assert "passage" in message and "query" in message and "document" in message
-    assert caught.value.status == 400
+    assert caught.value.status == 422
 
 
-@pytest.mark.parametrize("dimensions", [0, 33])
-def test_embed_refuses_dimensions_outside_the_model(client, dimensions):
-    with pytest.raises(hades.InvalidArgumentError, match="dimensions"):
+@pytest.mark.parametrize("dimensions, error", [(0, hades.InvalidArgumentError),
+                                               (33, hades.InputInvalidError)])
+def test_embed_refuses_dimensions_outside_the_model(client, dimensions, error):
+    # 0 is no width at all (400); 33 is valid, but more than this model has (422).
+    with pytest.raises(error, match="dimensions"):
         client.embed(ST6, ["a"], dimensions=dimensions)
 
 
-@pytest.mark.parametrize("dimensions", [16.0, True, "16"])
+@pytest.mark.parametrize("dimensions", [16.5, True, "16"])
 def test_embed_refuses_dimensions_that_are_not_whole_numbers(client, dimensions):
     with pytest.raises(hades.InvalidArgumentError, match="dimensions"):
         client.embed(ST6, ["a"], dimensions=dimensions)

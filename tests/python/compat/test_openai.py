@@ -48,7 +48,8 @@ def test_dimensions_cut_and_normalize_again(client, tcp_service, models):
             norm = math.sqrt(sum(x * x for x in full[:64]))
             assert len(values) == 64
             assert max_abs_diff([values], [[x / norm for x in full[:64]]]) <= 1e-6
-    with pytest.raises(openai.BadRequestError, match="dimensions"):
+    # More than the model has: a valid request this model cannot take (422).
+    with pytest.raises(openai.UnprocessableEntityError, match="dimensions"):
         client.embeddings.create(model=models.minilm, input="x", dimensions=385)
 
 
@@ -85,12 +86,13 @@ def test_token_ids_embed_as_their_text(client, tcp_service, models):
 
 
 def test_bad_token_ids_name_the_input(client, models):
-    with pytest.raises(openai.BadRequestError) as outside:
+    # Ids valid for another model: 422, as an overlong text is.
+    with pytest.raises(openai.UnprocessableEntityError) as outside:
         client.embeddings.create(model=models.minilm, input=[[101, 102], [101, 30522, 102]])
-    assert outside.value.body["code"] == "invalid_argument"
+    assert outside.value.body["code"] == "input_invalid"
     assert "input 1: token id 30522 is not in the vocabulary" in outside.value.body["message"]
     # OpenAI refuses an input over the model's limit rather than cut it.
-    with pytest.raises(openai.BadRequestError, match="input 0 has 302 tokens"):
+    with pytest.raises(openai.UnprocessableEntityError, match="input 0 has 302 tokens"):
         client.embeddings.create(model=models.minilm, input=[[101] + [2000] * 300 + [102]])
 
 

@@ -102,7 +102,7 @@ def test_embed_takes_token_ids_and_left_truncation(tcp_service, models):
     # Without truncate, ids over the limit are refused, in TEI's shape.
     with pytest.raises(urllib.error.HTTPError) as overlong:
         post(url, key, "/embed", {"inputs": [whole]})
-    assert overlong.value.code == 400
+    assert overlong.value.code == 422
     assert f"has {len(whole)} tokens" in json.loads(overlong.value.read())["error"]
 
 
