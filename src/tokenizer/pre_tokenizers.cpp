@@ -102,16 +102,6 @@ class SequencePreTokenizer final : public PreTokenizer {
   std::vector<std::unique_ptr<PreTokenizer>> steps_;
 };
 
-SplitBehavior parse_behavior(const Json& value, const JsonPath& at) {
-  const std::string name = as_string(value, at);
-  if (name == "Removed") return SplitBehavior::removed;
-  if (name == "Isolated") return SplitBehavior::isolated;
-  if (name == "MergedWithPrevious") return SplitBehavior::merged_with_previous;
-  if (name == "MergedWithNext") return SplitBehavior::merged_with_next;
-  if (name == "Contiguous") return SplitBehavior::contiguous;
-  at.fail("unknown split behavior '" + name + "'");
-}
-
 std::unique_ptr<PreTokenizer> parse_sequence(const Json& value, const JsonPath& at) {
   const JsonPath list_at = at / "pretokenizers";
   const Json& list = require_array(require(value, at, "pretokenizers"), list_at);
@@ -124,6 +114,16 @@ std::unique_ptr<PreTokenizer> parse_sequence(const Json& value, const JsonPath& 
 
 }  // namespace
 
+SplitBehavior parse_split_behavior(const Json& value, const JsonPath& at) {
+  const std::string name = as_string(value, at);
+  if (name == "Removed") return SplitBehavior::removed;
+  if (name == "Isolated") return SplitBehavior::isolated;
+  if (name == "MergedWithPrevious") return SplitBehavior::merged_with_previous;
+  if (name == "MergedWithNext") return SplitBehavior::merged_with_next;
+  if (name == "Contiguous") return SplitBehavior::contiguous;
+  at.fail("unknown split behavior '" + name + "'");
+}
+
 std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const Json& value, const JsonPath& at) {
   const std::string type = get_type(value, at);
   if (type == "BertPreTokenizer") return std::make_unique<BertPreTokenizer>();
@@ -132,7 +132,7 @@ std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const Json& value, const JsonP
   if (type == "Punctuation") {
     SplitBehavior behavior = SplitBehavior::isolated;
     if (const Json* b = find_optional(value, "behavior"))
-      behavior = parse_behavior(*b, at / "behavior");
+      behavior = parse_split_behavior(*b, at / "behavior");
     return std::make_unique<PunctuationPreTokenizer>(behavior);
   }
   if (type == "Digits") {
