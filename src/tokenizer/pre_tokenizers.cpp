@@ -1,6 +1,7 @@
 #include "tokenizer/pre_tokenizers.hpp"
 
 #include "tokenizer/bpe_components.hpp"
+#include "tokenizer/sentencepiece.hpp"
 
 namespace hades::tok {
 namespace {
@@ -141,8 +142,8 @@ std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const Json& value, const JsonP
   if (type == "Sequence") return parse_sequence(value, at);
   if (type == "ByteLevel") return parse_byte_level_pre_tokenizer(value, at);
   if (type == "Split") return parse_split_pre_tokenizer(value, at);
-  if (type == "Metaspace" || type == "CharDelimiterSplit" || type == "UnicodeScripts" ||
-      type == "FixedLength") {
+  if (type == "Metaspace") return parse_metaspace_pre_tokenizer(value, at);
+  if (type == "CharDelimiterSplit" || type == "UnicodeScripts" || type == "FixedLength") {
     (at / "type").fail("pre-tokenizer '" + type + "' is not supported yet", ErrorCode::unsupported);
   }
   (at / "type").fail("unknown pre-tokenizer '" + type + "'");
