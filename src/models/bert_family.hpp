@@ -1,12 +1,16 @@
 // The post-norm encoder of BERT (bert.cpp), shared by the architectures that keep its math under
-// other tensor names (DistilBERT, distilbert.cpp).
+// other tensor names (DistilBERT, distilbert.cpp) or other positions (XLM-RoBERTa,
+// xlm_roberta.cpp).
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "compute/backend.hpp"
 #include "io/weights.hpp"
+#include "models/architectures.hpp"
 #include "models/encoder.hpp"
 
 namespace hades {
@@ -21,7 +25,13 @@ struct BertConfig {
   int64_t type_vocab_size = 0;  // 0: no token type embeddings (DistilBERT)
   float layer_norm_eps = 1e-12f;
   Activation activation = Activation::gelu_erf;
+  // RoBERTa's positions when >= 0 (transformers' create_position_ids_from_input_ids): the tokens
+  // count from padding_idx + 1, and a token whose id is padding_idx sits at padding_idx.
+  int64_t padding_idx = -1;
 };
+
+// BERT's config.json fields (bert.cpp).
+BertConfig parse_bert_config(const nlohmann::json& json, const std::string& source);
 
 // Where each tensor lives; BERT's names by default. Layer tensors are LAYER + i + "." + NAME.
 struct BertTensorNames {
@@ -42,6 +52,16 @@ struct BertTensorNames {
   std::string output_norm = "output.LayerNorm";
   std::string pooler = "pooler.dense";  // empty: none
 };
+
+// The heads of BERT's family: *ForTokenClassification is "classifier" on every token;
+// *ForSequenceClassification is SEQUENCE_DENSE + tanh on the first token, then
+// SEQUENCE_CLASSIFIER.
+struct TanhHeadNames {
+  std::string sequence_dense;
+  std::string sequence_classifier;
+};
+std::unique_ptr<ClassificationHead> load_tanh_head(const ModelLoadContext& context, int64_t hidden,
+                                                   const TanhHeadNames& names);
 
 std::unique_ptr<Encoder> make_bert_style_encoder(const BertConfig& config,
                                                  const BertTensorNames& names,
