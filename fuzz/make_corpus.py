@@ -5,6 +5,7 @@ Seeds are small on purpose (a few KB per harness): real configs, tokenizer.json 
 few hundred vocabulary entries, small safetensors files, requests of every route. Run from the
 repository root; the output is committed, so run it again only when the fixtures change.
 """
+import base64
 import json
 import struct
 from pathlib import Path
@@ -52,7 +53,8 @@ def config_seeds():
     for folder in ["tiny-bertcls-h32-a2-l2-seqcls", "tiny-bertcls-h32-a2-l2-tokcls",
                    "tiny-bert-h32-a2-l2-gelu", "tiny-distilbert-d32-h4-l2-gelu-seqcls",
                    "tiny-distilbert-d32-h4-l2-gelu", "tiny-modernbert-h24-a2-l5-w8-seqcls",
-                   "tiny-modernbert-h32-a4-l4-w16-classic-tokcls"]:
+                   "tiny-modernbert-h32-a4-l4-w16-classic-tokcls", "tiny-xlmr-h32-a4-l2-gelu-seqcls",
+                   "tiny-xlmr-h36-a3-l1-gelu-new-pad3-tokcls"]:
         write("model_config", folder, (DATA / "models" / folder / "config.json").read_bytes())
 
 
@@ -76,6 +78,43 @@ def cut_bpe(path, keep, merges):
     return json.dumps(t, ensure_ascii=False)
 
 
+def cut_unigram(path, keep, charsmap_from=None):
+    """The first KEEP pieces (and the byte tokens among the rest, a few of them); the charsmap of
+    CHARSMAP_FROM (a small one) instead of the file's own."""
+    t = json.loads(path.read_text())
+    vocab = t["model"]["vocab"]
+    t["model"]["vocab"] = vocab[:keep] + [v for v in vocab[keep:] if v[0].startswith("<0x")][:40]
+    t["added_tokens"] = [a for a in t["added_tokens"] if a["id"] < keep]
+    if charsmap_from is not None:
+        small = json.loads(charsmap_from.read_text())["normalizer"]
+        normalizer = t["normalizer"]
+        steps = normalizer["normalizers"] if normalizer["type"] == "Sequence" else [normalizer]
+        for step in steps:
+            if step["type"] == "Precompiled":
+                step["precompiled_charsmap"] = small["precompiled_charsmap"]
+    return json.dumps(t, ensure_ascii=False)
+
+
+def rules_charsmap():
+    """The small charsmap blob of the spm-rules fixture (tools/fixtures/gen_unigram_fixtures.py)."""
+    path = DATA / "tokenizer" / "unigram" / "spm-rules" / "tokenizer.json"
+    return base64.b64decode(json.loads(path.read_text())["normalizer"]["precompiled_charsmap"])
+
+
+def charsmap_seeds():
+    """precompiled_charsmap: [u16 little-endian text length][UTF-8 text][charsmap blob]."""
+    blob = rules_charsmap()
+    texts = ["\ufb01x \uff21\u0301 ss", "a\u200bb \ud55c\uad6d \u2460\u3000\t", "plain ascii"]
+    for i, text in enumerate(texts):
+        raw = text.encode()
+        write("precompiled_charsmap", f"rules_{i}", struct.pack("<H", len(raw)) + raw + blob)
+    raw = texts[0].encode()
+    write("precompiled_charsmap", "rules_truncated", struct.pack("<H", len(raw)) + raw + blob[:300])
+    flipped = bytearray(blob)
+    flipped[8] ^= 0x40  # a unit of the trie: its offset or label changes
+    write("precompiled_charsmap", "rules_flipped", struct.pack("<H", len(raw)) + raw + flipped)
+
+
 def tokenizer_json_seeds():
     tok = DATA / "tokenizer"
     write("tokenizer_json", "wordpiece_uncased", cut_wordpiece(tok / "bert-uncased" / "tokenizer.json", 120))
@@ -84,6 +123,9 @@ def tokenizer_json_seeds():
     write("tokenizer_json", "bpe_split", cut_bpe(tok / "bpe" / "synthetic-split" / "tokenizer.json", 120, 40))
     write("tokenizer_json", "bpe_affix", cut_bpe(tok / "bpe" / "synthetic-affix" / "tokenizer.json", 120, 40))
     write("tokenizer_json", "bpe_bytelevel", cut_bpe(tok / "bpe" / "modernbert" / "tokenizer.json", 300, 40))
+    rules = tok / "unigram" / "spm-rules" / "tokenizer.json"
+    write("tokenizer_json", "unigram_rules", cut_unigram(rules, 150))
+    write("tokenizer_json", "unigram_first", cut_unigram(tok / "unigram" / "spm-first" / "tokenizer.json", 150, rules))
 
 
 def tokenize_seeds():
@@ -171,6 +213,7 @@ if __name__ == "__main__":
     safetensors_seeds()
     config_seeds()
     tokenizer_json_seeds()
+    charsmap_seeds()
     tokenize_seeds()
     request_seeds()
     hub_seeds()

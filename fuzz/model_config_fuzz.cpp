@@ -1,8 +1,9 @@
 // Fuzzes config.json as the registry reads it (src/models/registry.cpp and each architecture's
-// config reader: BERT, DistilBERT, ModernBERT): the input is parsed as the config, then the model
-// is built against the weights of a tiny fixture of the architecture its "model_type" names, so
-// that every size, flag and label the config declares is checked against real tensors. A config
-// that would need more memory than the fixture has must fail before allocating it.
+// config reader: BERT, DistilBERT, ModernBERT, XLM-RoBERTa): the input is parsed as the config,
+// then the model is built against the weights of a tiny fixture of the architecture its
+// "model_type" names, so that every size, flag and label the config declares is checked against
+// real tensors. A config that would need more memory than the fixture has must fail before
+// allocating it.
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -46,6 +47,7 @@ const std::map<std::string, std::unique_ptr<Fixture>, std::less<>>& fixtures() {
     loaded["bert"] = load_fixture("tiny-bertcls-h32-a2-l2-seqcls");
     loaded["distilbert"] = load_fixture("tiny-distilbert-d32-h4-l2-gelu-seqcls");
     loaded["modernbert"] = load_fixture("tiny-modernbert-h24-a2-l5-w8-seqcls");
+    loaded["xlm-roberta"] = load_fixture("tiny-xlmr-h32-a4-l2-gelu-seqcls");
     return loaded;
   }();
   return table;

@@ -1,6 +1,7 @@
 // Fuzzes the tokenizer.json loader (src/tokenizer/tokenizer.cpp and the component parsers it
-// calls: normalizers, pre-tokenizers, WordPiece/BPE models, added tokens, post-processors,
-// decoders, truncation and padding). A file that loads must also encode and decode.
+// calls: normalizers (the Precompiled charsmap too), pre-tokenizers, WordPiece/BPE/Unigram models,
+// added tokens, post-processors, decoders, truncation and padding). A file that loads must also
+// encode and decode.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

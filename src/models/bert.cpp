@@ -19,9 +19,8 @@
 #include "models/weights_util.hpp"
 
 namespace hades {
-namespace {
 
-BertConfig parse_config(const nlohmann::json& json, const std::string& source) {
+BertConfig parse_bert_config(const nlohmann::json& json, const std::string& source) {
   const JsonFields f(json, source);
   BertConfig c = read_bert_config(f, {});
   c.type_vocab_size = f.find_positive_int("type_vocab_size").value_or(2);
@@ -33,6 +32,8 @@ BertConfig parse_config(const nlohmann::json& json, const std::string& source) {
   }
   return c;
 }
+
+namespace {
 
 struct BertLayer {
   std::unique_ptr<PackedLinear> qkv;  // query, key and value fused into one matmul
@@ -78,12 +79,14 @@ class BertModel final : public Encoder {
 
   std::string architecture() const override { return architecture_; }
   int64_t hidden_size() const override { return config_.hidden_size; }
-  int64_t max_sequence_length() const override { return config_.max_positions; }
+  int64_t max_sequence_length() const override {
+    return config_.max_positions - (config_.padding_idx + 1);
+  }
   bool has_pooler() const override { return pooler_ != nullptr; }
   uint64_t weight_bytes() const override { return weight_bytes_; }
 
   EncoderOutput forward(const RaggedBatch& batch, bool with_pooler) const override {
-    validate_ragged_batch(batch, config_.max_positions);
+    validate_ragged_batch(batch, max_sequence_length());
     EncoderOutput result;
     result.hidden.resize(static_cast<size_t>(batch.tokens() * config_.hidden_size));
     embed(batch, result.hidden.data());
@@ -119,16 +122,25 @@ class BertModel final : public Encoder {
     float* projected;     // [tokens, hidden]: a sublayer's output before its residual LayerNorm
   };
 
+  // From 0 in every sequence; RoBERTa's (padding_idx >= 0): from padding_idx + 1, skipping
+  // padding tokens, which sit at padding_idx.
+  std::vector<int32_t> position_ids(const RaggedBatch& batch) const {
+    std::vector<int32_t> positions(batch.ids.size());
+    const auto pad = static_cast<int32_t>(config_.padding_idx);
+    for (int64_t b = 0; b < batch.sequences(); ++b) {
+      int32_t next = pad < 0 ? 0 : pad + 1;
+      for (int32_t t = batch.cu_seqlens[b]; t < batch.cu_seqlens[b + 1]; ++t) {
+        positions[t] = pad >= 0 && batch.ids[t] == pad ? pad : next++;
+      }
+    }
+    return positions;
+  }
+
   void embed(const RaggedBatch& batch, float* out) const {
     const int64_t h = config_.hidden_size;
     backend_.embedding_lookup(word_embeddings_.data(), config_.vocab_size, h, batch.ids, out,
                               false);
-    std::vector<int32_t> positions(batch.ids.size());
-    for (int64_t b = 0; b < batch.sequences(); ++b) {
-      for (int32_t t = batch.cu_seqlens[b]; t < batch.cu_seqlens[b + 1]; ++t) {
-        positions[t] = t - batch.cu_seqlens[b];
-      }
-    }
+    const std::vector<int32_t> positions = position_ids(batch);
     backend_.embedding_lookup(position_embeddings_.data(), config_.max_positions, h, positions, out,
                               true);
     if (config_.type_vocab_size > 0) {
@@ -184,21 +196,22 @@ class BertModel final : public Encoder {
   uint64_t weight_bytes_ = 0;
 };
 
-// BertForTokenClassification: classifier on every token. BertForSequenceClassification: the
-// pooler (tanh of a dense layer on [CLS]) then the classifier.
-std::unique_ptr<ClassificationHead> load_bert_head(const ModelLoadContext& c, int64_t hidden) {
+}  // namespace
+
+std::unique_ptr<ClassificationHead> load_tanh_head(const ModelLoadContext& c, int64_t hidden,
+                                                   const TanhHeadNames& names) {
   WeightLoader w(c.weights, c.backend, "");
   HeadSpec spec;
+  std::string classifier = "classifier";
   if (c.task == ModelTask::sequence_classification) {
     spec.pooling = HeadPooling::first_token;
-    spec.dense = w.linear("bert.pooler.dense", hidden, hidden);
+    spec.dense = w.linear(names.sequence_dense, hidden, hidden);
     spec.dense_activation = Activation::tanh;
+    classifier = names.sequence_classifier;
   }
-  spec.classifier = w.linear("classifier", hidden, c.num_labels);
+  spec.classifier = w.linear(classifier, hidden, c.num_labels);
   return std::make_unique<ClassificationHead>(std::move(spec), c.backend, hidden);
 }
-
-}  // namespace
 
 BertConfig read_bert_config(const JsonFields& f, const BertConfigKeys& keys) {
   BertConfig c;
@@ -229,7 +242,7 @@ std::unique_ptr<Encoder> make_bert_style_encoder(const BertConfig& config,
 }
 
 ModelParts load_bert(const ModelLoadContext& context) {
-  const BertConfig config = parse_config(context.config, context.config_source);
+  const BertConfig config = parse_bert_config(context.config, context.config_source);
   BertTensorNames names;
   // Checkpoints of BertFor* heads keep the encoder under "bert."; a bare BertModel has none.
   names.prefix =
@@ -237,7 +250,8 @@ ModelParts load_bert(const ModelLoadContext& context) {
   ModelParts parts;
   parts.encoder = make_bert_style_encoder(config, names, context.weights, context.backend);
   if (context.task != ModelTask::base) {
-    parts.head = load_bert_head(context, config.hidden_size);
+    // BertForSequenceClassification: the pooler (tanh of a dense layer on [CLS]), the classifier.
+    parts.head = load_tanh_head(context, config.hidden_size, {"bert.pooler.dense", "classifier"});
   }
   return parts;
 }

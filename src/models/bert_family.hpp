@@ -1,13 +1,17 @@
 // The post-norm encoder of BERT (bert.cpp), shared by the architectures that keep its math under
-// other tensor names (DistilBERT, distilbert.cpp).
+// other tensor names (DistilBERT, distilbert.cpp) or other positions (XLM-RoBERTa,
+// xlm_roberta.cpp).
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "compute/backend.hpp"
 #include "io/json_file.hpp"
 #include "io/weights.hpp"
+#include "models/architectures.hpp"
 #include "models/encoder.hpp"
 
 namespace hades {
@@ -22,6 +26,9 @@ struct BertConfig {
   int64_t type_vocab_size = 0;  // 0: no token type embeddings (DistilBERT)
   float layer_norm_eps = 1e-12f;
   Activation activation = Activation::gelu_erf;
+  // RoBERTa's positions when >= 0 (transformers' create_position_ids_from_input_ids): the tokens
+  // count from padding_idx + 1, and a token whose id is padding_idx sits at padding_idx.
+  int64_t padding_idx = -1;
 };
 
 // The config.json keys of the fields BERT and DistilBERT share, under BERT's names by default.
@@ -36,6 +43,9 @@ struct BertConfigKeys {
 // The sizes and activation of CONFIG under KEYS, checked (heads divide the hidden size, the model
 // is not absurdly large); the family's other fields are left at their defaults.
 BertConfig read_bert_config(const JsonFields& config, const BertConfigKeys& keys);
+
+// BERT's config.json fields (bert.cpp).
+BertConfig parse_bert_config(const nlohmann::json& json, const std::string& source);
 
 // Where each tensor lives; BERT's names by default. Layer tensors are LAYER + i + "." + NAME.
 struct BertTensorNames {
@@ -56,6 +66,16 @@ struct BertTensorNames {
   std::string output_norm = "output.LayerNorm";
   std::string pooler = "pooler.dense";  // empty: none
 };
+
+// The heads of BERT's family: *ForTokenClassification is "classifier" on every token;
+// *ForSequenceClassification is SEQUENCE_DENSE + tanh on the first token, then
+// SEQUENCE_CLASSIFIER.
+struct TanhHeadNames {
+  std::string sequence_dense;
+  std::string sequence_classifier;
+};
+std::unique_ptr<ClassificationHead> load_tanh_head(const ModelLoadContext& context, int64_t hidden,
+                                                   const TanhHeadNames& names);
 
 std::unique_ptr<Encoder> make_bert_style_encoder(const BertConfig& config,
                                                  const BertTensorNames& names,

@@ -100,12 +100,7 @@ class Bpe final : public Model {
       if (const auto it = vocab_.find(*options_.unk_token); it != vocab_.end())
         unk_id_ = it->second;
     }
-    for (unsigned b = 0; b < 256; ++b) {
-      char name[8];
-      std::snprintf(name, sizeof name, "<0x%02X>", b);
-      const auto it = vocab_.find(std::string_view(name));
-      byte_ids_[b] = it == vocab_.end() ? -1 : it->second;
-    }
+    byte_ids_ = byte_token_ids(vocab_);
   }
 
   void tokenize(std::string_view word, std::vector<Token>& out) const override {

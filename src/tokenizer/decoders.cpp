@@ -3,6 +3,7 @@
 #include "hades/error.hpp"
 #include "tokenizer/byte_level.hpp"
 #include "tokenizer/regex.hpp"
+#include "tokenizer/sentencepiece.hpp"
 #include "tokenizer/unicode.hpp"
 
 namespace hades::tok {
@@ -290,7 +291,8 @@ std::unique_ptr<Decoder> parse_decoder(const Json& value, const JsonPath& at) {
     for (size_t i = 0; i < list.size(); ++i) steps.push_back(parse_decoder(list[i], list_at[i]));
     return std::make_unique<SequenceDecoder>(std::move(steps));
   }
-  if (type == "Metaspace" || type == "CTC") {
+  if (type == "Metaspace") return parse_metaspace_decoder(value, at);
+  if (type == "CTC") {
     return std::make_unique<UnsupportedDecoder>(std::string(at.source()) + ": decoder '" + type +
                                                 "'");
   }

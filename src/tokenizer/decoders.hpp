@@ -1,6 +1,6 @@
 // Decoders of tokenizer.json ("decoder": {"type": ...}): tokens back to text, as in Hugging Face
 // tokenizers/src/decoders/. Supported: ByteLevel, WordPiece, BPEDecoder, ByteFallback, Fuse, Strip,
-// Replace, Sequence. Others (Metaspace, CTC) load, and decoding with them is
+// Replace, Metaspace (metaspace.cpp), Sequence. CTC loads, and decoding with it is
 // Error(unsupported), so that a tokenizer is usable for encoding whatever its decoder.
 #pragma once
 

@@ -29,11 +29,17 @@ class JsonPath {
 
   [[noreturn]] void fail(std::string_view problem,
                          ErrorCode code = ErrorCode::invalid_model) const {
-    std::string message(source_);
-    message += ": ";
-    if (!path_.empty()) message += path_ + ": ";
+    std::string message = prefix();
     message += problem;
     throw Error(code, message);
+  }
+
+  // "source: path: ", how fail() starts its messages (for errors raised after loading).
+  std::string prefix() const {
+    std::string text(source_);
+    text += ": ";
+    if (!path_.empty()) text += path_ + ": ";
+    return text;
   }
 
   std::string_view source() const { return source_; }

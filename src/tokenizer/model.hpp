@@ -1,8 +1,8 @@
 // The model step of a tokenizer.json pipeline ("model": {"type": ...}): pre-tokenized words to
-// tokens: WordPiece (wordpiece.cpp) and BPE (bpe.cpp); Unigram would slot in behind the same
-// interface.
+// tokens: WordPiece (wordpiece.cpp), BPE (bpe.cpp) and Unigram (unigram.cpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -39,6 +39,9 @@ using VocabEntries = std::vector<std::pair<std::string, Json>>;
 
 // "vocab": token → id, from ENTRIES when the reader set the object aside, else from VALUE.
 Vocab parse_vocab(const Json& value, const VocabEntries* entries, const JsonPath& at);
+
+// The ids of the byte tokens "<0x00>" .. "<0xFF>" (byte_fallback), -1 where one is missing.
+std::array<int32_t, 256> byte_token_ids(const Vocab& vocab);
 
 // VOCAB: the model's vocabulary when the reader set it aside (may be null).
 std::unique_ptr<Model> parse_model(const Json& value, const VocabEntries* vocab,

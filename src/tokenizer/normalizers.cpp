@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "tokenizer/bpe_components.hpp"
+#include "tokenizer/sentencepiece.hpp"
 
 namespace hades::tok {
 namespace {
@@ -178,7 +179,8 @@ std::unique_ptr<Normalizer> parse_normalizer(const Json& value, const JsonPath& 
     return std::make_unique<PrependNormalizer>(get_string(value, at, "prepend"));
   if (type == "Sequence") return parse_sequence(value, at);
   if (type == "ByteLevel") return make_byte_level_normalizer();
-  if (type == "Nmt" || type == "Precompiled") {
+  if (type == "Precompiled") return parse_precompiled(value, at);
+  if (type == "Nmt") {
     (at / "type").fail("normalizer '" + type + "' is not supported yet", ErrorCode::unsupported);
   }
   (at / "type").fail("unknown normalizer '" + type + "'");

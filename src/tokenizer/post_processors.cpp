@@ -170,6 +170,8 @@ std::unique_ptr<PostProcessor> parse_template_processing(const Json& value, cons
                                               std::move(specials));
 }
 
+}  // namespace
+
 std::pair<std::string, int32_t> parse_token_pair(const Json& obj, const JsonPath& at,
                                                  std::string_view key) {
   const JsonPath t_at = at / key;
@@ -178,8 +180,6 @@ std::pair<std::string, int32_t> parse_token_pair(const Json& obj, const JsonPath
   return {as_string(value[0], t_at[0]),
           static_cast<int32_t>(as_uint(value[1], t_at[1], INT32_MAX))};
 }
-
-}  // namespace
 
 std::unique_ptr<PostProcessor> parse_post_processor(const Json& value, const JsonPath& at) {
   const std::string type = get_type(value, at);

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tokenizer/json_util.hpp"
@@ -22,6 +25,10 @@ class PostProcessor {
 };
 
 std::unique_ptr<PostProcessor> parse_post_processor(const Json& value, const JsonPath& at);
+
+// A ["token", id] member `key` of `obj` (BertProcessing's and RobertaProcessing's sep / cls).
+std::pair<std::string, int32_t> parse_token_pair(const Json& obj, const JsonPath& at,
+                                                 std::string_view key);
 
 // HF PostProcessor::process: type ids 0 / 1 per sequence, then the processor, then a merge.
 // Without a processor, the sequences are just merged.

@@ -120,15 +120,6 @@ class SequenceProcessor final : public PostProcessor {
   std::vector<std::unique_ptr<PostProcessor>> steps_;
 };
 
-std::pair<std::string, int32_t> token_pair(const Json& obj, const JsonPath& at,
-                                           std::string_view key) {
-  const JsonPath t_at = at / key;
-  const Json& value = require_array(require(obj, at, key), t_at);
-  if (value.size() != 2) t_at.fail("expected [token, id]");
-  return {as_string(value[0], t_at[0]),
-          static_cast<int32_t>(as_uint(value[1], t_at[1], INT32_MAX))};
-}
-
 }  // namespace
 
 std::unique_ptr<PostProcessor> parse_byte_level_processor(const Json& value, const JsonPath& at) {
@@ -138,7 +129,7 @@ std::unique_ptr<PostProcessor> parse_byte_level_processor(const Json& value, con
 
 std::unique_ptr<PostProcessor> parse_roberta_processing(const Json& value, const JsonPath& at) {
   return std::make_unique<RobertaProcessing>(
-      token_pair(value, at, "sep"), token_pair(value, at, "cls"),
+      parse_token_pair(value, at, "sep"), parse_token_pair(value, at, "cls"),
       flag(value, at, "trim_offsets", true), flag(value, at, "add_prefix_space", true));
 }
 

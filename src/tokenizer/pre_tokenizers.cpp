@@ -1,6 +1,7 @@
 #include "tokenizer/pre_tokenizers.hpp"
 
 #include "tokenizer/bpe_components.hpp"
+#include "tokenizer/sentencepiece.hpp"
 
 namespace hades::tok {
 namespace {
@@ -102,16 +103,6 @@ class SequencePreTokenizer final : public PreTokenizer {
   std::vector<std::unique_ptr<PreTokenizer>> steps_;
 };
 
-SplitBehavior parse_behavior(const Json& value, const JsonPath& at) {
-  const std::string name = as_string(value, at);
-  if (name == "Removed") return SplitBehavior::removed;
-  if (name == "Isolated") return SplitBehavior::isolated;
-  if (name == "MergedWithPrevious") return SplitBehavior::merged_with_previous;
-  if (name == "MergedWithNext") return SplitBehavior::merged_with_next;
-  if (name == "Contiguous") return SplitBehavior::contiguous;
-  at.fail("unknown split behavior '" + name + "'");
-}
-
 std::unique_ptr<PreTokenizer> parse_sequence(const Json& value, const JsonPath& at) {
   const JsonPath list_at = at / "pretokenizers";
   const Json& list = require_array(require(value, at, "pretokenizers"), list_at);
@@ -124,6 +115,16 @@ std::unique_ptr<PreTokenizer> parse_sequence(const Json& value, const JsonPath& 
 
 }  // namespace
 
+SplitBehavior parse_split_behavior(const Json& value, const JsonPath& at) {
+  const std::string name = as_string(value, at);
+  if (name == "Removed") return SplitBehavior::removed;
+  if (name == "Isolated") return SplitBehavior::isolated;
+  if (name == "MergedWithPrevious") return SplitBehavior::merged_with_previous;
+  if (name == "MergedWithNext") return SplitBehavior::merged_with_next;
+  if (name == "Contiguous") return SplitBehavior::contiguous;
+  at.fail("unknown split behavior '" + name + "'");
+}
+
 std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const Json& value, const JsonPath& at) {
   const std::string type = get_type(value, at);
   if (type == "BertPreTokenizer") return std::make_unique<BertPreTokenizer>();
@@ -132,7 +133,7 @@ std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const Json& value, const JsonP
   if (type == "Punctuation") {
     SplitBehavior behavior = SplitBehavior::isolated;
     if (const Json* b = find_optional(value, "behavior"))
-      behavior = parse_behavior(*b, at / "behavior");
+      behavior = parse_split_behavior(*b, at / "behavior");
     return std::make_unique<PunctuationPreTokenizer>(behavior);
   }
   if (type == "Digits") {
@@ -141,8 +142,8 @@ std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const Json& value, const JsonP
   if (type == "Sequence") return parse_sequence(value, at);
   if (type == "ByteLevel") return parse_byte_level_pre_tokenizer(value, at);
   if (type == "Split") return parse_split_pre_tokenizer(value, at);
-  if (type == "Metaspace" || type == "CharDelimiterSplit" || type == "UnicodeScripts" ||
-      type == "FixedLength") {
+  if (type == "Metaspace") return parse_metaspace_pre_tokenizer(value, at);
+  if (type == "CharDelimiterSplit" || type == "UnicodeScripts" || type == "FixedLength") {
     (at / "type").fail("pre-tokenizer '" + type + "' is not supported yet", ErrorCode::unsupported);
   }
   (at / "type").fail("unknown pre-tokenizer '" + type + "'");

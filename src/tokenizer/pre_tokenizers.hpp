@@ -72,4 +72,7 @@ class PreTokenizer {
 
 std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const Json& value, const JsonPath& at);
 
+// "Removed", "Isolated", ... (HF SplitDelimiterBehavior), as Split and Punctuation spell it.
+SplitBehavior parse_split_behavior(const Json& value, const JsonPath& at);
+
 }  // namespace hades::tok

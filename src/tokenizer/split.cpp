@@ -8,16 +8,6 @@
 namespace hades::tok {
 namespace {
 
-SplitBehavior parse_behavior(const Json& value, const JsonPath& at) {
-  const std::string name = as_string(value, at);
-  if (name == "Removed") return SplitBehavior::removed;
-  if (name == "Isolated") return SplitBehavior::isolated;
-  if (name == "MergedWithPrevious") return SplitBehavior::merged_with_previous;
-  if (name == "MergedWithNext") return SplitBehavior::merged_with_next;
-  if (name == "Contiguous") return SplitBehavior::contiguous;
-  at.fail("unknown split behavior '" + name + "'");
-}
-
 // {"String": text} or {"Regex": pattern}, as HF's SplitPattern / ReplacePattern.
 Regex parse_pattern(const Json& value, const JsonPath& at) {
   require_object(value, at);
@@ -89,7 +79,8 @@ class RegexReplaceNormalizer final : public Normalizer {
 
 std::unique_ptr<PreTokenizer> parse_split_pre_tokenizer(const Json& value, const JsonPath& at) {
   Regex regex = parse_pattern(require(value, at, "pattern"), at / "pattern");
-  const SplitBehavior behavior = parse_behavior(require(value, at, "behavior"), at / "behavior");
+  const SplitBehavior behavior =
+      parse_split_behavior(require(value, at, "behavior"), at / "behavior");
   return std::make_unique<SplitPreTokenizer>(std::move(regex), behavior,
                                              get_bool(value, at, "invert"));
 }

@@ -4,7 +4,7 @@
 // Python `tokenizers` library, with results equal to it (ids, tokens, type ids, masks, offsets,
 // overflowing windows): added tokens are matched first (non-normalized ones on the raw text,
 // normalized ones after normalization), then the normalizer, the pre-tokenizer, the model
-// (WordPiece or BPE), truncation, the post-processor (special tokens), and padding.
+// (WordPiece, BPE or Unigram), truncation, the post-processor (special tokens), and padding.
 //
 // Offsets are in Unicode code points of the original input string, exactly as
 // `encoding.offsets` in Python; for a pair, each sequence's offsets refer to its own string.
@@ -13,11 +13,12 @@
 // const methods at once. The setters are not synchronized with concurrent encodes.
 //
 // Supported components: normalizers BertNormalizer, NFC, NFD, NFKC, NFKD, Lowercase,
-// StripAccents, Strip, Replace (string or regex patterns), Prepend, ByteLevel, Sequence;
-// pre-tokenizers BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits, ByteLevel,
-// Split, Sequence; models WordPiece, BPE; post-processors TemplateProcessing, BertProcessing,
-// RobertaProcessing, ByteLevel, Sequence; decoders (for decode()) ByteLevel, WordPiece,
-// BPEDecoder, ByteFallback, Fuse, Strip, Replace, Sequence. Anything else is an Error with
+// StripAccents, Strip, Replace (string or regex patterns), Prepend, ByteLevel, Precompiled
+// (SentencePiece's charsmap), Sequence; pre-tokenizers BertPreTokenizer, Whitespace,
+// WhitespaceSplit, Punctuation, Digits, ByteLevel, Split, Metaspace, Sequence; models WordPiece,
+// BPE, Unigram; post-processors TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel,
+// Sequence; decoders (for decode()) ByteLevel, WordPiece, BPEDecoder, ByteFallback, Fuse, Strip,
+// Replace, Metaspace, Sequence. Anything else is an Error with
 // ErrorCode::unsupported (a known Hugging Face component) or ErrorCode::invalid_model.
 // Regex patterns run through PCRE2 with Oniguruma's meaning (see regex.hpp).
 #pragma once

@@ -21,6 +21,7 @@ struct LowercaseOverride {
   char32_t second;
 };
 
+#include "tokenizer/grapheme_table.inc"
 #include "tokenizer/unicode_compat_table.inc"
 
 // The value that `tokenizers` uses for `c` where it disagrees with utf8proc.
@@ -165,6 +166,29 @@ size_t count_code_points(std::string_view text) {
   size_t count = 0;
   for (char ch : text) count += (static_cast<unsigned char>(ch) & 0xC0u) != 0x80u;
   return count;
+}
+
+size_t next_grapheme_end(std::string_view text, size_t start) {
+  size_t i = start;
+  auto previous = static_cast<utf8proc_int32_t>(next_code_point(text, i));
+  utf8proc_int32_t state = 0;
+  while (i < text.size()) {
+    size_t after = i;
+    const auto c = static_cast<utf8proc_int32_t>(next_code_point(text, after));
+    const utf8proc_int32_t before = state;
+    if (utf8proc_grapheme_break_stateful(previous, c, &state)) {
+      // Marks newer than utf8proc's data extend the cluster wherever a known mark (U+0300) would.
+      utf8proc_int32_t probe = before;
+      if (!find_override(kGraphemeExtendOverrides, static_cast<char32_t>(c)).value_or(false) ||
+          utf8proc_grapheme_break_stateful(previous, 0x300, &probe)) {
+        break;
+      }
+      state = probe;
+    }
+    previous = c;
+    i = after;
+  }
+  return i;
 }
 
 bool is_whitespace(char32_t c) {

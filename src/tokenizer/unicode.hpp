@@ -27,6 +27,10 @@ std::optional<size_t> find_invalid_utf8(std::string_view text);
 
 size_t count_code_points(std::string_view text);
 
+// The end of the extended grapheme cluster that starts at byte `start` of valid UTF-8 (the
+// clusters of the unicode-segmentation crate inside `tokenizers`, through utf8proc's rules).
+size_t next_grapheme_end(std::string_view text, size_t start);
+
 bool is_whitespace(char32_t c);       // White_Space (Rust char::is_whitespace)
 bool is_other(char32_t c);            // Cc | Cf | Co (unicode_categories is_other)
 bool is_punctuation(char32_t c);      // ASCII punctuation or P* (BERT's is_punc)

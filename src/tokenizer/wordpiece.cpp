@@ -2,10 +2,12 @@
 // the start of the word, continuation pieces carry the prefix ("##"), and a word that cannot be
 // covered, or is longer than max_input_chars_per_word characters, becomes the unknown token.
 #include <algorithm>
+#include <cstdio>
 #include <unordered_map>
 
 #include "tokenizer/bpe_components.hpp"
 #include "tokenizer/model.hpp"
+#include "tokenizer/sentencepiece.hpp"
 
 namespace hades::tok {
 namespace {
@@ -126,6 +128,17 @@ Vocab parse_vocab(const Json& value, const VocabEntries* entries, const JsonPath
   return vocab;
 }
 
+std::array<int32_t, 256> byte_token_ids(const Vocab& vocab) {
+  std::array<int32_t, 256> ids{};
+  for (unsigned b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    const auto it = vocab.find(std::string_view(name));
+    ids[b] = it == vocab.end() ? -1 : it->second;
+  }
+  return ids;
+}
+
 std::unique_ptr<Model> parse_model(const Json& value, const VocabEntries* vocab_entries,
                                    const JsonPath& at) {
   require_object(value, at);
@@ -133,7 +146,8 @@ std::unique_ptr<Model> parse_model(const Json& value, const VocabEntries* vocab_
   std::string type = "WordPiece";
   if (value.contains("type")) type = get_string(value, at, "type");
   if (type == "BPE") return parse_bpe(value, vocab_entries, at);
-  if (type == "Unigram" || type == "WordLevel") {
+  if (type == "Unigram") return parse_unigram(value, at);
+  if (type == "WordLevel") {
     (at / "type").fail("model '" + type + "' is not supported yet", ErrorCode::unsupported);
   }
   if (type != "WordPiece") (at / "type").fail("unknown model '" + type + "'");

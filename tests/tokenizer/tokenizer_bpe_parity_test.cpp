@@ -1,5 +1,6 @@
-// Byte-level BPE parity: every tokenizer under tests/data/tokenizer/bpe/<name>/ must give exactly
-// what Hugging Face `tokenizers` gave (expected.json, from tools/fixtures/gen_bpe_fixtures.py):
+// Byte-level BPE and Unigram parity: every tokenizer under tests/data/tokenizer/bpe/<name>/ and
+// tests/data/tokenizer/unigram/<name>/ must give exactly what Hugging Face `tokenizers` gave
+// (expected.json, from tools/fixtures/gen_bpe_fixtures.py and gen_unigram_fixtures.py):
 // ids, type ids, special-token masks, offsets (and tokens where recorded) for the strings and pairs
 // of corpus.json, overflowing windows with a stride over long texts, truncation / padding cases
 // and decoding.
@@ -104,7 +105,7 @@ class Section {
     const double exact = total_ == 0 ? 100.0 : 100.0 * (total_ - mismatches_) / total_;
     // Windows: the encodings and their overflowing windows, where truncation made some.
     const std::string windows = windows_ > total_ ? std::to_string(windows_) + " windows" : "";
-    std::printf("[parity] %-16s %-32s %5zu inputs %12s, %6.2f%% exact\n", tokenizer_.c_str(),
+    std::printf("[parity] %-20s %-32s %5zu inputs %12s, %6.2f%% exact\n", tokenizer_.c_str(),
                 name_.c_str(), total_, windows.c_str(), exact);
     EXPECT_EQ(mismatches_, 0u) << tokenizer_ << " / " << name_;
   }
@@ -182,7 +183,7 @@ Json BpeParity::corpus_;
 
 TEST_P(BpeParity, MatchesHuggingFace) {
   const std::string name = GetParam();
-  const auto folder = tokenizer_dir() / "bpe" / name;
+  const auto folder = tokenizer_dir() / name;
   const Json expected = read_json(folder / "expected.json");
   hades::Tokenizer tokenizer = hades::Tokenizer::from_file(folder / "tokenizer.json");
   tokenizer.set_truncation(std::nullopt);
@@ -213,15 +214,28 @@ TEST_P(BpeParity, MatchesHuggingFace) {
                     to_json(tokenizer.encode(text, false), true));
     }
   }
+  if (expected.contains("graphemes")) {
+    // Strings whose result hangs on the Precompiled normalizer's grapheme clusters.
+    Section section(name, "graphemes (with tokens)");
+    const Json& graphemes = expected["graphemes"];
+    for (size_t i = 0; i < graphemes["strings"].size(); ++i) {
+      const std::string text = graphemes["strings"][i];
+      section.check(escape(text), graphemes["singles"][i],
+                    to_json(tokenizer.encode(text, false), true));
+    }
+  }
   for (const Json& c : expected["cases"]) run_case(name, tokenizer, c);
   run_decode(name, tokenizer, expected["decode"]);
 }
 
+// "bpe/<name>" and "unigram/<name>".
 std::vector<std::string> tokenizer_names() {
   std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(tokenizer_dir() / "bpe")) {
-    if (std::filesystem::exists(entry.path() / "expected.json")) {
-      names.push_back(entry.path().filename().string());
+  for (const char* model : {"bpe", "unigram"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(tokenizer_dir() / model)) {
+      if (std::filesystem::exists(entry.path() / "expected.json")) {
+        names.push_back(std::string(model) + "/" + entry.path().filename().string());
+      }
     }
   }
   std::sort(names.begin(), names.end());
@@ -231,6 +245,7 @@ std::vector<std::string> tokenizer_names() {
 std::string test_name(const ::testing::TestParamInfo<std::string>& param_info) {
   std::string name = param_info.param;
   std::replace(name.begin(), name.end(), '-', '_');
+  std::replace(name.begin(), name.end(), '/', '_');
   return name;
 }
 

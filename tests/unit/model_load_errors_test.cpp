@@ -126,6 +126,26 @@ TEST(ModelLoadErrors, UnknownArchitecture) {
   expect_load_error(folder, ErrorCode::unsupported, {"config.json", "llama", "bert"});
 }
 
+// XLM-RoBERTa's positions start at pad_token_id + 1: a padding id that leaves none, or is not an
+// id at all, is refused. (The tiny BERT's weights serve as an XLM-R's: the same tensors.)
+TEST(ModelLoadErrors, XlmRobertaPaddingIdThatLeavesNoPosition) {
+  for (const int64_t pad : {63, 64, -1}) {
+    SCOPED_TRACE(pad);
+    const ModelFolder folder;
+    folder.edit_json("config.json", [&](nlohmann::ordered_json& c) {
+      c["model_type"] = "xlm-roberta";
+      c["pad_token_id"] = pad;
+    });
+    expect_load_error(folder, ErrorCode::invalid_model, {"config.json", "pad_token_id"});
+  }
+  const ModelFolder folder;
+  folder.edit_json("config.json", [](nlohmann::ordered_json& c) {
+    c["model_type"] = "xlm-roberta";
+    c["pad_token_id"] = 60;  // max_position_embeddings 64: three positions left
+  });
+  EXPECT_EQ(EmbeddingModel::load(folder.path())->dimension(), 32);
+}
+
 TEST(ModelLoadErrors, RemoteCode) {
   const ModelFolder folder;
   folder.edit_json("config.json", [](nlohmann::ordered_json& c) {

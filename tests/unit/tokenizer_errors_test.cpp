@@ -102,18 +102,18 @@ TEST(TokenizerErrors, UnknownTypes) {
 
 TEST(TokenizerErrors, KnownButUnsupportedComponents) {
   Json j = valid_tokenizer();
-  j["model"] = {{"type", "Unigram"}, {"vocab", Json::array()}};
-  expect_error(j, hades::ErrorCode::unsupported, {"model.type: ", "'Unigram' is not supported"});
+  j["model"] = {{"type", "WordLevel"}, {"vocab", Json::object()}};
+  expect_error(j, hades::ErrorCode::unsupported, {"model.type: ", "'WordLevel' is not supported"});
   j = valid_tokenizer();
-  j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "_"}};
-  expect_error(j, hades::ErrorCode::unsupported, {"pre_tokenizer.type: ", "'Metaspace'"});
+  j["pre_tokenizer"] = {{"type", "CharDelimiterSplit"}, {"delimiter", "_"}};
+  expect_error(j, hades::ErrorCode::unsupported, {"pre_tokenizer.type: ", "'CharDelimiterSplit'"});
   j = valid_tokenizer();
   j["normalizer"] = {
       {"type", "Replace"}, {"pattern", {{"Regex", "[a-z&&[^c]]"}}}, {"content", " "}};
   expect_error(j, hades::ErrorCode::unsupported, {"normalizer.pattern.Regex: ", "intersection"});
   j = valid_tokenizer();
-  j["normalizer"] = {{"type", "Precompiled"}, {"precompiled_charsmap", ""}};
-  expect_error(j, hades::ErrorCode::unsupported, {"normalizer.type: ", "'Precompiled'"});
+  j["normalizer"] = {{"type", "Nmt"}};
+  expect_error(j, hades::ErrorCode::unsupported, {"normalizer.type: ", "'Nmt'"});
 }
 
 TEST(TokenizerErrors, MissingModelAndVocab) {
