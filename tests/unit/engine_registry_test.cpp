@@ -313,25 +313,5 @@ TEST(EngineRegistry, DevicesFallBackOrFailClearly) {
   expect_error([&] { Engine bad(config); }, ErrorCode::invalid_argument, "HADES_DEFAULT_DEVICE");
 }
 
-TEST(EngineConfigTest, ByteSizesAndEnvironmentValues) {
-  EXPECT_EQ(parse_byte_size("4GiB", "X"), 4ull << 30);
-  EXPECT_EQ(parse_byte_size("512MB", "X"), 512'000'000u);
-  EXPECT_EQ(parse_byte_size("1000", "X"), 1000u);
-  expect_error([] { parse_byte_size("4 gigs", "HADES_MAX_MEMORY"); }, ErrorCode::invalid_argument,
-               "HADES_MAX_MEMORY");
-  expect_error([] { parse_byte_size("99999999999999999TiB", "X"); }, ErrorCode::invalid_argument,
-               "X");
-  setenv("HADES_MAX_MODELS", "zero", 1);
-  expect_error([] { engine_config_from_environment(); }, ErrorCode::invalid_argument,
-               "HADES_MAX_MODELS");
-  setenv("HADES_MAX_MODELS", "5", 1);
-  setenv("HADES_MAX_MEMORY", "2GiB", 1);
-  const EngineConfig config = engine_config_from_environment();
-  EXPECT_EQ(config.max_models, 5u);
-  EXPECT_EQ(config.max_memory_bytes, 2ull << 30);
-  unsetenv("HADES_MAX_MODELS");
-  unsetenv("HADES_MAX_MEMORY");
-}
-
 }  // namespace
 }  // namespace hades
