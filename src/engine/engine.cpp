@@ -115,12 +115,12 @@ void check_token_ids(const std::vector<int32_t>& ids, size_t index, const Embedd
   const std::string input = "input " + std::to_string(index);
   if (ids.empty()) throw Error(ErrorCode::invalid_argument, input + " holds no token ids");
   const auto vocab = static_cast<int64_t>(model.tokenizer().vocab_size());
-  for (const int32_t id : ids) {
-    if (id < 0 || id >= vocab) {
-      throw Error(ErrorCode::invalid_argument, input + ": token id " + std::to_string(id) +
-                                                   " is not in the vocabulary of " + model_id +
-                                                   " (ids 0 to " + std::to_string(vocab - 1) + ")");
-    }
+  const auto outside =
+      std::find_if(ids.begin(), ids.end(), [&](int32_t id) { return id < 0 || id >= vocab; });
+  if (outside != ids.end()) {
+    throw Error(ErrorCode::invalid_argument, input + ": token id " + std::to_string(*outside) +
+                                                 " is not in the vocabulary of " + model_id +
+                                                 " (ids 0 to " + std::to_string(vocab - 1) + ")");
   }
 }
 
