@@ -135,6 +135,7 @@ TEST(EngineRegistry, ConcurrentLoadsOfOneModelShareOneLoad) {
   const ModelCopies m(1);
   Engine engine(config_with(2));
   std::vector<std::thread> threads;
+  threads.reserve(6);
   for (int i = 0; i < 6; ++i) threads.emplace_back([&] { engine.load_model(m[0]); });
   for (auto& t : threads) t.join();
   EXPECT_EQ(engine.stats().loads, 1u);
@@ -192,6 +193,7 @@ TEST(EngineRegistry, ConcurrentRequestsAreBatchedAndEachGetsItsOwnCorrectAnswer)
   constexpr int kRequests = 12;
   std::atomic<int> wrong = 0;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int r = 0; r < kRequests; ++r) {
@@ -271,6 +273,7 @@ TEST(EngineRegistry, KeepAliveUnloadsIdleModelsBesideConcurrentRequests) {
   Engine engine(config);
   std::atomic<int> answered{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 6; ++i) {
