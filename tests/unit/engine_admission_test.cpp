@@ -191,25 +191,5 @@ TEST(EngineAdmission, ACancelledChunkRequestIsDroppedUnrun) {
   EXPECT_EQ(engine.stats().queued_jobs, 0u);
 }
 
-TEST(EngineAdmission, QueueDelayFromTheEnvironment) {
-  EXPECT_EQ(parse_duration_ms("250ms", "X"), 250ms);
-  EXPECT_EQ(parse_duration_ms("2s", "X"), 2000ms);
-  EXPECT_EQ(parse_duration_ms("750", "X"), 750ms);
-  EXPECT_EQ(parse_duration_ms("0", "X"), 0ms);
-  for (const char* bad : {"", "fast", "-5ms", "1.5s", "10min", "9999999999"}) {
-    try {
-      parse_duration_ms(bad, "HADES_MAX_QUEUE_DELAY");
-      ADD_FAILURE() << "accepted '" << bad << "'";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
-      EXPECT_NE(std::string(e.what()).find("HADES_MAX_QUEUE_DELAY"), std::string::npos);
-    }
-  }
-  setenv("HADES_MAX_QUEUE_DELAY", "1s", 1);
-  EXPECT_EQ(engine_config_from_environment().max_queue_delay, 1000ms);
-  unsetenv("HADES_MAX_QUEUE_DELAY");
-  EXPECT_EQ(engine_config_from_environment().max_queue_delay, EngineConfig{}.max_queue_delay);
-}
-
 }  // namespace
 }  // namespace hades

@@ -135,6 +135,7 @@ TEST(EngineRegistry, ConcurrentLoadsOfOneModelShareOneLoad) {
   const ModelCopies m(1);
   Engine engine(config_with(2));
   std::vector<std::thread> threads;
+  threads.reserve(6);
   for (int i = 0; i < 6; ++i) threads.emplace_back([&] { engine.load_model(m[0]); });
   for (auto& t : threads) t.join();
   EXPECT_EQ(engine.stats().loads, 1u);
@@ -220,6 +221,7 @@ TEST(EngineRegistry, ConcurrentRequestsAreBatchedAndEachGetsItsOwnCorrectAnswer)
   constexpr int kRequests = 12;
   std::atomic<int> wrong = 0;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int r = 0; r < kRequests; ++r) {
@@ -299,6 +301,7 @@ TEST(EngineRegistry, KeepAliveUnloadsIdleModelsBesideConcurrentRequests) {
   Engine engine(config);
   std::atomic<int> answered{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 6; ++i) {
@@ -341,26 +344,6 @@ TEST(EngineRegistry, DevicesFallBackOrFailClearly) {
                ErrorCode::unsupported, "CUDA");
   config.default_device = "tpu";
   expect_error([&] { Engine bad(config); }, ErrorCode::invalid_argument, "HADES_DEFAULT_DEVICE");
-}
-
-TEST(EngineConfigTest, ByteSizesAndEnvironmentValues) {
-  EXPECT_EQ(parse_byte_size("4GiB", "X"), 4ull << 30);
-  EXPECT_EQ(parse_byte_size("512MB", "X"), 512'000'000u);
-  EXPECT_EQ(parse_byte_size("1000", "X"), 1000u);
-  expect_error([] { parse_byte_size("4 gigs", "HADES_MAX_MEMORY"); }, ErrorCode::invalid_argument,
-               "HADES_MAX_MEMORY");
-  expect_error([] { parse_byte_size("99999999999999999TiB", "X"); }, ErrorCode::invalid_argument,
-               "X");
-  setenv("HADES_MAX_MODELS", "zero", 1);
-  expect_error([] { engine_config_from_environment(); }, ErrorCode::invalid_argument,
-               "HADES_MAX_MODELS");
-  setenv("HADES_MAX_MODELS", "5", 1);
-  setenv("HADES_MAX_MEMORY", "2GiB", 1);
-  const EngineConfig config = engine_config_from_environment();
-  EXPECT_EQ(config.max_models, 5u);
-  EXPECT_EQ(config.max_memory_bytes, 2ull << 30);
-  unsetenv("HADES_MAX_MODELS");
-  unsetenv("HADES_MAX_MEMORY");
 }
 
 }  // namespace

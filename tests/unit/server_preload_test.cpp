@@ -1,4 +1,4 @@
-// The preload list (--preload, HADES_PRELOAD) and keep-alive durations.
+// The preload list (--preload, HADES_PRELOAD).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -51,20 +51,6 @@ TEST(Preload, StatusCountsAModelOnceItsFirstLoadSucceeded) {
   EXPECT_NE(status.waiting()[0].find("b failed to load: model_not_found"), std::string::npos);
   status.loaded(1);
   EXPECT_TRUE(status.waiting().empty());
-}
-
-TEST(KeepAlive, ReadsDurationsAsOllamaWritesThem) {
-  EXPECT_EQ(parse_keep_alive("5m", "x"), milliseconds(300'000));
-  EXPECT_EQ(parse_keep_alive("30s", "x"), milliseconds(30'000));
-  EXPECT_EQ(parse_keep_alive("1h", "x"), milliseconds(3'600'000));
-  EXPECT_EQ(parse_keep_alive("250ms", "x"), milliseconds(250));
-  EXPECT_EQ(parse_keep_alive("0", "x"), milliseconds(0));
-  EXPECT_EQ(parse_keep_alive("12", "x"), milliseconds(12'000));  // a bare number is seconds
-  EXPECT_FALSE(parse_keep_alive("-1", "x"));                     // forever
-  for (const char* bad : {"", "-", "5d", "m", "-5m", "1.5s", "9999999999s"}) {
-    expect_error([&] { parse_keep_alive(bad, "HADES_KEEP_ALIVE"); }, ErrorCode::invalid_argument,
-                 {"HADES_KEEP_ALIVE: '" + std::string(bad) + "'"});
-  }
 }
 
 }  // namespace

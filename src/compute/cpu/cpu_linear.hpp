@@ -1,5 +1,5 @@
-// The CPU backend's packed linear layers: one interface, one implementation per precision
-// (float32 and bfloat16 in cpu_backend.cpp, int8 in int8_linear.cpp).
+// The CPU backend's packed linear layers: one interface, one type per matmul path, chosen when
+// the weights are packed (float32 and bfloat16 in cpu_linear.cpp, int8 in int8_linear.cpp).
 #pragma once
 
 #include <dnnl.hpp>
@@ -20,6 +20,12 @@ class CpuPackedLinear : public PackedLinear {
                    bool accumulate) const = 0;
 };
 
+// Weights and inputs float32: oneDNN's matmuls, and panel_gemm or small_gemm for a few rows.
+std::unique_ptr<CpuPackedLinear> make_f32_linear(const dnnl::engine& engine,
+                                                 const LinearWeights& weights);
+// Weights and inputs rounded to bfloat16; accumulation, bias and output float32.
+std::unique_ptr<CpuPackedLinear> make_bf16_linear(const dnnl::engine& engine,
+                                                  const LinearWeights& weights);
 // Weights quantized to s8 per output channel; inputs quantized to u8 per row at run time.
 std::unique_ptr<CpuPackedLinear> make_int8_linear(const dnnl::engine& engine,
                                                   const LinearWeights& weights);
