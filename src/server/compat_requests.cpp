@@ -44,10 +44,12 @@ std::optional<std::vector<std::vector<int32_t>>> read_token_ids(const json& body
     if (!batch[i].is_array()) fail(at + " must be a list of token ids, got " + batch[i].dump());
     std::vector<int32_t>& ids = inputs.emplace_back();
     for (const json& id : batch[i]) {
-      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
+      // A whole number written as 162.0 is an integer to JSON Schema, so one too.
+      const std::optional<int64_t> number = fields::whole_number(id);
+      if (!number || *number < 0 || *number > INT32_MAX) {
         fail(at + " must hold token ids (whole numbers from 0), got " + id.dump());
       }
-      ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+      ids.push_back(static_cast<int32_t>(*number));
     }
   }
   return inputs;
