@@ -106,12 +106,12 @@ def print_models_table(models: Sequence[hades.LoadedModel], indent: str = "") ->
         return
     width = max([5] + [len(m.id.encode("utf-8")) for m in models])
     print(f"{indent}{pad('MODEL', width)}  {'STATE':<11}  {'DEVICE':<7}  {'DTYPE':<5}  "
-          f"{'MEMORY':>10}  {'PINNED':<6}  {'REQUESTS':>8}  {'IDLE':<8}  KEEP ALIVE")
+          f"{'TYPE':<11}  {'TASK':<23}  {'MEMORY':>10}  {'PINNED':<6}  {'REQUESTS':>8}  {'IDLE':<8}  KEEP ALIVE")
     for m in models:
         keep_alive = ("forever" if m.keep_alive_seconds < 0
                       else human_duration(m.keep_alive_seconds))
         print(f"{indent}{pad(m.id, width)}  {m.state:<11}  {m.device:<7}  {m.dtype:<5}  "
-              f"{human_bytes(m.memory_bytes):>10}  {'yes' if m.pinned else 'no':<6}  "
+              f"{m.model_type or '-':<11}  {m.kind or '-':<23}  {human_bytes(m.memory_bytes):>10}  {'yes' if m.pinned else 'no':<6}  "
               f"{m.requests:>8}  {human_duration(m.idle_seconds):<8}  {keep_alive}")
         if m.default_prompt_name:
             print(f"{indent}  default prompt: {m.default_prompt_name}")
@@ -124,7 +124,8 @@ def print_models_table(models: Sequence[hades.LoadedModel], indent: str = "") ->
 
 def model_json(m: hades.LoadedModel) -> Dict[str, Any]:
     out: Dict[str, Any] = {
-        "id": m.id, "state": m.state, "device": m.device, "kind": m.kind, "dtype": m.dtype,
+        "id": m.id, "state": m.state, "device": m.device, "kind": m.kind,
+        "model_type": m.model_type, "dtype": m.dtype,
         "memory_bytes": m.memory_bytes, "pinned": m.pinned, "dimension": m.dimension,
         "max_sequence_length": m.max_sequence_length, "requests": m.requests,
         "in_flight": m.in_flight, "idle_seconds": m.idle_seconds,

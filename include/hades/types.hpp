@@ -19,6 +19,7 @@ struct LoadedModel {
   std::string state;          // "downloading", "loading", "ready" or "failed"
   std::string device;         // "cpu", "cuda:0"
   std::string kind;           // "embedding", ...
+  std::string model_type;     // config.json's model_type: "bert", "xlm-roberta", ...
   std::string dtype;          // its linear layers' precision: "fp32", "int8" or "bf16"
   uint64_t memory_bytes = 0;  // bytes its loaded weights occupy
   bool pinned = false;        // never evicted

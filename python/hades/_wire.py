@@ -21,8 +21,9 @@ from .types import (ChunkedText, ChunkingResult, Classification, ClassificationR
 T = TypeVar("T")
 
 _LOADED_MODEL_FIELDS = {
-    "id": str, "state": str, "device": str, "kind": str, "dtype": str, "memory_bytes": int,
-    "pinned": bool, "error": str, "progress": float, "downloaded_bytes": int, "total_bytes": int,
+    "id": str, "state": str, "device": str, "kind": str, "model_type": str, "dtype": str,
+    "memory_bytes": int, "pinned": bool, "error": str, "progress": float, "downloaded_bytes": int,
+    "total_bytes": int,
     "dimension": int, "max_sequence_length": int, "requests": int, "in_flight": int,
     "idle_seconds": float, "default_prompt_name": str,
 }

@@ -40,6 +40,7 @@ class LoadedModel:
     state: str  #: "downloading", "loading", "ready" or "failed"
     device: str = ""  #: "cpu", "cuda:0"
     kind: str = ""  #: "embedding", "sequence-classification", "token-classification"
+    model_type: str = ""  #: config.json's model_type: "bert", "xlm-roberta", ...
     dtype: str = ""  #: its linear layers' precision: "fp32", "int8" or "bf16"
     memory_bytes: int = 0  #: bytes its loaded weights occupy
     pinned: bool = False  #: never evicted

@@ -52,6 +52,7 @@ LoadedModel model_from_json(const json& m) {
   model.state = field<std::string>(m, "state");
   model.device = field<std::string>(m, "device");
   model.kind = field<std::string>(m, "kind");
+  model.model_type = field<std::string>(m, "model_type");
   model.dtype = field<std::string>(m, "dtype");
   model.memory_bytes = field<uint64_t>(m, "memory_bytes");
   model.pinned = field<bool>(m, "pinned");

@@ -35,9 +35,10 @@ std::string_view model_state_name(ModelState state) noexcept;
 struct ModelInfo {
   std::string id;
   ModelState state = ModelState::loading;
-  std::string device;  // "cpu"
-  std::string kind;    // "embedding", "sequence-classification" or "token-classification"
-  std::string dtype;   // the linear layers' precision: "fp32", "int8" or "bf16"
+  std::string device;      // "cpu"
+  std::string kind;        // "embedding", "sequence-classification" or "token-classification"
+  std::string model_type;  // config.json's model_type ("bert", "xlm-roberta", ...); once loaded
+  std::string dtype;       // the linear layers' precision: "fp32", "int8" or "bf16"
   std::vector<std::string> labels;   // classifiers' labels by id
   std::vector<PoolingMode> pooling;  // embedding models' own pooling
   uint64_t memory_bytes = 0;         // bytes the loaded weights occupy

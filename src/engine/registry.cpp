@@ -268,6 +268,7 @@ std::vector<ModelInfo> ModelRegistry::list() const {
     if (entry.model) {
       info.memory_bytes = entry.model->memory_bytes();
       const ServedModel& loaded = entry.model->loaded();
+      info.model_type = loaded.model_type();
       if (loaded.embedding) {
         info.dimension = loaded.embedding->dimension();
         info.max_sequence_length = loaded.embedding->max_sequence_length();

@@ -40,6 +40,10 @@ struct ServedModel {
   uint64_t weight_bytes() const {
     return embedding ? embedding->weight_bytes() : classifier->weight_bytes();
   }
+  // config.json's model_type: "bert", "xlm-roberta", ...
+  std::string model_type() const {
+    return embedding ? embedding->encoder().architecture() : classifier->encoder().architecture();
+  }
   std::string kind() const {
     if (embedding) return "embedding";
     return classifier->task() == ModelTask::token_classification ? "token-classification"

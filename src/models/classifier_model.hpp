@@ -71,6 +71,7 @@ class ClassifierModel {
   const std::vector<std::string>& labels() const { return parts_.labels; }
   int64_t default_window() const { return default_window_; }
   uint64_t weight_bytes() const { return parts_.encoder->weight_bytes(); }
+  const Encoder& encoder() const { return *parts_.encoder; }
   const Tokenizer& tokenizer() const { return tokenizer_; }
 
   // Sequence classification of texts, or of (text, pair) pairs (cross-encoder reranking) when

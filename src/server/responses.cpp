@@ -14,6 +14,7 @@ nlohmann::json model_info_json(const ModelInfo& info) {
       {"state", model_state_name(info.state)},
       {"device", info.device},
       {"kind", info.kind},
+      {"model_type", info.model_type},
       {"dtype", info.dtype},
       {"memory_bytes", info.memory_bytes},
       {"pinned", info.pinned},

@@ -1,7 +1,7 @@
 // Every architecture with int8 linear layers against the same model in fp32 (the tiny random
-// models of tests/data/models, whose transformers parity the other tests hold): BERT, DistilBERT
-// and ModernBERT (gated MLP, rotary, sliding windows) run through the int8 path, and each token's
-// last hidden state stays close to fp32's.
+// models of tests/data/models, whose transformers parity the other tests hold): BERT, DistilBERT,
+// ModernBERT (gated MLP, rotary, sliding windows) and XLM-RoBERTa (positions after the padding id)
+// run through the int8 path, and each token's last hidden state stays close to fp32's.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -22,12 +22,14 @@ namespace hades::test {
 // A loadable tiny BERT with a real tokenizer, in a fresh temporary folder.
 class ModelFolder {
  public:
-  ModelFolder() {
-    const std::filesystem::path tiny = test::data_dir() / "models" / "tiny-bert-h32-a2-l2-gelu";
-    std::filesystem::copy_file(tiny / "config.json", path() / "config.json");
-    std::filesystem::copy_file(tiny / "model.safetensors", path() / "model.safetensors");
-    std::filesystem::copy_file(test::data_dir() / "tokenizer" / "bert-uncased" / "tokenizer.json",
-                               path() / "tokenizer.json");
+  ModelFolder()
+      : ModelFolder(test::data_dir() / "models" / "tiny-bert-h32-a2-l2-gelu",
+                    test::data_dir() / "tokenizer" / "bert-uncased" / "tokenizer.json") {}
+
+  // A tiny XLM-RoBERTa (hidden 16, 34 positions, pad_token_id 1) with its Unigram tokenizer.
+  static ModelFolder xlm_roberta() {
+    const std::filesystem::path tiny = test::data_dir() / "models" / "tiny-st6-xlmr-e5";
+    return ModelFolder(tiny, tiny / "tokenizer.json");
   }
 
   const std::filesystem::path& path() const { return dir_.path(); }
@@ -70,6 +72,12 @@ class ModelFolder {
   }
 
  private:
+  ModelFolder(const std::filesystem::path& fixture, const std::filesystem::path& tokenizer) {
+    std::filesystem::copy_file(fixture / "config.json", path() / "config.json");
+    std::filesystem::copy_file(fixture / "model.safetensors", path() / "model.safetensors");
+    std::filesystem::copy_file(tokenizer, path() / "tokenizer.json");
+  }
+
   test::TempDir dir_;
 };
 

@@ -71,11 +71,14 @@ TEST_F(ClientTest, LoadSendsTheDtypeAndReadsItBack) {
   FakeServer server(socket(), [&body](const std::string& request) {
     body = request.substr(request.find("\r\n\r\n") + 4);
     return FakeAnswer{
-        http_answer(200, R"({"model":{"id":"m","state":"ready","device":"cpu","dtype":"int8"}})")};
+        http_answer(200, R"({"model":{"id":"m","state":"ready","device":"cpu","dtype":"int8",)"
+                         R"("kind":"embedding","model_type":"xlm-roberta"}})")};
   });
   ModelClient client(options());
   const LoadedModel model = client.load_model("m", {.dtype = "int8"});
   EXPECT_EQ(model.dtype, "int8");
+  EXPECT_EQ(model.model_type, "xlm-roberta");
+  EXPECT_EQ(model.kind, "embedding");
   EXPECT_NE(body.find(R"("dtype":"int8")"), std::string::npos) << body;
   client.load_model("m");
   EXPECT_EQ(body.find("dtype"), std::string::npos) << body;  // absent: the service decides

@@ -4,7 +4,7 @@
 // fails with an Error whose code is stable and whose message names the file and the problem, and
 // memory stays flat: nothing is allocated for sizes a file only claims. The gentler cases
 // (truncated weights, overlapping offsets, wrong dtype, broken JSON) are in
-// model_load_errors_test.cpp.
+// model_load_errors_test.cpp. XLM-RoBERTa's configs have their own cases.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -177,7 +177,7 @@ TEST(ModelHostileFiles, ConfigSizesThatWouldNeedTerabytes) {
        }) {
     SCOPED_TRACE(key);
     ModelFolder folder;
-    folder.edit_json("config.json", [&](ordered_json& c) { c[key] = value; });
+    folder.edit_json("config.json", [&k = key, &v = value](ordered_json& c) { c[k] = v; });
     expect_bounded_load_error(folder, ErrorCode::invalid_model,
                               {"config.json", "'" + key + "'", std::to_string(value), "limit"});
   }
@@ -194,6 +194,63 @@ TEST(ModelHostileFiles, ConfigSizeTheWeightsDoNotHave) {
   expect_bounded_load_error(
       folder, ErrorCode::invalid_model,
       {"model.safetensors", "embeddings.word_embeddings.weight", "[100, 8388608]"});
+}
+
+// XLM-RoBERTa's config.json (issue 25): every field its shapes need, sizes that would need
+// terabytes, values of the wrong JSON type and padding ids that leave no position are each refused
+// naming config.json and the field, before anything of a claimed size is allocated.
+TEST(ModelHostileFiles, XlmRobertaConfigMissingFields) {
+  EXPECT_EQ(EmbeddingModel::load(ModelFolder::xlm_roberta().path())->dimension(), 16);
+  for (const std::string key : {"hidden_size", "num_attention_heads", "num_hidden_layers",
+                                "intermediate_size", "vocab_size", "max_position_embeddings"}) {
+    SCOPED_TRACE(key);
+    const ModelFolder folder = ModelFolder::xlm_roberta();
+    folder.edit_json("config.json", [&](ordered_json& c) { c.erase(key); });
+    expect_bounded_load_error(folder, ErrorCode::invalid_model, {"config.json", key});
+  }
+}
+
+TEST(ModelHostileFiles, XlmRobertaConfigSizesThatWouldNeedTerabytes) {
+  for (const auto& [key, value] : std::vector<std::pair<std::string, int64_t>>{
+           {"num_hidden_layers", 1'000'000'000},
+           {"intermediate_size", int64_t{1} << 40},
+           {"max_position_embeddings", int64_t{1} << 40},
+           {"vocab_size", 4'000'000'000'000},
+           {"hidden_size", int64_t{1} << 40},
+       }) {
+    SCOPED_TRACE(key);
+    const ModelFolder folder = ModelFolder::xlm_roberta();
+    folder.edit_json("config.json", [&k = key, &v = value](ordered_json& c) { c[k] = v; });
+    expect_bounded_load_error(folder, ErrorCode::invalid_model,
+                              {"config.json", "'" + key + "'", std::to_string(value), "limit"});
+  }
+}
+
+TEST(ModelHostileFiles, XlmRobertaConfigFieldsOfTheWrongType) {
+  for (const auto& [key, value] : std::vector<std::pair<std::string, ordered_json>>{
+           {"hidden_size", "16"},
+           {"num_hidden_layers", 2.5},
+           {"vocab_size", ordered_json::array({3002})},
+           {"pad_token_id", "<pad>"},
+           {"layer_norm_eps", "1e-5"},
+           {"max_position_embeddings", true},
+           {"hidden_act", 3},
+       }) {
+    SCOPED_TRACE(key);
+    const ModelFolder folder = ModelFolder::xlm_roberta();
+    folder.edit_json("config.json", [&k = key, &v = value](ordered_json& c) { c[k] = v; });
+    expect_bounded_load_error(folder, ErrorCode::invalid_model, {"config.json", key});
+  }
+}
+
+// Positions start at pad_token_id + 1, so 34 positions hold nothing once pad_token_id is 33.
+TEST(ModelHostileFiles, XlmRobertaPaddingIdThatLeavesNoPosition) {
+  for (const int64_t pad : {int64_t{33}, int64_t{1} << 40, int64_t{-1}}) {
+    SCOPED_TRACE(pad);
+    const ModelFolder folder = ModelFolder::xlm_roberta();
+    folder.edit_json("config.json", [&](ordered_json& c) { c["pad_token_id"] = pad; });
+    expect_bounded_load_error(folder, ErrorCode::invalid_model, {"config.json", "pad_token_id"});
+  }
 }
 
 TEST(ModelHostileFiles, VocabularyThatIsNotUtf8) {

@@ -156,6 +156,15 @@ TEST(ServerResponses, ModelInfoNamesItsDtype) {
   EXPECT_EQ(model_info_json(int8)["dtype"], "int8");
 }
 
+TEST(ServerResponses, ModelInfoNamesItsModelTypeAndTask) {
+  const ModelInfo xlmr{.id = "a",
+                       .state = ModelState::ready,
+                       .kind = "sequence-classification",
+                       .model_type = "xlm-roberta"};
+  EXPECT_EQ(model_info_json(xlmr)["model_type"], "xlm-roberta");
+  EXPECT_EQ(model_info_json(xlmr)["kind"], "sequence-classification");
+}
+
 TEST(ServerMetrics, PrometheusText) {
   Metrics metrics;
   metrics.record("/v1/embed", 200, std::chrono::milliseconds(3));

@@ -29,6 +29,7 @@ nlohmann::json model_json(const LoadedModel& model) {
                         {"state", model.state},
                         {"device", model.device},
                         {"kind", model.kind},
+                        {"model_type", model.model_type},
                         {"dtype", model.dtype},
                         {"memory_bytes", model.memory_bytes},
                         {"pinned", model.pinned},
@@ -118,13 +119,17 @@ void print_models_table(const std::vector<LoadedModel>& models, const char* inde
   size_t id_width = 5;
   for (const LoadedModel& model : models) id_width = std::max(id_width, model.id.size());
   const int width = static_cast<int>(id_width);
-  std::printf("%s%-*s  %-11s  %-7s  %-5s  %10s  %-6s  %8s  %-8s  %s\n", indent, width, "MODEL",
-              "STATE", "DEVICE", "DTYPE", "MEMORY", "PINNED", "REQUESTS", "IDLE", "KEEP ALIVE");
+  std::printf("%s%-*s  %-11s  %-7s  %-5s  %-11s  %-23s  %10s  %-6s  %8s  %-8s  %s\n", indent, width,
+              "MODEL", "STATE", "DEVICE", "DTYPE", "TYPE", "TASK", "MEMORY", "PINNED", "REQUESTS",
+              "IDLE", "KEEP ALIVE");
   for (const LoadedModel& model : models) {
     const std::string keep_alive =
         model.keep_alive_seconds < 0 ? "forever" : human_duration(model.keep_alive_seconds);
-    std::printf("%s%-*s  %-11s  %-7s  %-5s  %10s  %-6s  %8llu  %-8s  %s\n", indent, width,
-                model.id.c_str(), model.state.c_str(), model.device.c_str(), model.dtype.c_str(),
+    // TYPE and TASK are "-" until the model is loaded, so that the columns stay aligned.
+    std::printf("%s%-*s  %-11s  %-7s  %-5s  %-11s  %-23s  %10s  %-6s  %8llu  %-8s  %s\n", indent,
+                width, model.id.c_str(), model.state.c_str(), model.device.c_str(),
+                model.dtype.c_str(), model.model_type.empty() ? "-" : model.model_type.c_str(),
+                model.kind.empty() ? "-" : model.kind.c_str(),
                 human_bytes(model.memory_bytes).c_str(), model.pinned ? "yes" : "no",
                 static_cast<unsigned long long>(model.requests),
                 human_duration(model.idle_seconds).c_str(), keep_alive.c_str());

@@ -60,11 +60,16 @@ def test_the_seeds_verbs_with_exit_codes_and_json(hades_env):
     assert re.fullmatch(rf"loaded {CHONKY}: ready on cpu, fp32, [\d.]+ MiB\n", result.stdout)
     listed = json_of(run("list", "--json"))["models"]
     assert sorted(m["id"] for m in listed) == sorted([MINILM, CHONKY])
+    listed_by_id = {m["id"]: m for m in listed}
+    assert listed_by_id[MINILM]["model_type"] == "bert"
     table = run("list").stdout.splitlines()
-    assert table[0].split() == ["MODEL", "STATE", "DEVICE", "DTYPE", "MEMORY", "PINNED",
-                                "REQUESTS", "IDLE", "KEEP", "ALIVE"]
+    assert table[0].split() == ["MODEL", "STATE", "DEVICE", "DTYPE", "TYPE", "TASK", "MEMORY",
+                                "PINNED", "REQUESTS", "IDLE", "KEEP", "ALIVE"]
     assert sorted(line.split()[0] for line in table[1:]) == sorted([MINILM, CHONKY])
     assert all(line.split()[1:4] == ["ready", "cpu", "fp32"] for line in table[1:])
+    types = {line.split()[0]: line.split()[4:6] for line in table[1:]}
+    assert types == {MINILM: ["bert", "embedding"],
+                     CHONKY: ["modernbert", "token-classification"]}
 
     result = run("status")
     assert result.returncode == 0 and result.stdout.startswith(f"hades is running (pid {pid})")

@@ -1,0 +1,163 @@
+// XLM-RoBERTa through the real service next to MiniLM (issue 25): a multilingual-e5-style embedder
+// saved by sentence-transformers 6 and an XLM-R sequence classifier, both with the Unigram
+// tokenizer, load by folder and by id from a Hugging Face cache laid out here, embed and classify
+// through the routes as sentence-transformers and transformers do (the fixtures' references), and
+// `GET /v1/models` names each model's type and task.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "server_harness.hpp"
+#include "support/compare.hpp"
+#include "support/paths.hpp"
+#include "support/temp_dir.hpp"
+
+namespace hades::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr const char* kEmbedderId = "hades-test/xlmr-e5";
+constexpr const char* kClassifierId = "hades-test/xlmr-seqcls";
+constexpr const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
+
+fs::path fixture(const std::string& name) {
+  return data_dir() / "models" / name;
+}
+fs::path embedder_dir() {
+  return fixture("tiny-st6-xlmr-e5");
+}
+fs::path classifier_dir() {
+  return fixture("tiny-xlmr-h16-seqcls-spm");
+}
+
+json reference(const fs::path& dir) {
+  std::ifstream in(dir / "reference.json");
+  return json::parse(in);
+}
+
+// The cache layout huggingface_hub writes: refs/main names the snapshot that holds the files.
+void add_to_cache(const fs::path& cache, const std::string& id, const fs::path& folder) {
+  std::string repo = "models--" + id;
+  repo.replace(repo.find('/'), 1, "--");
+  const fs::path snapshot = cache / repo / "snapshots" / kCommit;
+  fs::create_directories(snapshot);
+  fs::copy(folder, snapshot, fs::copy_options::recursive);
+  fs::create_directories(cache / repo / "refs");
+  std::ofstream(cache / repo / "refs" / "main") << kCommit;
+}
+
+class ServerXlmRoberta : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    add_to_cache(cache_.path(), kEmbedderId, embedder_dir());
+    add_to_cache(cache_.path(), kClassifierId, classifier_dir());
+    // Set in this process: the first of two values of a variable wins in the child.
+    ::setenv("HF_HUB_CACHE", cache_.path().c_str(), 1);
+    ::setenv("HF_HUB_OFFLINE", "1", 1);
+    // MiniLM and four XLM-Rs stay loaded together (the default keeps fewer).
+    server_ =
+        std::make_unique<ServerProcess>(dir_.socket(), ServeOptions{.args = {"--max-models", "8"}});
+    ASSERT_TRUE(server_->wait_ready()) << server_->output();
+  }
+  void TearDown() override {
+    EXPECT_EQ(http(socket(), "GET", "/health").status, 200) << server_->output();
+    server_.reset();
+    ::setenv("HF_HUB_CACHE", HADES_TEST_HF_CACHE, 1);
+  }
+
+  fs::path socket() const { return dir_.socket(); }
+  HttpResponse load(const std::string& model) const {
+    return post_json(socket(), "/v1/models/load", {{"model", model}});
+  }
+
+  TempDir cache_;
+  SocketDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+void expect_embeddings(const HttpResponse& reply, const json& expected) {
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const json got = reply.json().at("embeddings");
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_LE(max_abs_diff(got[i].get<std::vector<float>>(), expected[i].get<std::vector<float>>()),
+              1e-4f)
+        << "text " << i;
+  }
+}
+
+// Each label's score is the softmax of transformers' logits.
+void expect_classes(const HttpResponse& reply, const json& ref) {
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const json results = reply.json().at("results");
+  ASSERT_EQ(results.size(), ref.at("logits").size());
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto logits = ref.at("logits")[i].get<std::vector<double>>();
+    double total = 0;
+    for (const double l : logits) total += std::exp(l);
+    std::map<std::string, double> scores;
+    for (const json& s : results[i].at("scores")) {
+      scores[s.at("label").get<std::string>()] = s.at("score").get<double>();
+    }
+    ASSERT_EQ(scores.size(), logits.size()) << results[i];
+    for (size_t k = 0; k < logits.size(); ++k) {
+      const std::string label = ref.at("id2label").at(std::to_string(k)).get<std::string>();
+      EXPECT_NEAR(scores[label], std::exp(logits[k]) / total, 1e-4) << "text " << i << label;
+    }
+  }
+}
+
+TEST_F(ServerXlmRoberta, EmbedsAndClassifiesBesideMiniLmByFolderAndById) {
+  const json embedder_ref = reference(embedder_dir());
+  const json classifier_ref = reference(classifier_dir());
+  const json& texts = embedder_ref.at("texts");
+  ASSERT_EQ(load(minilm_dir().string()).status, 200);
+  for (const std::string& model : {embedder_dir().string(), std::string(kEmbedderId)}) {
+    SCOPED_TRACE(model);
+    ASSERT_EQ(load(model).status, 200) << server_->output();
+    expect_embeddings(post_json(socket(), "/v1/embed", {{"model", model}, {"inputs", texts}}),
+                      embedder_ref.at("embeddings"));
+    expect_embeddings(post_json(socket(), "/v1/embed",
+                                {{"model", model}, {"inputs", texts}, {"prompt_name", "query"}}),
+                      embedder_ref.at("embeddings_prompt_query"));
+  }
+  for (const std::string& model : {std::string(kClassifierId), classifier_dir().string()}) {
+    SCOPED_TRACE(model);
+    ASSERT_EQ(load(model).status, 200) << server_->output();
+    expect_classes(post_json(socket(), "/v1/classify", {{"model", model}, {"inputs", texts}}),
+                   classifier_ref);
+  }
+  const HttpResponse minilm = post_json(
+      socket(), "/v1/embed", {{"model", minilm_dir().string()}, {"inputs", {"still embedding"}}});
+  ASSERT_EQ(minilm.status, 200) << minilm.body;
+  EXPECT_EQ(minilm.json().at("embeddings").at(0).size(), 384U);
+
+  std::map<std::string, std::pair<std::string, std::string>> listed;
+  const json models = http(socket(), "GET", "/v1/models").json().at("models");
+  for (const json& m : models) {
+    listed[m.at("id").get<std::string>()] = {m.at("model_type").get<std::string>(),
+                                             m.at("kind").get<std::string>()};
+  }
+  const std::pair<std::string, std::string> xlmr_embedding = {"xlm-roberta", "embedding"};
+  const std::pair<std::string, std::string> xlmr_classifier = {"xlm-roberta",
+                                                               "sequence-classification"};
+  EXPECT_EQ(listed, (std::map<std::string, std::pair<std::string, std::string>>{
+                        {minilm_dir().string(), {"bert", "embedding"}},
+                        {embedder_dir().string(), xlmr_embedding},
+                        {kEmbedderId, xlmr_embedding},
+                        {classifier_dir().string(), xlmr_classifier},
+                        {kClassifierId, xlmr_classifier},
+                    }));
+}
+
+}  // namespace
+}  // namespace hades::test
