@@ -173,13 +173,7 @@ def main() -> None:
         runs = args.runs if dtype == "fp32" else 1
         results[service_key(dtype)] = run_service(build, bench, corpus_path, dtype, runs, args, env)
     run_references(results, python, folder, corpus_path, args, env)
-    for key in [k for k in results if k.startswith("hades")] + list(results.get("peers", {})):
-        engine = results[key] if key.startswith("hades") else results["peers"][key]
-        if engine.get("available", True):
-            engine["cosine_to_st_fp32"] = cosines(
-                work / "compare-embeddings-sentence_transformers.f32",
-                Path(engine.pop("embeddings_file", work / f"compare-embeddings-{key}.f32")),
-                hidden)
+    st_cosines(results, work, hidden)
     for key in [k for k in results if k.startswith("service")]:  # tokens as the in-process pass
         results[key]["tokens_per_s"] = (results[key]["texts_per_s"] * results["hades"]["tokens"]
                                         / len(c["texts"]))
@@ -209,6 +203,17 @@ def run_references(results: dict, python: Path, folder: Path, corpus_path: Path,
         results["peers"] = compare_peers.run(python, folder, corpus_path, args.threads,
                                              args.runs, bool(results["gemm"]["bf16"]), env,
                                              run_json)
+
+
+def st_cosines(results: dict, work: Path, hidden: int) -> None:
+    """Each hades dtype's and each peer's cosine to sentence-transformers fp32, per text."""
+    for key in [k for k in results if k.startswith("hades")] + list(results.get("peers", {})):
+        engine = results[key] if key.startswith("hades") else results["peers"][key]
+        if engine.get("available", True):
+            engine["cosine_to_st_fp32"] = cosines(
+                work / "compare-embeddings-sentence_transformers.f32",
+                Path(engine.pop("embeddings_file", work / f"compare-embeddings-{key}.f32")),
+                hidden)
 
 
 def dtype_list(spec: str, gemm: dict) -> list[str]:

@@ -1,9 +1,10 @@
 """bench/compare.py's peers: other inference engines on the same MiniLM, corpus and threads.
 
 Each engine and precision runs in its own process in the benchmark's venv
-(bench/peers_reference.py): sentence-transformers fp32 and bf16 (PyTorch), ONNX Runtime fp32 and
-int8 (dynamic quantization) and OpenVINO f32 and bf16, the last two from one ONNX export cached
-under BUILD/bench/minilm-onnx. bf16 peers run where the CPU has native bf16 (as hades's bf16).
+(bench/peers_reference.py): sentence-transformers bf16 (PyTorch; fp32 is compare.py's reference
+run), ONNX Runtime fp32 and int8 (dynamic quantization) and OpenVINO f32 and bf16, both engines
+from one ONNX export cached under BUILD/bench/minilm-onnx. bf16 peers run where the CPU has
+native bf16 (as hades's bf16).
 The report gives each one's texts/s and cosine to sentence-transformers fp32 per text, and hades
 at each precision against the fastest peer at that precision, in process and through the service.
 """
@@ -44,7 +45,7 @@ def reference_cmd(python: Path, engine: str, precision: str, folder: Path, onnx:
 
 def run(python: Path, folder: Path, corpus: Path, threads: int, runs: int, native_bf16: bool,
         env: dict, run_json: Callable[[list[str], dict], dict]) -> dict:
-    """The peers' results by key; ST_FP32 embeddings are compare.py's, written before."""
+    """The peers' results by key; each writes its embeddings to BUILD/bench for the cosines."""
     work = corpus.parent
     onnx = work / "minilm-onnx"
     if not (onnx / "model-int8.onnx").exists():
