@@ -101,8 +101,9 @@ demo: build model
 bench: build model
 	HF_HUB_CACHE=$(abspath $(BUILD))/hf-hub ./$(BUILD)/bench/hades_bench_embed
 
-# hades beside sentence-transformers fp32 on this machine, in one run (bench/compare.py). It creates
-# $(BUILD)/bench-venv with the pinned PyTorch stack from PyPI unless BENCH_VENV names one.
+# hades beside sentence-transformers, ONNX Runtime and OpenVINO on this machine, in one run
+# (bench/compare.py). It creates $(BUILD)/bench-venv with the pinned PyTorch stack and the peers'
+# packages from PyPI unless BENCH_VENV names one (which must have them: bench/compare_peers.py).
 bench-compare: build model
 	python3 bench/compare.py --build $(BUILD) --record $(if $(BENCH_VENV),--venv $(BENCH_VENV))
 

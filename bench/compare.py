@@ -8,13 +8,17 @@ Runs the same real-prose corpus through
   2. hades through a running `hades serve`, with many concurrent clients (... service); for each
      --dtypes entry beside fp32 another service with the model at that dtype, one pass, for its
      short-text latency over the socket,
-  3. sentence-transformers with PyTorch fp32 on CPU, with the same thread count,
+  3. sentence-transformers with PyTorch fp32 on CPU, with the same thread count, and the peers
+     (bench/compare_peers.py; --no-peers leaves them out): sentence-transformers bf16, ONNX
+     Runtime fp32 and int8, OpenVINO f32 and bf16, each in its own process, with each text's
+     cosine to sentence-transformers fp32,
   4. a ModernBERT-base token classifier of chonky's shape over one document in chonky's windows,
      through hades (per dtype) and through transformers fp32 (bench/compare_modernbert.py;
      --no-modernbert leaves it out),
-measures the machine's GEMM peak with oneDNN at the model's shapes in the same run, and prints
-per engine: texts/s, tokens/s, p50/p99 latency of one short text, load time, peak RSS, the ratios
-hades / sentence-transformers, and the model's end-to-end FLOP/s as a fraction of the GEMM peak.
+measures the machine's GEMM peaks (fp32, bf16, int8) with oneDNN at the model's shapes in the
+same run, and prints per engine: texts/s, tokens/s, p50/p99 latency of one short text, load time,
+peak RSS, the ratios hades / sentence-transformers and hades / the fastest peer at each precision,
+and the model's end-to-end FLOP/s as a fraction of the GEMM peak at its precision.
 
 The corpus is the docstrings of Python's standard library (real prose that ships with every
 Python, so nothing is downloaded): paragraphs of a few words to several hundred tokens.
@@ -40,6 +44,7 @@ import time
 from pathlib import Path
 
 import compare_modernbert
+import compare_peers
 
 REPO = Path(__file__).resolve().parent.parent
 ST_PINS = ["torch==2.15.0", "transformers==5.24.0", "sentence-transformers==6.2.0",
@@ -76,42 +81,22 @@ def corpus(limit: int = 1000) -> dict:
             "texts": texts, "short": queries}
 
 
-def st_python(venv: Path) -> Path:
+def st_python(venv: Path, own: bool, peers: bool) -> Path:
+    """The venv's python; OWN (BUILD/bench-venv) is created, or completed with the peers' pins,
+    from PyPI. A venv named by --venv is used as it is: it must have the peers' packages."""
     python = venv / "bin" / "python"
-    if not python.exists():
-        print(f"creating {venv} with {' '.join(ST_PINS)} (from PyPI; large)", flush=True)
+    pins = ST_PINS + (compare_peers.PINS if peers else [])
+    if own and not python.exists():
+        print(f"creating {venv} with {' '.join(pins)} (from PyPI; large)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *ST_PINS], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True)
+    if peers and compare_peers.missing(python):
+        if not own:
+            sys.exit(f"{venv} lacks {', '.join(compare_peers.missing(python))}: pip install "
+                     f"{' '.join(compare_peers.PINS)} there, or pass --no-peers")
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *compare_peers.PINS],
+                       check=True)
     return python
-
-
-ST_SCRIPT = r"""
-import json, resource, sys, time
-import torch
-torch.set_num_threads(int(sys.argv[3]))
-from sentence_transformers import SentenceTransformer
-corpus = json.load(open(sys.argv[2]))
-t0 = time.perf_counter()
-model = SentenceTransformer(sys.argv[1], device="cpu")
-load_ms = (time.perf_counter() - t0) * 1e3
-texts = corpus["texts"]
-tokens = sum(len(ids) for ids in model.tokenizer(texts, truncation=True,
-                                                 max_length=model.max_seq_length)["input_ids"])
-model.encode(texts, batch_size=32)
-seconds = []
-for _ in range(int(sys.argv[4])):
-    t0 = time.perf_counter(); model.encode(texts, batch_size=32); seconds.append(time.perf_counter() - t0)
-s = sorted(seconds)[len(seconds) // 2]
-lat = []
-for i in range(320):
-    t0 = time.perf_counter(); model.encode([corpus["short"][i % len(corpus["short"])]])
-    if i >= 20: lat.append((time.perf_counter() - t0) * 1e3)
-lat.sort()
-print(json.dumps({"load_ms": load_ms, "texts_per_s": len(texts) / s, "tokens_per_s": tokens / s,
-                  "tokens": tokens, "run_seconds": seconds,
-                  "latency": {"p50_ms": lat[len(lat) // 2], "p99_ms": lat[int(0.99 * (len(lat) - 1) + 0.5)]},
-                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-"""
 
 
 def model_flops(folder: Path, lengths: list[int]) -> float:
@@ -150,6 +135,8 @@ def main() -> None:
                     "(auto: fp32, bf16 where the CPU has it natively, int8)")
     ap.add_argument("--venv", default=None, help="a venv with sentence-transformers (default: "
                     "BUILD/bench-venv, created with the pinned packages)")
+    ap.add_argument("--no-peers", dest="peers", action="store_false",
+                    help="leave out ONNX Runtime, OpenVINO and sentence-transformers bf16")
     ap.add_argument("--no-modernbert", dest="modernbert", action="store_false",
                     help="leave out the ModernBERT chunking comparison")
     ap.add_argument("--record", action="store_true",
@@ -165,7 +152,8 @@ def main() -> None:
     corpus_path = work / "compare-corpus.json"
     c = corpus()
     corpus_path.write_text(json.dumps(c))
-    python = st_python(Path(args.venv) if args.venv else build / "bench-venv")
+    python = st_python(Path(args.venv) if args.venv else build / "bench-venv",
+                       own=args.venv is None, peers=args.peers)
 
     print(f"corpus: {len(c['texts'])} texts ({c['source']}); {args.threads} threads; "
           f"{args.runs} runs", flush=True)
@@ -179,13 +167,13 @@ def main() -> None:
              str(args.runs), "--dtype", dtype, "--embeddings", str(embeddings)], env)
         results[hades_key(dtype)]["cosine_to_fp32"] = cosines(
             work / "compare-embeddings-fp32.f32", embeddings, hidden)
+        results[hades_key(dtype)]["embeddings_file"] = str(embeddings)
     for dtype in dtypes:
         # fp32 with every run; another dtype for its short-text latency over the socket, one run.
         runs = args.runs if dtype == "fp32" else 1
         results[service_key(dtype)] = run_service(build, bench, corpus_path, dtype, runs, args, env)
-    results["sentence_transformers"] = run_json(
-        [str(python), "-c", ST_SCRIPT, str(folder), str(corpus_path), str(args.threads),
-         str(args.runs)], env)
+    run_references(results, python, folder, corpus_path, args, env)
+    st_cosines(results, work, hidden)
     for key in [k for k in results if k.startswith("service")]:  # tokens as the in-process pass
         results[key]["tokens_per_s"] = (results[key]["texts_per_s"] * results["hades"]["tokens"]
                                         / len(c["texts"]))
@@ -197,10 +185,35 @@ def main() -> None:
         gemm = results["gemm"]
         compare_modernbert.report(results["modernbert"], {
             "fp32": gemm["fp32"]["peak_gflops"],
-            "bf16": gemm["bf16"]["peak_gflops"] if gemm["bf16"] else None})
+            "bf16": gemm["bf16"]["peak_gflops"] if gemm["bf16"] else None,
+            "int8": gemm["int8"]["peak_gflops"]})
     (work / "compare-results.json").write_text(json.dumps(results, indent=1))
     if args.record:
         print(f"recorded: {record(results)}")
+
+
+def run_references(results: dict, python: Path, folder: Path, corpus_path: Path, args,
+                   env: dict) -> None:
+    """sentence-transformers fp32 (the reference of every cosine) and the peers, in the venv."""
+    work = corpus_path.parent
+    results["sentence_transformers"] = run_json(compare_peers.reference_cmd(
+        python, "sentence-transformers", "fp32", folder, folder, corpus_path, args.threads,
+        args.runs, work / "compare-embeddings-sentence_transformers.f32"), env)
+    if args.peers:
+        results["peers"] = compare_peers.run(python, folder, corpus_path, args.threads,
+                                             args.runs, bool(results["gemm"]["bf16"]), env,
+                                             run_json)
+
+
+def st_cosines(results: dict, work: Path, hidden: int) -> None:
+    """Each hades dtype's and each peer's cosine to sentence-transformers fp32, per text."""
+    for key in [k for k in results if k.startswith("hades")] + list(results.get("peers", {})):
+        engine = results[key] if key.startswith("hades") else results["peers"][key]
+        if engine.get("available", True):
+            engine["cosine_to_st_fp32"] = cosines(
+                work / "compare-embeddings-sentence_transformers.f32",
+                Path(engine.pop("embeddings_file", work / f"compare-embeddings-{key}.f32")),
+                hidden)
 
 
 def dtype_list(spec: str, gemm: dict) -> list[str]:
@@ -263,6 +276,7 @@ def report(r: dict, folder: Path, c: dict, args, python: Path) -> None:
     rows += [(f"hades service {d}, {args.clients} clients (1 run)", r["service_" + d])
              for d in lower]
     rows += [("sentence-transformers fp32", r["sentence_transformers"])]
+    rows += compare_peers.rows(r) if "peers" in r else []
     print(f"\n{'engine':40} {'texts/s':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'p50 ms':>7} "
           f"{'p99 ms':>7} {'load ms':>8} {'peak RSS':>9}")
     for name, f in rows:
@@ -271,6 +285,24 @@ def report(r: dict, folder: Path, c: dict, args, python: Path) -> None:
         print(f"{name:40} {f['texts_per_s']:9.1f} {f['tokens_per_s']:9.0f} {gflops:8.1f} "
               f"{f['latency']['p50_ms']:7.2f} {f['latency']['p99_ms']:7.2f} {f['load_ms']:8.0f} "
               f"{f['peak_rss_bytes'] / 2**20:7.0f} MiB")
+    r["ratios"] = ratios = engine_ratios(r, peak, lower) | peer_ratios(r, lower)
+    gemm = r["gemm"]
+    print(f"\nGEMM peaks (oneDNN, {gemm['isa']}, M=2048 at the model's shapes), GFLOP/s: "
+          f"fp32 {peak:.1f}, bf16 "
+          + ("%.1f" % gemm["bf16"]["peak_gflops"] if gemm["bf16"] else "n/a (no native bf16)")
+          + f", int8 (u8·s8→s32) {gemm['int8']['peak_gflops']:.1f}")
+    for line in compare_peers.left_out(r) if "peers" in r else []:
+        print(f"  left out: {line}")
+    for name, value in ratios.items():
+        print(f"  {name:66} {value:8.6f}" if name.startswith("cosine") else
+              f"  {name:66} {value:6.2f}")
+    r["machine"] = {"cpu": cpu_name(), "threads": args.threads, "runs": args.runs,
+                    "corpus": c["source"], "texts": len(c["texts"]),
+                    "st_python": str(python)}
+
+
+def engine_ratios(r: dict, peak: float, lower: list[str]) -> dict:
+    """hades against sentence-transformers fp32 and against itself at fp32, per dtype."""
     st = r["sentence_transformers"]
     ratios = {
         "throughput hades / sentence-transformers": r["hades"]["texts_per_s"] / st["texts_per_s"],
@@ -289,24 +321,26 @@ def report(r: dict, folder: Path, c: dict, args, python: Path) -> None:
                                                          / median(h["run_cpu_seconds"]))
         ratios[f"p50 latency hades fp32 / {d}"] = (r["hades"]["latency"]["p50_ms"]
                                                    / h["latency"]["p50_ms"])
-        if d == "bf16" and r["gemm"]["bf16"]:
-            ratios["hades bf16 GFLOP/s / bf16 GEMM peak"] = (
-                h["gflops"] / r["gemm"]["bf16"]["peak_gflops"])
+        if r["gemm"].get(d):
+            ratios[f"hades {d} GFLOP/s / {d} GEMM peak"] = h["gflops"] / r["gemm"][d]["peak_gflops"]
         ratios[f"cosine to fp32 over the corpus, {d}: min"] = h["cosine_to_fp32"]["min"]
         ratios[f"cosine to fp32 over the corpus, {d}: mean"] = h["cosine_to_fp32"]["mean"]
         ratios[f"p50 CPU time per short text hades fp32 / {d}"] = (
             r["hades"]["latency"]["cpu_p50_ms"] / h["latency"]["cpu_p50_ms"])
-    r["ratios"] = ratios
-    print(f"\nfp32 GEMM peak (oneDNN, {r['gemm']['isa']}, M=2048 at the model's shapes): "
-          f"{peak:.1f} GFLOP/s; bf16: "
-          + ("%.1f GFLOP/s" % r["gemm"]["bf16"]["peak_gflops"] if r["gemm"]["bf16"]
-             else "no native bf16 on this CPU"))
-    for name, value in ratios.items():
-        print(f"  {name:48} {value:8.6f}" if name.startswith("cosine") else
-              f"  {name:48} {value:6.2f}")
-    r["machine"] = {"cpu": cpu_name(), "threads": args.threads, "runs": args.runs,
-                    "corpus": c["source"], "texts": len(c["texts"]),
-                    "st_python": str(python)}
+    return ratios
+
+
+def peer_ratios(r: dict, lower: list[str]) -> dict:
+    """hades per precision / the fastest peer at it, and every engine's cosine to
+    sentence-transformers fp32 (min over the corpus)."""
+    ratios = compare_peers.ratios(r, ["fp32"] + lower) if "peers" in r else {}
+    engines = [(f"hades {d}", r[hades_key(d)]) for d in ["fp32"] + lower]
+    engines += compare_peers.rows(r) if "peers" in r else []
+    for name, f in engines:
+        for stat in ("min", "mean"):
+            ratios[f"cosine to sentence-transformers fp32, {name}: {stat}"] = (
+                f["cosine_to_st_fp32"][stat])
+    return ratios
 
 
 # The ISA extensions that decide which kernels run (oneDNN's and hades's own).

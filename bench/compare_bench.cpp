@@ -10,7 +10,8 @@
 //       clients sending the corpus in requests of --request-texts texts, then one client's
 //       short-text latency, the server's peak RSS
 //   hades_bench_compare gemm [--rows R]
-//       oneDNN fp32 (and bf16 where the CPU has it natively) matmul GFLOP/s at the model's shapes
+//       oneDNN fp32, bf16 (where the CPU has it natively) and int8 (u8 × s8 → s32) matmul GFLOP/s
+//       at the model's shapes
 //   hades_bench_compare chunk --model DIR --document FILE [--runs N] [--dtype fp32|int8|bf16]
 //       a chonky-style token classifier (ClassifierModel::chunk) over one document: load time,
 //       seconds per pass (median of N, after a warm-up pass), its windows, peak RSS
