@@ -73,7 +73,7 @@ fs::path pull_model(const std::string& model_id, const PullOptions& options,
   }
   totals.files_total = files.size();
   const fs::path repo = hub.cache / repo_folder_name(model_id);
-  const fs::path snapshot = repo / "snapshots" / listing.commit;
+  fs::path snapshot = repo / "snapshots" / listing.commit;
   fs::create_directories(repo / "blobs");
   hub::DownloadProgress progress(options.observer, totals);
   progress.start();

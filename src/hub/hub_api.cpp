@@ -102,7 +102,7 @@ FileMeta fetch_file_meta(const std::string& model, const std::string& commit,
   request.method = "HEAD";
   request.url = hub.endpoint + "/" + model + "/resolve/" + commit + "/" + url_quote(name, true);
   request.headers = auth_headers(hub);
-  request.headers.push_back("Accept-Encoding: identity");
+  request.headers.emplace_back("Accept-Encoding: identity");
   request.stall_timeout_s = hub.timeout_s;
   HttpResponse answer = hub::http_request(request);
   for (int hop = 0; hop < 5 && answer.status >= 300 && answer.status < 400; ++hop) {

@@ -21,9 +21,10 @@ std::vector<uid_t> parse_uid_list(const std::string& text, const std::string& wh
         });
     // (uid_t)-1 is no user: chown and setreuid read it as "leave unchanged".
     if (!digits || std::stoull(item) >= static_cast<uid_t>(-1)) {
-      throw Error(ErrorCode::invalid_argument,
-                  what + ": '" + item + "' in '" + text +
-                      "' is not a user id; give uids separated by commas, e.g. 1000,1001");
+      std::string message = what;
+      message.append(": '").append(item).append("' in '").append(text);
+      message.append("' is not a user id; give uids separated by commas, e.g. 1000,1001");
+      throw Error(ErrorCode::invalid_argument, message);
     }
     uids.push_back(static_cast<uid_t>(std::stoull(item)));
     if (end == text.size()) return uids;

@@ -34,7 +34,9 @@ void check_known_fields(const json& body, std::initializer_list<std::string_view
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
     std::string list;
     for (const std::string_view name : known) list.append(list.empty() ? "" : ", ").append(name);
-    fail("unknown field '" + key + "' (this route takes: " + list + ")");
+    std::string message = "unknown field '";
+    message.append(key).append("' (this route takes: ").append(list).append(")");
+    fail(message);
   }
 }
 

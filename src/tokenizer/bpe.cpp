@@ -91,7 +91,7 @@ class Bpe final : public Model {
     for (const auto& entry : vocab_) max_id = std::max(max_id, entry.second);
     // Dense ids (the usual case) index a vector; sparse ones a map.
     if (static_cast<size_t>(max_id) < 4 * vocab_.size() + 1024) {
-      dense_.resize(static_cast<size_t>(max_id + 1));
+      dense_.resize(static_cast<size_t>(max_id) + 1);
       for (const auto& [token, id] : vocab_) dense_[static_cast<size_t>(id)] = &token;
     } else {
       for (const auto& [token, id] : vocab_) sparse_.emplace(id, &token);

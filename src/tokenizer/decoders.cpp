@@ -68,7 +68,7 @@ class WordPieceDecoder final : public Decoder {
         if (token.starts_with(prefix_)) {
           token.erase(0, prefix_.size());
         } else {
-          token = " " + token;
+          token.insert(0, 1, ' ');
         }
       }
       if (cleanup_) token = cleanup(token);
@@ -150,7 +150,8 @@ class FuseDecoder final : public Decoder {
   void decode_chain(std::vector<std::string>& tokens) const override {
     std::string all;
     for (const std::string& t : tokens) all += t;
-    tokens.assign(1, std::move(all));
+    tokens.clear();
+    tokens.push_back(std::move(all));
   }
 };
 
@@ -239,7 +240,7 @@ class UnsupportedDecoder final : public Decoder {
 std::string string_or(const Json& value, const JsonPath& at, std::string_view key,
                       std::string fallback) {
   const Json* v = find_optional(value, key);
-  return v != nullptr ? as_string(*v, at / key) : fallback;
+  return v != nullptr ? as_string(*v, at / key) : std::move(fallback);
 }
 
 std::unique_ptr<Decoder> parse_replace(const Json& value, const JsonPath& at) {

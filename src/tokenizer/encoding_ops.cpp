@@ -57,7 +57,7 @@ void merge_with(Encoding& self, const Encoding& pair) {
   self.overflowing = std::move(overflowing);
 }
 
-Encoding merge(std::vector<Encoding> encodings) {
+Encoding merge(const std::vector<Encoding>& encodings) {
   Encoding result;
   for (const Encoding& e : encodings) merge_with(result, e);
   return result;

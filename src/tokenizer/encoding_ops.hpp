@@ -12,7 +12,7 @@ namespace hades::tok {
 
 // Appends `pair` to `self`, combining the overflowing windows of both as HF merge_with does.
 void merge_with(Encoding& self, const Encoding& pair);
-Encoding merge(std::vector<Encoding> encodings);
+Encoding merge(const std::vector<Encoding>& encodings);
 
 // Cuts `e` to `max_len` tokens; the rest goes to `e.overflowing` in windows that repeat `stride`
 // tokens. Throws Error(invalid_argument) when stride >= max_len > 0.

@@ -12,6 +12,7 @@
 
 namespace hades::tok {
 
+// NOLINTNEXTLINE(bugprone-exception-escape): nlohmann::json's destructor may allocate, in theory
 struct TokenizerDocument {
   Json root;  // "model.vocab" is an empty object here when `vocab` holds it
   std::optional<VocabEntries> vocab;

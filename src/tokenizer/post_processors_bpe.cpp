@@ -80,9 +80,9 @@ class RobertaProcessing final : public PostProcessor {
     out.tokens.push_back(first.first);
     out.tokens.insert(out.tokens.end(), e.tokens.begin(), e.tokens.end());
     out.tokens.push_back(sep_.first);
-    out.offsets.push_back({0, 0});
+    out.offsets.emplace_back(0, 0);
     out.offsets.insert(out.offsets.end(), e.offsets.begin(), e.offsets.end());
-    out.offsets.push_back({0, 0});
+    out.offsets.emplace_back(0, 0);
     out.type_ids.assign(n + 2, 0);
     out.special_tokens_mask.assign(n + 2, 0);
     out.special_tokens_mask.front() = 1;

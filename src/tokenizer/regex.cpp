@@ -38,7 +38,7 @@ constexpr CodePointSpan kHexDigits[] = {{'0', '9'}, {'A', 'F'}, {'a', 'f'}};
 // counts differently, and one million steps keep a catastrophic pattern to milliseconds.
 constexpr uint32_t kMatchLimit = 1'000'000;
 constexpr uint32_t kHeapLimitKiB = 64 * 1024;
-constexpr PCRE2_SIZE kJitStackMax = 8 * 1024 * 1024;
+constexpr PCRE2_SIZE kJitStackMax = PCRE2_SIZE{8} * 1024 * 1024;
 
 void append_code_point(std::string& out, char32_t c) {
   char buffer[16];
@@ -313,7 +313,7 @@ struct MatchDataDeleter {
 // Each thread matches with its own JIT stack and match data; the compiled pattern is shared.
 pcre2_jit_stack* thread_jit_stack(void*) {
   thread_local std::unique_ptr<pcre2_jit_stack, JitStackDeleter> stack(
-      pcre2_jit_stack_create(32 * 1024, kJitStackMax, nullptr));
+      pcre2_jit_stack_create(PCRE2_SIZE{32} * 1024, kJitStackMax, nullptr));
   return stack.get();
 }
 

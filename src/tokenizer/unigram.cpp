@@ -172,20 +172,20 @@ class Unigram final : public Model {
     }
     std::vector<ByteRange> pieces;
     size_t end = word.size();
-    std::optional<size_t> unknown_end;  // the end of the unknown run being fused
+    size_t unknown_end = 0;  // the end of the unknown run being fused; 0: none (ends are > 0)
     while (end > 0) {
       const BestPath& node = best[end];
       const auto begin = static_cast<size_t>(node.starts_at);
       if (unk_id_ && node.id == *unk_id_) {
-        if (!unknown_end) unknown_end = end;
+        if (unknown_end == 0) unknown_end = end;
       } else {
-        if (unknown_end) pieces.push_back({end, *unknown_end});
-        unknown_end.reset();
-        pieces.push_back({begin, end});
+        if (unknown_end != 0) pieces.emplace_back(end, unknown_end);
+        unknown_end = 0;
+        pieces.emplace_back(begin, end);
       }
       end = begin;
     }
-    if (unknown_end) pieces.push_back({0, *unknown_end});
+    if (unknown_end != 0) pieces.emplace_back(0, unknown_end);
     std::reverse(pieces.begin(), pieces.end());
     return pieces;
   }

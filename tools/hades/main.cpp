@@ -9,7 +9,9 @@
 #include "core/version.hpp"
 #include "hades/error.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"hades — a local model engine for embeddings, classification and chunking"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("hades ") + hades::kVersion);
@@ -34,4 +36,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+// Anything that escapes run (the set-up of the command line itself) is an internal error too.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hades: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "hades: internal error\n");
+  }
+  return 1;
 }
