@@ -216,7 +216,7 @@ Encoding post_process(const PostProcessor* processor, Encoding first,
     encodings = processor->process_encodings(std::move(encodings), add_special_tokens);
   }
   if (encodings.size() == 1) return std::move(encodings[0]);
-  return merge(std::move(encodings));
+  return merge(encodings);
 }
 
 }  // namespace hades::tok
