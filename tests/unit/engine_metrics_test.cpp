@@ -19,6 +19,10 @@ const TaskStats* find_series(const std::vector<TaskStats>& all, const std::strin
   }
   return nullptr;
 }
+// A pointer into a temporary snapshot would dangle at the end of the statement (AddressSanitizer
+// caught one): a snapshot is kept in a variable first.
+const TaskStats* find_series(std::vector<TaskStats>&& all, const std::string& model,
+                             EngineTask task) = delete;
 
 uint64_t outcome_count(const TaskStats& stats, const std::string& outcome) {
   const auto it = stats.outcomes.find(outcome);
@@ -71,7 +75,8 @@ TEST(RequestMetrics, QueueAndInferenceOnlyForWorkThatReachedTheExecutor) {
                   .outcome = "input_invalid",
                   .seconds = 0.001,
                   .times = &not_run});
-  const TaskStats* chunk = find_series(metrics.snapshot(), "m", EngineTask::chunk);
+  const std::vector<TaskStats> all = metrics.snapshot();
+  const TaskStats* chunk = find_series(all, "m", EngineTask::chunk);
   ASSERT_NE(chunk, nullptr);
   EXPECT_EQ(chunk->duration.count(), 2u);
   EXPECT_EQ(chunk->queue.count(), 1u);
