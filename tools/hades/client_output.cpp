@@ -83,19 +83,6 @@ nlohmann::json status_json(const ServiceStatus& status) {
           {"stats", fields_json(status.stats)}};
 }
 
-std::string human_bytes(uint64_t bytes) {
-  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  size_t unit = 0;
-  while (value >= 1024.0 && unit + 1 < std::size(units)) {
-    value /= 1024.0;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-  return text;
-}
-
 std::string human_duration(double seconds) {
   const auto total = static_cast<long long>(seconds);
   char text[48];
@@ -130,7 +117,7 @@ void print_models_table(const std::vector<LoadedModel>& models, const char* inde
                 width, model.id.c_str(), model.state.c_str(), model.device.c_str(),
                 model.dtype.c_str(), model.model_type.empty() ? "-" : model.model_type.c_str(),
                 model.kind.empty() ? "-" : model.kind.c_str(),
-                human_bytes(model.memory_bytes).c_str(), model.pinned ? "yes" : "no",
+                format_byte_size(model.memory_bytes).c_str(), model.pinned ? "yes" : "no",
                 static_cast<unsigned long long>(model.requests),
                 human_duration(model.idle_seconds).c_str(), keep_alive.c_str());
     if (!model.default_prompt_name.empty()) {
@@ -139,8 +126,8 @@ void print_models_table(const std::vector<LoadedModel>& models, const char* inde
     if (!model.error.empty()) std::printf("%s  error: %s\n", indent, model.error.c_str());
     if (model.state == "downloading") {
       std::printf("%s  downloading: %.0f%% (%s of %s)\n", indent, 100.0 * model.progress,
-                  human_bytes(model.downloaded_bytes).c_str(),
-                  human_bytes(model.total_bytes).c_str());
+                  format_byte_size(model.downloaded_bytes).c_str(),
+                  format_byte_size(model.total_bytes).c_str());
     }
   }
 }

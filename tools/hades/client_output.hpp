@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/config.hpp"
 #include "hades/client.hpp"
 #include "hades/types.hpp"
 
@@ -31,8 +32,7 @@ ClientOptions client_options(const ClientArgs& args);
 nlohmann::json model_json(const LoadedModel& model);
 nlohmann::json status_json(const ServiceStatus& status);
 
-// "86.7 MiB", "3m 12s".
-std::string human_bytes(uint64_t bytes);
+// "3m 12s"; sizes print with format_byte_size (engine/config.hpp): "86.7 MiB".
 std::string human_duration(double seconds);
 
 // The loaded models as an aligned table, or a line saying there are none.

@@ -118,8 +118,8 @@ void run_load(const LoadArgs& args) {
     return;
   }
   std::printf("loaded %s: %s on %s, %s, %s%s\n", model.id.c_str(), model.state.c_str(),
-              model.device.c_str(), model.dtype.c_str(), human_bytes(model.memory_bytes).c_str(),
-              model.pinned ? ", pinned" : "");
+              model.device.c_str(), model.dtype.c_str(),
+              format_byte_size(model.memory_bytes).c_str(), model.pinned ? ", pinned" : "");
 }
 
 void run_unload(const ClientArgs& args, const std::string& model) {
