@@ -123,6 +123,10 @@ def tokenizer_json_seeds():
     write("tokenizer_json", "bpe_split", cut_bpe(tok / "bpe" / "synthetic-split" / "tokenizer.json", 120, 40))
     write("tokenizer_json", "bpe_affix", cut_bpe(tok / "bpe" / "synthetic-affix" / "tokenizer.json", 120, 40))
     write("tokenizer_json", "bpe_bytelevel", cut_bpe(tok / "bpe" / "modernbert" / "tokenizer.json", 300, 40))
+    # Gemma-style BPE with byte fallback (mmBERT's): all 256 byte tokens and the first pieces.
+    write("tokenizer_json", "bpe_byte_fallback", cut_bpe(tok / "bpe" / "gemma" / "tokenizer.json", 400, 60))
+    write("tokenizer_json", "bpe_byte_fallback_legacy",
+          cut_bpe(tok / "bpe" / "gemma-legacy" / "tokenizer.json", 400, 60))
     rules = tok / "unigram" / "spm-rules" / "tokenizer.json"
     write("tokenizer_json", "unigram_rules", cut_unigram(rules, 150))
     write("tokenizer_json", "unigram_first", cut_unigram(tok / "unigram" / "spm-first" / "tokenizer.json", 150, rules))
