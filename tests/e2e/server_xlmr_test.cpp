@@ -27,7 +27,6 @@ using nlohmann::json;
 
 constexpr const char* kEmbedderId = "hades-test/xlmr-e5";
 constexpr const char* kClassifierId = "hades-test/xlmr-seqcls";
-constexpr const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
 
 fs::path fixture(const std::string& name) {
   return data_dir() / "models" / name;
@@ -42,17 +41,6 @@ fs::path classifier_dir() {
 json reference(const fs::path& dir) {
   std::ifstream in(dir / "reference.json");
   return json::parse(in);
-}
-
-// The cache layout huggingface_hub writes: refs/main names the snapshot that holds the files.
-void add_to_cache(const fs::path& cache, const std::string& id, const fs::path& folder) {
-  std::string repo = "models--" + id;
-  repo.replace(repo.find('/'), 1, "--");
-  const fs::path snapshot = cache / repo / "snapshots" / kCommit;
-  fs::create_directories(snapshot);
-  fs::copy(folder, snapshot, fs::copy_options::recursive);
-  fs::create_directories(cache / repo / "refs");
-  std::ofstream(cache / repo / "refs" / "main") << kCommit;
 }
 
 class ServerXlmRoberta : public ::testing::Test {
