@@ -13,9 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "server_harness.hpp"
+#include "cached_server.hpp"
 #include "support/paths.hpp"
-#include "support/temp_dir.hpp"
 
 namespace hades::test {
 namespace {
@@ -35,27 +34,9 @@ json read_json(const fs::path& path) {
   return json::parse(in);
 }
 
-class ServerMmBert : public ::testing::Test {
+class ServerMmBert : public CachedModelsServer {
  protected:
-  void SetUp() override {
-    add_to_cache(cache_.path(), kChunkerId, chunker_dir());
-    // Set in this process: the first of two values of a variable wins in the child.
-    ::setenv("HF_HUB_CACHE", cache_.path().c_str(), 1);
-    ::setenv("HF_HUB_OFFLINE", "1", 1);
-    server_ = std::make_unique<ServerProcess>(dir_.socket());
-    ASSERT_TRUE(server_->wait_ready()) << server_->output();
-  }
-  void TearDown() override {
-    EXPECT_EQ(http(socket(), "GET", "/health").status, 200) << server_->output();
-    server_.reset();
-    ::setenv("HF_HUB_CACHE", HADES_TEST_HF_CACHE, 1);
-  }
-
-  fs::path socket() const { return dir_.socket(); }
-
-  TempDir cache_;
-  SocketDir dir_;
-  std::unique_ptr<ServerProcess> server_;
+  void SetUp() override { start({{kChunkerId, chunker_dir()}}); }
 };
 
 // The chunks of each text have chonky's spans and concatenate to the text.
@@ -89,8 +70,7 @@ TEST_F(ServerMmBert, ChunksAsChonkyBesideMiniLmByFolderAndById) {
   ASSERT_EQ(post_json(socket(), "/v1/models/load", {{"model", minilm_dir().string()}}).status, 200);
   for (const std::string& model : {chunker_dir().string(), std::string(kChunkerId)}) {
     SCOPED_TRACE(model);
-    ASSERT_EQ(post_json(socket(), "/v1/models/load", {{"model", model}}).status, 200)
-        << server_->output();
+    ASSERT_EQ(load(model).status, 200) << server_->output();
     expect_chonky_chunks(post_json(socket(), "/v1/chunk", {{"model", model}, {"inputs", texts}}),
                          cases);
     const HttpResponse tokenized =
@@ -102,24 +82,13 @@ TEST_F(ServerMmBert, ChunksAsChonkyBesideMiniLmByFolderAndById) {
       EXPECT_EQ(encodings[i].at("ids"), model_cases[i].at("input_ids")) << short_texts[i];
     }
   }
-  const HttpResponse minilm = post_json(
-      socket(), "/v1/embed", {{"model", minilm_dir().string()}, {"inputs", {"still embedding"}}});
-  ASSERT_EQ(minilm.status, 200) << minilm.body;
-  EXPECT_EQ(minilm.json().at("embeddings").at(0).size(), 384U);
-
-  std::map<std::string, std::pair<std::string, std::string>> listed;
-  // Kept in a variable: a loop over .at() of the temporary would read a destroyed object.
-  const json models = http(socket(), "GET", "/v1/models").json().at("models");
-  for (const json& m : models) {
-    listed[m.at("id").get<std::string>()] = {m.at("model_type").get<std::string>(),
-                                             m.at("kind").get<std::string>()};
-  }
+  expect_minilm_embeds(socket(), minilm_dir().string());
   const std::pair<std::string, std::string> mmbert = {"modernbert", "token-classification"};
-  EXPECT_EQ(listed, (std::map<std::string, std::pair<std::string, std::string>>{
-                        {minilm_dir().string(), {"bert", "embedding"}},
-                        {chunker_dir().string(), mmbert},
-                        {kChunkerId, mmbert},
-                    }));
+  EXPECT_EQ(list_models(socket()), (ModelListing{
+                                       {minilm_dir().string(), {"bert", "embedding"}},
+                                       {chunker_dir().string(), mmbert},
+                                       {kChunkerId, mmbert},
+                                   }));
 }
 
 }  // namespace
