@@ -67,15 +67,35 @@ def cut_wordpiece(path, keep):
 
 def cut_bpe(path, keep, merges):
     t = json.loads(path.read_text())
-    vocab = {k: v for k, v in t["model"]["vocab"].items() if v < keep}
+    t["model"]["vocab"] = {k: v for k, v in t["model"]["vocab"].items() if v < keep}
+    return cut_bpe_merges(t, merges)
+
+
+def cut_bpe_merges(t, merges):
+    """The first MERGES merges whose tokens the cut vocabulary still holds."""
+    vocab = t["model"]["vocab"]
+    ids = set(vocab.values())
     kept = []
     for merge in t["model"]["merges"]:
         a, b = merge if isinstance(merge, list) else merge.split(" ", 1)
         if a in vocab and b in vocab and a + b in vocab:
             kept.append(merge)
-    t["model"]["vocab"], t["model"]["merges"] = vocab, kept[:merges]
-    t["added_tokens"] = [a for a in t["added_tokens"] if a["id"] < keep]
+    t["model"]["merges"] = kept[:merges]
+    t["added_tokens"] = [a for a in t["added_tokens"] if a["id"] in ids]
     return json.dumps(t, ensure_ascii=False)
+
+
+def cut_byte_fallback(path, pieces, merges):
+    """A SentencePiece BPE (Gemma-style): its vocabulary ends with the single characters, so the
+    specials and the 256 byte tokens, the Latin single characters and the first PIECES longer
+    pieces are kept, and the merges among them."""
+    t = json.loads(path.read_text())
+    vocab = t["model"]["vocab"]
+    longer = [k for k in vocab if len(k) > 1 and not k.startswith("<")][:pieces]
+    kept = {k: v for k, v in vocab.items()
+            if k.startswith("<") or (len(k) == 1 and ord(k) < 0x250) or k in longer}
+    t["model"]["vocab"] = kept
+    return cut_bpe_merges(t, merges)
 
 
 def cut_unigram(path, keep, charsmap_from=None):
@@ -123,6 +143,11 @@ def tokenizer_json_seeds():
     write("tokenizer_json", "bpe_split", cut_bpe(tok / "bpe" / "synthetic-split" / "tokenizer.json", 120, 40))
     write("tokenizer_json", "bpe_affix", cut_bpe(tok / "bpe" / "synthetic-affix" / "tokenizer.json", 120, 40))
     write("tokenizer_json", "bpe_bytelevel", cut_bpe(tok / "bpe" / "modernbert" / "tokenizer.json", 300, 40))
+    # Gemma-style BPE with byte fallback (mmBERT's): the 256 byte tokens, Latin characters, pieces.
+    write("tokenizer_json", "bpe_byte_fallback",
+          cut_byte_fallback(tok / "bpe" / "gemma" / "tokenizer.json", 150, 80))
+    write("tokenizer_json", "bpe_byte_fallback_legacy",
+          cut_byte_fallback(tok / "bpe" / "gemma-legacy" / "tokenizer.json", 150, 80))
     rules = tok / "unigram" / "spm-rules" / "tokenizer.json"
     write("tokenizer_json", "unigram_rules", cut_unigram(rules, 150))
     write("tokenizer_json", "unigram_first", cut_unigram(tok / "unigram" / "spm-first" / "tokenizer.json", 150, rules))

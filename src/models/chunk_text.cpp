@@ -264,8 +264,15 @@ int64_t snap_to_whitespace(std::u32string_view text, int64_t cut) {
   const auto n = static_cast<int64_t>(text.size());
   if (cut <= 0 || cut >= n) return std::clamp<int64_t>(cut, 0, n);
   const auto at = [&](int64_t i) { return text[static_cast<size_t>(i)]; };
-  if (is_python_space(at(cut - 1)) || is_python_space(at(cut))) return cut;
-  while (cut < n && !is_python_space(at(cut))) ++cut;
+  // A CJK ideograph is a word of its own (as BERT's BasicTokenizer has it) and punctuation stays
+  // with the word before it: Chinese text has no spaces, and a multilingual chunker's cuts in it
+  // must not all run on to the next space.
+  const auto word_ends_before = [&](int64_t i) {
+    return is_python_space(at(i)) || tok::is_chinese_char(at(i)) ||
+           (tok::is_chinese_char(at(i - 1)) && !tok::is_punctuation(at(i)));
+  };
+  if (is_python_space(at(cut - 1)) || word_ends_before(cut)) return cut;
+  while (cut < n && !word_ends_before(cut)) ++cut;
   return cut;
 }
 

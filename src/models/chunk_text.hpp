@@ -28,8 +28,9 @@ const char* text_cleanup_name(TextCleanup cleanup);
 // `text` must be valid UTF-8; so is the result.
 std::string clean_text(std::string_view text, TextCleanup cleanup);
 
-// A cut at code point `cut` of `text` that falls between two non-space characters, moved forward
-// to the next whitespace character (or the end). Whitespace is Python's str.isspace().
+// A cut at code point `cut` of `text` that falls inside a word, moved forward to the word's end
+// (or the end of the text). Words end at whitespace (Python's str.isspace()); a CJK ideograph (of
+// BERT's _is_chinese_char) is a word of its own; punctuation belongs to the word before it.
 int64_t snap_to_whitespace(std::u32string_view text, int64_t cut);
 
 }  // namespace hades

@@ -7,7 +7,9 @@
 // local_attention, i.e. |i − j| ≤ local_attention / 2, local θ). Both config dialects are read:
 // layer_types + rope_parameters (transformers 5), or global_attn_every_n_layers (layer i global
 // when i % n == 0) + global_rope_theta / local_rope_theta. LayerNorms, Wqkv/Wo and Wi/Wo carry
-// biases only when norm_bias, attention_bias and mlp_bias say so.
+// biases only when norm_bias, attention_bias and mlp_bias say so. mmBERT (jhu-clsp/mmBERT-*,
+// chonky's multilingual chunker) is this architecture behind a Gemma tokenizer (BPE with byte
+// fallback).
 #include <algorithm>
 #include <cmath>
 #include <vector>

@@ -1,5 +1,6 @@
-// Chunk parity: cut offsets identical to chonky's ParagraphSplitter (chonky 0.1.7 on a tiny random
-// DistilBERT token classifier, tests/data/chunk/, made by tools/fixtures/gen_encoder_fixtures.py),
+// Chunk parity: cut offsets identical to chonky's ParagraphSplitter (chonky 0.1.7 on tiny random
+// DistilBERT, ModernBERT and mmBERT token classifiers, tests/data/chunk/, made by
+// tools/fixtures/gen_encoder_fixtures.py and gen_mmbert_fixtures.py),
 // on texts of many windows, ASCII and not; the chunks concatenate to the input exactly.
 #include <gtest/gtest.h>
 
@@ -60,6 +61,12 @@ TEST(ChunkParity, DistilBertCutsEqualChonky) {
 // A ModernBERT token classifier with the byte-level BPE tokenizer, as the chonky ModernBERT models.
 TEST(ChunkParity, ModernBertCutsEqualChonky) {
   check_chunks_equal_chonky("reference-modernbert.json");
+}
+
+// mmBERT: ModernBERT layers behind the Gemma-style BPE with byte fallback, as chonky's multilingual
+// chunker; the texts are mostly multilingual, so many tokens are byte tokens of one character.
+TEST(ChunkParity, MmBertCutsEqualChonky) {
+  check_chunks_equal_chonky("reference-mmbert.json");
 }
 
 // Snapping moves each faithful cut that falls inside a word to the word's end, merges cuts that

@@ -1,9 +1,10 @@
-// Model parity for the tiny random ModernBERT, DistilBERT, BERT-classifier and XLM-RoBERTa
+// Model parity for the tiny random ModernBERT, DistilBERT, BERT-classifier, XLM-RoBERTa and mmBERT
 // configurations (tests/data/models, made by tools/fixtures/gen_encoder_fixtures.py,
-// gen_bert_head_fixtures.py and gen_xlmr_fixtures.py with transformers): last hidden states of the
-// base models and logits of the token- and sequence-classification heads, within 1e-4 of
-// transformers, for sequences shorter and longer than ModernBERT's local window, XLM-R's with
-// padding ids inside (RoBERTa's positions skip them); a batch equals each alone.
+// gen_bert_head_fixtures.py, gen_xlmr_fixtures.py and gen_mmbert_fixtures.py with transformers):
+// last hidden states of the base models and logits of the token- and sequence-classification
+// heads, within 1e-4 of transformers, for sequences shorter and longer than ModernBERT's local
+// window, XLM-R's with padding ids inside (RoBERTa's positions skip them); a batch equals each
+// alone. Where a case also has its text (mmBERT's), the folder's tokenizer gives its ids.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "models/registry.hpp"
 #include "support/compare.hpp"
 #include "support/paths.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 namespace hades {
 namespace {
@@ -67,7 +69,8 @@ std::vector<std::filesystem::path> models() {
     const std::string name = entry.path().filename().string();
     const bool family = name.rfind("tiny-modernbert-", 0) == 0 ||
                         name.rfind("tiny-distilbert-", 0) == 0 ||
-                        name.rfind("tiny-bertcls-", 0) == 0 || name.rfind("tiny-xlmr-", 0) == 0;
+                        name.rfind("tiny-bertcls-", 0) == 0 || name.rfind("tiny-xlmr-", 0) == 0 ||
+                        name.rfind("tiny-mmbert-", 0) == 0;
     if (family && std::filesystem::exists(entry.path() / "reference.json"))
       dirs.push_back(entry.path());
   }
@@ -124,6 +127,18 @@ TEST_P(EncoderParity, LabelsComeFromTheConfig) {
   EXPECT_EQ(parts.head->num_labels(), static_cast<int64_t>(parts.labels.size()));
   for (const auto& [id, label] : ref.at("id2label").items()) {
     EXPECT_EQ(parts.labels.at(std::stoul(id)), label.get<std::string>());
+  }
+}
+
+TEST_P(EncoderParity, TheFoldersTokenizerGivesTheIdsOfEachText) {
+  const nlohmann::json ref = read_reference(GetParam());
+  const auto texts = std::count_if(ref.at("cases").begin(), ref.at("cases").end(),
+                                   [](const nlohmann::json& c) { return c.contains("text"); });
+  if (texts == 0) GTEST_SKIP() << "the cases hold ids only";
+  const Tokenizer tokenizer = Tokenizer::from_file(GetParam() / "tokenizer.json");
+  for (const auto& c : ref.at("cases")) {
+    const std::string text = c.at("text").get<std::string>();
+    EXPECT_EQ(tokenizer.encode(text).ids, c.at("input_ids").get<std::vector<int32_t>>()) << text;
   }
 }
 

@@ -34,6 +34,20 @@ inline std::filesystem::path cached_model_dir(const std::string& org, const std:
   return repo / "snapshots" / commit;
 }
 
+// Lays FOLDER out in the cache at CACHE as huggingface_hub writes a download of ID: refs/main
+// names the snapshot that holds the files.
+inline void add_to_cache(const std::filesystem::path& cache, const std::string& id,
+                         const std::filesystem::path& folder,
+                         const std::string& commit = "0123456789abcdef0123456789abcdef01234567") {
+  std::string repo = "models--" + id;
+  repo.replace(repo.find('/'), 1, "--");
+  const std::filesystem::path snapshot = cache / repo / "snapshots" / commit;
+  std::filesystem::create_directories(snapshot);
+  std::filesystem::copy(folder, snapshot, std::filesystem::copy_options::recursive);
+  std::filesystem::create_directories(cache / repo / "refs");
+  std::ofstream(cache / repo / "refs" / "main") << commit;
+}
+
 inline std::filesystem::path minilm_dir() {
   return cached_model_dir("sentence-transformers", "all-MiniLM-L6-v2");
 }

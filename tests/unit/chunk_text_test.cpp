@@ -58,5 +58,18 @@ TEST(SnapToWhitespace, MovesCutsInsideAWordToItsEnd) {
   EXPECT_EQ(snap_to_whitespace(text, 40), 19);
 }
 
+// Each CJK ideograph is a word: a cut between two stays, one before punctuation moves past it, one
+// after an ideograph stays, and a cut inside a Latin word stops at the next ideograph.
+TEST(SnapToWhitespace, ACjkIdeographIsAWordOfItsOwn) {
+  const std::u32string text = U"\u4eca\u5929\u3002\u660e\u5929abc\u4e0b\u96e8";
+  EXPECT_EQ(snap_to_whitespace(text, 1), 1);  // between two ideographs
+  EXPECT_EQ(snap_to_whitespace(text, 2), 3);  // before the full stop: after it
+  EXPECT_EQ(snap_to_whitespace(text, 3), 3);  // after the full stop, before an ideograph
+  EXPECT_EQ(snap_to_whitespace(text, 5), 5);  // ideograph | Latin word
+  EXPECT_EQ(snap_to_whitespace(text, 4), 4);  // between two ideographs
+  EXPECT_EQ(snap_to_whitespace(text, 6), 8);  // inside "abc": before the next ideograph
+  EXPECT_EQ(snap_to_whitespace(text, 9), 9);
+}
+
 }  // namespace
 }  // namespace hades
