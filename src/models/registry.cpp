@@ -18,6 +18,7 @@ const std::map<std::string, ArchitectureLoader>& loaders() {
       {"bert", load_bert},
       {"distilbert", load_distilbert},
       {"modernbert", load_modernbert},
+      {"qwen3", load_qwen3},
       {"xlm-roberta", load_xlm_roberta},
   };
   return table;
