@@ -87,6 +87,14 @@ Qwen3Config parse_config(const nlohmann::json& json, const std::string& source) 
   c.head_dim = f.find_positive_int("head_dim").value_or(128);  // Qwen3Config's default
   c.intermediate_size = f.get_positive_int("intermediate_size");
   c.max_positions = f.find_positive_int("max_position_embeddings").value_or(32768);
+  check_model_size(f, {{"vocab_size", c.vocab_size},
+                       {"hidden_size", c.hidden_size},
+                       {"num_hidden_layers", c.num_layers},
+                       {"num_attention_heads", c.num_heads},
+                       {"head_dim", c.head_dim},
+                       {"num_attention_heads × head_dim", c.num_heads * c.head_dim},
+                       {"intermediate_size", c.intermediate_size},
+                       {"max_position_embeddings", c.max_positions}});
   c.rms_norm_eps = static_cast<float>(f.find_number("rms_norm_eps").value_or(1e-6));
   if (!(c.rms_norm_eps > 0.0f)) f.fail("rms_norm_eps", "must be a positive number");
   c.attention_bias = f.find_bool("attention_bias").value_or(false);
@@ -100,14 +108,6 @@ Qwen3Config parse_config(const nlohmann::json& json, const std::string& source) 
            "must divide num_attention_heads (" + std::to_string(c.num_heads) + ")");
   }
   if (c.head_dim % 2 != 0) f.fail("head_dim", "must be even (RoPE rotates pairs)");
-  check_model_size(f, {{"vocab_size", c.vocab_size},
-                       {"hidden_size", c.hidden_size},
-                       {"num_hidden_layers", c.num_layers},
-                       {"num_attention_heads", c.num_heads},
-                       {"head_dim", c.head_dim},
-                       {"num_attention_heads × head_dim", c.num_heads * c.head_dim},
-                       {"intermediate_size", c.intermediate_size},
-                       {"max_position_embeddings", c.max_positions}});
   return c;
 }
 

@@ -108,6 +108,16 @@ TEST(Qwen3SentenceTransformersParity, PromptsEqualSentenceTransformers) {
   std::printf("tiny-st6-qwen3 fp32 with prompts: max abs diff %.3g\n", worst);
 }
 
+// The executor batches jobs by token budget; a text longer than the whole budget (600 tokens
+// against 64) runs as a batch of its own, and every text still equals encode()'s.
+TEST(Qwen3SentenceTransformersParity, TextsLongerThanTheTokenBudgetRunAlone) {
+  EngineConfig config;
+  config.default_device = "cpu";
+  config.max_batch_tokens = 64;
+  Engine engine(config);
+  expect_rows(engine.embed({.model = folder().string(), .inputs = texts()}), "embeddings");
+}
+
 // The lowest cosine of PRECISION's embeddings to sentence-transformers' float32 ones, after
 // checking that they differ from hades's own float32 embeddings (the precision was really used).
 double worst_cosine(LinearPrecision precision) {
