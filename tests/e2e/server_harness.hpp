@@ -39,6 +39,20 @@ constexpr auto kStartTimeout = 60s;
 constexpr auto kExitTimeout = 60s;
 constexpr int kIoTimeoutSeconds = 120;
 
+// Lays FOLDER out as model ID in a Hugging Face cache, as huggingface_hub writes it: refs/main
+// names the snapshot that holds the files.
+inline void add_to_hf_cache(const std::filesystem::path& cache, const std::string& id,
+                            const std::filesystem::path& folder) {
+  constexpr const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
+  std::string repo = "models--" + id;
+  repo.replace(repo.find('/'), 1, "--");
+  const std::filesystem::path snapshot = cache / repo / "snapshots" / kCommit;
+  std::filesystem::create_directories(snapshot);
+  std::filesystem::copy(folder, snapshot, std::filesystem::copy_options::recursive);
+  std::filesystem::create_directories(cache / repo / "refs");
+  std::ofstream(cache / repo / "refs" / "main") << kCommit;
+}
+
 inline std::string slurp(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

@@ -27,7 +27,6 @@ using nlohmann::json;
 
 constexpr const char* kEmbedderId = "hades-test/xlmr-e5";
 constexpr const char* kClassifierId = "hades-test/xlmr-seqcls";
-constexpr const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
 
 fs::path fixture(const std::string& name) {
   return data_dir() / "models" / name;
@@ -44,22 +43,11 @@ json reference(const fs::path& dir) {
   return json::parse(in);
 }
 
-// The cache layout huggingface_hub writes: refs/main names the snapshot that holds the files.
-void add_to_cache(const fs::path& cache, const std::string& id, const fs::path& folder) {
-  std::string repo = "models--" + id;
-  repo.replace(repo.find('/'), 1, "--");
-  const fs::path snapshot = cache / repo / "snapshots" / kCommit;
-  fs::create_directories(snapshot);
-  fs::copy(folder, snapshot, fs::copy_options::recursive);
-  fs::create_directories(cache / repo / "refs");
-  std::ofstream(cache / repo / "refs" / "main") << kCommit;
-}
-
 class ServerXlmRoberta : public ::testing::Test {
  protected:
   void SetUp() override {
-    add_to_cache(cache_.path(), kEmbedderId, embedder_dir());
-    add_to_cache(cache_.path(), kClassifierId, classifier_dir());
+    add_to_hf_cache(cache_.path(), kEmbedderId, embedder_dir());
+    add_to_hf_cache(cache_.path(), kClassifierId, classifier_dir());
     // Set in this process: the first of two values of a variable wins in the child.
     ::setenv("HF_HUB_CACHE", cache_.path().c_str(), 1);
     ::setenv("HF_HUB_OFFLINE", "1", 1);
