@@ -60,6 +60,7 @@ std::unique_ptr<PackedLinear> WeightLoader::linear(const std::string& name, int6
 std::unique_ptr<PackedLinear> WeightLoader::fused_linear(const std::vector<std::string>& names,
                                                          int64_t in, int64_t out_each) {
   std::vector<LinearPart> parts;
+  parts.reserve(names.size());
   for (const std::string& name : names) parts.push_back({name, out_each});
   return fused_linear(parts, in, true);
 }

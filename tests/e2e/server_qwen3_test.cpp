@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "server_harness.hpp"
+#include "cached_models_server.hpp"
 #include "support/compare.hpp"
 #include "support/model_folder.hpp"
 #include "support/paths.hpp"
@@ -39,44 +39,11 @@ json reference() {
   return json::parse(in);
 }
 
-class ServerQwen3 : public ::testing::Test {
+class ServerQwen3 : public CachedModelsServer {
  protected:
-  void SetUp() override {
-    add_to_hf_cache(cache_.path(), kEmbedderId, embedder_dir());
-    // Set in this process: the first of two values of a variable wins in the child.
-    ::setenv("HF_HUB_CACHE", cache_.path().c_str(), 1);
-    ::setenv("HF_HUB_OFFLINE", "1", 1);
-    server_ =
-        std::make_unique<ServerProcess>(dir_.socket(), ServeOptions{.args = {"--max-models", "8"}});
-    ASSERT_TRUE(server_->wait_ready()) << server_->output();
-  }
-  void TearDown() override {
-    EXPECT_EQ(http(socket(), "GET", "/health").status, 200) << server_->output();
-    server_.reset();
-    ::setenv("HF_HUB_CACHE", HADES_TEST_HF_CACHE, 1);
-  }
-
-  fs::path socket() const { return dir_.socket(); }
-  HttpResponse load(const std::string& model) const {
-    return post_json(socket(), "/v1/models/load", {{"model", model}});
-  }
+  void SetUp() override { start({{kEmbedderId, embedder_dir()}}); }
   HttpResponse embed(const json& body) const { return post_json(socket(), "/v1/embed", body); }
-
-  TempDir cache_;
-  SocketDir dir_;
-  std::unique_ptr<ServerProcess> server_;
 };
-
-void expect_embeddings(const HttpResponse& reply, const json& expected) {
-  ASSERT_EQ(reply.status, 200) << reply.body;
-  const json got = reply.json().at("embeddings");
-  ASSERT_EQ(got.size(), expected.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    EXPECT_LE(max_abs_diff(got[i].get<std::vector<float>>(), expected[i].get<std::vector<float>>()),
-              1e-4f)
-        << "text " << i;
-  }
-}
 
 TEST_F(ServerQwen3, EmbedsBesideMiniLmByFolderAndById) {
   const json ref = reference();

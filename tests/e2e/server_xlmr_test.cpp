@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "server_harness.hpp"
+#include "cached_models_server.hpp"
 #include "support/compare.hpp"
 #include "support/paths.hpp"
 #include "support/temp_dir.hpp"
@@ -43,45 +43,12 @@ json reference(const fs::path& dir) {
   return json::parse(in);
 }
 
-class ServerXlmRoberta : public ::testing::Test {
+class ServerXlmRoberta : public CachedModelsServer {
  protected:
   void SetUp() override {
-    add_to_hf_cache(cache_.path(), kEmbedderId, embedder_dir());
-    add_to_hf_cache(cache_.path(), kClassifierId, classifier_dir());
-    // Set in this process: the first of two values of a variable wins in the child.
-    ::setenv("HF_HUB_CACHE", cache_.path().c_str(), 1);
-    ::setenv("HF_HUB_OFFLINE", "1", 1);
-    // MiniLM and four XLM-Rs stay loaded together (the default keeps fewer).
-    server_ =
-        std::make_unique<ServerProcess>(dir_.socket(), ServeOptions{.args = {"--max-models", "8"}});
-    ASSERT_TRUE(server_->wait_ready()) << server_->output();
+    start({{kEmbedderId, embedder_dir()}, {kClassifierId, classifier_dir()}});
   }
-  void TearDown() override {
-    EXPECT_EQ(http(socket(), "GET", "/health").status, 200) << server_->output();
-    server_.reset();
-    ::setenv("HF_HUB_CACHE", HADES_TEST_HF_CACHE, 1);
-  }
-
-  fs::path socket() const { return dir_.socket(); }
-  HttpResponse load(const std::string& model) const {
-    return post_json(socket(), "/v1/models/load", {{"model", model}});
-  }
-
-  TempDir cache_;
-  SocketDir dir_;
-  std::unique_ptr<ServerProcess> server_;
 };
-
-void expect_embeddings(const HttpResponse& reply, const json& expected) {
-  ASSERT_EQ(reply.status, 200) << reply.body;
-  const json got = reply.json().at("embeddings");
-  ASSERT_EQ(got.size(), expected.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    EXPECT_LE(max_abs_diff(got[i].get<std::vector<float>>(), expected[i].get<std::vector<float>>()),
-              1e-4f)
-        << "text " << i;
-  }
-}
 
 // Each label's score is the softmax of transformers' logits.
 void expect_classes(const HttpResponse& reply, const json& ref) {

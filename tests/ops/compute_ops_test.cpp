@@ -174,24 +174,37 @@ TEST_F(OpsTest, AddLayerNormMatchesReference) {
   }
 }
 
+// Full, windowed, grouped-query (kv heads dividing the heads: the q block has `heads` heads, k
+// and v `kv_heads` each) and causal attention, sequences past one query block (64 rows) included.
 TEST_F(OpsTest, AttentionMatchesReferenceOnRaggedBatches) {
   struct Case {
     std::vector<int32_t> cu;
-    int64_t heads, head_dim, window;
+    int64_t heads, head_dim, window, kv_heads;
+    bool causal;
   };
   const std::vector<Case> cases = {
-      {{0, 1}, 1, 8, 0},          {{0, 5, 6, 40}, 12, 32, 0},
-      {{0, 3, 50, 51}, 5, 12, 0}, {{0, 70, 71, 200}, 4, 16, 16},
-      {{0, 9}, 3, 20, 4},         {{0, 0, 7}, 2, 8, 0},
+      {{0, 1}, 1, 8, 0, 1, false},
+      {{0, 5, 6, 40}, 12, 32, 0, 12, false},
+      {{0, 3, 50, 51}, 5, 12, 0, 5, false},
+      {{0, 70, 71, 200}, 4, 16, 16, 4, false},
+      {{0, 9}, 3, 20, 4, 3, false},
+      {{0, 0, 7}, 2, 8, 0, 2, false},
+      {{0, 1}, 2, 8, 0, 1, true},
+      {{0, 5, 6, 40}, 4, 16, 0, 2, true},
+      {{0, 3, 150, 151}, 6, 12, 0, 2, true},
+      {{0, 70, 200}, 4, 16, 0, 4, true},
+      {{0, 9, 30}, 8, 32, 0, 1, false},
   };
   uint32_t seed = 100;
   for (const Case& c : cases) {
     const int64_t tokens = c.cu.back();
-    const int64_t hidden = c.heads * c.head_dim;
-    const auto qkv = random_vector(static_cast<size_t>(tokens * 3 * hidden), seed++);
-    const AttentionParams params{c.cu, c.heads, c.head_dim,
-                                 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.window};
-    std::vector<float> expected(static_cast<size_t>(tokens * hidden));
+    const int64_t width = (c.heads + 2 * c.kv_heads) * c.head_dim;
+    const auto qkv = random_vector(static_cast<size_t>(tokens * width), seed++);
+    AttentionParams params{c.cu, c.heads, c.head_dim,
+                           1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.window};
+    params.num_kv_heads = c.kv_heads;
+    params.causal = c.causal;
+    std::vector<float> expected(static_cast<size_t>(tokens * c.heads * c.head_dim));
     std::vector<float> actual(expected.size());
     reference_->attention(qkv.data(), params, expected.data());
     cpu_->attention(qkv.data(), params, actual.data());
@@ -269,39 +282,6 @@ TEST_F(OpsTest, EmbeddingLookupMatchesReferenceAndRejectsBadIds) {
       EXPECT_EQ(e.code(), ErrorCode::input_invalid);
       EXPECT_NE(std::string(e.what()).find("10"), std::string::npos);
     }
-  }
-}
-
-// Grouped-query (kv heads dividing the heads) and causal attention, Qwen3's: the q block has
-// `heads` heads, k and v `kv_heads` each. Sequences past one query block (64 rows) included.
-TEST_F(OpsTest, GroupedQueryAndCausalAttentionMatchReference) {
-  struct Case {
-    std::vector<int32_t> cu;
-    int64_t heads, kv_heads, head_dim;
-    bool causal;
-  };
-  const std::vector<Case> cases = {
-      {{0, 1}, 2, 1, 8, true},
-      {{0, 5, 6, 40}, 4, 2, 16, true},
-      {{0, 3, 150, 151}, 6, 2, 12, true},
-      {{0, 70, 200}, 4, 4, 16, true},
-      {{0, 9, 30}, 8, 1, 32, false},
-      {{0, 0, 7}, 3, 3, 8, false},
-  };
-  uint32_t seed = 300;
-  for (const Case& c : cases) {
-    const int64_t tokens = c.cu.back();
-    const int64_t width = (c.heads + 2 * c.kv_heads) * c.head_dim;
-    const auto qkv = random_vector(static_cast<size_t>(tokens * width), seed++);
-    AttentionParams params{c.cu, c.heads, c.head_dim,
-                           1.0f / std::sqrt(static_cast<float>(c.head_dim))};
-    params.num_kv_heads = c.kv_heads;
-    params.causal = c.causal;
-    std::vector<float> expected(static_cast<size_t>(tokens * c.heads * c.head_dim));
-    std::vector<float> actual(expected.size());
-    reference_->attention(qkv.data(), params, expected.data());
-    cpu_->attention(qkv.data(), params, actual.data());
-    expect_close(expected, actual, 1e-5f);
   }
 }
 
