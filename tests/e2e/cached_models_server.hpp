@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -14,6 +15,7 @@
 
 #include "server_harness.hpp"
 #include "support/compare.hpp"
+#include "support/paths.hpp"
 #include "support/temp_dir.hpp"
 
 namespace hades::test {
@@ -42,6 +44,25 @@ class CachedModelsServer : public ::testing::Test {
   std::filesystem::path socket() const { return dir_.socket(); }
   HttpResponse load(const std::string& model) const {
     return post_json(socket(), "/v1/models/load", {{"model", model}});
+  }
+
+  // MiniLM still embeds beside the family's models.
+  void expect_minilm_embeds() const {
+    const HttpResponse reply = post_json(
+        socket(), "/v1/embed", {{"model", minilm_dir().string()}, {"inputs", {"still embedding"}}});
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    EXPECT_EQ(reply.json().at("embeddings").at(0).size(), 384U);
+  }
+
+  // GET /v1/models as id → (model_type, kind).
+  std::map<std::string, std::pair<std::string, std::string>> listed_models() const {
+    std::map<std::string, std::pair<std::string, std::string>> listed;
+    const nlohmann::json models = http(socket(), "GET", "/v1/models").json().at("models");
+    for (const nlohmann::json& m : models) {
+      listed[m.at("id").get<std::string>()] = {m.at("model_type").get<std::string>(),
+                                               m.at("kind").get<std::string>()};
+    }
+    return listed;
   }
 
   TempDir cache_;

@@ -56,23 +56,13 @@ TEST_F(ServerQwen3, EmbedsBesideMiniLmByFolderAndById) {
     expect_embeddings(embed({{"model", model}, {"inputs", texts}, {"prompt_name", "query"}}),
                       ref.at("embeddings_prompt_query"));
   }
-  const HttpResponse minilm =
-      embed({{"model", minilm_dir().string()}, {"inputs", {"still embedding"}}});
-  ASSERT_EQ(minilm.status, 200) << minilm.body;
-  EXPECT_EQ(minilm.json().at("embeddings").at(0).size(), 384U);
-
-  std::map<std::string, std::pair<std::string, std::string>> listed;
-  const json models = http(socket(), "GET", "/v1/models").json().at("models");
-  for (const json& m : models) {
-    listed[m.at("id").get<std::string>()] = {m.at("model_type").get<std::string>(),
-                                             m.at("kind").get<std::string>()};
-  }
+  expect_minilm_embeds();
   const std::pair<std::string, std::string> qwen3 = {"qwen3", "embedding"};
-  EXPECT_EQ(listed, (std::map<std::string, std::pair<std::string, std::string>>{
-                        {minilm_dir().string(), {"bert", "embedding"}},
-                        {embedder_dir().string(), qwen3},
-                        {kEmbedderId, qwen3},
-                    }));
+  EXPECT_EQ(listed_models(), (std::map<std::string, std::pair<std::string, std::string>>{
+                                 {minilm_dir().string(), {"bert", "embedding"}},
+                                 {embedder_dir().string(), qwen3},
+                                 {kEmbedderId, qwen3},
+                             }));
 }
 
 TEST_F(ServerQwen3, HostileConfigsFailNamingTheFieldAndTheServiceKeepsServing) {

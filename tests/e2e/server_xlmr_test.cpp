@@ -91,27 +91,17 @@ TEST_F(ServerXlmRoberta, EmbedsAndClassifiesBesideMiniLmByFolderAndById) {
     expect_classes(post_json(socket(), "/v1/classify", {{"model", model}, {"inputs", texts}}),
                    classifier_ref);
   }
-  const HttpResponse minilm = post_json(
-      socket(), "/v1/embed", {{"model", minilm_dir().string()}, {"inputs", {"still embedding"}}});
-  ASSERT_EQ(minilm.status, 200) << minilm.body;
-  EXPECT_EQ(minilm.json().at("embeddings").at(0).size(), 384U);
-
-  std::map<std::string, std::pair<std::string, std::string>> listed;
-  const json models = http(socket(), "GET", "/v1/models").json().at("models");
-  for (const json& m : models) {
-    listed[m.at("id").get<std::string>()] = {m.at("model_type").get<std::string>(),
-                                             m.at("kind").get<std::string>()};
-  }
+  expect_minilm_embeds();
   const std::pair<std::string, std::string> xlmr_embedding = {"xlm-roberta", "embedding"};
   const std::pair<std::string, std::string> xlmr_classifier = {"xlm-roberta",
                                                                "sequence-classification"};
-  EXPECT_EQ(listed, (std::map<std::string, std::pair<std::string, std::string>>{
-                        {minilm_dir().string(), {"bert", "embedding"}},
-                        {embedder_dir().string(), xlmr_embedding},
-                        {kEmbedderId, xlmr_embedding},
-                        {classifier_dir().string(), xlmr_classifier},
-                        {kClassifierId, xlmr_classifier},
-                    }));
+  EXPECT_EQ(listed_models(), (std::map<std::string, std::pair<std::string, std::string>>{
+                                 {minilm_dir().string(), {"bert", "embedding"}},
+                                 {embedder_dir().string(), xlmr_embedding},
+                                 {kEmbedderId, xlmr_embedding},
+                                 {classifier_dir().string(), xlmr_classifier},
+                                 {kClassifierId, xlmr_classifier},
+                             }));
 }
 
 }  // namespace
