@@ -30,7 +30,8 @@ enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh, silu };
 //    input per row (per token) at run time, multiplies in integers and dequantizes into float32.
 //  - bf16: bfloat16 weights and inputs, float32 accumulation and output. Attention's two
 //    products (q·k and the weighted sum of v) also run on bf16 operands, with float32 sums and a
-//    float32 softmax, where the CPU backend's bf16 kernel takes the head width.
+//    float32 softmax, where the CPU backend's bf16 kernel takes the head width and the attention
+//    is neither causal nor grouped-query (those stay float32).
 enum class LinearPrecision { fp32, int8, bf16 };
 
 // A linear layer (weight + optional bias) in a backend's own layout; opaque to model code.
