@@ -123,6 +123,7 @@ def tokenizer_json_seeds():
     write("tokenizer_json", "bpe_split", cut_bpe(tok / "bpe" / "synthetic-split" / "tokenizer.json", 120, 40))
     write("tokenizer_json", "bpe_affix", cut_bpe(tok / "bpe" / "synthetic-affix" / "tokenizer.json", 120, 40))
     write("tokenizer_json", "bpe_bytelevel", cut_bpe(tok / "bpe" / "modernbert" / "tokenizer.json", 300, 40))
+    write("tokenizer_json", "bpe_qwen2", cut_bpe(tok / "bpe" / "qwen2" / "tokenizer.json", 300, 40))
     rules = tok / "unigram" / "spm-rules" / "tokenizer.json"
     write("tokenizer_json", "unigram_rules", cut_unigram(rules, 150))
     write("tokenizer_json", "unigram_first", cut_unigram(tok / "unigram" / "spm-first" / "tokenizer.json", 150, rules))
