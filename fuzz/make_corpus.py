@@ -54,7 +54,7 @@ def config_seeds():
                    "tiny-bert-h32-a2-l2-gelu", "tiny-distilbert-d32-h4-l2-gelu-seqcls",
                    "tiny-distilbert-d32-h4-l2-gelu", "tiny-modernbert-h24-a2-l5-w8-seqcls",
                    "tiny-modernbert-h32-a4-l4-w16-classic-tokcls", "tiny-xlmr-h32-a4-l2-gelu-seqcls",
-                   "tiny-xlmr-h36-a3-l1-gelu-new-pad3-tokcls"]:
+                   "tiny-xlmr-h36-a3-l1-gelu-new-pad3-tokcls", "tiny-st6-qwen3"]:
         write("model_config", folder, (DATA / "models" / folder / "config.json").read_bytes())
 
 
@@ -148,6 +148,7 @@ def tokenizer_json_seeds():
           cut_byte_fallback(tok / "bpe" / "gemma" / "tokenizer.json", 150, 80))
     write("tokenizer_json", "bpe_byte_fallback_legacy",
           cut_byte_fallback(tok / "bpe" / "gemma-legacy" / "tokenizer.json", 150, 80))
+    write("tokenizer_json", "bpe_qwen2", cut_bpe(tok / "bpe" / "qwen2" / "tokenizer.json", 300, 40))
     rules = tok / "unigram" / "spm-rules" / "tokenizer.json"
     write("tokenizer_json", "unigram_rules", cut_unigram(rules, 150))
     write("tokenizer_json", "unigram_first", cut_unigram(tok / "unigram" / "spm-first" / "tokenizer.json", 150, rules))

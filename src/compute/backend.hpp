@@ -6,8 +6,10 @@
 //    [cu_seqlens[b], cu_seqlens[b+1]). No padding rows exist anywhere.
 //  - A linear layer's weight arrives as PyTorch's nn.Linear stores it: [out_features, in_features].
 //    The backend re-lays it out once (pack_linear) in whatever form its matmul prefers.
-//  - Attention reads a fused projection qkv of shape [tokens, 3 * heads * head_dim] whose columns
-//    are the blocks [q | k | v], each block heads-major: column h * head_dim + d.
+//  - Attention reads a fused projection qkv of shape [tokens, (heads + 2 * kv_heads) * head_dim]
+//    whose columns are the blocks [q | k | v], each block heads-major: column h * head_dim + d. The
+//    q block has `heads` heads, k and v have `kv_heads` each (grouped-query attention: query head
+//    h reads key/value head h / (heads / kv_heads)); kv_heads = heads for multi-head attention.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +20,8 @@
 
 namespace hades {
 
-enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh };
+// silu: x · sigmoid(x) (PyTorch's SiLU, the gate of SwiGLU).
+enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh, silu };
 
 // The number format a backend keeps linear layers' weights in and runs their matmuls at. Every
 // other op (norms, softmax, embeddings) and every activation between ops stay float32.
@@ -27,7 +30,8 @@ enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh };
 //    input per row (per token) at run time, multiplies in integers and dequantizes into float32.
 //  - bf16: bfloat16 weights and inputs, float32 accumulation and output. Attention's two
 //    products (q·k and the weighted sum of v) also run on bf16 operands, with float32 sums and a
-//    float32 softmax, where the CPU backend's bf16 kernel takes the head width.
+//    float32 softmax, where the CPU backend's bf16 kernel takes the head width and the attention
+//    is neither causal nor grouped-query (those stay float32).
 enum class LinearPrecision { fp32, int8, bf16 };
 
 // A linear layer (weight + optional bias) in a backend's own layout; opaque to model code.
@@ -68,6 +72,10 @@ struct AttentionParams {
   // Sliding-window attention: when > 0, token i attends only to tokens j with
   // |i - j| <= window / 2 inside its own sequence (ModernBERT's local layers). 0 = full attention.
   int64_t window = 0;
+  // Key/value heads (grouped-query attention); 0 means num_heads. Must divide num_heads.
+  int64_t num_kv_heads = 0;
+  // Causal attention (decoders): token i attends only to tokens j <= i of its own sequence.
+  bool causal = false;
 };
 
 struct RotaryParams {
@@ -75,12 +83,29 @@ struct RotaryParams {
   int64_t num_heads = 0;
   int64_t head_dim = 0;  // even; pairs (i, i + head_dim / 2) rotate together
   float theta = 10000.0f;
+  int64_t num_kv_heads = 0;  // the k block's heads, as in AttentionParams; 0 means num_heads
 };
 
 struct LayerNormParams {
   std::span<const float> gamma;  // [dim]
   std::span<const float> beta;   // [dim], or empty for a LayerNorm without bias
   float eps = 1e-12f;
+};
+
+struct RmsNormParams {
+  std::span<const float> gamma;  // [dim]
+  float eps = 1e-6f;
+};
+
+// RMSNorm of every head of the q and k blocks of a fused qkv (layout as for attention), each
+// head over its head_dim values: Qwen3's q_norm and k_norm.
+struct HeadNormParams {
+  int64_t tokens = 0;
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;  // 0 means num_heads
+  int64_t head_dim = 0;
+  RmsNormParams q;  // gamma [head_dim], shared by the q heads
+  RmsNormParams k;  // gamma [head_dim], shared by the k heads
 };
 
 class Backend {
@@ -108,10 +133,18 @@ class Backend {
   virtual void add_layer_norm(float* x, const float* residual, int64_t rows, int64_t dim,
                               const LayerNormParams& params) const = 0;
 
+  // out[rows, dim] = x / sqrt(mean(x²) + eps) · gamma (RMSNorm, in float32 as transformers'
+  // LlamaRMSNorm and its copies compute it); out may be x.
+  virtual void rms_norm(const float* x, int64_t rows, int64_t dim, const RmsNormParams& params,
+                        float* out) const = 0;
+
+  // RMSNorm in place over each q and k head of a fused qkv (see HeadNormParams).
+  virtual void head_rms_norm(float* qkv, const HeadNormParams& params) const = 0;
+
   // out[tokens, heads * head_dim] = softmax(scale · q kᵀ) v, per sequence and head.
   virtual void attention(const float* qkv, const AttentionParams& params, float* out) const = 0;
 
-  // Rotary position embeddings (RoPE) applied in place to the q and k blocks of a fused qkv,
+  // Rotary position embeddings (RoPE) applied in place to the q and k heads of a fused qkv,
   // in transformers' rotate-half convention: for pair (x1, x2) = (x[i], x[i + head_dim/2]) at
   // position p, angle a = p · inv_freq[i], inv_freq[i] = 1 / theta^(2i / head_dim) (both float32),
   // x1' = x1 cos a − x2 sin a, x2' = x2 cos a + x1 sin a.

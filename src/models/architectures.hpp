@@ -1,5 +1,5 @@
 // The architecture files' entry points, one per file (bert.cpp, distilbert.cpp, modernbert.cpp,
-// xlm_roberta.cpp), called by the registry with a folder's parsed config and weights.
+// xlm_roberta.cpp, qwen3.cpp), called by the registry with a folder's parsed config and weights.
 #pragma once
 
 #include <cstdint>
@@ -26,5 +26,6 @@ ModelParts load_bert(const ModelLoadContext& context);
 ModelParts load_distilbert(const ModelLoadContext& context);
 ModelParts load_modernbert(const ModelLoadContext& context);
 ModelParts load_xlm_roberta(const ModelLoadContext& context);
+ModelParts load_qwen3(const ModelLoadContext& context);
 
 }  // namespace hades

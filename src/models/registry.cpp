@@ -15,10 +15,8 @@ using ArchitectureLoader = ModelParts (*)(const ModelLoadContext&);
 
 const std::map<std::string, ArchitectureLoader>& loaders() {
   static const std::map<std::string, ArchitectureLoader> table = {
-      {"bert", load_bert},
-      {"distilbert", load_distilbert},
-      {"modernbert", load_modernbert},
-      {"xlm-roberta", load_xlm_roberta},
+      {"bert", load_bert},   {"distilbert", load_distilbert},   {"modernbert", load_modernbert},
+      {"qwen3", load_qwen3}, {"xlm-roberta", load_xlm_roberta},
   };
   return table;
 }

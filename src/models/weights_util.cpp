@@ -14,6 +14,8 @@ Activation parse_activation(const JsonFields& config, std::string_view key,
       {"gelu_new", Activation::gelu_tanh},
       {"gelu_pytorch_tanh", Activation::gelu_tanh},
       {"relu", Activation::relu},
+      {"silu", Activation::silu},
+      {"swish", Activation::silu},
       {"tanh", Activation::tanh},
   };
   const std::string name = config.find_string(key).value_or(default_name);
@@ -21,7 +23,7 @@ Activation parse_activation(const JsonFields& config, std::string_view key,
   if (it == known.end()) {
     config.fail(key, "activation '" + name +
                          "' is not supported; supported: gelu, gelu_new, gelu_pytorch_tanh, relu, "
-                         "tanh");
+                         "silu, swish, tanh");
   }
   return it->second;
 }
@@ -57,21 +59,34 @@ std::unique_ptr<PackedLinear> WeightLoader::linear(const std::string& name, int6
 
 std::unique_ptr<PackedLinear> WeightLoader::fused_linear(const std::vector<std::string>& names,
                                                          int64_t in, int64_t out_each) {
+  std::vector<LinearPart> parts;
+  parts.reserve(names.size());
+  for (const std::string& name : names) parts.push_back({name, out_each});
+  return fused_linear(parts, in, true);
+}
+
+std::unique_ptr<PackedLinear> WeightLoader::fused_linear(const std::vector<LinearPart>& parts,
+                                                         int64_t in, bool bias) {
   // Every part is checked before the stacked array is allocated, so that a config with absurd
   // sizes fails on the tensors' shapes instead of asking for their product in memory.
-  const std::array<int64_t, 2> shape{out_each, in};
-  for (const std::string& name : names) weights_.get_float(full(name + ".weight"), shape);
-  const auto parts = static_cast<int64_t>(names.size());
-  PagedArray<float> weight(static_cast<size_t>(parts * out_each * in));
-  std::vector<float> bias;
-  for (size_t i = 0; i < names.size(); ++i) {
-    const auto part = weight.span().subspan(i * static_cast<size_t>(out_each * in),
-                                            static_cast<size_t>(out_each * in));
-    weights_.load_f32_into(full(names[i] + ".weight"), shape, part);
-    const std::vector<float> b = weights_.load_f32(full(names[i] + ".bias"), {out_each});
-    bias.insert(bias.end(), b.begin(), b.end());
+  int64_t out = 0;
+  for (const LinearPart& part : parts) {
+    weights_.get_float(full(part.name + ".weight"), std::array<int64_t, 2>{part.out, in});
+    out += part.out;
   }
-  return pack(weight.span(), bias, in, parts * out_each);
+  PagedArray<float> weight(static_cast<size_t>(out * in));
+  std::vector<float> biases;
+  size_t offset = 0;
+  for (const LinearPart& part : parts) {
+    const auto size = static_cast<size_t>(part.out * in);
+    weights_.load_f32_into(full(part.name + ".weight"), std::array<int64_t, 2>{part.out, in},
+                           weight.span().subspan(offset, size));
+    offset += size;
+    if (!bias) continue;
+    const std::vector<float> b = weights_.load_f32(full(part.name + ".bias"), {part.out});
+    biases.insert(biases.end(), b.begin(), b.end());
+  }
+  return pack(weight.span(), biases, in, out);
 }
 
 // Counts what the packed layer holds (an int8 layer a quarter of its float32 weights).

@@ -65,6 +65,13 @@ class WeightLoader {
   // Several linears over the same input, stacked along the output axis into one matmul.
   std::unique_ptr<PackedLinear> fused_linear(const std::vector<std::string>& names, int64_t in,
                                              int64_t out_each);
+  // The same with outputs of different widths (grouped-query q, k, v), with or without biases.
+  struct LinearPart {
+    std::string name;
+    int64_t out = 0;
+  };
+  std::unique_ptr<PackedLinear> fused_linear(const std::vector<LinearPart>& parts, int64_t in,
+                                             bool bias);
   // "NAME.weight"/"NAME.bias", or the "gamma"/"beta" names of older checkpoints; without bias
   // when `bias` is false (ModernBERT's norm_bias).
   NormWeights layer_norm(const std::string& name, int64_t dim, float eps = 1e-12f,

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "cached_server.hpp"
+#include "cached_models_server.hpp"
 #include "support/paths.hpp"
 
 namespace hades::test {
@@ -82,13 +82,13 @@ TEST_F(ServerMmBert, ChunksAsChonkyBesideMiniLmByFolderAndById) {
       EXPECT_EQ(encodings[i].at("ids"), model_cases[i].at("input_ids")) << short_texts[i];
     }
   }
-  expect_minilm_embeds(socket(), minilm_dir().string());
+  expect_minilm_embeds();
   const std::pair<std::string, std::string> mmbert = {"modernbert", "token-classification"};
-  EXPECT_EQ(list_models(socket()), (ModelListing{
-                                       {minilm_dir().string(), {"bert", "embedding"}},
-                                       {chunker_dir().string(), mmbert},
-                                       {kChunkerId, mmbert},
-                                   }));
+  EXPECT_EQ(listed_models(), (std::map<std::string, std::pair<std::string, std::string>>{
+                                 {minilm_dir().string(), {"bert", "embedding"}},
+                                 {chunker_dir().string(), mmbert},
+                                 {kChunkerId, mmbert},
+                             }));
 }
 
 }  // namespace

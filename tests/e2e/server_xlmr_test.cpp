@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "cached_server.hpp"
+#include "cached_models_server.hpp"
 #include "support/compare.hpp"
 #include "support/paths.hpp"
 
@@ -45,22 +45,9 @@ json reference(const fs::path& dir) {
 class ServerXlmRoberta : public CachedModelsServer {
  protected:
   void SetUp() override {
-    // MiniLM and four XLM-Rs stay loaded together (the default keeps fewer).
-    start({{kEmbedderId, embedder_dir()}, {kClassifierId, classifier_dir()}},
-          ServeOptions{.args = {"--max-models", "8"}});
+    start({{kEmbedderId, embedder_dir()}, {kClassifierId, classifier_dir()}});
   }
 };
-
-void expect_embeddings(const HttpResponse& reply, const json& expected) {
-  ASSERT_EQ(reply.status, 200) << reply.body;
-  const json got = reply.json().at("embeddings");
-  ASSERT_EQ(got.size(), expected.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    EXPECT_LE(max_abs_diff(got[i].get<std::vector<float>>(), expected[i].get<std::vector<float>>()),
-              1e-4f)
-        << "text " << i;
-  }
-}
 
 // Each label's score is the softmax of transformers' logits.
 void expect_classes(const HttpResponse& reply, const json& ref) {
@@ -103,17 +90,17 @@ TEST_F(ServerXlmRoberta, EmbedsAndClassifiesBesideMiniLmByFolderAndById) {
     expect_classes(post_json(socket(), "/v1/classify", {{"model", model}, {"inputs", texts}}),
                    classifier_ref);
   }
-  expect_minilm_embeds(socket(), minilm_dir().string());
+  expect_minilm_embeds();
   const std::pair<std::string, std::string> xlmr_embedding = {"xlm-roberta", "embedding"};
   const std::pair<std::string, std::string> xlmr_classifier = {"xlm-roberta",
                                                                "sequence-classification"};
-  EXPECT_EQ(list_models(socket()), (ModelListing{
-                                       {minilm_dir().string(), {"bert", "embedding"}},
-                                       {embedder_dir().string(), xlmr_embedding},
-                                       {kEmbedderId, xlmr_embedding},
-                                       {classifier_dir().string(), xlmr_classifier},
-                                       {kClassifierId, xlmr_classifier},
-                                   }));
+  EXPECT_EQ(listed_models(), (std::map<std::string, std::pair<std::string, std::string>>{
+                                 {minilm_dir().string(), {"bert", "embedding"}},
+                                 {embedder_dir().string(), xlmr_embedding},
+                                 {kEmbedderId, xlmr_embedding},
+                                 {classifier_dir().string(), xlmr_classifier},
+                                 {kClassifierId, xlmr_classifier},
+                             }));
 }
 
 }  // namespace

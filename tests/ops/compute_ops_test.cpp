@@ -56,6 +56,8 @@ TEST_F(OpsTest, LinearMatchesReference) {
       // Cut into chunks of up to 512 rows where a matmul's row count is fixed (brgemm).
       {1100, 48, 40, true, Activation::gelu_erf},
       {9, 24, 40, true, Activation::tanh},
+      {70, 48, 56, false, Activation::silu},
+      {3, 48, 56, true, Activation::silu},
       {0, 16, 16, true, Activation::gelu_erf},
       // Up to 8 rows the CPU backend's own small kernel (small_gemm.cpp) runs on AVX2: panels of
       // 16 columns and a tail, weight rows split between the threads.
@@ -172,24 +174,37 @@ TEST_F(OpsTest, AddLayerNormMatchesReference) {
   }
 }
 
+// Full, windowed, grouped-query (kv heads dividing the heads: the q block has `heads` heads, k
+// and v `kv_heads` each) and causal attention, sequences past one query block (64 rows) included.
 TEST_F(OpsTest, AttentionMatchesReferenceOnRaggedBatches) {
   struct Case {
     std::vector<int32_t> cu;
-    int64_t heads, head_dim, window;
+    int64_t heads, head_dim, window, kv_heads;
+    bool causal;
   };
   const std::vector<Case> cases = {
-      {{0, 1}, 1, 8, 0},          {{0, 5, 6, 40}, 12, 32, 0},
-      {{0, 3, 50, 51}, 5, 12, 0}, {{0, 70, 71, 200}, 4, 16, 16},
-      {{0, 9}, 3, 20, 4},         {{0, 0, 7}, 2, 8, 0},
+      {{0, 1}, 1, 8, 0, 1, false},
+      {{0, 5, 6, 40}, 12, 32, 0, 12, false},
+      {{0, 3, 50, 51}, 5, 12, 0, 5, false},
+      {{0, 70, 71, 200}, 4, 16, 16, 4, false},
+      {{0, 9}, 3, 20, 4, 3, false},
+      {{0, 0, 7}, 2, 8, 0, 2, false},
+      {{0, 1}, 2, 8, 0, 1, true},
+      {{0, 5, 6, 40}, 4, 16, 0, 2, true},
+      {{0, 3, 150, 151}, 6, 12, 0, 2, true},
+      {{0, 70, 200}, 4, 16, 0, 4, true},
+      {{0, 9, 30}, 8, 32, 0, 1, false},
   };
   uint32_t seed = 100;
   for (const Case& c : cases) {
     const int64_t tokens = c.cu.back();
-    const int64_t hidden = c.heads * c.head_dim;
-    const auto qkv = random_vector(static_cast<size_t>(tokens * 3 * hidden), seed++);
-    const AttentionParams params{c.cu, c.heads, c.head_dim,
-                                 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.window};
-    std::vector<float> expected(static_cast<size_t>(tokens * hidden));
+    const int64_t width = (c.heads + 2 * c.kv_heads) * c.head_dim;
+    const auto qkv = random_vector(static_cast<size_t>(tokens * width), seed++);
+    AttentionParams params{c.cu, c.heads, c.head_dim,
+                           1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.window};
+    params.num_kv_heads = c.kv_heads;
+    params.causal = c.causal;
+    std::vector<float> expected(static_cast<size_t>(tokens * c.heads * c.head_dim));
     std::vector<float> actual(expected.size());
     reference_->attention(qkv.data(), params, expected.data());
     cpu_->attention(qkv.data(), params, actual.data());
@@ -234,7 +249,8 @@ TEST_F(OpsTest, RotaryMatchesReferenceAndRestartsPerSequence) {
 }
 
 TEST_F(OpsTest, GatedActivationMatchesReference) {
-  for (const Activation act : {Activation::gelu_erf, Activation::gelu_tanh, Activation::relu}) {
+  for (const Activation act :
+       {Activation::gelu_erf, Activation::gelu_tanh, Activation::relu, Activation::silu}) {
     const int64_t rows = 300;
     const int64_t width = 56;
     const auto x = random_vector(rows * 2 * width, 12);
@@ -266,6 +282,99 @@ TEST_F(OpsTest, EmbeddingLookupMatchesReferenceAndRejectsBadIds) {
       EXPECT_EQ(e.code(), ErrorCode::input_invalid);
       EXPECT_NE(std::string(e.what()).find("10"), std::string::npos);
     }
+  }
+}
+
+TEST_F(OpsTest, CausalAttentionOfATokenIgnoresTheTokensAfterIt) {
+  const int64_t heads = 4;
+  const int64_t kv_heads = 2;
+  const int64_t head_dim = 16;
+  const int64_t width = (heads + 2 * kv_heads) * head_dim;
+  const auto qkv = random_vector(90 * width, 21);
+  auto changed = qkv;
+  for (size_t i = 60 * width; i < changed.size(); ++i) changed[i] += 1.0f;
+  const std::vector<int32_t> cu = {0, 90};
+  AttentionParams params{cu, heads, head_dim, 0.25f};
+  params.num_kv_heads = kv_heads;
+  params.causal = true;
+  for (const auto* backend : {reference_.get(), cpu_.get()}) {
+    std::vector<float> out(90 * heads * head_dim);
+    std::vector<float> out_changed(out.size());
+    backend->attention(qkv.data(), params, out.data());
+    backend->attention(changed.data(), params, out_changed.data());
+    for (size_t i = 0; i < static_cast<size_t>(60 * heads * head_dim); ++i) {
+      ASSERT_EQ(out[i], out_changed[i]) << backend->name() << " at " << i;
+    }
+    EXPECT_NE(out.back(), out_changed.back()) << backend->name();
+  }
+}
+
+TEST_F(OpsTest, RotaryOfGroupedQueryHeadsMatchesReference) {
+  const std::vector<int32_t> cu = {0, 3, 80};
+  const int64_t heads = 4;
+  const int64_t kv_heads = 2;
+  const int64_t head_dim = 24;
+  const int64_t width = (heads + 2 * kv_heads) * head_dim;
+  const auto qkv = random_vector(80 * width, 22);
+  auto expected = qkv;
+  auto actual = qkv;
+  RotaryParams params{cu, heads, head_dim, 1000000.0f};
+  params.num_kv_heads = kv_heads;
+  reference_->rotary(expected.data(), params);
+  cpu_->rotary(actual.data(), params);
+  expect_close(expected, actual, 2e-6f);
+  for (int64_t t = 0; t < 80; ++t) {  // the v block is untouched
+    for (int64_t i = (heads + kv_heads) * head_dim; i < width; ++i) {
+      ASSERT_EQ(actual[t * width + i], qkv[t * width + i]);
+    }
+  }
+}
+
+TEST_F(OpsTest, RmsNormMatchesReferenceInAndOutOfPlace) {
+  for (const int64_t dim : {1, 24, 1000}) {
+    const int64_t rows = 40;
+    const auto x = random_vector(rows * dim, 23, 3.0f);
+    const auto gamma = random_vector(dim, 24);
+    const RmsNormParams params{gamma, 1e-6f};
+    std::vector<float> expected(x.size());
+    std::vector<float> actual(x.size());
+    reference_->rms_norm(x.data(), rows, dim, params, expected.data());
+    cpu_->rms_norm(x.data(), rows, dim, params, actual.data());
+    expect_close(expected, actual, 1e-6f);
+    auto in_place = x;
+    cpu_->rms_norm(in_place.data(), rows, dim, params, in_place.data());
+    expect_close(actual, in_place, 0.0f);
+  }
+}
+
+TEST_F(OpsTest, HeadRmsNormNormalizesEachQAndKHeadAndLeavesV) {
+  const int64_t tokens = 300;
+  const int64_t heads = 4;
+  const int64_t kv_heads = 2;
+  const int64_t head_dim = 16;
+  const int64_t width = (heads + 2 * kv_heads) * head_dim;
+  const auto qkv = random_vector(tokens * width, 25, 2.0f);
+  const auto q_gamma = random_vector(head_dim, 26);
+  const auto k_gamma = random_vector(head_dim, 27);
+  const HeadNormParams params{tokens,           heads,           kv_heads, head_dim,
+                              {q_gamma, 1e-6f}, {k_gamma, 1e-6f}};
+  auto expected = qkv;
+  auto actual = qkv;
+  reference_->head_rms_norm(expected.data(), params);
+  cpu_->head_rms_norm(actual.data(), params);
+  expect_close(expected, actual, 1e-6f);
+  // Head by head, each is the plain rms_norm of its values with its block's gamma.
+  for (int64_t h = 0; h < heads + 2 * kv_heads; ++h) {
+    const float* head = qkv.data() + width + h * head_dim;  // token 1
+    std::vector<float> alone(head_dim);
+    if (h < heads + kv_heads) {
+      reference_->rms_norm(head, 1, head_dim, h < heads ? params.q : params.k, alone.data());
+    } else {
+      alone.assign(head, head + head_dim);
+    }
+    const std::vector<float> got(actual.begin() + width + h * head_dim,
+                                 actual.begin() + width + (h + 1) * head_dim);
+    expect_close(alone, got, 1e-6f);
   }
 }
 

@@ -32,6 +32,13 @@ class ModelFolder {
     return ModelFolder(tiny, tiny / "tokenizer.json");
   }
 
+  // A tiny Qwen3 (hidden 32, 4 query heads over 2 key/value heads of 16) with its Qwen2-style
+  // byte-level BPE tokenizer.
+  static ModelFolder qwen3() {
+    const std::filesystem::path tiny = test::data_dir() / "models" / "tiny-st6-qwen3";
+    return ModelFolder(tiny, tiny / "tokenizer.json");
+  }
+
   const std::filesystem::path& path() const { return dir_.path(); }
   void write(const std::string& name, const std::string& bytes) const {
     test::write_file(path() / name, bytes);

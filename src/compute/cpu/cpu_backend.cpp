@@ -80,14 +80,37 @@ class CpuBackend final : public Backend {
     }
   }
 
+  void rms_norm(const float* x, int64_t rows, int64_t dim, const RmsNormParams& p,
+                float* out) const override {
+#pragma omp parallel for schedule(static) if (rows * dim >= kMinParallelElements)
+    for (int64_t r = 0; r < rows; ++r) cpu::rms_norm_row(x + r * dim, dim, p, out + r * dim);
+  }
+
+  void head_rms_norm(float* qkv, const HeadNormParams& p) const override {
+    check_head_norm_params(p);
+    const int64_t kv_heads = kv_heads_of(p.num_heads, p.num_kv_heads);
+    const int64_t stride = (p.num_heads + 2 * kv_heads) * p.head_dim;
+#pragma omp parallel for schedule(static) if (p.tokens * stride >= kMinParallelElements)
+    for (int64_t t = 0; t < p.tokens; ++t) {
+      for (int64_t h = 0; h < p.num_heads + kv_heads; ++h) {
+        float* head = qkv + t * stride + h * p.head_dim;
+        cpu::rms_norm_row(head, p.head_dim, h < p.num_heads ? p.q : p.k, head);
+      }
+    }
+  }
+
   void attention(const float* qkv, const AttentionParams& p, float* out) const override {
     check_attention_params(p);
     const int64_t batch = static_cast<int64_t>(p.cu_seqlens.size()) - 1;
     const int64_t tasks = batch * p.num_heads;
     const int64_t work = (p.cu_seqlens.back() + 1) * p.num_heads * p.head_dim;
+    // The AVX-512 kernels read the multi-head layout without a causal mask; causal or
+    // grouped-query attention runs on the sgemm kernel (in float32, also at bf16).
+    const bool avx512 = cpu::attention_avx512_supported(p.head_dim) && !p.causal &&
+                        kv_heads_of(p.num_heads, p.num_kv_heads) == p.num_heads;
     // In bf16, attention's two products are bf16 too (avx512_kernels.cpp), from qkv rounded once.
     const uint16_t* rounded = nullptr;
-    if (precision_ == LinearPrecision::bf16 && cpu::attention_avx512_supported(p.head_dim)) {
+    if (precision_ == LinearPrecision::bf16 && avx512) {
       thread_local std::vector<uint16_t> buffer;
       const auto count =
           static_cast<size_t>(int64_t{p.cu_seqlens.back()} * 3 * p.num_heads * p.head_dim);
@@ -105,7 +128,6 @@ class CpuBackend final : public Backend {
     }
     // In float32 the AVX-512 kernel takes sequences up to kMaxAvx512F32Keys long: 1.7x faster
     // than the sgemm calls at 16 tokens, even at 64, slower at 256 (it re-reads K per 8 rows).
-    const bool avx512 = cpu::attention_avx512_supported(p.head_dim);
 #pragma omp parallel for schedule(dynamic, 1) if (work >= kMinParallelElements)
     for (int64_t t = 0; t < tasks; ++t) {
       if (rounded != nullptr) {
@@ -136,12 +158,13 @@ class CpuBackend final : public Backend {
       }
     }
     const int64_t tokens = p.cu_seqlens.back();
-#pragma omp parallel for schedule(static) if (tokens * p.num_heads * p.head_dim >= \
-                                              kMinParallelElements)
+    const int64_t kv_heads = kv_heads_of(p.num_heads, p.num_kv_heads);
+    const int64_t stride = (p.num_heads + 2 * kv_heads) * p.head_dim;
+#pragma omp parallel for schedule(static) if (tokens * stride >= kMinParallelElements)
     for (size_t b = 0; b < p.cu_seqlens.size() - 1; ++b) {
       for (int64_t t = p.cu_seqlens[b]; t < p.cu_seqlens[b + 1]; ++t) {
         const int64_t pos = t - p.cu_seqlens[b];
-        cpu::rotate_token(qkv + t * 3 * p.num_heads * p.head_dim, p.num_heads, p.head_dim,
+        cpu::rotate_token(qkv + t * stride, p.num_heads + kv_heads, p.head_dim,
                           cos_table.data() + pos * half, sin_table.data() + pos * half);
       }
     }

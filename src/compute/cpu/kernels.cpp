@@ -1,6 +1,7 @@
 #include "compute/cpu/kernels.hpp"
 
 #include "compute/cpu/vector_math.hpp"
+#include "compute/ops_common.hpp"
 #include "core/dtype.hpp"
 
 #include <dnnl.h>
@@ -107,25 +108,28 @@ void softmax_band(float* row, int64_t width, int64_t first, int64_t last) {
 }  // namespace
 
 // Per block of query rows: scores = scale · Q Kᵀ over the keys the block can see, softmax per row
-// inside each row's window, out = P V. Q, K and V are read in place from the fused qkv rows
-// (leading dimension 3 · hidden) and out is written in place (leading dimension hidden), so
-// nothing is gathered. A sliding window computes only the band of keys each block needs.
+// inside each row's reach (window, causal), out = P V. Q, K and V are read in place from the fused
+// qkv rows (leading dimension (heads + 2 kv_heads) · head_dim; the head's k and v are those of its
+// group) and out is written in place (leading dimension heads · head_dim), so nothing is gathered.
+// A sliding window or a causal mask computes only the band of keys each block needs.
 void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence, int64_t head,
                     float* out) {
+  const int64_t kv_heads = kv_heads_of(p.num_heads, p.num_kv_heads);
   const int64_t hidden = p.num_heads * p.head_dim;
-  const int64_t stride = 3 * hidden;
+  const int64_t kv_width = kv_heads * p.head_dim;
+  const int64_t stride = hidden + 2 * kv_width;
   const int64_t begin = p.cu_seqlens[sequence];
   const int64_t end = p.cu_seqlens[sequence + 1];
-  const int64_t half = p.window > 0 ? p.window / 2 : end - begin;
+  const AttentionReach reach = attention_reach(p, end - begin);
   const float* q = qkv + head * p.head_dim;
-  const float* k = q + hidden;
-  const float* v = q + 2 * hidden;
+  const float* k = qkv + hidden + head / (p.num_heads / kv_heads) * p.head_dim;
+  const float* v = k + kv_width;
   // Scratch per pool thread, grown once and reused: no allocation per op in steady state.
   thread_local std::vector<float> scores;
   for (int64_t i0 = begin; i0 < end; i0 += kQueryBlock) {
     const int64_t i1 = std::min(end, i0 + kQueryBlock);
-    const int64_t j0 = std::max(begin, i0 - half);
-    const int64_t j1 = std::min(end, i1 + half);
+    const int64_t j0 = std::max(begin, i0 - reach.left);
+    const int64_t j1 = std::min(end, i1 + reach.right);
     const int64_t rows = i1 - i0;
     const int64_t keys = j1 - j0;
     scores.resize(static_cast<size_t>(rows * keys));
@@ -133,12 +137,23 @@ void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence
                stride, 0.0f, scores.data(), keys);
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t i = i0 + r;
-      softmax_band(scores.data() + r * keys, keys, std::max(j0, i - half) - j0,
-                   std::min(j1, i + half + 1) - j0);
+      softmax_band(scores.data() + r * keys, keys, std::max(j0, i - reach.left) - j0,
+                   std::min(j1, i + reach.right + 1) - j0);
     }
     dnnl_sgemm('N', 'N', rows, p.head_dim, keys, 1.0f, scores.data(), keys, v + j0 * stride, stride,
                0.0f, out + i0 * hidden + head * p.head_dim, hidden);
   }
+}
+
+// Two passes in double, as add_layer_norm_row: the sum of squares is a vector reduction.
+HADES_MULTIVERSION
+void rms_norm_row(const float* x, int64_t dim, const RmsNormParams& p, float* out) {
+  double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
+  for (int64_t i = 0; i < dim; ++i) sq += static_cast<double>(x[i]) * x[i];
+  const auto inv = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(dim) + p.eps));
+  const float* gamma = p.gamma.data();
+  for (int64_t i = 0; i < dim; ++i) out[i] = x[i] * inv * gamma[i];
 }
 
 HADES_MULTIVERSION
@@ -166,7 +181,7 @@ HADES_MULTIVERSION
 void rotate_token(float* token, int64_t heads, int64_t head_dim, const float* cos,
                   const float* sin) {
   const int64_t half = head_dim / 2;
-  for (int64_t h = 0; h < 2 * heads; ++h) {  // the q heads, then the k heads
+  for (int64_t h = 0; h < heads; ++h) {
     float* x = token + h * head_dim;
     for (int64_t i = 0; i < half; ++i) {
       const float x1 = x[i];

@@ -11,13 +11,17 @@ namespace hades::cpu {
 // row[0, dim) = LayerNorm(row + residual); residual may be null.
 void add_layer_norm_row(float* row, const float* residual, int64_t dim, const LayerNormParams& p);
 
+// out[0, dim) = RMSNorm(x[0, dim)); out may be x.
+void rms_norm_row(const float* x, int64_t dim, const RmsNormParams& p, float* out);
+
 // One (sequence, head) of ragged attention; see Backend::attention for the layouts.
 void attention_head(const float* qkv, const AttentionParams& p, int64_t sequence, int64_t head,
                     float* out);
 
 // attention_head on AVX-512 (avx512_kernels.cpp), without sgemm calls: with bfloat16 products from
 // qkv rounded to bf16 (the layout of Backend::attention, 16-bit elements), or with float32
-// multiply-adds. Only where attention_avx512_supported(head_dim): AVX-512 with AVX512-BF16 (the
+// multiply-adds. Only for full or windowed (not causal) multi-head attention (num_kv_heads 0 or
+// num_heads), and where attention_avx512_supported(head_dim): AVX-512 with AVX512-BF16 (the
 // file is compiled for it), and head_dim a multiple of 16 up to 256.
 void attention_head_bf16(const uint16_t* qkv, const AttentionParams& p, int64_t sequence,
                          int64_t head, float* out);
@@ -41,8 +45,9 @@ void gated_activate_row(const float* x, int64_t width, Activation act, float* ou
 // out[i] = x[i] rounded to bfloat16 bits (nearest even), i < count: a bf16 matmul's input.
 void round_to_bf16(const float* x, int64_t count, uint16_t* out);
 
-// Applies one token's rotary embedding to its q and k blocks (2 · heads · head_dim floats from
-// `token`), given the cos and sin of each pair at the token's position.
+// Applies one token's rotary embedding to `heads` consecutive heads (its q heads, then its k
+// heads: heads · head_dim floats from `token`), given the cos and sin of each pair at the token's
+// position.
 void rotate_token(float* token, int64_t heads, int64_t head_dim, const float* cos,
                   const float* sin);
 

@@ -21,6 +21,7 @@ dnnl::algorithm eltwise_algorithm(Activation act) {
     case Activation::gelu_tanh: return dnnl::algorithm::eltwise_gelu_tanh;
     case Activation::relu: return dnnl::algorithm::eltwise_relu;
     case Activation::tanh: return dnnl::algorithm::eltwise_tanh;
+    case Activation::silu: return dnnl::algorithm::eltwise_swish;  // x · sigmoid(alpha x), alpha 1
     case Activation::none: break;
   }
   return dnnl::algorithm::undef;
@@ -80,7 +81,8 @@ dnnl::matmul::primitive_desc PackedMatmul::primitive_desc(memory::dim rows,
   if (variant == MatmulVariant::accumulate) {
     ops.append_sum(1.0f);
   } else if (variant != MatmulVariant::plain) {
-    ops.append_eltwise(1.0f, eltwise_algorithm(static_cast<Activation>(variant)), 0.0f, 0.0f);
+    const auto act = static_cast<Activation>(variant);
+    ops.append_eltwise(1.0f, eltwise_algorithm(act), act == Activation::silu ? 1.0f : 0.0f, 0.0f);
   }
   attr.set_post_ops(ops);
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);

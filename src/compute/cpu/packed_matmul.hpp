@@ -21,9 +21,9 @@
 namespace hades::cpu {
 
 // What a primitive does after the product: one of the activations, or adding into y.
-enum class MatmulVariant : uint8_t { plain, gelu_erf, gelu_tanh, relu, tanh, accumulate };
-constexpr size_t kMatmulVariants = 6;
-static_assert(static_cast<int>(Activation::none) == 0 && static_cast<int>(Activation::tanh) == 4);
+enum class MatmulVariant : uint8_t { plain, gelu_erf, gelu_tanh, relu, tanh, silu, accumulate };
+constexpr size_t kMatmulVariants = 7;
+static_assert(static_cast<int>(Activation::none) == 0 && static_cast<int>(Activation::silu) == 5);
 
 // y += x · Wᵀ + b goes through the matmul's "sum" post-op: no temporary, one pass over y.
 inline MatmulVariant matmul_variant(Activation act, bool accumulate) {

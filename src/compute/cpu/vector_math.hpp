@@ -77,6 +77,14 @@ __attribute__((always_inline)) inline void activate_row(float* y, int64_t n, Act
         y[i] = 0.5f * x * (1.0f + tanh_approx(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
       }
       return;
+    case Activation::silu:
+      // sigmoid from e^(−|x|), which never overflows: 1 / (1 + e) for x ≥ 0, e / (1 + e) below.
+      for (int64_t i = 0; i < n; ++i) {
+        const float x = y[i];
+        const float e = exp_nonpositive(x < 0.0f ? x : -x);
+        y[i] = x * (x < 0.0f ? e : 1.0f) / (1.0f + e);
+      }
+      return;
   }
 }
 

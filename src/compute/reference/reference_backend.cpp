@@ -23,6 +23,13 @@ class ReferenceLinear final : public PackedLinear {
   std::vector<float> bias_;
 };
 
+void rms_norm_row(const float* x, int64_t dim, const RmsNormParams& p, float* out) {
+  double sq = 0.0;
+  for (int64_t i = 0; i < dim; ++i) sq += static_cast<double>(x[i]) * x[i];
+  const double inv = 1.0 / std::sqrt(sq / static_cast<double>(dim) + p.eps);
+  for (int64_t i = 0; i < dim; ++i) out[i] = static_cast<float>(x[i] * inv * p.gamma[i]);
+}
+
 class ReferenceBackend final : public Backend {
  public:
   std::string_view name() const override { return "reference"; }
@@ -82,21 +89,42 @@ class ReferenceBackend final : public Backend {
     }
   }
 
+  void rms_norm(const float* x, int64_t rows, int64_t dim, const RmsNormParams& p,
+                float* out) const override {
+    for (int64_t r = 0; r < rows; ++r) rms_norm_row(x + r * dim, dim, p, out + r * dim);
+  }
+
+  void head_rms_norm(float* qkv, const HeadNormParams& p) const override {
+    check_head_norm_params(p);
+    const int64_t kv_heads = kv_heads_of(p.num_heads, p.num_kv_heads);
+    const int64_t stride = (p.num_heads + 2 * kv_heads) * p.head_dim;
+    for (int64_t t = 0; t < p.tokens; ++t) {
+      for (int64_t h = 0; h < p.num_heads + kv_heads; ++h) {
+        float* head = qkv + t * stride + h * p.head_dim;
+        rms_norm_row(head, p.head_dim, h < p.num_heads ? p.q : p.k, head);
+      }
+    }
+  }
+
   void attention(const float* qkv, const AttentionParams& p, float* out) const override {
     check_attention_params(p);
+    const int64_t kv_heads = kv_heads_of(p.num_heads, p.num_kv_heads);
     const int64_t hidden = p.num_heads * p.head_dim;
-    const int64_t stride = 3 * hidden;
+    const int64_t kv_width = kv_heads * p.head_dim;
+    const int64_t stride = hidden + 2 * kv_width;
     for (size_t b = 0; b + 1 < p.cu_seqlens.size(); ++b) {
       const int64_t begin = p.cu_seqlens[b];
       const int64_t end = p.cu_seqlens[b + 1];
+      const AttentionReach reach = attention_reach(p, end - begin);
       for (int64_t h = 0; h < p.num_heads; ++h) {
+        const int64_t k_offset = hidden + h / (p.num_heads / kv_heads) * p.head_dim;
         for (int64_t i = begin; i < end; ++i) {
           const float* q = qkv + i * stride + h * p.head_dim;
           std::vector<double> scores;
           std::vector<int64_t> keys;
           for (int64_t j = begin; j < end; ++j) {
-            if (p.window > 0 && std::abs(i - j) > p.window / 2) continue;
-            const float* k = qkv + j * stride + hidden + h * p.head_dim;
+            if (j < i - reach.left || j > i + reach.right) continue;
+            const float* k = qkv + j * stride + k_offset;
             double dot = 0.0;
             for (int64_t d = 0; d < p.head_dim; ++d) dot += static_cast<double>(q[d]) * k[d];
             scores.push_back(dot * p.scale);
@@ -109,7 +137,7 @@ class ReferenceBackend final : public Backend {
           for (int64_t d = 0; d < p.head_dim; ++d) {
             double acc = 0.0;
             for (size_t n = 0; n < keys.size(); ++n) {
-              acc += scores[n] * qkv[keys[n] * stride + 2 * hidden + h * p.head_dim + d];
+              acc += scores[n] * qkv[keys[n] * stride + k_offset + kv_width + d];
             }
             o[d] = static_cast<float>(acc / sum);
           }
@@ -120,21 +148,20 @@ class ReferenceBackend final : public Backend {
 
   void rotary(float* qkv, const RotaryParams& p) const override {
     check_rotary_params(p);
-    const int64_t hidden = p.num_heads * p.head_dim;
+    const int64_t rotated = p.num_heads + kv_heads_of(p.num_heads, p.num_kv_heads);
+    const int64_t stride = (rotated + kv_heads_of(p.num_heads, p.num_kv_heads)) * p.head_dim;
     const int64_t half = p.head_dim / 2;
     for (size_t b = 0; b + 1 < p.cu_seqlens.size(); ++b) {
       for (int64_t t = p.cu_seqlens[b]; t < p.cu_seqlens[b + 1]; ++t) {
         const auto position = static_cast<float>(t - p.cu_seqlens[b]);
-        for (int64_t block = 0; block < 2; ++block) {  // q, then k
-          for (int64_t h = 0; h < p.num_heads; ++h) {
-            float* x = qkv + t * 3 * hidden + block * hidden + h * p.head_dim;
-            for (int64_t i = 0; i < half; ++i) {
-              const double angle = position * rotary_inv_freq(i, p.head_dim, p.theta);
-              const double x1 = x[i];
-              const double x2 = x[i + half];
-              x[i] = static_cast<float>(x1 * std::cos(angle) - x2 * std::sin(angle));
-              x[i + half] = static_cast<float>(x2 * std::cos(angle) + x1 * std::sin(angle));
-            }
+        for (int64_t h = 0; h < rotated; ++h) {  // the q heads, then the k heads
+          float* x = qkv + t * stride + h * p.head_dim;
+          for (int64_t i = 0; i < half; ++i) {
+            const double angle = position * rotary_inv_freq(i, p.head_dim, p.theta);
+            const double x1 = x[i];
+            const double x2 = x[i + half];
+            x[i] = static_cast<float>(x1 * std::cos(angle) - x2 * std::sin(angle));
+            x[i + half] = static_cast<float>(x2 * std::cos(angle) + x1 * std::sin(angle));
           }
         }
       }
