@@ -39,7 +39,7 @@ ModelParts load_xlm_roberta(const ModelLoadContext& context) {
                                              {"roberta."});
   ModelParts parts;
   parts.encoder = make_bert_style_encoder(config, names, context.weights, context.backend);
-  if (context.task != ModelTask::base) {
+  if (is_classification(context.task)) {
     // RobertaClassificationHead: no pooler, its own dense + tanh, then out_proj.
     parts.head =
         load_tanh_head(context, config.hidden_size, {"classifier.dense", "classifier.out_proj"});
