@@ -139,17 +139,29 @@ std::string unload_request_json(const std::string& model_id) {
   return dump_inputs_request(json{{"model", model_id}});
 }
 
-std::string embed_request_json(const std::string& model_id, const std::vector<std::string>& texts,
-                               const EmbeddingOptions& options) {
+namespace {
+
+// The fields embed and embed_sparse share: truncation and prompts.
+template <typename Options>
+json text_inputs_json(const std::string& model_id, const std::vector<std::string>& texts,
+                      const Options& options) {
   json body = inputs_json(model_id, texts);
-  if (options.normalize) body["normalize"] = *options.normalize;
   body["truncate"] = options.truncate;
   if (!options.truncation_direction.empty()) {
     body["truncation_direction"] = options.truncation_direction;
   }
-  if (!options.pooling.empty()) body["pooling"] = options.pooling;
   if (options.prompt) body["prompt"] = *options.prompt;
   if (!options.prompt_name.empty()) body["prompt_name"] = options.prompt_name;
+  return body;
+}
+
+}  // namespace
+
+std::string embed_request_json(const std::string& model_id, const std::vector<std::string>& texts,
+                               const EmbeddingOptions& options) {
+  json body = text_inputs_json(model_id, texts, options);
+  if (options.normalize) body["normalize"] = *options.normalize;
+  if (!options.pooling.empty()) body["pooling"] = options.pooling;
   if (options.dimensions > 0) body["dimensions"] = options.dimensions;
   return dump_inputs_request(body);
 }
@@ -157,14 +169,7 @@ std::string embed_request_json(const std::string& model_id, const std::vector<st
 std::string embed_sparse_request_json(const std::string& model_id,
                                       const std::vector<std::string>& texts,
                                       const SparseEmbeddingOptions& options) {
-  json body = inputs_json(model_id, texts);
-  body["truncate"] = options.truncate;
-  if (!options.truncation_direction.empty()) {
-    body["truncation_direction"] = options.truncation_direction;
-  }
-  if (options.prompt) body["prompt"] = *options.prompt;
-  if (!options.prompt_name.empty()) body["prompt_name"] = options.prompt_name;
-  return dump_inputs_request(body);
+  return dump_inputs_request(text_inputs_json(model_id, texts, options));
 }
 
 std::string tokenize_request_json(const std::string& model_id,

@@ -52,20 +52,13 @@ ModelParts load_distilbert(const ModelLoadContext& context) {
   parts.encoder = make_bert_style_encoder(config, names, context.weights, context.backend);
   if (context.task == ModelTask::masked_lm) {
     // DistilBertForMaskedLM: vocab_transform → activation → vocab_layer_norm → vocab_projector.
-    const JsonFields f(context.config, context.config_source);
-    parts.masked_lm =
-        load_masked_lm_head(context.weights, context.backend,
-                            {.transform = "vocab_transform",
-                             .norm = "vocab_layer_norm",
-                             .decoder_weight = "vocab_projector.weight",
-                             .tied_weight = names.prefix + names.word_embeddings,
-                             .bias_names = {"vocab_projector.bias"}},
-                            {.hidden_size = config.hidden_size,
-                             .vocab_size = config.vocab_size,
-                             .activation = config.activation,
-                             .norm_eps = config.layer_norm_eps,
-                             .tied = f.find_bool("tie_word_embeddings").value_or(true),
-                             .config_source = context.config_source});
+    parts.masked_lm = load_masked_lm_head(context.weights, context.backend,
+                                          {.transform = "vocab_transform",
+                                           .norm = "vocab_layer_norm",
+                                           .decoder_weight = "vocab_projector.weight",
+                                           .tied_weight = names.prefix + names.word_embeddings,
+                                           .bias_names = {"vocab_projector.bias"}},
+                                          masked_lm_shape(config, context));
   }
   if (is_classification(context.task)) {
     WeightLoader w(context.weights, context.backend, "");

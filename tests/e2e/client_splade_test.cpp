@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "cached_server.hpp"
 #include "hades/client.hpp"
 #include "server_harness.hpp"
 #include "support/compare.hpp"
@@ -27,7 +28,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr const char* kSpladeId = "hades-test/splade-bert";
-constexpr const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
 
 fs::path fixture(const std::string& name) {
   return data_dir() / "models" / name;
@@ -38,41 +38,9 @@ json reference(const fs::path& dir) {
   return json::parse(in);
 }
 
-// The cache layout huggingface_hub writes: refs/main names the snapshot that holds the files.
-void add_to_cache(const fs::path& cache, const std::string& id, const fs::path& folder) {
-  std::string repo = "models--" + id;
-  repo.replace(repo.find('/'), 1, "--");
-  const fs::path snapshot = cache / repo / "snapshots" / kCommit;
-  fs::create_directories(snapshot);
-  fs::copy(folder, snapshot, fs::copy_options::recursive);
-  fs::create_directories(cache / repo / "refs");
-  std::ofstream(cache / repo / "refs" / "main") << kCommit;
-}
-
-class ClientSplade : public ::testing::Test {
+class ClientSplade : public CachedModelServer {
  protected:
-  void SetUp() override {
-    add_to_cache(cache_.path(), kSpladeId, fixture("tiny-splade-bert-max"));
-    ::setenv("HF_HUB_CACHE", cache_.path().c_str(), 1);
-    ::setenv("HF_HUB_OFFLINE", "1", 1);
-    server_ =
-        std::make_unique<ServerProcess>(dir_.socket(), ServeOptions{.args = {"--max-models", "8"}});
-    ASSERT_TRUE(server_->wait_ready()) << server_->output();
-  }
-  void TearDown() override {
-    EXPECT_EQ(http(socket(), "GET", "/health").status, 200) << server_->output();
-    server_.reset();
-    ::setenv("HF_HUB_CACHE", HADES_TEST_HF_CACHE, 1);
-  }
-
-  fs::path socket() const { return dir_.socket(); }
-  HttpResponse load(const std::string& model) const {
-    return post_json(socket(), "/v1/models/load", {{"model", model}});
-  }
-
-  TempDir cache_;
-  SocketDir dir_;
-  std::unique_ptr<ServerProcess> server_;
+  void SetUp() override { start({{kSpladeId, fixture("tiny-splade-bert-max")}}); }
 };
 
 // Same indices as SparseEncoder.encode, values within 1e-4.
@@ -129,26 +97,19 @@ TEST_F(ClientSplade, SparseVectorsBesideMiniLmByFolderAndById) {
                                  {{"model", model}, {"inputs", texts}, {"truncate", true}}),
                        ref.at("embeddings"));
   }
-  const HttpResponse minilm = post_json(
-      socket(), "/v1/embed", {{"model", minilm_dir().string()}, {"inputs", {"still embedding"}}});
-  ASSERT_EQ(minilm.status, 200) << minilm.body;
-  EXPECT_EQ(minilm.json().at("embeddings").at(0).size(), 384U);
-
-  std::map<std::string, std::pair<std::string, std::string>> listed;
+  expect_minilm_embeds();
   const json models = http(socket(), "GET", "/v1/models").json().at("models");
   for (const json& m : models) {
-    listed[m.at("id").get<std::string>()] = {m.at("model_type").get<std::string>(),
-                                             m.at("kind").get<std::string>()};
     if (m.at("kind") == "sparse-embedding") {
       EXPECT_EQ(m.at("dimension"), ref.at("vocab_size"));
     }
   }
   const std::pair<std::string, std::string> sparse = {"bert", "sparse-embedding"};
-  EXPECT_EQ(listed, (std::map<std::string, std::pair<std::string, std::string>>{
-                        {minilm_dir().string(), {"bert", "embedding"}},
-                        {folder.string(), sparse},
-                        {kSpladeId, sparse},
-                    }));
+  EXPECT_EQ(listed_models(), (std::map<std::string, std::pair<std::string, std::string>>{
+                                 {minilm_dir().string(), {"bert", "embedding"}},
+                                 {folder.string(), sparse},
+                                 {kSpladeId, sparse},
+                             }));
 }
 
 TEST_F(ClientSplade, DenseAndSparseRoutesRefuseTheOtherKind) {

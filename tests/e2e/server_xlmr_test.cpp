@@ -14,10 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "server_harness.hpp"
+#include "cached_server.hpp"
 #include "support/compare.hpp"
 #include "support/paths.hpp"
-#include "support/temp_dir.hpp"
 
 namespace hades::test {
 namespace {
@@ -27,7 +26,6 @@ using nlohmann::json;
 
 constexpr const char* kEmbedderId = "hades-test/xlmr-e5";
 constexpr const char* kClassifierId = "hades-test/xlmr-seqcls";
-constexpr const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
 
 fs::path fixture(const std::string& name) {
   return data_dir() / "models" / name;
@@ -44,44 +42,11 @@ json reference(const fs::path& dir) {
   return json::parse(in);
 }
 
-// The cache layout huggingface_hub writes: refs/main names the snapshot that holds the files.
-void add_to_cache(const fs::path& cache, const std::string& id, const fs::path& folder) {
-  std::string repo = "models--" + id;
-  repo.replace(repo.find('/'), 1, "--");
-  const fs::path snapshot = cache / repo / "snapshots" / kCommit;
-  fs::create_directories(snapshot);
-  fs::copy(folder, snapshot, fs::copy_options::recursive);
-  fs::create_directories(cache / repo / "refs");
-  std::ofstream(cache / repo / "refs" / "main") << kCommit;
-}
-
-class ServerXlmRoberta : public ::testing::Test {
+class ServerXlmRoberta : public CachedModelServer {
  protected:
   void SetUp() override {
-    add_to_cache(cache_.path(), kEmbedderId, embedder_dir());
-    add_to_cache(cache_.path(), kClassifierId, classifier_dir());
-    // Set in this process: the first of two values of a variable wins in the child.
-    ::setenv("HF_HUB_CACHE", cache_.path().c_str(), 1);
-    ::setenv("HF_HUB_OFFLINE", "1", 1);
-    // MiniLM and four XLM-Rs stay loaded together (the default keeps fewer).
-    server_ =
-        std::make_unique<ServerProcess>(dir_.socket(), ServeOptions{.args = {"--max-models", "8"}});
-    ASSERT_TRUE(server_->wait_ready()) << server_->output();
+    start({{kEmbedderId, embedder_dir()}, {kClassifierId, classifier_dir()}});
   }
-  void TearDown() override {
-    EXPECT_EQ(http(socket(), "GET", "/health").status, 200) << server_->output();
-    server_.reset();
-    ::setenv("HF_HUB_CACHE", HADES_TEST_HF_CACHE, 1);
-  }
-
-  fs::path socket() const { return dir_.socket(); }
-  HttpResponse load(const std::string& model) const {
-    return post_json(socket(), "/v1/models/load", {{"model", model}});
-  }
-
-  TempDir cache_;
-  SocketDir dir_;
-  std::unique_ptr<ServerProcess> server_;
 };
 
 void expect_embeddings(const HttpResponse& reply, const json& expected) {
@@ -136,27 +101,17 @@ TEST_F(ServerXlmRoberta, EmbedsAndClassifiesBesideMiniLmByFolderAndById) {
     expect_classes(post_json(socket(), "/v1/classify", {{"model", model}, {"inputs", texts}}),
                    classifier_ref);
   }
-  const HttpResponse minilm = post_json(
-      socket(), "/v1/embed", {{"model", minilm_dir().string()}, {"inputs", {"still embedding"}}});
-  ASSERT_EQ(minilm.status, 200) << minilm.body;
-  EXPECT_EQ(minilm.json().at("embeddings").at(0).size(), 384U);
-
-  std::map<std::string, std::pair<std::string, std::string>> listed;
-  const json models = http(socket(), "GET", "/v1/models").json().at("models");
-  for (const json& m : models) {
-    listed[m.at("id").get<std::string>()] = {m.at("model_type").get<std::string>(),
-                                             m.at("kind").get<std::string>()};
-  }
+  expect_minilm_embeds();
   const std::pair<std::string, std::string> xlmr_embedding = {"xlm-roberta", "embedding"};
   const std::pair<std::string, std::string> xlmr_classifier = {"xlm-roberta",
                                                                "sequence-classification"};
-  EXPECT_EQ(listed, (std::map<std::string, std::pair<std::string, std::string>>{
-                        {minilm_dir().string(), {"bert", "embedding"}},
-                        {embedder_dir().string(), xlmr_embedding},
-                        {kEmbedderId, xlmr_embedding},
-                        {classifier_dir().string(), xlmr_classifier},
-                        {kClassifierId, xlmr_classifier},
-                    }));
+  EXPECT_EQ(listed_models(), (std::map<std::string, std::pair<std::string, std::string>>{
+                                 {minilm_dir().string(), {"bert", "embedding"}},
+                                 {embedder_dir().string(), xlmr_embedding},
+                                 {kEmbedderId, xlmr_embedding},
+                                 {classifier_dir().string(), xlmr_classifier},
+                                 {kClassifierId, xlmr_classifier},
+                             }));
 }
 
 }  // namespace
