@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
+#include <limits>
 
 #include "hades/error.hpp"
 
@@ -92,7 +92,8 @@ std::vector<SparseVector> splade_pool(const SparsePoolingRun& run, std::span<con
   std::vector<float> logits(static_cast<size_t>(kLogitRows * vocab));
   // Max pooling keeps the largest raw logit and applies the activation once at the end: the
   // activation is non-decreasing, so the max of the activations is the activation of the max.
-  std::vector<float> pooled(static_cast<size_t>(vocab), max ? -INFINITY : 0.0f);
+  const float empty = max ? -std::numeric_limits<float>::infinity() : 0.0f;
+  std::vector<float> pooled(static_cast<size_t>(vocab), empty);
   std::vector<SparseVector> out;
   out.reserve(cu_seqlens.size() - 1);
   size_t sequence = 0;
@@ -102,7 +103,7 @@ std::vector<SparseVector> splade_pool(const SparsePoolingRun& run, std::span<con
       for (float& v : pooled) v = splade_activation(v, run.pooling.activation);
     }
     out.push_back(sparse_of(pooled, run.max_active_dims));
-    std::fill(pooled.begin(), pooled.end(), max ? -INFINITY : 0.0f);
+    std::fill(pooled.begin(), pooled.end(), empty);
     ++sequence;
   };
   for (int64_t first = 0; first < tokens; first += kLogitRows) {
