@@ -3,7 +3,7 @@
 // (sentence_transformers/sparse_encoder/modules/splade_pooling.py). The head is the same steps
 // for every architecture that has one:
 //   transform: dense + activation + LayerNorm (BERT's cls.predictions.transform, DistilBERT's
-//              vocab_transform + vocab_layer_norm)
+//              vocab_transform + vocab_layer_norm, XLM-RoBERTa's lm_head)
 //   decoder:   linear to the vocabulary, its weight tied to the word embeddings unless the
 //              checkpoint stores its own, plus a bias.
 // The logits are [tokens, vocab]: 30,522 floats per token for BERT's vocabulary, so they are never

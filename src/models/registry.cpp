@@ -95,7 +95,7 @@ ModelParts build_parts(const ConfigHead& head, const ModelLoadContext& context) 
   if (head.task == ModelTask::masked_lm && !parts.masked_lm) {
     throw Error(ErrorCode::unsupported,
                 context.config_source + ": hades has no masked-LM head for model_type '" +
-                    parts.encoder->architecture() + "' (it has BERT's and DistilBERT's)");
+                    parts.encoder->architecture() + "' (it has BERT's, DistilBERT's and XLM-RoBERTa's)");
   }
   parts.task = head.task;
   parts.labels = head.labels;

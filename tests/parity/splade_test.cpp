@@ -1,7 +1,7 @@
-// SPLADE parity: sparse vectors of tiny random BertForMaskedLM and DistilBertForMaskedLM folders
-// saved by sentence-transformers 6 as SparseEncoders equal SparseEncoder.encode's (the same
-// non-zero indices, values within 1e-4), and a batch equals its texts alone
-// (tests/data/models/tiny-splade-*, made by tools/fixtures/gen_splade_fixtures.py).
+// SPLADE parity: sparse vectors of tiny random BertForMaskedLM, DistilBertForMaskedLM and
+// XLMRobertaForMaskedLM folders saved by sentence-transformers 6 as SparseEncoders equal
+// SparseEncoder.encode's (the same non-zero indices, values within 1e-4), and a batch equals its
+// texts alone (tests/data/models/tiny-splade-*, made by tools/fixtures/gen_splade_fixtures.py).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -101,7 +101,8 @@ TEST_P(SpladeParity, BatchEqualsSingle) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Folders, SpladeParity,
-                         testing::Values("tiny-splade-bert-max", "tiny-splade-distilbert-sum"));
+                         testing::Values("tiny-splade-bert-max", "tiny-splade-distilbert-sum",
+                                         "tiny-splade-xlmr-max"));
 
 TEST(SpladeParityOptions, MaxActiveDimsKeepsTheLargestValues) {
   const nlohmann::json ref = reference("tiny-splade-distilbert-sum");
