@@ -1,6 +1,6 @@
 // SPLADE through the real service next to MiniLM (issue 25): SparseEncoder folders saved by
 // sentence-transformers 6 load by folder and by id from a Hugging Face cache laid out here, answer
-// POST /v1/embed-sparse, TEI's POST /embed_sparse and ModelClient::embed_sparse with the
+// POST /v1/embed-sparse, TEI's POST /embed_sparse (and /) and ModelClient::embed_sparse with the
 // references' vectors, are listed with their kind, and refuse the dense routes (as MiniLM refuses
 // the sparse ones). A SPLADE folder with a hostile config fails to load with the file and field
 // named, and the service stays up.
@@ -93,9 +93,12 @@ TEST_F(ClientSplade, SparseVectorsBesideMiniLmByFolderAndById) {
                                    {{"model", model}, {"inputs", texts}, {"prompt_name", "query"}}),
                          ref.at("embeddings_prompt_query"));
     // TEI truncates only when asked; the reference's long texts were cut at max_seq_length.
-    expect_tei_vectors(post_json(socket(), "/embed_sparse",
-                                 {{"model", model}, {"inputs", texts}, {"truncate", true}}),
-                       ref.at("embeddings"));
+    // TEI's POST / answers a sparse model as /embed_sparse.
+    for (const char* route : {"/embed_sparse", "/"}) {
+      expect_tei_vectors(
+          post_json(socket(), route, {{"model", model}, {"inputs", texts}, {"truncate", true}}),
+          ref.at("embeddings"));
+    }
   }
   expect_minilm_embeds();
   const json models = http(socket(), "GET", "/v1/models").json().at("models");

@@ -13,7 +13,9 @@
 #include "hades/error.hpp"
 #include "models/embedding_model.hpp"
 #include "support/compare.hpp"
+#include "support/expect_error.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace hades {
 namespace {
@@ -126,6 +128,21 @@ TEST(SpladeParityOptions, DenseModelsGiveNoSparseVectors) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::unsupported);
   }
+}
+
+// A SparseEncoder folder on an architecture without a masked-LM head in hades (ModernBERT) is
+// refused naming the model_type, before any tokenizer is read.
+TEST(SpladeParityOptions, ArchitecturesWithoutAMaskedLmHeadAreRefused) {
+  const test::TempDir dir;
+  const auto recursive = std::filesystem::copy_options::recursive;
+  std::filesystem::copy(folder("tiny-modernbert-h24-a2-l5-w8"), dir.path(), recursive);
+  const std::filesystem::path splade = folder("tiny-splade-bert-max");
+  for (const char* name : {"modules.json", "sentence_bert_config.json"}) {
+    std::filesystem::copy(splade / name, dir.path() / name);
+  }
+  std::filesystem::copy(splade / "1_SpladePooling", dir.path() / "1_SpladePooling", recursive);
+  test::expect_error([&] { EmbeddingModel::load(dir.path()); }, ErrorCode::unsupported,
+                     {"config.json", "no masked-LM head", "'modernbert'"});
 }
 
 }  // namespace
