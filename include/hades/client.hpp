@@ -70,6 +70,10 @@ class ModelClient {
   std::vector<LoadedModel> get_loaded_models();
   EmbeddingResult embed(const std::string& model_id, const std::vector<std::string>& texts,
                         const EmbeddingOptions& options = {});
+  // A sparse (SPLADE) model's vectors, as sentence-transformers' SparseEncoder.encode.
+  SparseEmbeddingResult embed_sparse(const std::string& model_id,
+                                     const std::vector<std::string>& texts,
+                                     const SparseEmbeddingOptions& options = {});
   TokenizationResult tokenize(const std::string& model_id, const std::vector<std::string>& texts,
                               const TokenizeOptions& options = {});
 

@@ -18,7 +18,7 @@ struct LoadedModel {
   std::string id;             // a Hugging Face id ("org/name") or a model folder path
   std::string state;          // "downloading", "loading", "ready" or "failed"
   std::string device;         // "cpu", "cuda:0"
-  std::string kind;           // "embedding", ...
+  std::string kind;           // "embedding", "sparse-embedding", ...
   std::string model_type;     // config.json's model_type: "bert", "xlm-roberta", ...
   std::string dtype;          // its linear layers' precision: "fp32", "int8" or "bf16"
   uint64_t memory_bytes = 0;  // bytes its loaded weights occupy
@@ -99,6 +99,26 @@ struct EmbeddingResult {
   int64_t dimension = 0;
   int64_t tokens = 0;                          // tokens computed, special tokens included
   std::vector<std::vector<float>> embeddings;  // one row per input, in input order
+};
+
+// Sparse (SPLADE) models: embed_sparse's options are embed's, less those a sparse vector has not.
+struct SparseEmbeddingOptions {
+  bool truncate = true;
+  std::string truncation_direction;   // "right" (empty: the default) or "left"
+  std::optional<std::string> prompt;  // as EmbeddingOptions's
+  std::string prompt_name;
+};
+
+struct SparseEmbedding {  // the non-zero entries over the vocabulary, indices ascending
+  std::vector<int64_t> indices;
+  std::vector<float> values;
+};
+
+struct SparseEmbeddingResult {
+  std::string model;
+  int64_t dimension = 0;                    // the vocabulary size
+  int64_t tokens = 0;                       // tokens computed, special tokens included
+  std::vector<SparseEmbedding> embeddings;  // one per input, in input order
 };
 
 struct TokenizeOptions {

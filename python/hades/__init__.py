@@ -28,8 +28,8 @@ from .errors import (ERROR_CLASSES, AccessDeniedError, ConflictError, HadesError
 from .options import DEFAULT_SOCKET_PATH, ClientOptions, resolve_client_options
 from .types import (ChunkedText, ChunkingResult, Classification, ClassificationResult,
                     ClassScore, EmbeddingResult, EntitySpan, HealthStatus, LoadedModel,
-                    PullResult, RerankHit, RerankResult, ServiceStatus, StartResult, StopResult,
-                    TextChunk, TokenClassificationResult, TokenEncoding, TokenizationResult)
+                    PullResult, RerankHit, RerankResult, ServiceStatus, SparseEmbedding,
+                    SparseEmbeddingResult, StartResult, StopResult, TextChunk, TokenClassificationResult, TokenEncoding, TokenizationResult)
 
 __version__ = "0.1.0"
 
@@ -38,7 +38,7 @@ __all__ = [
     "DEFAULT_SOCKET_PATH",
     # results
     "LoadedModel", "ServiceStatus", "HealthStatus", "StartResult", "StopResult",
-    "EmbeddingResult", "TokenEncoding", "TokenizationResult", "ClassScore", "Classification",
+    "EmbeddingResult", "SparseEmbedding", "SparseEmbeddingResult", "TokenEncoding", "TokenizationResult", "ClassScore", "Classification",
     "ClassificationResult", "RerankHit", "RerankResult", "EntitySpan",
     "TokenClassificationResult", "TextChunk", "ChunkedText", "ChunkingResult", "PullResult",
     # errors

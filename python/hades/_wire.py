@@ -15,8 +15,8 @@ from .errors import (HadesError, InputInvalidError, InvalidArgumentError, IoErro
 from ._http import Response
 from .types import (ChunkedText, ChunkingResult, Classification, ClassificationResult,
                     ClassScore, EmbeddingResult, EntitySpan, HealthStatus, LoadedModel,
-                    RerankHit, RerankResult, ServiceStatus, TextChunk, TokenClassificationResult,
-                    TokenEncoding, TokenizationResult)
+                    RerankHit, RerankResult, ServiceStatus, SparseEmbedding, SparseEmbeddingResult,
+                    TextChunk, TokenClassificationResult, TokenEncoding, TokenizationResult)
 
 T = TypeVar("T")
 
@@ -186,6 +186,14 @@ def embed_call(model_id: str, texts: Sequence[str], normalize: Optional[bool], t
     return Call("POST", "/v1/embed", body, lambda v: parse_embedding(v, as_numpy))
 
 
+def embed_sparse_call(model_id: str, texts: Sequence[str], truncate: bool,
+                      prompt: Optional[str] = None, prompt_name: Optional[str] = None,
+                      truncation_direction: Optional[str] = None) -> Call:
+    body = embed_body(model_id, texts, None, truncate, None, prompt, prompt_name, None,
+                      truncation_direction)
+    return Call("POST", "/v1/embed-sparse", body, parse_sparse_embedding)
+
+
 def tokenize_call(model_id: str, texts: Sequence[str], add_special_tokens: bool) -> Call:
     return Call("POST", "/v1/tokenize",
                 inputs_body(model_id, texts, add_special_tokens=bool(add_special_tokens)),
@@ -342,6 +350,18 @@ def parse_embedding(v: Dict[str, Any], as_numpy: bool = False) -> EmbeddingResul
     usage = v.get("usage") or {}
     return EmbeddingResult(model=str(v.get("model", "")), dimension=int(dimension),
                            tokens=int(usage.get("tokens") or 0), embeddings=rows)
+
+
+def parse_sparse_embedding(v: Dict[str, Any]) -> SparseEmbeddingResult:
+    rows = v["embeddings"]
+    if not isinstance(rows, list):
+        raise TypeError("embeddings is not a list")
+    usage = v.get("usage") or {}
+    return SparseEmbeddingResult(
+        model=str(v.get("model", "")), dimension=int(v.get("dimension") or 0),
+        tokens=int(usage.get("tokens") or 0),
+        embeddings=[SparseEmbedding(indices=[int(i) for i in row["indices"]],
+                                    values=[float(x) for x in row["values"]]) for row in rows])
 
 
 def parse_tokenization(v: Dict[str, Any]) -> TokenizationResult:

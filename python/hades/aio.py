@@ -26,8 +26,8 @@ from .client import AUTOSTART_ATTEMPTS, ClientBase
 from .engine import stop_policy
 from .errors import HadesError, IoError, ServiceNotRunningError
 from .types import (ChunkingResult, ClassificationResult, EmbeddingResult, HealthStatus,
-                    LoadedModel, PullResult, RerankResult, ServiceStatus, StartResult, StopResult,
-                    TokenClassificationResult, TokenizationResult)
+                    LoadedModel, PullResult, RerankResult, ServiceStatus, SparseEmbeddingResult,
+                    StartResult, StopResult, TokenClassificationResult, TokenizationResult)
 
 __all__ = ["ModelClient", "HaystackModelEngine"]
 
@@ -255,6 +255,12 @@ class ModelClient(ClientBase):
         return await self._run(_wire.embed_call(model_id, texts, normalize, truncate, pooling,
                                                 as_numpy, prompt, prompt_name, dimensions,
                                                 truncation_direction))
+
+    async def embed_sparse(self, model_id: str, texts: Sequence[str], *, truncate: bool = True,
+                           prompt: Optional[str] = None, prompt_name: Optional[str] = None,
+                           truncation_direction: Optional[str] = None) -> SparseEmbeddingResult:
+        return await self._run(_wire.embed_sparse_call(model_id, texts, truncate, prompt,
+                                                       prompt_name, truncation_direction))
 
     async def tokenize(self, model_id: str, texts: Sequence[str], *,
                        add_special_tokens: bool = True) -> TokenizationResult:

@@ -26,7 +26,7 @@ from ._service import find_hades_binary, start_service
 from .errors import HadesError, IoError, ServiceNotRunningError
 from .options import ClientOptions, resolve_client_options
 from .types import (ChunkingResult, ClassificationResult, EmbeddingResult, HealthStatus,
-                    LoadedModel, PullResult, RerankResult, ServiceStatus,
+                    LoadedModel, PullResult, RerankResult, ServiceStatus, SparseEmbeddingResult,
                     TokenClassificationResult, TokenizationResult)
 
 __all__ = ["ModelClient", "ClientBase", "make_options"]
@@ -209,6 +209,16 @@ class ModelClient(ClientBase):
         return self._run(_wire.embed_call(model_id, texts, normalize, truncate, pooling,
                                           as_numpy, prompt, prompt_name, dimensions,
                                           truncation_direction))
+
+    def embed_sparse(self, model_id: str, texts: Sequence[str], *, truncate: bool = True,
+                     prompt: Optional[str] = None, prompt_name: Optional[str] = None,
+                     truncation_direction: Optional[str] = None) -> SparseEmbeddingResult:
+        """A sparse (SPLADE) model's vector per text, in order, as sentence-transformers'
+        SparseEncoder.encode computes it: the non-zero entries over the vocabulary. TRUNCATE,
+        PROMPT, PROMPT_NAME and TRUNCATION_DIRECTION as for embed. A dense model is
+        UnsupportedError here, as a sparse one is for embed."""
+        return self._run(_wire.embed_sparse_call(model_id, texts, truncate, prompt, prompt_name,
+                                                 truncation_direction))
 
     def tokenize(self, model_id: str, texts: Sequence[str], *,
                  add_special_tokens: bool = True) -> TokenizationResult:

@@ -39,7 +39,8 @@ class LoadedModel:
     id: str  #: a Hugging Face id ("org/name") or a model folder path
     state: str  #: "downloading", "loading", "ready" or "failed"
     device: str = ""  #: "cpu", "cuda:0"
-    kind: str = ""  #: "embedding", "sequence-classification", "token-classification"
+    #: "embedding", "sparse-embedding", "sequence-classification", "token-classification"
+    kind: str = ""
     model_type: str = ""  #: config.json's model_type: "bert", "xlm-roberta", ...
     dtype: str = ""  #: its linear layers' precision: "fp32", "int8" or "bf16"
     memory_bytes: int = 0  #: bytes its loaded weights occupy
@@ -125,6 +126,25 @@ class EmbeddingResult:
     dimension: int
     tokens: int  #: tokens computed, special tokens included
     embeddings: Any  # List[List[float]] or numpy.ndarray
+
+
+@dataclass(frozen=True)
+class SparseEmbedding:
+    """One input's sparse vector over the vocabulary: its non-zero entries, indices ascending."""
+
+    indices: List[int]
+    values: List[float]
+
+
+@dataclass(frozen=True)
+class SparseEmbeddingResult:
+    """A sparse (SPLADE) model's vectors, one per input in input order, as sentence-transformers'
+    SparseEncoder.encode computes them."""
+
+    model: str
+    dimension: int  #: the vocabulary size
+    tokens: int  #: tokens computed, special tokens included
+    embeddings: List[SparseEmbedding]
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,15 @@ EmbeddingResult ModelClient::embed(const std::string& model_id,
       CallKind::model));
 }
 
+SparseEmbeddingResult ModelClient::embed_sparse(const std::string& model_id,
+                                                const std::vector<std::string>& texts,
+                                                const SparseEmbeddingOptions& options) {
+  return client::parse_sparse_embedding(
+      impl_->call("POST", "/v1/embed-sparse",
+                  client::embed_sparse_request_json(model_reference(model_id), texts, options),
+                  CallKind::model));
+}
+
 TokenizationResult ModelClient::tokenize(const std::string& model_id,
                                          const std::vector<std::string>& texts,
                                          const TokenizeOptions& options) {

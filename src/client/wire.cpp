@@ -139,19 +139,37 @@ std::string unload_request_json(const std::string& model_id) {
   return dump_inputs_request(json{{"model", model_id}});
 }
 
-std::string embed_request_json(const std::string& model_id, const std::vector<std::string>& texts,
-                               const EmbeddingOptions& options) {
+namespace {
+
+// The fields embed and embed_sparse share: truncation and prompts.
+template <typename Options>
+json text_inputs_json(const std::string& model_id, const std::vector<std::string>& texts,
+                      const Options& options) {
   json body = inputs_json(model_id, texts);
-  if (options.normalize) body["normalize"] = *options.normalize;
   body["truncate"] = options.truncate;
   if (!options.truncation_direction.empty()) {
     body["truncation_direction"] = options.truncation_direction;
   }
-  if (!options.pooling.empty()) body["pooling"] = options.pooling;
   if (options.prompt) body["prompt"] = *options.prompt;
   if (!options.prompt_name.empty()) body["prompt_name"] = options.prompt_name;
+  return body;
+}
+
+}  // namespace
+
+std::string embed_request_json(const std::string& model_id, const std::vector<std::string>& texts,
+                               const EmbeddingOptions& options) {
+  json body = text_inputs_json(model_id, texts, options);
+  if (options.normalize) body["normalize"] = *options.normalize;
+  if (!options.pooling.empty()) body["pooling"] = options.pooling;
   if (options.dimensions > 0) body["dimensions"] = options.dimensions;
   return dump_inputs_request(body);
+}
+
+std::string embed_sparse_request_json(const std::string& model_id,
+                                      const std::vector<std::string>& texts,
+                                      const SparseEmbeddingOptions& options) {
+  return dump_inputs_request(text_inputs_json(model_id, texts, options));
 }
 
 std::string tokenize_request_json(const std::string& model_id,
@@ -244,6 +262,22 @@ EmbeddingResult parse_embedding(const std::string& body) {
     result.dimension = field<int64_t>(
         v, "dimension",
         result.embeddings.empty() ? 0 : static_cast<int64_t>(result.embeddings.front().size()));
+    if (const auto usage = v.find("usage"); usage != v.end() && usage->is_object()) {
+      result.tokens = field<int64_t>(*usage, "tokens");
+    }
+    return result;
+  });
+}
+
+SparseEmbeddingResult parse_sparse_embedding(const std::string& body) {
+  return read_answer(body, "POST /v1/embed-sparse", [](const json& v) {
+    SparseEmbeddingResult result;
+    result.model = field<std::string>(v, "model");
+    result.dimension = field<int64_t>(v, "dimension");
+    for (const json& row : v.at("embeddings")) {
+      result.embeddings.push_back({row.at("indices").get<std::vector<int64_t>>(),
+                                   row.at("values").get<std::vector<float>>()});
+    }
     if (const auto usage = v.find("usage"); usage != v.end() && usage->is_object()) {
       result.tokens = field<int64_t>(*usage, "tokens");
     }

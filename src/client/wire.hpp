@@ -26,6 +26,9 @@ std::string load_request_json(const std::string& model_id, const LoadModelOption
 std::string unload_request_json(const std::string& model_id);
 std::string embed_request_json(const std::string& model_id, const std::vector<std::string>& texts,
                                const EmbeddingOptions& options);
+std::string embed_sparse_request_json(const std::string& model_id,
+                                      const std::vector<std::string>& texts,
+                                      const SparseEmbeddingOptions& options);
 std::string tokenize_request_json(const std::string& model_id,
                                   const std::vector<std::string>& texts,
                                   const TokenizeOptions& options);
@@ -45,6 +48,7 @@ ServiceStatus parse_status(const std::string& body);
 LoadedModel parse_load_answer(const std::string& body);  // {"model": MODEL}
 std::vector<LoadedModel> parse_models(const std::string& body);
 EmbeddingResult parse_embedding(const std::string& body);
+SparseEmbeddingResult parse_sparse_embedding(const std::string& body);
 TokenizationResult parse_tokenization(const std::string& body);
 ClassificationResult parse_classification(const std::string& body);
 RerankResult parse_rerank(const std::string& body);

@@ -179,6 +179,24 @@ std::vector<Encoding> encode_embed_inputs(const EmbedRequest& request,
   return model.tokenize(texts, request.truncate, request.truncation_direction);
 }
 
+// A dense route on a sparse model, or the sparse route on a dense one, is unsupported, naming
+// the route the model takes.
+void check_sparse(const std::string& id, const EmbeddingModel& model, bool sparse) {
+  if (model.sparse() == sparse) return;
+  throw Error(ErrorCode::unsupported,
+              sparse ? id + " is a dense embedding model; it gives no sparse embeddings (embed it)"
+                     : id + " is a sparse-embedding (SPLADE) model; it gives sparse embeddings "
+                            "only (embed-sparse)");
+}
+
+void check_embed_inputs(const EmbedRequest& request) {
+  if (request.inputs.empty() == request.token_ids.empty()) {
+    throw Error(ErrorCode::invalid_argument, request.inputs.empty()
+                                                 ? "inputs must not be empty"
+                                                 : "give texts or token ids, not both");
+  }
+}
+
 Executor::QueueWait queue_wait(bool wait_in_queue) {
   return wait_in_queue ? Executor::QueueWait::unbounded : Executor::QueueWait::bounded;
 }
@@ -311,9 +329,9 @@ struct Engine::Impl {
   auto run_as_task(EngineTask task, const Request& request, int64_t estimate, Work&& work) {
     return measured(task, request.model, [&](const std::shared_ptr<WorkTimes>& times) {
       const RequestGuard guard(*this);
-      if (request.inputs.empty()) {
-        throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
-      }
+      size_t sequences = request.inputs.size();
+      if constexpr (requires { request.token_ids; }) sequences += request.token_ids.size();
+      if (sequences == 0) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
       bool wait_in_queue = false;
       if constexpr (requires { request.wait_in_queue; }) wait_in_queue = request.wait_in_queue;
       Executor::Admission admitted = executor.check_admission(estimate, queue_wait(wait_in_queue));
@@ -322,7 +340,7 @@ struct Engine::Impl {
       ComputeTask run;
       run.model = lease.shared();
       run.estimated_tokens = admitted.estimated_tokens();
-      run.sequences = request.inputs.size();
+      run.sequences = sequences;
       run.cancelled = request.cancelled;
       run.times = times;
       run.work = [&] { result.emplace(work(lease)); };
@@ -416,16 +434,13 @@ EmbedResult Engine::embed(const EmbedRequest& request) {
 
 EmbedResult Engine::embed(const EmbedRequest& request, const std::shared_ptr<WorkTimes>& times) {
   const Impl::RequestGuard guard(*impl_);
-  if (request.inputs.empty() == request.token_ids.empty()) {
-    throw Error(ErrorCode::invalid_argument, request.inputs.empty()
-                                                 ? "inputs must not be empty"
-                                                 : "give texts or token ids, not both");
-  }
+  check_embed_inputs(request);
   Executor::Admission admitted = impl_->executor.check_admission(
       estimated_tokens(request.inputs) + id_count(request.token_ids),
       queue_wait(request.wait_in_queue));
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
   const EmbeddingModel& model = lease.embedding();
+  check_sparse(request.model, model, false);
   check_dimensions(request, model);
   std::vector<Encoding> encodings = encode_embed_inputs(request, lease.resident());
   const std::vector<PoolingMode> modes =
@@ -461,6 +476,27 @@ EmbedResult Engine::embed(const EmbedRequest& request, const std::shared_ptr<Wor
   if (request.dimensions) {
     cut_dimensions(result, *request.dimensions, request.normalize.value_or(model.normalizes()));
   }
+  return result;
+}
+
+SparseEmbedResult Engine::embed_sparse(const EmbedRequest& request) {
+  check_embed_inputs(request);
+  if (request.normalize || request.pooling || request.dimensions) {
+    throw Error(ErrorCode::invalid_argument,
+                "a sparse embedding has no normalize, pooling or dimensions to choose");
+  }
+  const int64_t estimate = estimated_tokens(request.inputs) + id_count(request.token_ids);
+  SparseEmbedResult result{.model = request.model};
+  SparseEmbeddings vectors =
+      impl_->run_as_task(EngineTask::embed_sparse, request, estimate, [&](const ModelLease& lease) {
+        const EmbeddingModel& model = lease.embedding();
+        check_sparse(request.model, model, true);
+        return model.embed_sparse(encode_embed_inputs(request, lease.resident()),
+                                  impl_->config.max_batch_tokens);
+      });
+  result.dimension = vectors.dimension;
+  result.vectors = std::move(vectors.vectors);
+  result.tokens = vectors.tokens;
   return result;
 }
 

@@ -35,18 +35,19 @@ std::string_view model_state_name(ModelState state) noexcept;
 struct ModelInfo {
   std::string id;
   ModelState state = ModelState::loading;
-  std::string device;      // "cpu"
-  std::string kind;        // "embedding", "sequence-classification" or "token-classification"
+  std::string device;  // "cpu"
+  // "embedding", "sparse-embedding", "sequence-classification" or "token-classification"
+  std::string kind;
   std::string model_type;  // config.json's model_type ("bert", "xlm-roberta", ...); once loaded
   std::string dtype;       // the linear layers' precision: "fp32", "int8" or "bf16"
   std::vector<std::string> labels;   // classifiers' labels by id
-  std::vector<PoolingMode> pooling;  // embedding models' own pooling
+  std::vector<PoolingMode> pooling;  // dense embedding models' own pooling
   uint64_t memory_bytes = 0;         // bytes the loaded weights occupy
   bool pinned = false;
   std::string error;                  // why, when state == failed
   uint64_t download_done_bytes = 0;   // while downloading: bytes in the cache
   uint64_t download_total_bytes = 0;  // while downloading: bytes of the files it needs
-  int64_t dimension = 0;              // embedding width
+  int64_t dimension = 0;              // embedding width (sparse: the vocabulary size)
   int64_t max_sequence_length = 0;
   uint64_t requests = 0;                                // requests served
   int64_t in_flight = 0;                                // requests running or queued now
@@ -110,6 +111,14 @@ struct EmbedResult {
   std::string model;
   int64_t dimension = 0;
   std::vector<float> values;  // [inputs, dimension]
+  int64_t tokens = 0;
+};
+
+// A sparse model's vectors (SparseEncoder.encode), one per input.
+struct SparseEmbedResult {
+  std::string model;
+  int64_t dimension = 0;  // the vocabulary size
+  std::vector<SparseVector> vectors;
   int64_t tokens = 0;
 };
 
@@ -213,6 +222,10 @@ class Engine {
 
   // Inference; a model that is not loaded is loaded first (as load_model with default options).
   EmbedResult embed(const EmbedRequest& request);
+  // A sparse (SPLADE) model's vectors: the request's texts or token ids, prompt and truncation
+  // apply; normalize, pooling and dimensions, which a sparse vector has not, are
+  // invalid_argument. A dense model is unsupported here, as a sparse one is for embed().
+  SparseEmbedResult embed_sparse(const EmbedRequest& request);
   TokenizeResult tokenize(const TokenizeRequest& request);
   // The text of token ids, as the model's tokenizer decodes them (HF Tokenizer.decode).
   std::string decode(const DecodeRequest& request);

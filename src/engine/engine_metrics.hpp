@@ -18,9 +18,9 @@
 namespace hades {
 
 // The inference tasks, named as their routes are. Rerank is classification of text pairs.
-enum class EngineTask { embed, classify, rerank, token_classify, chunk };
-inline constexpr std::array<std::string_view, 5> kEngineTaskNames = {"embed", "classify", "rerank",
-                                                                     "token-classify", "chunk"};
+enum class EngineTask { embed, classify, rerank, token_classify, chunk, embed_sparse };
+inline constexpr std::array<std::string_view, 6> kEngineTaskNames = {
+    "embed", "classify", "rerank", "token-classify", "chunk", "embed-sparse"};
 constexpr std::string_view engine_task_name(EngineTask task) {
   return kEngineTaskNames[static_cast<size_t>(task)];
 }

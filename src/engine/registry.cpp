@@ -272,7 +272,7 @@ std::vector<ModelInfo> ModelRegistry::list() const {
       if (loaded.embedding) {
         info.dimension = loaded.embedding->dimension();
         info.max_sequence_length = loaded.embedding->max_sequence_length();
-        info.pooling = loaded.embedding->pooling_modes();
+        if (!loaded.embedding->sparse()) info.pooling = loaded.embedding->pooling_modes();
       } else {
         info.max_sequence_length = loaded.classifier->default_window();
         info.labels = loaded.classifier->labels();

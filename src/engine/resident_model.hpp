@@ -31,8 +31,9 @@ class ResidentBytes {
   std::atomic<uint64_t> bytes_{0};
 };
 
-// What a folder loads as: an embedding model (a bare encoder, with sentence-transformers pooling)
-// or a classifier (an encoder with a sequence- or token-classification head).
+// What a folder loads as: an embedding model (a bare encoder, with sentence-transformers pooling,
+// or a SPLADE model's masked-LM head and sparse pooling) or a classifier (an encoder with a
+// sequence- or token-classification head).
 struct ServedModel {
   std::unique_ptr<const EmbeddingModel> embedding;
   std::unique_ptr<const ClassifierModel> classifier;
@@ -45,7 +46,7 @@ struct ServedModel {
     return embedding ? embedding->encoder().architecture() : classifier->encoder().architecture();
   }
   std::string kind() const {
-    if (embedding) return "embedding";
+    if (embedding) return embedding->sparse() ? "sparse-embedding" : "embedding";
     return classifier->task() == ModelTask::token_classification ? "token-classification"
                                                                  : "sequence-classification";
   }

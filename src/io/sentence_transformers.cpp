@@ -20,7 +20,16 @@ namespace {
 
 constexpr std::string_view kPackagePrefix = "sentence_transformers.";
 
-enum class ModuleKind { transformer, pooling, normalize, dense };
+// masked_lm_transformer: SparseEncoder's MLMTransformer, a Transformer of transformer_task
+// "fill-mask" by another name.
+enum class ModuleKind {
+  transformer,
+  masked_lm_transformer,
+  pooling,
+  splade_pooling,
+  normalize,
+  dense
+};
 
 // The `type` that modules.json names each module hades knows by, as every sentence-transformers
 // release writes it (SentenceTransformer.save: the class's Python module, then from 5.1 on its
@@ -29,11 +38,16 @@ enum class ModuleKind { transformer, pooling, normalize, dense };
 //   5.4-5.x  sentence_transformers.base.modules.transformer.Transformer,
 //            sentence_transformers.sentence_transformer.modules.{pooling.Pooling,normalize.Normalize}
 //   6.x      Normalize and Dense moved to sentence_transformers.base.modules.
+// and SparseEncoder's:
+//   5.0-5.3  sentence_transformers.sparse_encoder.models.{MLMTransformer,SpladePooling}
+//   5.4-6.x  sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling, after the
+//            base Transformer with transformer_task "fill-mask" (MLMTransformer, deprecated, stays
+//            as sentence_transformers.sparse_encoder.modules.mlm_transformer.MLMTransformer).
 struct KnownModule {
   std::string_view type;
   ModuleKind kind;
 };
-constexpr std::array<KnownModule, 20> kKnownModules = {{
+constexpr std::array<KnownModule, 29> kKnownModules = {{
     {"sentence_transformers.models.Transformer", ModuleKind::transformer},
     {"sentence_transformers.models.Transformer.Transformer", ModuleKind::transformer},
     {"sentence_transformers.base.modules.Transformer", ModuleKind::transformer},
@@ -55,6 +69,21 @@ constexpr std::array<KnownModule, 20> kKnownModules = {{
     {"sentence_transformers.sentence_transformer.modules.Dense", ModuleKind::dense},
     {"sentence_transformers.base.modules.Dense", ModuleKind::dense},
     {"sentence_transformers.base.modules.dense.Dense", ModuleKind::dense},
+    {"sentence_transformers.sparse_encoder.modules.Transformer", ModuleKind::transformer},
+    {"sentence_transformers.sparse_encoder.models.MLMTransformer",
+     ModuleKind::masked_lm_transformer},
+    {"sentence_transformers.sparse_encoder.models.MLMTransformer.MLMTransformer",
+     ModuleKind::masked_lm_transformer},
+    {"sentence_transformers.sparse_encoder.modules.MLMTransformer",
+     ModuleKind::masked_lm_transformer},
+    {"sentence_transformers.sparse_encoder.modules.mlm_transformer.MLMTransformer",
+     ModuleKind::masked_lm_transformer},
+    {"sentence_transformers.sparse_encoder.models.SpladePooling", ModuleKind::splade_pooling},
+    {"sentence_transformers.sparse_encoder.models.SpladePooling.SpladePooling",
+     ModuleKind::splade_pooling},
+    {"sentence_transformers.sparse_encoder.modules.SpladePooling", ModuleKind::splade_pooling},
+    {"sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling",
+     ModuleKind::splade_pooling},
 }};
 
 std::optional<ModuleKind> known_module_kind(std::string_view type) {
@@ -129,6 +158,7 @@ void read_sentence_bert_config(SentenceTransformerConfig& config) {
     const JsonFields fields(document, path.string());
     config.max_seq_length = fields.find_positive_int("max_seq_length");
     config.do_lower_case = fields.find_bool("do_lower_case").value_or(false);
+    if (fields.find_string("transformer_task") == "fill-mask") config.masked_lm = true;
     return;
   }
 }
@@ -146,6 +176,7 @@ void read_model_card_config(const std::filesystem::path& model_dir,
   }
   config.default_prompt_name = fields.find_string("default_prompt_name");
   config.similarity_fn_name = fields.find_string("similarity_fn_name");
+  config.max_active_dims = fields.find_positive_int("max_active_dims");
   if (config.default_prompt_name && config.prompts.count(*config.default_prompt_name) == 0) {
     fields.fail("default_prompt_name", "names no prompt in 'prompts'");
   }
@@ -166,16 +197,22 @@ void apply_module(const std::filesystem::path& model_dir, const std::filesystem:
                                        " is a custom module, which requires remote code; hades "
                                        "never runs remote code");
   }
-  if (first != (kind == ModuleKind::transformer)) {
+  const bool transformer =
+      kind == ModuleKind::transformer || kind == ModuleKind::masked_lm_transformer;
+  if (first != transformer) {
     fail_unsupported(modules_path, module.label + (first ? " comes first; hades needs the first "
                                                            "module to be a Transformer"
                                                          : " is a second Transformer"));
   }
-  if (kind == ModuleKind::transformer) {
+  const bool pooled = config.pooling || config.splade || config.normalize;
+  if (transformer) {
     config.transformer_dir = module.path.empty() ? model_dir : model_dir / module.path;
-  } else if (kind == ModuleKind::pooling && !config.pooling && !config.normalize) {
+    config.masked_lm = kind == ModuleKind::masked_lm_transformer;
+  } else if (kind == ModuleKind::pooling && !pooled) {
     config.pooling = read_pooling_config(model_dir / module.path / "config.json");
-  } else if (kind == ModuleKind::normalize && !config.normalize) {
+  } else if (kind == ModuleKind::splade_pooling && !pooled) {
+    config.splade = read_splade_pooling_config(model_dir / module.path / "config.json");
+  } else if (kind == ModuleKind::normalize && !config.normalize && !config.splade) {
     config.normalize = true;
   } else if (kind == ModuleKind::dense) {
     fail_unsupported(modules_path,
@@ -183,7 +220,24 @@ void apply_module(const std::filesystem::path& model_dir, const std::filesystem:
   } else {
     fail_unsupported(modules_path, module.label +
                                        " is not supported here (hades runs Transformer, then "
-                                       "Pooling, then Normalize, each at most once)");
+                                       "Pooling or SpladePooling, then Normalize, each at most "
+                                       "once)");
+  }
+}
+
+// A SpladePooling pools masked-LM logits, which only a fill-mask Transformer gives, and such a
+// Transformer's logits are no token embeddings for a Pooling.
+void check_masked_lm(const std::filesystem::path& modules_path,
+                     const SentenceTransformerConfig& config) {
+  if (config.splade && !config.masked_lm) {
+    throw Error(ErrorCode::invalid_model,
+                modules_path.string() +
+                    ": SpladePooling needs a masked-LM Transformer before it (MLMTransformer, or "
+                    "transformer_task \"fill-mask\" in sentence_bert_config.json)");
+  }
+  if (config.masked_lm && !config.splade) {
+    fail_unsupported(modules_path,
+                     "a masked-LM Transformer (fill-mask) is served only with SpladePooling");
   }
 }
 
@@ -238,6 +292,29 @@ PoolingConfig read_pooling_config(const std::filesystem::path& config_path) {
   return config;
 }
 
+SpladePoolingConfig read_splade_pooling_config(const std::filesystem::path& config_path) {
+  const json document = read_json_file(config_path);
+  const JsonFields fields(document, config_path.string());
+  SpladePoolingConfig config;
+  const std::string strategy = fields.find_string("pooling_strategy").value_or("max");
+  if (strategy != "max" && strategy != "sum") {
+    fields.fail("pooling_strategy", "must be max or sum, got " + describe_json_value(strategy));
+  }
+  config.strategy = strategy == "max" ? SpladeStrategy::max : SpladeStrategy::sum;
+  const std::string activation = fields.find_string("activation_function").value_or("relu");
+  if (activation != "relu" && activation != "log1p_relu") {
+    fields.fail("activation_function",
+                "must be relu or log1p_relu, got " + describe_json_value(activation));
+  }
+  config.activation = activation == "relu" ? SpladeActivation::relu : SpladeActivation::log1p_relu;
+  // sentence-transformers 6 writes "embedding_dimension", 5.x "word_embedding_dimension".
+  config.embedding_dimension = fields.find_positive_int("embedding_dimension");
+  if (!config.embedding_dimension) {
+    config.embedding_dimension = fields.find_positive_int("word_embedding_dimension");
+  }
+  return config;
+}
+
 std::optional<SentenceTransformerConfig> read_sentence_transformer_config(
     const std::filesystem::path& model_dir) {
   const std::filesystem::path modules_path = model_dir / "modules.json";
@@ -248,6 +325,7 @@ std::optional<SentenceTransformerConfig> read_sentence_transformer_config(
     apply_module(model_dir, modules_path, modules[i], i == 0, config);
   }
   read_sentence_bert_config(config);
+  check_masked_lm(modules_path, config);
   read_model_card_config(model_dir, config);
   return config;
 }

@@ -30,6 +30,17 @@ struct PoolingConfig {
   std::optional<std::int64_t> word_embedding_dimension;
 };
 
+// sentence-transformers' SpladePooling (sparse_encoder/modules/splade_pooling.py): over the
+// tokens, the max or the sum of log(1 + relu(logits)), or of log(1 + log(1 + relu(logits))).
+enum class SpladeStrategy { max, sum };
+enum class SpladeActivation { relu, log1p_relu };
+
+struct SpladePoolingConfig {
+  SpladeStrategy strategy = SpladeStrategy::max;
+  SpladeActivation activation = SpladeActivation::relu;
+  std::optional<std::int64_t> embedding_dimension;  // the vocabulary size, when the file says
+};
+
 struct SentenceTransformerConfig {
   // The folder of the Transformer module, where config.json, the weights and the tokenizer live:
   // the model folder itself for current models, a subfolder (e.g. "0_Transformer") for old ones.
@@ -41,6 +52,12 @@ struct SentenceTransformerConfig {
   std::optional<PoolingConfig> pooling;
   // Whether a Normalize module follows: embeddings are scaled to unit L2 norm.
   bool normalize = false;
+  // A SparseEncoder's SpladePooling over the masked-LM logits (an MLMTransformer, or a
+  // Transformer of transformer_task "fill-mask"), in place of Pooling; and, from
+  // config_sentence_transformers.json, how many of a vector's largest values it keeps.
+  std::optional<SpladePoolingConfig> splade;
+  bool masked_lm = false;  // the Transformer gives masked-LM logits (MLMTransformer, fill-mask)
+  std::optional<std::int64_t> max_active_dims;
   // From config_sentence_transformers.json: named prompts prepended to inputs, which of them is
   // the default, and the similarity function the model was trained for ("cosine", "dot", ...).
   std::map<std::string, std::string> prompts;
@@ -51,10 +68,14 @@ struct SentenceTransformerConfig {
 // Reads the sentence-transformers configuration of a model folder; nullopt when the folder has no
 // modules.json. Throws Error invalid_model for malformed files (naming the file and the key), and
 // unsupported for modules hades does not run (Dense, custom code, other module types).
+// A SpladePooling without a masked-LM Transformer before it is invalid_model.
 std::optional<SentenceTransformerConfig> read_sentence_transformer_config(
     const std::filesystem::path& model_dir);
 
 // Reads a Pooling module's config.json. Throws Error not_found or invalid_model.
 PoolingConfig read_pooling_config(const std::filesystem::path& config_path);
+
+// Reads a SpladePooling module's config.json. Throws Error not_found or invalid_model.
+SpladePoolingConfig read_splade_pooling_config(const std::filesystem::path& config_path);
 
 }  // namespace hades

@@ -234,6 +234,16 @@ BertConfig read_bert_config(const JsonFields& f, const BertConfigKeys& keys) {
   return c;
 }
 
+MaskedLmHeadShape masked_lm_shape(const BertConfig& config, const ModelLoadContext& context) {
+  const JsonFields f(context.config, context.config_source);
+  return {.hidden_size = config.hidden_size,
+          .vocab_size = config.vocab_size,
+          .activation = config.activation,
+          .norm_eps = config.layer_norm_eps,
+          .tied = f.find_bool("tie_word_embeddings").value_or(true),
+          .config_source = context.config_source};
+}
+
 std::unique_ptr<Encoder> make_bert_style_encoder(const BertConfig& config,
                                                  const BertTensorNames& names,
                                                  const WeightStore& weights,
@@ -249,7 +259,18 @@ ModelParts load_bert(const ModelLoadContext& context) {
       WeightLoader::detect_prefix(context.weights, "embeddings.word_embeddings.weight", {"bert."});
   ModelParts parts;
   parts.encoder = make_bert_style_encoder(config, names, context.weights, context.backend);
-  if (context.task != ModelTask::base) {
+  if (context.task == ModelTask::masked_lm) {
+    // BertForMaskedLM: cls.predictions (BertLMPredictionHead), its decoder tied to the word
+    // embeddings; older checkpoints keep the bias as cls.predictions.decoder.bias.
+    parts.masked_lm = load_masked_lm_head(
+        context.weights, context.backend,
+        {.transform = "cls.predictions.transform.dense",
+         .norm = "cls.predictions.transform.LayerNorm",
+         .decoder_weight = "cls.predictions.decoder.weight",
+         .tied_weight = names.prefix + names.word_embeddings,
+         .bias_names = {"cls.predictions.bias", "cls.predictions.decoder.bias"}},
+        masked_lm_shape(config, context));
+  } else if (is_classification(context.task)) {
     // BertForSequenceClassification: the pooler (tanh of a dense layer on [CLS]), the classifier.
     parts.head = load_tanh_head(context, config.hidden_size, {"bert.pooler.dense", "classifier"});
   }

@@ -77,6 +77,10 @@ struct TanhHeadNames {
 std::unique_ptr<ClassificationHead> load_tanh_head(const ModelLoadContext& context, int64_t hidden,
                                                    const TanhHeadNames& names);
 
+// The masked-LM head's shape in CONFIG: the transform's activation and LayerNorm eps are the
+// encoder's, the decoder tied unless config.json's tie_word_embeddings is false.
+MaskedLmHeadShape masked_lm_shape(const BertConfig& config, const ModelLoadContext& context);
+
 std::unique_ptr<Encoder> make_bert_style_encoder(const BertConfig& config,
                                                  const BertTensorNames& names,
                                                  const WeightStore& weights,

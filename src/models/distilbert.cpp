@@ -3,6 +3,8 @@
 // LayerNorm eps is fixed at 1e-12. Heads:
 //   DistilBertForTokenClassification:    classifier on every token
 //   DistilBertForSequenceClassification: first token → pre_classifier → ReLU → classifier
+//   DistilBertForMaskedLM:               vocab_transform → activation → vocab_layer_norm →
+//                                        vocab_projector (masked_lm.hpp)
 #include "hades/error.hpp"
 #include "io/json_file.hpp"
 #include "models/architectures.hpp"
@@ -46,9 +48,19 @@ BertTensorNames distilbert_names(const WeightStore& weights) {
 ModelParts load_distilbert(const ModelLoadContext& context) {
   const BertConfig config = parse_config(context.config, context.config_source);
   ModelParts parts;
-  parts.encoder = make_bert_style_encoder(config, distilbert_names(context.weights),
-                                          context.weights, context.backend);
-  if (context.task != ModelTask::base) {
+  const BertTensorNames names = distilbert_names(context.weights);
+  parts.encoder = make_bert_style_encoder(config, names, context.weights, context.backend);
+  if (context.task == ModelTask::masked_lm) {
+    // DistilBertForMaskedLM: vocab_transform → activation → vocab_layer_norm → vocab_projector.
+    parts.masked_lm = load_masked_lm_head(context.weights, context.backend,
+                                          {.transform = "vocab_transform",
+                                           .norm = "vocab_layer_norm",
+                                           .decoder_weight = "vocab_projector.weight",
+                                           .tied_weight = names.prefix + names.word_embeddings,
+                                           .bias_names = {"vocab_projector.bias"}},
+                                          masked_lm_shape(config, context));
+  }
+  if (is_classification(context.task)) {
     WeightLoader w(context.weights, context.backend, "");
     const int64_t h = config.hidden_size;
     HeadSpec spec;

@@ -6,6 +6,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "hades/error.hpp"
 #include "io/folder_path.hpp"
@@ -52,10 +53,22 @@ int64_t default_max_length(const std::filesystem::path& dir, int64_t positions) 
   return positions;
 }
 
+// SpladePooling's embedding_dimension, when its config gives one, is the vocabulary's size.
+void check_sparse_dimension(const SpladePoolingConfig& splade, int64_t vocab_size,
+                            const std::filesystem::path& model_dir) {
+  if (splade.embedding_dimension && *splade.embedding_dimension != vocab_size) {
+    throw Error(ErrorCode::invalid_model, "the SpladePooling config's embedding_dimension is " +
+                                              std::to_string(*splade.embedding_dimension) +
+                                              ", but " + (model_dir / "config.json").string() +
+                                              " has a vocabulary of " + std::to_string(vocab_size));
+  }
+}
+
 }  // namespace
 
-EmbeddingModel::EmbeddingModel(std::unique_ptr<Encoder> encoder, Tokenizer tokenizer)
-    : encoder_(std::move(encoder)),
+EmbeddingModel::EmbeddingModel(ModelParts parts, Tokenizer tokenizer)
+    : encoder_(std::move(parts.encoder)),
+      masked_lm_(std::move(parts.masked_lm)),
       tokenizer_(std::move(tokenizer)),
       truncating_tokenizer_(tokenizer_),
       left_truncating_tokenizer_(tokenizer_) {}
@@ -67,19 +80,26 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const std::filesystem::path
   const std::filesystem::path model_dir = st ? st->transformer_dir : dir;
   const Backend& backend =
       options.backend != nullptr ? *options.backend : cpu_backend(options.precision);
-  auto encoder = load_encoder(model_dir, backend);
+  // A SparseEncoder's Transformer runs its masked-LM head; other folders the bare encoder.
+  ModelParts parts = load_model_parts(
+      model_dir, backend,
+      st && st->splade ? std::optional(ModelTask::masked_lm) : std::optional(ModelTask::base));
   Tokenizer tokenizer = Tokenizer::from_file(model_dir / "tokenizer.json");
   // The file's own truncation and padding are for its training setup (MiniLM's says pad to 128);
   // sentence-transformers overrides both, and so do we.
   tokenizer.set_truncation(std::nullopt);
   tokenizer.set_padding(std::nullopt);
-  std::unique_ptr<EmbeddingModel> model(
-      new EmbeddingModel(std::move(encoder), std::move(tokenizer)));
+  std::unique_ptr<EmbeddingModel> model(new EmbeddingModel(std::move(parts), std::move(tokenizer)));
   const int64_t positions = model->encoder_->max_sequence_length();
   model->max_sequence_length_ =
       std::min(positions, st && st->max_seq_length ? *st->max_seq_length
                                                    : default_max_length(model_dir, positions));
   if (st && st->pooling) model->pooling_modes_ = st->pooling->modes;
+  if (st && st->splade) {
+    model->splade_ = *st->splade;
+    model->max_active_dims_ = st->max_active_dims;
+    check_sparse_dimension(*st->splade, model->masked_lm_->vocab_size(), model_dir);
+  }
   model->normalize_ = st && st->normalize;
   model->lower_case_ = st && st->do_lower_case;
   if (st) {
@@ -124,6 +144,7 @@ std::string EmbeddingModel::prompt_for(const std::optional<std::string>& prompt,
 }
 
 int64_t EmbeddingModel::dimension() const {
+  if (sparse()) return masked_lm_->vocab_size();
   return encoder_->hidden_size() * static_cast<int64_t>(pooling_modes_.size());
 }
 
@@ -147,8 +168,21 @@ std::vector<Encoding> EmbeddingModel::tokenize(std::span<const std::string> text
   return encodings;
 }
 
+void EmbeddingModel::require_sparse(bool sparse) const {
+  if (sparse && !this->sparse()) {
+    throw Error(ErrorCode::unsupported,
+                "this is a dense embedding model; it gives no sparse embeddings (embed it)");
+  }
+  if (!sparse && this->sparse()) {
+    throw Error(ErrorCode::unsupported,
+                "this is a sparse (SPLADE) embedding model; it gives sparse embeddings only "
+                "(embed-sparse)");
+  }
+}
+
 Embeddings EmbeddingModel::embed(std::span<const std::string> texts,
                                  const EmbedOptions& options) const {
+  require_sparse(false);
   const std::vector<Encoding> encodings =
       tokenize(texts, options.truncate, options.truncation_direction);
   const std::vector<PoolingMode> modes =
@@ -186,6 +220,41 @@ void EmbeddingModel::embed_group(std::span<const Encoding> encodings,
   const std::vector<float> pooled = pool(result.hidden, encoder_->hidden_size(), cu_seqlens, modes);
   out.values.insert(out.values.end(), pooled.begin(), pooled.end());
   out.tokens += static_cast<int64_t>(ids.size());
+}
+
+SparseEmbeddings EmbeddingModel::embed_sparse(std::span<const std::string> texts,
+                                              const EmbedOptions& options) const {
+  require_sparse(true);
+  const std::vector<Encoding> encodings =
+      tokenize(texts, options.truncate, options.truncation_direction);
+  return embed_sparse(encodings, options.max_batch_tokens);
+}
+
+SparseEmbeddings EmbeddingModel::embed_sparse(std::span<const Encoding> encodings,
+                                              int64_t max_batch_tokens) const {
+  require_sparse(true);
+  SparseEmbeddings out;
+  out.dimension = masked_lm_->vocab_size();
+  out.vectors.reserve(encodings.size());
+  // Passes under the token budget, as embed() runs them; the logits of a pass are computed and
+  // pooled a block of rows at a time (splade_pool), never held whole.
+  for (size_t first = 0; first < encodings.size();) {
+    std::vector<int32_t> ids, type_ids, cu_seqlens = {0};
+    for (; first < encodings.size(); ++first) {
+      const Encoding& e = encodings[first];
+      const auto tokens = static_cast<int64_t>(ids.size() + e.ids.size());
+      if (cu_seqlens.size() > 1 && tokens > max_batch_tokens) break;
+      ids.insert(ids.end(), e.ids.begin(), e.ids.end());
+      type_ids.insert(type_ids.end(), e.type_ids.begin(), e.type_ids.end());
+      cu_seqlens.push_back(static_cast<int32_t>(ids.size()));
+    }
+    const EncoderOutput result = forward_parallel(*encoder_, {ids, type_ids, cu_seqlens});
+    std::vector<SparseVector> vectors =
+        splade_pool({*masked_lm_, splade_, max_active_dims_}, result.hidden, cu_seqlens);
+    std::move(vectors.begin(), vectors.end(), std::back_inserter(out.vectors));
+    out.tokens += static_cast<int64_t>(ids.size());
+  }
+  return out;
 }
 
 }  // namespace hades

@@ -5,6 +5,9 @@
 //   hades::Embeddings e = model->embed({"first text", "second text"});
 //   // e.values holds e.count() rows of e.dimension floats, row-major.
 //
+// A SparseEncoder folder (a masked-LM Transformer and SpladePooling) loads as a sparse model:
+// embed_sparse() in place of embed(), equal to `SparseEncoder(folder).encode(texts)`.
+//
 // A loaded model is immutable: embed() and tokenize() may run from many threads at once.
 #pragma once
 
@@ -20,6 +23,8 @@
 #include "compute/backend.hpp"
 #include "io/sentence_transformers.hpp"
 #include "models/encoder.hpp"
+#include "models/heads.hpp"
+#include "models/masked_lm.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace hades {
@@ -58,6 +63,13 @@ struct Embeddings {
   }
 };
 
+// One sparse vector over the vocabulary per input.
+struct SparseEmbeddings {
+  int64_t dimension = 0;  // the vocabulary size
+  std::vector<SparseVector> vectors;
+  int64_t tokens = 0;  // tokens computed, special tokens included
+};
+
 class EmbeddingModel {
  public:
   // Loads config.json, the safetensors weights, tokenizer.json and, where present, the
@@ -65,14 +77,24 @@ class EmbeddingModel {
   static std::unique_ptr<EmbeddingModel> load(const std::filesystem::path& dir,
                                               const ModelLoadOptions& options = {});
 
+  // Dense embeddings; unsupported on a sparse model.
   Embeddings embed(std::span<const std::string> texts, const EmbedOptions& options = {}) const;
+  // SPLADE vectors of TEXTS (OPTIONS' truncation and token budget apply; its pooling and
+  // normalize do not), or of ENCODINGS already made by tokenize(); unsupported on a dense model.
+  SparseEmbeddings embed_sparse(std::span<const std::string> texts,
+                                const EmbedOptions& options = {}) const;
+  SparseEmbeddings embed_sparse(std::span<const Encoding> encodings,
+                                int64_t max_batch_tokens) const;
+  // Whether the model gives sparse vectors (a SparseEncoder folder) instead of dense ones.
+  bool sparse() const { return masked_lm_ != nullptr; }
 
   // The encodings the model would compute (special tokens included), truncated or not; left
   // truncation keeps each input's last tokens (and its special tokens).
   std::vector<Encoding> tokenize(std::span<const std::string> texts, bool truncate = true,
                                  TruncationDirection direction = TruncationDirection::right) const;
 
-  int64_t dimension() const;  // of embed()'s rows with the folder's own pooling
+  // Of embed()'s rows with the folder's own pooling; a sparse model's: its vocabulary size.
+  int64_t dimension() const;
   int64_t max_sequence_length() const { return max_sequence_length_; }
   const std::vector<PoolingMode>& pooling_modes() const { return pooling_modes_; }
   bool normalizes() const { return normalize_; }
@@ -90,11 +112,17 @@ class EmbeddingModel {
   const Tokenizer& tokenizer() const { return tokenizer_; }
 
  private:
-  EmbeddingModel(std::unique_ptr<Encoder> encoder, Tokenizer tokenizer);
+  EmbeddingModel(ModelParts parts, Tokenizer tokenizer);
   void embed_group(std::span<const Encoding> encodings, std::span<const PoolingMode> modes,
                    Embeddings& out) const;
 
+  // Throws unsupported unless the model is sparse (SPARSE) or dense.
+  void require_sparse(bool sparse) const;
+
   std::unique_ptr<Encoder> encoder_;
+  std::unique_ptr<MaskedLmHead> masked_lm_;  // a sparse model's
+  SpladePoolingConfig splade_;
+  std::optional<int64_t> max_active_dims_;
   Tokenizer tokenizer_;
   Tokenizer truncating_tokenizer_;
   Tokenizer left_truncating_tokenizer_;  // keeps the last max_sequence_length tokens

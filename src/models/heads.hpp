@@ -16,11 +16,18 @@
 
 #include "compute/backend.hpp"
 #include "models/encoder.hpp"
+#include "models/masked_lm.hpp"
 #include "models/weights_util.hpp"
 
 namespace hades {
 
-enum class ModelTask { base, token_classification, sequence_classification };
+// masked_lm: a *ForMaskedLM head, which a SparseEncoder folder asks for (never config.json alone:
+// bert-base-uncased names BertForMaskedLM and is served as an embedding model).
+enum class ModelTask { base, token_classification, sequence_classification, masked_lm };
+
+constexpr bool is_classification(ModelTask task) {
+  return task == ModelTask::token_classification || task == ModelTask::sequence_classification;
+}
 
 enum class HeadPooling { none, first_token, mean };
 
@@ -49,7 +56,8 @@ class ClassificationHead {
 // What a model folder holds: the encoder, and the head its config names (if any).
 struct ModelParts {
   std::unique_ptr<Encoder> encoder;
-  std::unique_ptr<ClassificationHead> head;  // null for ModelTask::base
+  std::unique_ptr<ClassificationHead> head;  // for the classification tasks
+  std::unique_ptr<MaskedLmHead> masked_lm;   // for ModelTask::masked_lm
   ModelTask task = ModelTask::base;
   std::vector<std::string> labels;  // config.json's id2label, by id; empty for base models
 };

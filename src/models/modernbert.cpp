@@ -250,7 +250,7 @@ ModelParts load_modernbert(const ModelLoadContext& context) {
   const ModernBertConfig config = parse_config(context.config, context.config_source);
   ModelParts parts;
   parts.encoder = std::make_unique<ModernBertModel>(config, context.weights, context.backend);
-  if (context.task != ModelTask::base) {
+  if (is_classification(context.task)) {
     WeightLoader w(context.weights, context.backend, "");
     const int64_t h = config.hidden_size;
     HeadSpec spec;

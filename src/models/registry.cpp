@@ -66,7 +66,8 @@ struct ConfigHead {
   std::vector<std::string> labels;
 };
 
-ConfigHead read_config_head(const nlohmann::json& config, const std::string& source) {
+ConfigHead read_config_head(const nlohmann::json& config, const std::string& source,
+                            std::optional<ModelTask> task) {
   const JsonFields fields(config, source);
   const std::string model_type = fields.get_string("model_type");
   const auto it = loaders().find(model_type);
@@ -78,7 +79,8 @@ ConfigHead read_config_head(const nlohmann::json& config, const std::string& sou
     throw Error(ErrorCode::unsupported, source + ": model_type '" + model_type +
                                             "' is not supported; supported: " + supported);
   }
-  ConfigHead head{.loader = it->second, .task = task_of(fields)};
+  ConfigHead head{.loader = it->second, .task = task.value_or(task_of(fields))};
+  if (head.task == ModelTask::masked_lm) return head;
   if (head.task != ModelTask::base) head.labels = labels_of(fields);
   if (head.task != ModelTask::base && head.labels.empty()) {
     fields.fail("id2label", "a classification model needs its labels");
@@ -88,6 +90,11 @@ ConfigHead read_config_head(const nlohmann::json& config, const std::string& sou
 
 ModelParts build_parts(const ConfigHead& head, const ModelLoadContext& context) {
   ModelParts parts = head.loader(context);
+  if (head.task == ModelTask::masked_lm && !parts.masked_lm) {
+    throw Error(ErrorCode::unsupported,
+                context.config_source + ": hades has no masked-LM head for model_type '" +
+                    parts.encoder->architecture() + "' (it has BERT's, DistilBERT's and XLM-RoBERTa's)");
+  }
   parts.task = head.task;
   parts.labels = head.labels;
   return parts;
@@ -120,13 +127,14 @@ std::vector<std::string> supported_model_types() {
   return names;
 }
 
-ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& backend) {
+ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& backend,
+                            std::optional<ModelTask> task) {
   check_no_remote_code(dir);
   const std::filesystem::path config_path = dir / "config.json";
   const nlohmann::json config = read_json_file(config_path);
   const std::string source = config_path.string();
   // config.json's own errors (unknown model_type, missing labels) come before any about weights.
-  const ConfigHead head = read_config_head(config, source);
+  const ConfigHead head = read_config_head(config, source, task);
   const WeightStore weights = WeightStore::open_folder(dir);
   return build_parts(head, {config, source, weights, backend, head.task,
                             static_cast<int64_t>(head.labels.size())});
@@ -135,7 +143,7 @@ ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& bac
 ModelParts load_model_parts(const nlohmann::json& config, const std::string& config_source,
                             const WeightStore& weights, const Backend& backend) {
   reject_remote_code(config, config_source);
-  const ConfigHead head = read_config_head(config, config_source);
+  const ConfigHead head = read_config_head(config, config_source, std::nullopt);
   return build_parts(head, {config, config_source, weights, backend, head.task,
                             static_cast<int64_t>(head.labels.size())});
 }

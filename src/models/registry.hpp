@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,10 @@ std::vector<std::string> supported_model_types();
 // that config.json's "architectures" names (*ForTokenClassification, *ForSequenceClassification;
 // anything else loads the bare encoder). Refuses remote code, pickle weights and unknown
 // architectures with an error naming the file and the problem.
-ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& backend);
+// TASK, when given, replaces the one config.json names (ModelTask::masked_lm: the head a
+// SparseEncoder folder runs; unsupported for an architecture without one).
+ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& backend,
+                            std::optional<ModelTask> task = std::nullopt);
 
 // The same from a config already parsed and weights already opened (e.g. held in memory, as the
 // fuzzers do). `config_source` names the config in error messages.

@@ -57,6 +57,13 @@ std::unique_ptr<PackedLinear> WeightLoader::linear(const std::string& name, int6
   return pack(weight.span(), bias, in, out);
 }
 
+std::unique_ptr<PackedLinear> WeightLoader::linear_from(const std::string& weight,
+                                                        const std::string& bias, int64_t in,
+                                                        int64_t out) {
+  const auto values = weights_.load_f32<PagedArray<float>>(full(weight), {out, in});
+  return pack(values.span(), weights_.load_f32(full(bias), {out}), in, out);
+}
+
 std::unique_ptr<PackedLinear> WeightLoader::fused_linear(const std::vector<std::string>& names,
                                                          int64_t in, int64_t out_each) {
   std::vector<LinearPart> parts;

@@ -57,6 +57,10 @@ class WeightLoader {
   // `bias_required` is false.
   std::unique_ptr<PackedLinear> linear(const std::string& name, int64_t in, int64_t out,
                                        bool bias_required = true);
+  // A linear layer whose WEIGHT [out, in] and BIAS [out] have names of their own (a decoder
+  // tied to the word embeddings).
+  std::unique_ptr<PackedLinear> linear_from(const std::string& weight, const std::string& bias,
+                                            int64_t in, int64_t out);
   // The prefix under which a checkpoint keeps its encoder: "" for a bare model, else the first of
   // `candidates` (e.g. "bert.") under which `probe` exists.
   static std::string detect_prefix(const WeightStore& weights, const std::string& probe,

@@ -1,9 +1,9 @@
 // XLM-RoBERTa, mirroring transformers' src/transformers/models/xlm_roberta/modeling_xlm_roberta.py
-// (XLMRobertaModel, *ForTokenClassification, *ForSequenceClassification): BERT's post-norm layers
-// (bert.cpp) under "roberta.", with RoBERTa's positions (from pad_token_id + 1; a padding token
-// at pad_token_id), so that a sequence holds at most max_position_embeddings - pad_token_id - 1
-// tokens. The sequence classification head has no pooler: dense + tanh on the first token, then
-// out_proj.
+// (XLMRobertaModel, *ForTokenClassification, *ForSequenceClassification, *ForMaskedLM): BERT's
+// post-norm layers (bert.cpp) under "roberta.", with RoBERTa's positions (from pad_token_id + 1; a
+// padding token at pad_token_id), so that a sequence holds at most max_position_embeddings -
+// pad_token_id - 1 tokens. The sequence classification head has no pooler: dense + tanh on the
+// first token, then out_proj.
 #include <string>
 
 #include "io/json_file.hpp"
@@ -39,7 +39,19 @@ ModelParts load_xlm_roberta(const ModelLoadContext& context) {
                                              {"roberta."});
   ModelParts parts;
   parts.encoder = make_bert_style_encoder(config, names, context.weights, context.backend);
-  if (context.task != ModelTask::base) {
+  if (context.task == ModelTask::masked_lm) {
+    // XLMRobertaForMaskedLM: lm_head (XLMRobertaLMHead), whose activation is GELU whatever
+    // hidden_act says, its decoder tied to the word embeddings.
+    MaskedLmHeadShape shape = masked_lm_shape(config, context);
+    shape.activation = Activation::gelu_erf;
+    parts.masked_lm = load_masked_lm_head(context.weights, context.backend,
+                                          {.transform = "lm_head.dense",
+                                           .norm = "lm_head.layer_norm",
+                                           .decoder_weight = "lm_head.decoder.weight",
+                                           .tied_weight = names.prefix + names.word_embeddings,
+                                           .bias_names = {"lm_head.bias", "lm_head.decoder.bias"}},
+                                          shape);
+  } else if (is_classification(context.task)) {
     // RobertaClassificationHead: no pooler, its own dense + tanh, then out_proj.
     parts.head =
         load_tanh_head(context, config.hidden_size, {"classifier.dense", "classifier.out_proj"});

@@ -119,6 +119,16 @@ EmbedRequest parse_tei_embed_request(const json& body, const RequestLimits& limi
   return request;
 }
 
+EmbedRequest parse_tei_embed_sparse_request(const json& body, const RequestLimits& limits,
+                                            const std::string& default_model) {
+  EmbedRequest request = compat_embed_request(body, "inputs", limits, default_model);
+  request.truncate = optional_bool(body, "truncate").value_or(false);
+  request.truncation_direction =
+      optional_truncation_direction(body).value_or(TruncationDirection::right);
+  request.prompt_name = optional_string(body, "prompt_name");
+  return request;
+}
+
 TeiRerankRequest parse_tei_rerank_request(const json& body, const RequestLimits& limits,
                                           const std::string& default_model) {
   TeiRerankRequest request;

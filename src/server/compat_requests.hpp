@@ -38,6 +38,11 @@ OpenAiEmbedRequest parse_openai_embed_request(const nlohmann::json& body,
 EmbedRequest parse_tei_embed_request(const nlohmann::json& body, const RequestLimits& limits,
                                      const std::string& default_model);
 
+// {"inputs": TEXT | [TEXT…] | [ID…] | [[ID…]…], "truncate"? (false), "truncation_direction"?,
+// "prompt_name"?, "model"?}.
+EmbedRequest parse_tei_embed_sparse_request(const nlohmann::json& body, const RequestLimits& limits,
+                                            const std::string& default_model);
+
 struct TeiRerankRequest {
   ClassifyRequest pairs;  // (query, text) per text
   bool raw_scores = false;

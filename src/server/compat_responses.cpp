@@ -114,6 +114,23 @@ std::string tei_embed_body(const EmbedResult& result) {
   return out;
 }
 
+std::string tei_embed_sparse_body(const SparseEmbedResult& result) {
+  std::string out = "[";
+  for (size_t i = 0; i < result.vectors.size(); ++i) {
+    const SparseVector& v = result.vectors[i];
+    out += i == 0 ? "[" : ",[";
+    for (size_t k = 0; k < v.indices.size(); ++k) {
+      out += k == 0 ? "{\"index\":" : ",{\"index\":";
+      out += std::to_string(v.indices[k]) + ",\"value\":";
+      append_json_float(out, v.values[k]);
+      out += '}';
+    }
+    out += ']';
+  }
+  out += ']';
+  return out;
+}
+
 std::string tei_rerank_body(const ClassifyResult& result, const std::vector<std::string>& texts,
                             bool raw_scores, bool return_text) {
   json out = json::array();
@@ -176,7 +193,9 @@ std::string tei_tokenize_body(const TokenizeResult& result,
 std::string tei_info_body(const ModelInfo& model, const std::string& version, size_t max_inputs,
                           int64_t max_batch_tokens) {
   json type;
-  if (model.kind == "embedding") {
+  if (model.kind == "sparse-embedding") {
+    type = {{"embedding", {{"pooling", "splade"}}}};  // as TEI reports its SPLADE models
+  } else if (model.kind == "embedding") {
     std::string pooling;
     for (const PoolingMode mode : model.pooling) {
       if (!pooling.empty()) pooling += '+';

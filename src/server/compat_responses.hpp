@@ -19,6 +19,8 @@ std::string openai_error_body(const Error& error);
 
 // TEI: [[float…]…].
 std::string tei_embed_body(const EmbedResult& result);
+// TEI's /embed_sparse: per input, its non-zero entries as [{"index", "value"}…].
+std::string tei_embed_sparse_body(const SparseEmbedResult& result);
 // TEI: [{"index", "score", "text"?}…], best first.
 std::string tei_rerank_body(const ClassifyResult& result, const std::vector<std::string>& texts,
                             bool raw_scores, bool return_text);

@@ -255,6 +255,20 @@ EmbedRequest parse_embed_request(const json& body, const RequestLimits& limits) 
   return request;
 }
 
+EmbedRequest parse_embed_sparse_request(const json& body, const RequestLimits& limits) {
+  check_known_fields(
+      body, {"model", "inputs", "truncate", "truncation_direction", "prompt", "prompt_name"});
+  EmbedRequest request;
+  request.model = required_string(body, "model");
+  request.inputs = read_texts(body, "inputs", limits);
+  request.prompt = optional_string(body, "prompt");
+  request.prompt_name = optional_string(body, "prompt_name");
+  request.truncate = optional_bool(body, "truncate").value_or(true);
+  request.truncation_direction =
+      optional_truncation_direction(body).value_or(TruncationDirection::right);
+  return request;
+}
+
 TokenizeRequest parse_tokenize_request(const json& body, const RequestLimits& limits) {
   check_known_fields(body,
                      {"model", "inputs", "add_special_tokens", "truncate", "truncation_direction"});

@@ -29,6 +29,9 @@ struct LoadRequest {
 nlohmann::json parse_json_body(std::string_view body);
 
 EmbedRequest parse_embed_request(const nlohmann::json& body, const RequestLimits& limits);
+// {"model", "inputs", "truncate"?, "truncation_direction"?, "prompt"?, "prompt_name"?}: embed's
+// fields but those a sparse vector has not (normalize, pooling, dimensions).
+EmbedRequest parse_embed_sparse_request(const nlohmann::json& body, const RequestLimits& limits);
 TokenizeRequest parse_tokenize_request(const nlohmann::json& body, const RequestLimits& limits);
 LoadRequest parse_load_request(const nlohmann::json& body);
 // {"model", "inputs", "pairs"?}: pairs, when given, hold one second text per input.

@@ -68,6 +68,27 @@ std::string embed_response_body(const EmbedResult& result) {
   return out;
 }
 
+std::string embed_sparse_response_body(const SparseEmbedResult& result) {
+  std::string out = "{\"model\":" + dump_lenient(result.model) + ",\"embeddings\":[";
+  for (size_t i = 0; i < result.vectors.size(); ++i) {
+    const SparseVector& v = result.vectors[i];
+    out += i == 0 ? "{\"indices\":[" : ",{\"indices\":[";
+    for (size_t k = 0; k < v.indices.size(); ++k) {
+      if (k != 0) out += ',';
+      out += std::to_string(v.indices[k]);
+    }
+    out += "],\"values\":[";
+    for (size_t k = 0; k < v.values.size(); ++k) {
+      if (k != 0) out += ',';
+      append_json_float(out, v.values[k]);
+    }
+    out += "]}";
+  }
+  out += "],\"dimension\":" + std::to_string(result.dimension) +
+         ",\"usage\":{\"tokens\":" + std::to_string(result.tokens) + "}}";
+  return out;
+}
+
 std::string tokenize_response_body(const TokenizeResult& result) {
   nlohmann::json encodings = nlohmann::json::array();
   for (const Encoding& e : result.encodings) {

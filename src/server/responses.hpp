@@ -21,6 +21,10 @@ std::string embed_response_body(const EmbedResult& result);
 // The rows of RESULT as a JSON array of arrays, appended to OUT.
 void append_embedding_rows(std::string& out, const EmbedResult& result);
 
+// {"model", "embeddings": [{"indices": [int…], "values": [float…]}…], "dimension",
+// "usage": {"tokens"}}: each input's non-zero entries, indices ascending.
+std::string embed_sparse_response_body(const SparseEmbedResult& result);
+
 // The relevance of one (query, document) pair: the sigmoid of a single logit (cross-encoders such
 // as ms-marco-MiniLM), else the softmax probability of the last label; raw, that label's logit.
 float relevance(const SequenceClassification& c, bool raw_score);

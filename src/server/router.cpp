@@ -41,6 +41,8 @@ const Router::Route Router::kRoutes[] = {
     {"POST", "/v1/models/load", Answer::blocking, Access::key, Dialect::hades, &Router::load},
     {"POST", "/v1/models/unload", Answer::blocking, Access::key, Dialect::hades, &Router::unload},
     {"POST", "/v1/embed", Answer::blocking, Access::key, Dialect::hades, &Router::embed},
+    {"POST", "/v1/embed-sparse", Answer::blocking, Access::key, Dialect::hades,
+     &Router::embed_sparse},
     {"POST", "/v1/tokenize", Answer::blocking, Access::key, Dialect::hades, &Router::tokenize},
     {"POST", "/v1/classify", Answer::blocking, Access::key, Dialect::hades, &Router::classify},
     {"POST", "/v1/rerank", Answer::blocking, Access::key, Dialect::hades, &Router::rerank},
@@ -52,6 +54,8 @@ const Router::Route Router::kRoutes[] = {
      &Router::openai_embeddings},
     {"POST", "/", Answer::blocking, Access::key, Dialect::tei, &Router::tei_root},
     {"POST", "/embed", Answer::blocking, Access::key, Dialect::tei, &Router::tei_embed},
+    {"POST", "/embed_sparse", Answer::blocking, Access::key, Dialect::tei,
+     &Router::tei_embed_sparse},
     {"POST", "/rerank", Answer::blocking, Access::key, Dialect::tei, &Router::tei_rerank},
     {"POST", "/predict", Answer::blocking, Access::key, Dialect::tei, &Router::tei_predict},
     {"POST", "/tokenize", Answer::blocking, Access::key, Dialect::tei, &Router::tei_tokenize},
@@ -270,6 +274,12 @@ HttpReply Router::embed(const json& body, const CancelFlag& cancelled) {
       parse_embed_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   request.cancelled = cancelled;
   return HttpReply{.body = embed_response_body(engine_.embed(request))};
+}
+
+HttpReply Router::embed_sparse(const json& body, const CancelFlag& cancelled) {
+  EmbedRequest request = parse_embed_sparse_request(body, request_limits());
+  request.cancelled = cancelled;
+  return HttpReply{.body = embed_sparse_response_body(engine_.embed_sparse(request))};
 }
 
 HttpReply Router::tokenize(const json& body, const CancelFlag&) {

@@ -114,12 +114,14 @@ class Router {
   HttpReply chunk(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply unload(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply embed(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply embed_sparse(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply tokenize(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply metrics_text(const nlohmann::json& body, const CancelFlag& cancelled);
   // Other servers' APIs (router_compat.cpp).
   HttpReply openai_embeddings(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply tei_root(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply tei_embed(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply tei_embed_sparse(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply tei_rerank(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply tei_predict(const nlohmann::json& body, const CancelFlag& cancelled);
   HttpReply tei_tokenize(const nlohmann::json& body, const CancelFlag& cancelled);

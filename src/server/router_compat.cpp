@@ -35,7 +35,8 @@ HttpReply Router::openai_embeddings(const json& body, const CancelFlag& cancelle
 }
 
 // TEI answers POST / with the task of its one model; here, the task of the model named (or the
-// default one): embeddings for an embedding model, predictions for a sequence classifier.
+// default one): embeddings for an embedding model, sparse ones for a SPLADE model, predictions
+// for a sequence classifier.
 HttpReply Router::tei_root(const json& body, const CancelFlag& cancelled) {
   const std::string model = compat_model(body, info_.default_model);
   const ModelInfo info = engine_.load_model(model, LoadOptions{});
@@ -49,6 +50,7 @@ HttpReply Router::tei_root(const json& body, const CancelFlag& cancelled) {
     return tei_embed(body, cancelled);
   }
   if (info.kind == "sequence-classification") return tei_predict(body, cancelled);
+  if (info.kind == "sparse-embedding") return tei_embed_sparse(body, cancelled);
   throw Error(ErrorCode::unsupported, model + " is a " + info.kind +
                                           " model; POST / takes embedding and sequence-"
                                           "classification models (use /v1/token-classify)");
@@ -58,6 +60,13 @@ HttpReply Router::tei_embed(const json& body, const CancelFlag& cancelled) {
   EmbedRequest request = parse_tei_embed_request(body, request_limits(), info_.default_model);
   request.cancelled = cancelled;
   return HttpReply{.body = tei_embed_body(engine_.embed(request))};
+}
+
+HttpReply Router::tei_embed_sparse(const json& body, const CancelFlag& cancelled) {
+  EmbedRequest request =
+      parse_tei_embed_sparse_request(body, request_limits(), info_.default_model);
+  request.cancelled = cancelled;
+  return HttpReply{.body = tei_embed_sparse_body(engine_.embed_sparse(request))};
 }
 
 HttpReply Router::tei_rerank(const json& body, const CancelFlag& cancelled) {

@@ -261,5 +261,71 @@ TEST(SentenceTransformers, RejectsMalformedModulesJson) {
   expect_error(read, ErrorCode::not_found, {"1_Pooling/config.json", "file not found"});
 }
 
+// SparseEncoder folders as each release writes them: 5.0-5.3's MLMTransformer and SpladePooling
+// under sparse_encoder.models, 5.4's modules, and 6.x's base Transformer of transformer_task
+// "fill-mask"; SpladePooling's config in both key spellings, and max_active_dims.
+TEST(SentenceTransformers, ReadsSparseEncoderFoldersOfEveryRelease) {
+  const TempDir dir;
+  write_file(dir.path() / "1_SpladePooling" / "config.json",
+             R"({"pooling_strategy": "sum", "activation_function": "log1p_relu",
+                 "word_embedding_dimension": 30522})");
+  write_file(dir.path() / "config_sentence_transformers.json", R"({"max_active_dims": 64})");
+  const std::vector<std::array<const char*, 3>> releases = {
+      {"sentence_transformers.sparse_encoder.models.MLMTransformer",
+       "sentence_transformers.sparse_encoder.models.SpladePooling", "{}"},
+      {"sentence_transformers.sparse_encoder.modules.mlm_transformer.MLMTransformer",
+       "sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling", "{}"},
+      {"sentence_transformers.base.modules.transformer.Transformer",
+       "sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling",
+       R"({"transformer_task": "fill-mask"})"},
+  };
+  for (const auto& [transformer, pooling, bert_config] : releases) {
+    SCOPED_TRACE(transformer);
+    write_file(dir.path() / "modules.json",
+               std::string(R"([{"path": "", "type": ")") + transformer +
+                   R"("}, {"path": "1_SpladePooling", "type": ")" + pooling + R"("}])");
+    write_file(dir.path() / "sentence_bert_config.json", bert_config);
+    const auto config = read_sentence_transformer_config(dir.path());
+    ASSERT_TRUE(config && config->splade);
+    EXPECT_TRUE(config->masked_lm);
+    EXPECT_FALSE(config->pooling);
+    EXPECT_EQ(config->splade->strategy, SpladeStrategy::sum);
+    EXPECT_EQ(config->splade->activation, SpladeActivation::log1p_relu);
+    EXPECT_EQ(config->splade->embedding_dimension, 30522);
+    EXPECT_EQ(config->max_active_dims, 64);
+  }
+}
+
+TEST(SentenceTransformers, RefusesHostileSparseEncoderConfigs) {
+  const TempDir dir;
+  const fs::path pooling = dir.path() / "1_SpladePooling" / "config.json";
+  const auto read = [&] { read_sentence_transformer_config(dir.path()); };
+  constexpr const char* mlm =
+      R"({"path": "", "type": "sentence_transformers.sparse_encoder.models.MLMTransformer"})";
+  constexpr const char* splade =
+      R"({"path": "1_SpladePooling", "type": "sentence_transformers.sparse_encoder.models.SpladePooling"})";
+  write_file(dir.path() / "modules.json", modules({mlm, splade}));
+  write_file(pooling, R"({"pooling_strategy": "mean"})");
+  expect_error(read, ErrorCode::invalid_model,
+               {pooling.string(), "'pooling_strategy'", "max or sum"});
+  write_file(pooling, R"({"activation_function": "gelu"})");
+  expect_error(read, ErrorCode::invalid_model, {"'activation_function'", "relu or log1p_relu"});
+  write_file(pooling, R"({"embedding_dimension": 0})");
+  expect_error(read, ErrorCode::invalid_model, {"'embedding_dimension'", "positive integer"});
+  write_file(pooling, "{}");
+  write_file(dir.path() / "config_sentence_transformers.json", R"({"max_active_dims": "all"})");
+  expect_error(read, ErrorCode::invalid_model, {"'max_active_dims'", "positive integer"});
+  write_file(dir.path() / "config_sentence_transformers.json", "{}");
+  // SpladePooling after a plain Transformer has no logits to pool; a masked-LM Transformer
+  // without it, and a second pooling, are refused.
+  write_file(dir.path() / "modules.json", modules({kTransformer, splade}));
+  expect_error(read, ErrorCode::invalid_model, {"SpladePooling needs a masked-LM Transformer"});
+  write_file(dir.path() / "modules.json", modules({mlm}));
+  expect_error(read, ErrorCode::unsupported, {"only with SpladePooling"});
+  write_file(dir.path() / "1_Pooling" / "config.json", R"({"pooling_mode_mean_tokens": true})");
+  write_file(dir.path() / "modules.json", modules({mlm, splade, kPooling}));
+  expect_error(read, ErrorCode::unsupported, {"not supported here"});
+}
+
 }  // namespace
 }  // namespace hades

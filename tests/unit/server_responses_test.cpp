@@ -6,6 +6,7 @@
 #include <string>
 
 #include "hades/error.hpp"
+#include "server/compat_responses.hpp"
 #include "server/http_status.hpp"
 #include "server/json_text.hpp"
 #include "server/metrics.hpp"
@@ -82,6 +83,25 @@ TEST(ServerResponses, EmbedBody) {
   ASSERT_EQ(body["embeddings"].size(), 2u);
   EXPECT_EQ(body["embeddings"][0][1].get<float>(), -1.25f);
   EXPECT_EQ(body["embeddings"][1][1].get<float>(), 0.1f);
+}
+
+// Each vector's non-zero entries, an empty one included, in hades's shape and in TEI's; TEI's
+// /info names a sparse model's pooling "splade".
+TEST(ServerResponses, SparseEmbedBodies) {
+  SparseEmbedResult result{.model = "m", .dimension = 30522, .tokens = 9};
+  result.vectors = {{{3, 2041}, {0.5f, 1.25f}}, {}};
+  const json body = json::parse(embed_sparse_response_body(result));
+  EXPECT_EQ(body["dimension"], 30522);
+  EXPECT_EQ(body["usage"]["tokens"], 9);
+  EXPECT_EQ(body["embeddings"][0]["indices"], json({3, 2041}));
+  EXPECT_EQ(body["embeddings"][0]["values"][1].get<float>(), 1.25f);
+  EXPECT_EQ(body["embeddings"][1], json({{"indices", json::array()}, {"values", json::array()}}));
+  EXPECT_EQ(json::parse(tei_embed_sparse_body(result)),
+            json({json({{{"index", 3}, {"value", 0.5}}, {{"index", 2041}, {"value", 1.25}}}),
+                  json::array()}));
+  ModelInfo info{.id = "m", .kind = "sparse-embedding", .dtype = "fp32"};
+  EXPECT_EQ(json::parse(tei_info_body(info, "1", 8, 4096))["model_type"],
+            json({{"embedding", {{"pooling", "splade"}}}}));
 }
 
 TEST(ServerResponses, TokenizeBody) {

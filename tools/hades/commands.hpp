@@ -5,7 +5,7 @@
 
 namespace hades::cli {
 
-// Model verbs through the service: demo, embed, tokenize.
+// Model verbs through the service: demo, embed, embed-sparse, tokenize.
 void add_runtime_commands(CLI::App& app);
 
 // Service verbs through the client: start, stop, restart, status, load, unload, list, health.

@@ -1,11 +1,13 @@
-// Verbs that run models through the service: `embed`, `tokenize`, and `demo` (start the service,
-// load all-MiniLM-L6-v2, embed a few sentences, print their cosine similarities, list, stop).
+// Verbs that run models through the service: `embed`, `embed-sparse`, `tokenize`, and `demo` (start
+// the service, load all-MiniLM-L6-v2, embed a few sentences, print their cosine similarities, list,
+// stop).
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -212,6 +214,68 @@ void run_embed(const EmbedArgs& args) {
   printer.finish();
 }
 
+struct EmbedSparseArgs {
+  ClientArgs client;
+  std::string model;
+  std::vector<std::string> texts;
+  bool no_truncate = false;
+  std::string prompt;
+  bool prompt_given = false;
+  std::string prompt_name;
+};
+
+std::string sparse_json(const SparseEmbedding& e) {
+  return "{\"indices\":" + json_text(e.indices) + ",\"values\":" + floats_json(e.values) + "}";
+}
+
+// One input's vector: --jsonl's line, --json's item (the answer's shape), or its largest entries.
+void print_sparse(const ClientArgs& args, size_t index, const SparseEmbedding& e,
+                  const std::string& text) {
+  if (args.jsonl) {
+    return (void)std::printf("{\"index\":%zu,\"embedding\":%s}\n", index, sparse_json(e).c_str());
+  }
+  if (args.json) return print_json_item(index, "{\"embeddings\":[", sparse_json(e));
+  std::vector<size_t> order(e.indices.size());
+  std::iota(order.begin(), order.end(), 0);
+  const size_t shown = std::min<size_t>(order.size(), 5);
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown), order.end(),
+                    [&](size_t a, size_t b) { return e.values[a] > e.values[b]; });
+  std::printf("[%zu] %zu active:", index + 1, e.indices.size());
+  for (size_t k = 0; k < shown; ++k) {
+    std::printf(" %lld=%.4f", static_cast<long long>(e.indices[order[k]]), e.values[order[k]]);
+  }
+  std::printf("%s  %s\n", order.size() > shown ? " …" : "", text.c_str());
+}
+
+void run_embed_sparse(const EmbedSparseArgs& args) {
+  HaystackModelEngine engine(client_options(args.client));
+  SparseEmbeddingOptions options;
+  options.truncate = !args.no_truncate;
+  if (args.prompt_given) options.prompt = args.prompt;
+  options.prompt_name = args.prompt_name;
+  TextBatches batches(args.texts, args.model, service_request_limits(engine.client()));
+  ProgressLine progress(batches);
+  SparseEmbeddingResult last;
+  int64_t tokens = 0;
+  for (std::vector<std::string> texts = batches.next(); !texts.empty(); texts = batches.next()) {
+    last = engine.client().embed_sparse(args.model, texts, options);
+    tokens += last.tokens;
+    for (size_t i = 0; i < last.embeddings.size(); ++i) {
+      print_sparse(args.client, batches.first_index() + i, last.embeddings[i], texts[i]);
+    }
+    std::fflush(stdout);
+    progress.update(batches.first_index() + texts.size());
+  }
+  if (args.client.json) {
+    std::printf("],\"model\":%s,\"dimension\":%lld,\"usage\":{\"tokens\":%lld}}\n",
+                json_text(last.model).c_str(), static_cast<long long>(last.dimension),
+                static_cast<long long>(tokens));
+  } else if (!args.client.jsonl) {
+    std::printf("%s: sparse vectors over %lld dimensions (%lld tokens)\n", last.model.c_str(),
+                static_cast<long long>(last.dimension), static_cast<long long>(tokens));
+  }
+}
+
 struct TokenizeArgs {
   ClientArgs client;
   std::string model;
@@ -297,6 +361,24 @@ void add_runtime_commands(CLI::App& app) {
   embed->callback([embed, embed_args] {
     embed_args->prompt_given = embed->count("--prompt") > 0;
     run_embed(*embed_args);
+  });
+
+  auto* sparse = app.add_subcommand(
+      "embed-sparse", "Sparse (SPLADE) vectors of TEXTs (or stdin lines with -) with MODEL");
+  auto sparse_args = std::make_shared<EmbedSparseArgs>();
+  add_client_flags(*sparse, sparse_args->client);
+  sparse->add_option("model", sparse_args->model, "model id or folder")->required();
+  sparse->add_option("texts", sparse_args->texts, "texts to embed, or - for stdin")->required();
+  sparse->add_flag("--no-truncate", sparse_args->no_truncate,
+                   "fail on inputs longer than the model's limit");
+  sparse->add_option("--prompt", sparse_args->prompt,
+                     "text put before each input (default: the model's prompt)");
+  sparse->add_option("--prompt-name", sparse_args->prompt_name,
+                     "the prompt of this name in the model's config_sentence_transformers.json");
+  add_jsonl_flag(*sparse, sparse_args->client);
+  sparse->callback([sparse, sparse_args] {
+    sparse_args->prompt_given = sparse->count("--prompt") > 0;
+    run_embed_sparse(*sparse_args);
   });
 
   auto* tokenize =

@@ -307,3 +307,23 @@ def test_chunk_snaps_cuts_to_word_ends(client):
         assert c.end == len(text) or c.text.endswith(" ") or text[c.end] == " ", c
     with pytest.raises(hades.InvalidArgumentError, match="clean"):
         client.chunk(model, [text], clean="markdown")
+
+
+SPLADE = str(MODELS / "tiny-splade-bert-max")
+
+
+def test_embed_sparse_equals_sparse_encoder(client):
+    reference = read_json(Path(SPLADE) / "reference.json")
+    result = client.embed_sparse(SPLADE, reference["texts"])
+    assert (result.model, result.dimension) == (SPLADE, reference["vocab_size"])
+    assert result.tokens == sum(len(ids) for ids in reference["input_ids"])
+    for got, expected in zip(result.embeddings, reference["embeddings"], strict=True):
+        assert got.indices == expected["indices"]
+        assert max(abs(a - b) for a, b in zip(got.values, expected["values"])) <= 1e-4
+    query = client.embed_sparse(SPLADE, reference["texts"][:1], prompt_name="query")
+    assert query.embeddings[0].indices == reference["embeddings_prompt_query"][0]["indices"]
+    assert [m.kind for m in client.get_loaded_models() if m.id == SPLADE] == ["sparse-embedding"]
+    with pytest.raises(hades.UnsupportedError, match="sparse-embedding"):
+        client.embed(SPLADE, ["a text"])
+    with pytest.raises(hades.UnsupportedError, match="dense embedding model"):
+        client.embed_sparse(ST6, ["a text"])
