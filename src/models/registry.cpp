@@ -18,6 +18,7 @@ const std::map<std::string, ArchitectureLoader>& loaders() {
       {"bert", load_bert},
       {"distilbert", load_distilbert},
       {"modernbert", load_modernbert},
+      {"roberta", load_roberta},  // XLM-R's layers, a byte-level BPE tokenizer
       {"xlm-roberta", load_xlm_roberta},
   };
   return table;

@@ -31,6 +31,10 @@ class ModelFolder {
     const std::filesystem::path tiny = test::data_dir() / "models" / "tiny-st6-xlmr-e5";
     return ModelFolder(tiny, tiny / "tokenizer.json");
   }
+  static ModelFolder roberta() {
+    const std::filesystem::path tiny = test::data_dir() / "models" / "tiny-st6-roberta";
+    return ModelFolder(tiny, tiny / "tokenizer.json");
+  }
 
   const std::filesystem::path& path() const { return dir_.path(); }
   void write(const std::string& name, const std::string& bytes) const {
