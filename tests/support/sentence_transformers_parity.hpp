@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -25,12 +27,16 @@ inline void expect_encode_parity(const EmbeddingModel& model, const nlohmann::js
   for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(encodings[i].ids, ids[i]) << "text " << i;
   const Embeddings batch = model.embed(inputs);
   ASSERT_EQ(batch.count(), static_cast<int64_t>(inputs.size()));
+  float worst = 0.0f;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const auto row = static_cast<int64_t>(i);
-    EXPECT_LE(max_abs_diff(batch.row(row), expected[i]), 1e-4f) << "text " << i;
+    const float diff = max_abs_diff(batch.row(row), expected[i]);
+    EXPECT_LE(diff, 1e-4f) << "text " << i;
+    worst = std::max(worst, diff);
     const Embeddings alone = model.embed(std::span(inputs).subspan(i, 1));
     EXPECT_LE(max_abs_diff(batch.row(row), alone.row(0)), 1e-6f) << "text " << i;
   }
+  std::printf("%s: max abs diff %.3g\n", reference.value("model", "").c_str(), worst);
 }
 
 }  // namespace hades::test
