@@ -112,9 +112,9 @@ FAMILIES = [
                 num_attention_heads=16, num_key_value_heads=8, head_dim=128,
                 max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6,
                 tie_word_embeddings=True),
-           {"file": "tests/data/tokenizer/bpe/qwen3/tokenizer.json", "recipe": "as-is",
+           {"file": "tests/data/tokenizer/bpe/qwen2/tokenizer.json", "recipe": "as-is",
             "special_tokens": {"pad_token": "<|endoftext|>", "eos_token": "<|im_end|>"}}, 8192,
-           pooling="lasttoken", note="waits for Qwen3 and a Qwen2-style tokenizer fixture"),
+           pooling="lasttoken", note="waits for Qwen3 and its Qwen2-style tokenizer fixture"),
 ]
 
 
