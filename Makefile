@@ -104,8 +104,10 @@ bench: build model
 # hades beside sentence-transformers, ONNX Runtime and OpenVINO on this machine, in one run
 # (bench/compare.py). It creates $(BUILD)/bench-venv with the pinned PyTorch stack and the peers'
 # packages from PyPI unless BENCH_VENV names one (which must have them: bench/compare_peers.py).
+# BENCH_NO_FAMILIES=1 leaves out the model families (bench/compare_families.py).
 bench-compare: build model
-	python3 bench/compare.py --build $(BUILD) --record $(if $(BENCH_VENV),--venv $(BENCH_VENV))
+	python3 bench/compare.py --build $(BUILD) --record $(if $(BENCH_VENV),--venv $(BENCH_VENV)) \
+	  $(if $(BENCH_NO_FAMILIES),--no-families)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

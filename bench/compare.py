@@ -15,6 +15,9 @@ Runs the same real-prose corpus through
   4. a ModernBERT-base token classifier of chonky's shape over one document in chonky's windows,
      through hades (per dtype) and through transformers fp32 (bench/compare_modernbert.py;
      --no-modernbert leaves it out),
+  5. each model family hades loads (XLM-RoBERTa, RoBERTa, ...) at a published model's shape beside
+     its reference, end to end and tokenizer alone (bench/compare_families.py; --families picks
+     them, --no-families leaves them out),
 measures the machine's GEMM peaks (fp32, bf16, int8) with oneDNN at the model's shapes in the
 same run, and prints per engine: texts/s, tokens/s, p50/p99 latency of one short text, load time,
 peak RSS, the ratios hades / sentence-transformers and hades / the fastest peer at each precision,
@@ -43,6 +46,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import compare_families
 import compare_modernbert
 import compare_peers
 
@@ -139,6 +143,12 @@ def main() -> None:
                     help="leave out ONNX Runtime, OpenVINO and sentence-transformers bf16")
     ap.add_argument("--no-modernbert", dest="modernbert", action="store_false",
                     help="leave out the ModernBERT chunking comparison")
+    ap.add_argument("--no-families", dest="families", action="store_const", const="",
+                    help="leave out the model families (bench/compare_families.py)")
+    ap.add_argument("--families", default="auto",
+                    help="the families to run: auto (those hades loads), all, or names")
+    ap.add_argument("--family-texts", type=int, default=300,
+                    help="texts of the corpus each family runs")
     ap.add_argument("--record", action="store_true",
                     help="also write the run to bench/results/ (UTC time, CPU, ISA, commit)")
     args = ap.parse_args()
@@ -180,6 +190,12 @@ def main() -> None:
     if args.modernbert:
         results["modernbert"] = compare_modernbert.run(build, bench, python, c["texts"], dtypes,
                                                        args.runs, args.threads, env)
+    if args.families:
+        results["families"] = compare_families.run(
+            {"build": build, "bench": bench, "python": python,
+             "texts": c["texts"][:args.family_texts], "short": c["short"], "dtypes": dtypes,
+             "runs": args.runs, "threads": args.threads, "env": env, "run_json": run_json,
+             "cosines": cosines}, args.families)
     report(results, folder, c, args, python)
     if args.modernbert:
         gemm = results["gemm"]
@@ -187,6 +203,8 @@ def main() -> None:
             "fp32": gemm["fp32"]["peak_gflops"],
             "bf16": gemm["bf16"]["peak_gflops"] if gemm["bf16"] else None,
             "int8": gemm["int8"]["peak_gflops"]})
+    if args.families:
+        compare_families.report(results["families"])
     (work / "compare-results.json").write_text(json.dumps(results, indent=1))
     if args.record:
         print(f"recorded: {record(results)}")
@@ -356,14 +374,15 @@ def cpu_isa() -> list[str]:
     return []
 
 
-def record(results: dict) -> Path:
-    """Writes RESULTS with the machine and the commit to bench/results/ (its README: the format)."""
+def record(results: dict, name: str = "compare") -> Path:
+    """Writes RESULTS with the machine and the commit to bench/results/NAME-STAMP.json (its
+    README: the format)."""
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip() or "unknown"
     dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip() != ""
     stamp = time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime())
-    out = REPO / "bench" / "results" / f"compare-{stamp}.json"
+    out = REPO / "bench" / "results" / f"{name}-{stamp}.json"
     out.write_text(json.dumps({"date": stamp, "cpu": cpu_name(), "isa": cpu_isa(),
                                "commit": commit + ("-dirty" if dirty else ""),
                                "command": " ".join(sys.argv), "results": results},

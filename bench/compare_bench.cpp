@@ -2,8 +2,10 @@
 // sentence-transformers and prints the ratios). Each mode prints one JSON object on stdout:
 //
 //   hades_bench_compare inprocess --model M --corpus C.json [--runs N] [--dtype fp32|int8|bf16]
+//                                 [--latency-calls K]
 //       the runtime API in this process, its linear layers at DTYPE: load time, corpus throughput
-//       (median of N runs, wall and CPU seconds), p50/p99 latency of one short text, peak RSS
+//       (median of N runs, wall and CPU seconds), the tokenizer's own throughput over the corpus,
+//       p50/p99 latency of one short text, peak RSS
 //   hades_bench_compare service --socket S --model M --corpus C.json [--clients K] [--runs N]
 //                               [--dtype fp32|int8|bf16]
 //       a running `hades serve` through the C++ client, the model loaded at DTYPE: K concurrent
@@ -15,6 +17,9 @@
 //   hades_bench_compare chunk --model DIR --document FILE [--runs N] [--dtype fp32|int8|bf16]
 //       a chonky-style token classifier (ClassifierModel::chunk) over one document: load time,
 //       seconds per pass (median of N, after a warm-up pass), its windows, peak RSS
+//   hades_bench_compare model-types
+//       the config.json model_type values this build loads (bench/compare_families.py skips the
+//       families it lacks)
 //
 // The corpus is {"texts": [...], "short": [...]}: the texts to embed and the short queries.
 #include <CLI/CLI.hpp>
@@ -37,6 +42,7 @@
 #include "hub/downloader.hpp"
 #include "models/classifier_model.hpp"
 #include "models/embedding_model.hpp"
+#include "models/registry.hpp"
 #include "support/gemm_peak.hpp"
 
 namespace {
@@ -121,11 +127,20 @@ void write_embeddings(const hades::Embeddings& e, const std::string& path) {
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
-json run_inprocess(const std::string& model_name, const Corpus& corpus, int runs,
-                   int64_t batch_tokens, hades::LinearPrecision precision,
-                   const std::string& embeddings_path) {
+struct InprocessOptions {
+  int runs = 5;
+  int64_t batch_tokens = 0;  // 0: EmbedOptions' default
+  int latency_calls = 300;   // 0: no short-text latency
+  hades::LinearPrecision precision = hades::LinearPrecision::fp32;
+  std::string embeddings_path;
+};
+
+json run_inprocess(const std::string& model_name, const Corpus& corpus,
+                   const InprocessOptions& settings) {
+  const int runs = settings.runs;
+  const hades::LinearPrecision precision = settings.precision;
   hades::EmbedOptions options;
-  if (batch_tokens > 0) options.max_batch_tokens = batch_tokens;
+  if (settings.batch_tokens > 0) options.max_batch_tokens = settings.batch_tokens;
   const auto load_start = Clock::now();
   const auto model =
       hades::EmbeddingModel::load(hades::resolve_model(model_name), {.precision = precision});
@@ -135,27 +150,34 @@ json run_inprocess(const std::string& model_name, const Corpus& corpus, int runs
     lengths.push_back(static_cast<int64_t>(e.size()));
   }
   const hades::Embeddings first = model->embed(corpus.texts, options);  // also the warm-up
-  if (!embeddings_path.empty()) write_embeddings(first, embeddings_path);
+  if (!settings.embeddings_path.empty()) write_embeddings(first, settings.embeddings_path);
   int64_t tokens = first.tokens;
-  std::vector<double> seconds, cpu_seconds;
+  std::vector<double> seconds, cpu_seconds, tokenize_seconds;
   for (int r = 0; r < runs; ++r) {
     const auto start = Clock::now();
     const double cpu_start = process_cpu_seconds();
     tokens = model->embed(corpus.texts, options).tokens;
     seconds.push_back(seconds_since(start));
     cpu_seconds.push_back(process_cpu_seconds() - cpu_start);
+    const auto tokenize_start = Clock::now();
+    model->tokenize(corpus.texts);
+    tokenize_seconds.push_back(seconds_since(tokenize_start));
   }
   const double s = median(seconds);
+  const auto texts = static_cast<double>(corpus.texts.size());
   json out = {{"load_ms", load_ms},
-              {"texts_per_s", static_cast<double>(corpus.texts.size()) / s},
+              {"texts_per_s", texts / s},
+              {"tokenize_texts_per_s", texts / median(tokenize_seconds)},
               {"tokens_per_s", static_cast<double>(tokens) / s},
               {"tokens", tokens},
               {"lengths", lengths},
               {"run_seconds", seconds},
               {"run_cpu_seconds", cpu_seconds}};
-  out["latency"] = short_text_latency(corpus.queries, 300, [&](const std::string& q) {
-    model->embed(std::span<const std::string>(&q, 1));
-  });
+  if (settings.latency_calls > 0) {
+    out["latency"] = short_text_latency(
+        corpus.queries, settings.latency_calls,
+        [&](const std::string& q) { model->embed(std::span<const std::string>(&q, 1)); });
+  }
   out["peak_rss_bytes"] = peak_rss_bytes("self");
   out["weight_bytes"] = model->weight_bytes();
   out["dtype"] = hades::linear_precision_name(precision);
@@ -256,10 +278,11 @@ void add_dtype_option(CLI::App* sub, hades::LinearPrecision& precision) {
 int main(int argc, char** argv) {
   CLI::App app{"hades side of bench/compare.py"};
   app.require_subcommand(1);
-  std::string model = "sentence-transformers/all-MiniLM-L6-v2", corpus_path, socket, embeddings;
+  std::string model = "sentence-transformers/all-MiniLM-L6-v2", corpus_path, socket;
   int runs = 5, clients = 16;
   size_t request_texts = 8;
-  int64_t rows = 2048, batch_tokens = 0;
+  int64_t rows = 2048;
+  InprocessOptions inprocess_options;
   hades::LinearPrecision precision = hades::LinearPrecision::fp32;
   for (CLI::App* sub : {app.add_subcommand("inprocess", "the runtime API"),
                         app.add_subcommand("service", "a running service")}) {
@@ -275,25 +298,32 @@ int main(int argc, char** argv) {
   chunk->add_option("--runs", runs, "passes over the document (median reported)");
   add_dtype_option(chunk, precision);
   CLI::App* inprocess = app.get_subcommand("inprocess");
-  inprocess->add_option("--batch-tokens", batch_tokens, "token budget of one forward pass");
-  inprocess->add_option("--embeddings", embeddings,
+  inprocess->add_option("--batch-tokens", inprocess_options.batch_tokens,
+                        "token budget of one forward pass");
+  inprocess->add_option("--embeddings", inprocess_options.embeddings_path,
                         "write the corpus's embeddings here (raw float32, a row per text)");
+  inprocess->add_option("--latency-calls", inprocess_options.latency_calls,
+                        "short texts timed one at a time (0: none)");
   CLI::App* service = app.get_subcommand("service");
   service->add_option("--socket", socket, "the service's socket")->required();
   service->add_option("--clients", clients, "concurrent clients");
   service->add_option("--request-texts", request_texts, "texts per request");
   app.add_subcommand("gemm", "GEMM peak at the model's shapes")
       ->add_option("--rows", rows, "rows (tokens) of each matmul");
+  app.add_subcommand("model-types", "the model_type values this build loads");
   CLI11_PARSE(app, argc, argv);
   try {
     json out;
     if (app.got_subcommand("gemm")) {
       out = hades::bench::gemm_peak(rows);
+    } else if (app.got_subcommand("model-types")) {
+      out = {{"model_types", hades::supported_model_types()}};
     } else if (app.got_subcommand("chunk")) {
       out = run_chunk(model, document, runs, precision);
     } else if (app.got_subcommand("inprocess")) {
-      out =
-          run_inprocess(model, read_corpus(corpus_path), runs, batch_tokens, precision, embeddings);
+      inprocess_options.runs = runs;
+      inprocess_options.precision = precision;
+      out = run_inprocess(model, read_corpus(corpus_path), inprocess_options);
     } else {
       out = run_service(socket, model, read_corpus(corpus_path), clients, request_texts, runs,
                         precision);

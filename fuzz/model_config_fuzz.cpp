@@ -47,6 +47,7 @@ const std::map<std::string, std::unique_ptr<Fixture>, std::less<>>& fixtures() {
     loaded["bert"] = load_fixture("tiny-bertcls-h32-a2-l2-seqcls");
     loaded["distilbert"] = load_fixture("tiny-distilbert-d32-h4-l2-gelu-seqcls");
     loaded["modernbert"] = load_fixture("tiny-modernbert-h24-a2-l5-w8-seqcls");
+    loaded["roberta"] = load_fixture("tiny-roberta-h32-a4-l2-gelu-seqcls");
     loaded["xlm-roberta"] = load_fixture("tiny-xlmr-h32-a4-l2-gelu-seqcls");
     loaded["qwen3"] = load_fixture("tiny-st6-qwen3");
     return loaded;

@@ -1,5 +1,6 @@
 // The architecture files' entry points, one per file (bert.cpp, distilbert.cpp, modernbert.cpp,
-// xlm_roberta.cpp, qwen3.cpp), called by the registry with a folder's parsed config and weights.
+// xlm_roberta.cpp, which holds RoBERTa too, qwen3.cpp), called by the registry with a folder's
+// parsed config and weights.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,7 @@ struct ModelLoadContext {
 ModelParts load_bert(const ModelLoadContext& context);
 ModelParts load_distilbert(const ModelLoadContext& context);
 ModelParts load_modernbert(const ModelLoadContext& context);
+ModelParts load_roberta(const ModelLoadContext& context);
 ModelParts load_xlm_roberta(const ModelLoadContext& context);
 ModelParts load_qwen3(const ModelLoadContext& context);
 

@@ -15,8 +15,12 @@ using ArchitectureLoader = ModelParts (*)(const ModelLoadContext&);
 
 const std::map<std::string, ArchitectureLoader>& loaders() {
   static const std::map<std::string, ArchitectureLoader> table = {
-      {"bert", load_bert},   {"distilbert", load_distilbert},   {"modernbert", load_modernbert},
-      {"qwen3", load_qwen3}, {"xlm-roberta", load_xlm_roberta},
+      {"bert", load_bert},
+      {"distilbert", load_distilbert},
+      {"modernbert", load_modernbert},
+      {"qwen3", load_qwen3},
+      {"roberta", load_roberta},  // XLM-R's layers, a byte-level BPE tokenizer
+      {"xlm-roberta", load_xlm_roberta},
   };
   return table;
 }
@@ -91,9 +95,10 @@ ConfigHead read_config_head(const nlohmann::json& config, const std::string& sou
 ModelParts build_parts(const ConfigHead& head, const ModelLoadContext& context) {
   ModelParts parts = head.loader(context);
   if (head.task == ModelTask::masked_lm && !parts.masked_lm) {
-    throw Error(ErrorCode::unsupported,
-                context.config_source + ": hades has no masked-LM head for model_type '" +
-                    parts.encoder->architecture() + "' (it has BERT's, DistilBERT's and XLM-RoBERTa's)");
+    throw Error(ErrorCode::unsupported, context.config_source +
+                                            ": hades has no masked-LM head for model_type '" +
+                                            parts.encoder->architecture() +
+                                            "' (it has BERT's, DistilBERT's and XLM-RoBERTa's)");
   }
   parts.task = head.task;
   parts.labels = head.labels;

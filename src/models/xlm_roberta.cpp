@@ -1,9 +1,12 @@
-// XLM-RoBERTa, mirroring transformers' src/transformers/models/xlm_roberta/modeling_xlm_roberta.py
-// (XLMRobertaModel, *ForTokenClassification, *ForSequenceClassification, *ForMaskedLM): BERT's
-// post-norm layers (bert.cpp) under "roberta.", with RoBERTa's positions (from pad_token_id + 1; a
-// padding token at pad_token_id), so that a sequence holds at most max_position_embeddings -
-// pad_token_id - 1 tokens. The sequence classification head has no pooler: dense + tanh on the
-// first token, then out_proj.
+// RoBERTa and XLM-RoBERTa, mirroring transformers'
+// src/transformers/models/roberta/modeling_roberta.py and
+// models/xlm_roberta/modeling_xlm_roberta.py (*Model, *ForTokenClassification,
+// *ForSequenceClassification, *ForMaskedLM), whose layers are the same code: the two model types differ only in
+// their tokenizers (byte-level BPE for RoBERTa, Unigram for XLM-R). BERT's post-norm layers
+// (bert.cpp) under "roberta.", with RoBERTa's positions (from pad_token_id + 1; a padding token
+// at pad_token_id), so that a sequence holds at most max_position_embeddings - pad_token_id - 1
+// tokens. The sequence classification head has no pooler: dense + tanh on the first token, then
+// out_proj.
 #include <string>
 
 #include "io/json_file.hpp"
@@ -28,12 +31,10 @@ BertConfig parse_config(const nlohmann::json& json, const std::string& source) {
   return config;
 }
 
-}  // namespace
-
-ModelParts load_xlm_roberta(const ModelLoadContext& context) {
+ModelParts load_roberta_layers(const ModelLoadContext& context, const std::string& architecture) {
   const BertConfig config = parse_config(context.config, context.config_source);
   BertTensorNames names;
-  names.architecture = "xlm-roberta";
+  names.architecture = architecture;
   // Checkpoints of the heads keep the encoder under "roberta."; a bare XLMRobertaModel has none.
   names.prefix = WeightLoader::detect_prefix(context.weights, "embeddings.word_embeddings.weight",
                                              {"roberta."});
@@ -57,6 +58,16 @@ ModelParts load_xlm_roberta(const ModelLoadContext& context) {
         load_tanh_head(context, config.hidden_size, {"classifier.dense", "classifier.out_proj"});
   }
   return parts;
+}
+
+}  // namespace
+
+ModelParts load_roberta(const ModelLoadContext& context) {
+  return load_roberta_layers(context, "roberta");
+}
+
+ModelParts load_xlm_roberta(const ModelLoadContext& context) {
+  return load_roberta_layers(context, "xlm-roberta");
 }
 
 }  // namespace hades

@@ -123,33 +123,36 @@ TEST_F(ServerHostileModels, EachLoadFailsPreciselyAndTheServiceKeepsServing) {
   }
 }
 
-// XLM-RoBERTa configs (issue 25): a missing field, a size that would need terabytes, a value of
-// the wrong type, a padding id that leaves no position. Each load fails naming config.json and the
-// field; a good XLM-R loads after them and both models serve.
-TEST_F(ServerHostileModels, XlmRobertaConfigsFailNamingTheFieldAndTheServiceKeepsServing) {
+// XLM-RoBERTa and RoBERTa configs (issue 25): a missing field, a size that would need terabytes,
+// a value of the wrong type, a padding id that leaves no position. Each load fails naming
+// config.json and the field; a good model of the family loads after them and both models serve.
+TEST_F(ServerHostileModels, RobertaFamilyConfigsFailNamingTheFieldAndTheServiceKeepsServing) {
   const std::vector<std::pair<std::string, std::function<void(ordered_json&)>>> cases = {
       {"num_attention_heads", [](ordered_json& c) { c.erase("num_attention_heads"); }},
       {"intermediate_size", [](ordered_json& c) { c["intermediate_size"] = int64_t{1} << 40; }},
       {"hidden_size", [](ordered_json& c) { c["hidden_size"] = "16"; }},
       {"pad_token_id", [](ordered_json& c) { c["pad_token_id"] = 33; }},
   };
-  for (const auto& [field, edit] : cases) {
-    SCOPED_TRACE(field);
-    const ModelFolder folder = ModelFolder::xlm_roberta();
-    folder.edit_json("config.json", edit);
-    const HttpResponse reply =
-        post_json(socket(), "/v1/models/load", {{"model", folder.path().string()}});
-    EXPECT_EQ(reply.error_code(), "invalid_model") << reply.body;
-    EXPECT_NE(reply.body.find("config.json"), std::string::npos) << reply.body;
-    EXPECT_NE(reply.body.find(field), std::string::npos) << reply.body;
+  for (const auto make_folder : {&ModelFolder::xlm_roberta, &ModelFolder::roberta}) {
+    for (const auto& [field, edit] : cases) {
+      SCOPED_TRACE(field);
+      const ModelFolder folder = make_folder();
+      folder.edit_json("config.json", edit);
+      const HttpResponse reply =
+          post_json(socket(), "/v1/models/load", {{"model", folder.path().string()}});
+      EXPECT_EQ(reply.error_code(), "invalid_model") << reply.body;
+      EXPECT_NE(reply.body.find("config.json"), std::string::npos) << reply.body;
+      EXPECT_NE(reply.body.find(field), std::string::npos) << reply.body;
+      expect_good_model_serves();
+    }
+    const ModelFolder good = make_folder();
+    const HttpResponse embed =
+        post_json(socket(), "/v1/embed",
+                  {{"model", good.path().string()}, {"inputs", {"Bonjour", "Привет"}}});
+    ASSERT_EQ(embed.status, 200) << embed.body;
+    EXPECT_EQ(embed.json().at("embeddings").at(1).size(), 16U);
     expect_good_model_serves();
   }
-  const ModelFolder good = ModelFolder::xlm_roberta();
-  const HttpResponse embed = post_json(
-      socket(), "/v1/embed", {{"model", good.path().string()}, {"inputs", {"Bonjour", "Привет"}}});
-  ASSERT_EQ(embed.status, 200) << embed.body;
-  EXPECT_EQ(embed.json().at("embeddings").at(1).size(), 16U);
-  expect_good_model_serves();
 }
 
 TEST_F(ServerHostileModels, FailedLoadsKeepTheServiceMemoryFlat) {

@@ -1,8 +1,10 @@
-// XLM-RoBERTa through the real service next to MiniLM (issue 25): a multilingual-e5-style embedder
-// saved by sentence-transformers 6 and an XLM-R sequence classifier, both with the Unigram
-// tokenizer, load by folder and by id from a Hugging Face cache laid out here, embed and classify
-// through the routes as sentence-transformers and transformers do (the fixtures' references), and
-// `GET /v1/models` names each model's type and task.
+// XLM-RoBERTa and RoBERTa through the real service next to MiniLM (issue 25): a
+// multilingual-e5-style embedder saved by sentence-transformers 6 and an XLM-R sequence classifier,
+// both with the Unigram tokenizer, and an all-distilroberta-v1-style embedder and a RoBERTa
+// cross-encoder with the byte-level BPE tokenizer, load by folder and by id from a Hugging Face
+// cache laid out here, embed, classify and rerank through the routes as sentence-transformers and
+// transformers do (the fixtures' references), and `GET /v1/models` names each model's type and
+// task.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -26,6 +28,8 @@ using nlohmann::json;
 
 constexpr const char* kEmbedderId = "hades-test/xlmr-e5";
 constexpr const char* kClassifierId = "hades-test/xlmr-seqcls";
+constexpr const char* kRobertaEmbedderId = "hades-test/roberta-st6";
+constexpr const char* kCrossEncoderId = "hades-test/roberta-cross-encoder";
 
 fs::path fixture(const std::string& name) {
   return data_dir() / "models" / name;
@@ -45,7 +49,10 @@ json reference(const fs::path& dir) {
 class ServerXlmRoberta : public CachedModelsServer {
  protected:
   void SetUp() override {
-    start({{kEmbedderId, embedder_dir()}, {kClassifierId, classifier_dir()}});
+    start({{kEmbedderId, embedder_dir()},
+           {kClassifierId, classifier_dir()},
+           {kRobertaEmbedderId, fixture("tiny-st6-roberta")},
+           {kCrossEncoderId, fixture("tiny-roberta-h16-seqcls-bpe")}});
   }
 };
 
@@ -100,6 +107,54 @@ TEST_F(ServerXlmRoberta, EmbedsAndClassifiesBesideMiniLmByFolderAndById) {
                                  {kEmbedderId, xlmr_embedding},
                                  {classifier_dir().string(), xlmr_classifier},
                                  {kClassifierId, xlmr_classifier},
+                             }));
+}
+
+// raw_scores: the cross-encoder's logit of each (query, document), which the reference holds in
+// text order; the reply is best first.
+void expect_rerank_logits(const HttpResponse& reply, const json& ref) {
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const json results = reply.json().at("results");
+  ASSERT_EQ(results.size(), ref.at("pair_logits").size());
+  for (const json& r : results) {
+    const auto index = r.at("index").get<size_t>();
+    EXPECT_NEAR(r.at("score").get<double>(), ref.at("pair_logits").at(index).at(0).get<double>(),
+                1e-4)
+        << "document " << index;
+  }
+}
+
+TEST_F(ServerXlmRoberta, RobertaEmbedsAndReranksBesideMiniLmByFolderAndById) {
+  const fs::path embedder = fixture("tiny-st6-roberta");
+  const fs::path cross_encoder = fixture("tiny-roberta-h16-seqcls-bpe");
+  const json embedder_ref = reference(embedder);
+  const json cross_ref = reference(cross_encoder);
+  ASSERT_EQ(load(minilm_dir().string()).status, 200);
+  for (const std::string& model : {embedder.string(), std::string(kRobertaEmbedderId)}) {
+    SCOPED_TRACE(model);
+    ASSERT_EQ(load(model).status, 200) << server_->output();
+    expect_embeddings(
+        post_json(socket(), "/v1/embed", {{"model", model}, {"inputs", embedder_ref.at("texts")}}),
+        embedder_ref.at("embeddings"));
+  }
+  for (const std::string& model : {std::string(kCrossEncoderId), cross_encoder.string()}) {
+    SCOPED_TRACE(model);
+    ASSERT_EQ(load(model).status, 200) << server_->output();
+    expect_rerank_logits(post_json(socket(), "/v1/rerank",
+                                   {{"model", model},
+                                    {"query", cross_ref.at("query")},
+                                    {"documents", cross_ref.at("texts")},
+                                    {"raw_scores", true}}),
+                         cross_ref);
+  }
+  const std::pair<std::string, std::string> embedding = {"roberta", "embedding"};
+  const std::pair<std::string, std::string> classifier = {"roberta", "sequence-classification"};
+  EXPECT_EQ(listed_models(), (std::map<std::string, std::pair<std::string, std::string>>{
+                                 {minilm_dir().string(), {"bert", "embedding"}},
+                                 {embedder.string(), embedding},
+                                 {kRobertaEmbedderId, embedding},
+                                 {cross_encoder.string(), classifier},
+                                 {kCrossEncoderId, classifier},
                              }));
 }
 

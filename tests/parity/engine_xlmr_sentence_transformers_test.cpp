@@ -17,6 +17,7 @@
 #include "models/embedding_model.hpp"
 #include "support/compare.hpp"
 #include "support/paths.hpp"
+#include "support/sentence_transformers_parity.hpp"
 
 namespace hades {
 namespace {
@@ -71,21 +72,7 @@ TEST(XlmRobertaSentenceTransformersParity, LoadsWithTheSavedSettings) {
 
 TEST(XlmRobertaSentenceTransformersParity, IdsAndEmbeddingsEqualSentenceTransformers) {
   const std::unique_ptr<EmbeddingModel> model = EmbeddingModel::load(embedder_folder());
-  const std::vector<std::string> inputs = texts();
-  const auto ids = embedder_reference().at("input_ids").get<std::vector<std::vector<int32_t>>>();
-  const auto expected =
-      embedder_reference().at("embeddings").get<std::vector<std::vector<float>>>();
-  const auto encodings = model->tokenize(inputs);
-  ASSERT_EQ(encodings.size(), ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(encodings[i].ids, ids[i]) << "text " << i;
-  const Embeddings batch = model->embed(inputs);
-  ASSERT_EQ(batch.count(), static_cast<int64_t>(inputs.size()));
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const auto row = static_cast<int64_t>(i);
-    EXPECT_LE(max_abs_diff(batch.row(row), expected[i]), 1e-4f) << "text " << i;
-    const Embeddings alone = model->embed(std::span(inputs).subspan(i, 1));
-    EXPECT_LE(max_abs_diff(batch.row(row), alone.row(0)), 1e-6f) << "text " << i;
-  }
+  test::expect_encode_parity(*model, embedder_reference());
 }
 
 TEST(XlmRobertaSentenceTransformersParity, PromptsEqualSentenceTransformers) {

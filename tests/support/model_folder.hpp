@@ -31,6 +31,10 @@ class ModelFolder {
     const std::filesystem::path tiny = test::data_dir() / "models" / "tiny-st6-xlmr-e5";
     return ModelFolder(tiny, tiny / "tokenizer.json");
   }
+  static ModelFolder roberta() {
+    const std::filesystem::path tiny = test::data_dir() / "models" / "tiny-st6-roberta";
+    return ModelFolder(tiny, tiny / "tokenizer.json");
+  }
 
   // A tiny Qwen3 (hidden 32, 4 query heads over 2 key/value heads of 16) with its Qwen2-style
   // byte-level BPE tokenizer.
