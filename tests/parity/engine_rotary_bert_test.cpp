@@ -149,7 +149,8 @@ TEST(RotaryBertHostileConfigs, FailNamingFileAndField) {
       {kNomic, "hidden_size", [](J& j) { j["num_attention_heads"] = 3; }},
       {kNomic, "head_dim", [](J& j) { j["head_dim"] = 4; }},
       {kNomic, "layer_norm_eps", [](J& j) { j["layer_norm_eps"] = "small"; }},
-      {kNomic, "rope_parameters.rope_type", [](J& j) { j["rope_parameters"]["rope_type"] = "dynamic"; }},
+      {kNomic, "rope_parameters.rope_type",
+       [](J& j) { j["rope_parameters"]["rope_type"] = "dynamic"; }},
       {kNomic, "rope_theta", [](J& j) { j["rope_parameters"]["rope_theta"] = -1; }},
       {kNomic, "hidden_act", [](J& j) { j["hidden_act"] = "mish"; }},
       {kNomic, "type_vocab_size", [](J& j) { j["type_vocab_size"] = 1LL << 30; }},
@@ -159,7 +160,7 @@ TEST(RotaryBertHostileConfigs, FailNamingFileAndField) {
       {kNomic, "rotary_emb_fraction", [](J& j) { j["rotary_emb_fraction"] = 0.5; }},
       {kGte, "num_hidden_layers", [](J& j) { j["num_hidden_layers"] = 2.5; }},
       {kGte, "max_position_embeddings", [](J& j) { j["max_position_embeddings"] = 0; }},
-      {kGte, "type",
+      {kGte, "rope_scaling.type",
        [](J& j) {
          j["rope_scaling"] = {{"type", "ntk"}, {"factor", 2.0}};
        }},
