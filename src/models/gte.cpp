@@ -18,7 +18,6 @@
 
 #include "io/json_file.hpp"
 #include "models/architectures.hpp"
-#include "models/bert_family.hpp"
 #include "models/rotary_bert.hpp"
 #include "models/weights_util.hpp"
 
@@ -60,17 +59,11 @@ RotaryBertNames tensor_names(const WeightStore& weights) {
   RotaryBertNames names;
   names.prefix =
       WeightLoader::detect_prefix(weights, "embeddings.word_embeddings.weight", {"new.", "gte."});
+  if (weights.contains(names.prefix + "layers.0.self_attn.o_proj.weight")) {
+    return transformers_tensor_names(names.prefix);
+  }
   names.embedding_norm = "embeddings.LayerNorm";
   names.mlp_output = "mlp.down_proj";
-  if (weights.contains(names.prefix + "layers.0.self_attn.o_proj.weight")) {
-    names.layer_prefix = "layers.";
-    names.qkv = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"};
-    names.attention_output = "self_attn.o_proj";
-    names.attention_norm = "post_attention_layernorm";
-    names.gate_up = {"mlp.gate_proj", "mlp.up_proj"};
-    names.mlp_norm = "post_mlp_layernorm";
-    return names;
-  }
   names.layer_prefix = "encoder.layer.";
   names.qkv = {"attention.qkv_proj"};
   names.attention_output = "attention.o_proj";
@@ -82,18 +75,10 @@ RotaryBertNames tensor_names(const WeightStore& weights) {
 
 }  // namespace
 
-// GteFor{Token,Sequence}Classification are BERT's heads: the pooler (tanh of a dense layer on the
-// first token) and the classifier for sequences, the classifier alone for tokens.
+// GteFor{Token,Sequence}Classification are BERT's heads (load_rotary_bert).
 ModelParts load_gte(const ModelLoadContext& context) {
-  const RotaryBertConfig config = parse_config(context.config, context.config_source);
-  const RotaryBertNames names = tensor_names(context.weights);
-  ModelParts parts;
-  parts.encoder = make_rotary_bert_encoder(config, names, context.weights, context.backend);
-  if (context.task != ModelTask::base) {
-    parts.head =
-        load_tanh_head(context, config.hidden_size, {names.prefix + "pooler.dense", "classifier"});
-  }
-  return parts;
+  return load_rotary_bert(context, parse_config(context.config, context.config_source),
+                          tensor_names(context.weights));
 }
 
 }  // namespace hades

@@ -16,7 +16,6 @@
 
 #include "io/json_file.hpp"
 #include "models/architectures.hpp"
-#include "models/bert_family.hpp"
 #include "models/rotary_bert.hpp"
 #include "models/weights_util.hpp"
 
@@ -48,6 +47,8 @@ void refuse_remote_code_options(const JsonFields& f) {
   require_implemented(f, "prenorm", false, "LayerNorms before the sublayers");
   require_implemented(f, "parallel_block", false, "attention and MLP side by side");
   require_implemented(f, "causal", false, "causal attention");
+  require_implemented(f, "scale_attn_weights", true, "attention scores not divided by √head_dim");
+  require_implemented(f, "scale_attn_by_inverse_layer_idx", false, "scores divided by the layer");
   require_implemented(f, "rotary_emb_fraction", 1.0, "RoPE over part of each head");
   require_implemented(f, "rotary_emb_interleaved", false, "GPT-J's interleaved RoPE pairs");
   require_implemented(f, "rotary_emb_scale_base", nullptr, "xPos");
@@ -93,15 +94,7 @@ RotaryBertNames tensor_names(const WeightStore& weights) {
   names.prefix =
       WeightLoader::detect_prefix(weights, "embeddings.word_embeddings.weight", {"nomic_bert."});
   if (weights.contains(names.prefix + "layers.0.self_attn.o_proj.weight")) {
-    names.embedding_norm = "embeddings.LayerNorm";
-    names.layer_prefix = "layers.";
-    names.qkv = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"};
-    names.attention_output = "self_attn.o_proj";
-    names.attention_norm = "post_attention_layernorm";
-    names.gate_up = {"mlp.gate_proj", "mlp.up_proj"};
-    names.mlp_output = "mlp.down_proj";
-    names.mlp_norm = "post_mlp_layernorm";
-    return names;
+    return transformers_tensor_names(names.prefix);
   }
   names.embedding_norm = "emb_ln";
   names.layer_prefix = "encoder.layers.";
@@ -116,18 +109,10 @@ RotaryBertNames tensor_names(const WeightStore& weights) {
 
 }  // namespace
 
-// NomicBertFor{Token,Sequence}Classification are BERT's heads: the pooler (tanh of a dense layer
-// on the first token) and the classifier for sequences, the classifier alone for tokens.
+// NomicBertFor{Token,Sequence}Classification are BERT's heads (load_rotary_bert).
 ModelParts load_nomic_bert(const ModelLoadContext& context) {
-  const RotaryBertConfig config = parse_config(context.config, context.config_source);
-  const RotaryBertNames names = tensor_names(context.weights);
-  ModelParts parts;
-  parts.encoder = make_rotary_bert_encoder(config, names, context.weights, context.backend);
-  if (context.task != ModelTask::base) {
-    parts.head =
-        load_tanh_head(context, config.hidden_size, {names.prefix + "pooler.dense", "classifier"});
-  }
-  return parts;
+  return load_rotary_bert(context, parse_config(context.config, context.config_source),
+                          tensor_names(context.weights));
 }
 
 }  // namespace hades

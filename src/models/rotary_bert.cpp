@@ -6,6 +6,7 @@
 #include "core/paged_array.hpp"
 #include "core/scratch.hpp"
 #include "hades/error.hpp"
+#include "models/bert_family.hpp"
 #include "models/weights_util.hpp"
 
 namespace hades {
@@ -118,10 +119,8 @@ class RotaryBertModel final : public Encoder {
     backend_.embedding_lookup(word_embeddings_.data(), config_.vocab_size, h, batch.ids, out,
                               false);
     if (config_.type_vocab_size > 0) {
-      std::vector<int32_t> zeros;
-      if (batch.type_ids.empty()) zeros.assign(batch.ids.size(), 0);
-      backend_.embedding_lookup(token_type_embeddings_.data(), config_.type_vocab_size, h,
-                                batch.type_ids.empty() ? zeros : batch.type_ids, out, true);
+      add_token_type_embeddings(backend_, token_type_embeddings_.data(), config_.type_vocab_size, h,
+                                batch, out);
     }
     backend_.add_layer_norm(out, nullptr, batch.tokens(), h, embedding_norm_.params());
   }
@@ -215,11 +214,30 @@ void check_rotary_bert_sizes(const JsonFields& config, const RotaryBertConfig& c
                             {keys.max_positions, c.max_positions}});
 }
 
-std::unique_ptr<Encoder> make_rotary_bert_encoder(const RotaryBertConfig& config,
-                                                  const RotaryBertNames& names,
-                                                  const WeightStore& weights,
-                                                  const Backend& backend) {
-  return std::make_unique<RotaryBertModel>(config, names, weights, backend);
+RotaryBertNames transformers_tensor_names(std::string prefix) {
+  RotaryBertNames names;
+  names.prefix = std::move(prefix);
+  names.embedding_norm = "embeddings.LayerNorm";
+  names.layer_prefix = "layers.";
+  names.qkv = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"};
+  names.attention_output = "self_attn.o_proj";
+  names.attention_norm = "post_attention_layernorm";
+  names.gate_up = {"mlp.gate_proj", "mlp.up_proj"};
+  names.mlp_output = "mlp.down_proj";
+  names.mlp_norm = "post_mlp_layernorm";
+  return names;
+}
+
+ModelParts load_rotary_bert(const ModelLoadContext& context, const RotaryBertConfig& config,
+                            const RotaryBertNames& names) {
+  ModelParts parts;
+  parts.encoder =
+      std::make_unique<RotaryBertModel>(config, names, context.weights, context.backend);
+  if (context.task != ModelTask::base) {
+    parts.head =
+        load_tanh_head(context, config.hidden_size, {names.prefix + "pooler.dense", "classifier"});
+  }
+  return parts;
 }
 
 }  // namespace hades

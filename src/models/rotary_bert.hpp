@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 #include "compute/backend.hpp"
 #include "io/json_file.hpp"
 #include "io/weights.hpp"
+#include "models/architectures.hpp"
 #include "models/encoder.hpp"
 
 namespace hades {
@@ -77,9 +79,14 @@ struct RotaryBertSizeKeys {
 void check_rotary_bert_sizes(const JsonFields& config, const RotaryBertConfig& c,
                              const RotaryBertSizeKeys& keys);
 
-std::unique_ptr<Encoder> make_rotary_bert_encoder(const RotaryBertConfig& config,
-                                                  const RotaryBertNames& names,
-                                                  const WeightStore& weights,
-                                                  const Backend& backend);
+// transformers' own tensor names (save_pretrained with save_original_format=False), the same for
+// both families: layers.N.self_attn.{q,k,v,o}_proj, mlp.{gate,up,down}_proj, post_*_layernorm.
+RotaryBertNames transformers_tensor_names(std::string prefix);
+
+// The encoder and, for a *ForTokenClassification or *ForSequenceClassification, BERT's head: the
+// pooler (tanh of a dense layer on the first token, PREFIX + "pooler.dense") and the classifier for
+// sequences, the classifier alone for tokens.
+ModelParts load_rotary_bert(const ModelLoadContext& context, const RotaryBertConfig& config,
+                            const RotaryBertNames& names);
 
 }  // namespace hades

@@ -2,9 +2,10 @@
 // folders (tests/data/models/tiny-st6-nomic with mean pooling, Normalize and nomic's
 // "search_query: " / "search_document: " prompts; tiny-st6-gte with CLS pooling), texts up to and
 // past max_seq_length (512 tokens), equal SentenceTransformer.encode within 1e-4, a batch equals
-// each text alone; int8 and bf16 linear layers stay close; hostile configs of both families fail
-// naming the file and field; the published remote code's auto_map loads, any other stays refused.
-// Fixtures: tools/fixtures/gen_rotary_bert_fixtures.py.
+// each text alone; 8,192 tokens in a ragged batch equal transformers; int8 and bf16 linear layers
+// stay close; hostile configs of both families fail naming the file and field; the published remote
+// code's auto_map loads, any other stays refused. Fixtures:
+// tools/fixtures/gen_rotary_bert_fixtures.py.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "models/embedding_model.hpp"
 #include "models/registry.hpp"
 #include "support/compare.hpp"
+#include "support/embedding_reference.hpp"
 #include "support/expect_error.hpp"
 #include "support/model_folder.hpp"
 #include "support/paths.hpp"
@@ -37,16 +39,6 @@ std::filesystem::path st_folder(const std::string& family) {
 nlohmann::json read_reference(const std::filesystem::path& folder) {
   std::ifstream in(folder / "reference.json");
   return nlohmann::json::parse(in);
-}
-
-void expect_rows(const EmbedResult& got, const nlohmann::json& reference, const char* key) {
-  const auto expected = reference.at(key).get<std::vector<std::vector<float>>>();
-  ASSERT_EQ(got.values.size(), expected.size() * expected[0].size()) << key;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    const std::span<const float> row(got.values.data() + i * expected[i].size(),
-                                     expected[i].size());
-    EXPECT_LE(max_abs_diff(row, expected[i]), 1e-4f) << key << ", text " << i;
-  }
 }
 
 class RotarySentenceTransformers : public ::testing::TestWithParam<std::string> {};
@@ -82,12 +74,12 @@ TEST_P(RotarySentenceTransformers, PromptsEqualSentenceTransformers) {
   Engine engine(config);
   EmbedRequest request{.model = st_folder(GetParam()).string(),
                        .inputs = reference.at("texts").get<std::vector<std::string>>()};
-  expect_rows(engine.embed(request), reference, "embeddings");
+  test::expect_embedding_rows(engine.embed(request), reference, "embeddings");
   for (const char* prompt : {"query", "document"}) {
     const std::string key = std::string("embeddings_prompt_") + prompt;
     if (!reference.contains(key)) continue;
     request.prompt_name = prompt;
-    expect_rows(engine.embed(request), reference, key.c_str());
+    test::expect_embedding_rows(engine.embed(request), reference, key.c_str());
   }
 }
 
@@ -122,6 +114,51 @@ TEST_P(RotarySentenceTransformers, Bf16EmbeddingsStayCloseToFloat32) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, RotarySentenceTransformers, ::testing::Values("nomic", "gte"));
+
+// The long context: an 8,192-token sequence (max_position_embeddings) between two short ones in one
+// ragged batch equals transformers' hidden states of it alone at the positions the reference
+// keeps, and the short ones equal theirs.
+class RotaryLongContext : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RotaryLongContext, EightThousandTokensInARaggedBatchMatchTransformers) {
+  const std::filesystem::path folder = test::data_dir() / "models" / GetParam();
+  const nlohmann::json reference = read_reference(folder);
+  const nlohmann::json& long_case = reference.at("long_case");
+  const nlohmann::json& short_case = reference.at("cases").at(3);
+  const auto long_ids = long_case.at("input_ids").get<std::vector<int32_t>>();
+  const auto short_ids = short_case.at("input_ids").get<std::vector<int32_t>>();
+  const auto encoder = load_encoder(folder, cpu_backend());
+  ASSERT_EQ(encoder->max_sequence_length(), 8192);
+  ASSERT_EQ(long_ids.size(), 8192U);
+  std::vector<int32_t> ids = short_ids;
+  ids.insert(ids.end(), long_ids.begin(), long_ids.end());
+  ids.insert(ids.end(), short_ids.begin(), short_ids.end());
+  const auto first = static_cast<int32_t>(short_ids.size());
+  const auto last = static_cast<int32_t>(first + long_ids.size());
+  const std::vector<int32_t> cu_seqlens = {0, first, last, static_cast<int32_t>(ids.size())};
+  const EncoderOutput out = encoder->forward({.ids = ids, .cu_seqlens = cu_seqlens});
+  const int64_t h = encoder->hidden_size();
+  float worst = 0.0f;
+  for (const auto& [position, row] : long_case.at("rows").items()) {
+    const std::span<const float> got(out.hidden.data() + (first + std::stoll(position)) * h,
+                                     static_cast<size_t>(h));
+    const float diff = max_abs_diff(got, row.get<std::vector<float>>());
+    worst = std::max(worst, diff);
+    EXPECT_LE(diff, 1e-4f) << "token " << position;
+  }
+  std::vector<float> expected_short;
+  for (const auto& row : short_case.at("last_hidden_state")) {
+    const auto values = row.get<std::vector<float>>();
+    expected_short.insert(expected_short.end(), values.begin(), values.end());
+  }
+  for (const int32_t start : {0, last}) {
+    const std::span<const float> got(out.hidden.data() + start * h, expected_short.size());
+    EXPECT_LE(max_abs_diff(got, expected_short), 1e-4f) << "short sequence at " << start;
+  }
+  std::printf("%s, 8192 tokens: max abs diff %.3g\n", GetParam().c_str(), worst);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, RotaryLongContext, ::testing::Values(kNomic, kGte));
 
 // One broken config.json: the load fails with CODE, and the message names the file and FIELD.
 struct HostileConfig {
