@@ -159,7 +159,8 @@ ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& bac
   const std::string source = config_path.string();
   check_remote_code(config, source);
   const std::filesystem::path tokenizer_config = dir / "tokenizer_config.json";
-  if (std::filesystem::exists(tokenizer_config)) {
+  std::error_code ignored;  // a file that cannot be read is the tokenizer's to report
+  if (std::filesystem::exists(tokenizer_config, ignored)) {
     reject_remote_code(read_json_file(tokenizer_config), tokenizer_config.string());
   }
   // config.json's own errors (unknown model_type, missing labels) come before any about weights.
