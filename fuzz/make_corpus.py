@@ -55,7 +55,9 @@ def config_seeds():
                    "tiny-distilbert-d32-h4-l2-gelu", "tiny-modernbert-h24-a2-l5-w8-seqcls",
                    "tiny-modernbert-h32-a4-l4-w16-classic-tokcls", "tiny-xlmr-h32-a4-l2-gelu-seqcls",
                    "tiny-xlmr-h36-a3-l1-gelu-new-pad3-tokcls",
-                   "tiny-roberta-h32-a4-l2-gelu-tokcls", "tiny-st6-qwen3"]:
+                   "tiny-roberta-h32-a4-l2-gelu-tokcls", "tiny-st6-qwen3",
+                   "tiny-nomic-h16-a2-l2-swiglu-seqcls", "tiny-nomic-h16-a2-l2-swiglu-hub",
+                   "tiny-gte-h16-a2-l2-geglu-seqcls", "tiny-gte-h16-a2-l2-geglu-hub"]:
         write("model_config", folder, (DATA / "models" / folder / "config.json").read_bytes())
 
 

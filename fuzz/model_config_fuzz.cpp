@@ -50,6 +50,9 @@ const std::map<std::string, std::unique_ptr<Fixture>, std::less<>>& fixtures() {
     loaded["roberta"] = load_fixture("tiny-roberta-h32-a4-l2-gelu-seqcls");
     loaded["xlm-roberta"] = load_fixture("tiny-xlmr-h32-a4-l2-gelu-seqcls");
     loaded["qwen3"] = load_fixture("tiny-st6-qwen3");
+    loaded["nomic_bert"] = load_fixture("tiny-nomic-h16-a2-l2-swiglu-seqcls");
+    loaded["gte"] = load_fixture("tiny-gte-h16-a2-l2-geglu-seqcls");
+    loaded["new"] = load_fixture("tiny-gte-h16-a2-l2-geglu-hub");
     return loaded;
   }();
   return table;

@@ -1,6 +1,6 @@
 // The architecture files' entry points, one per file (bert.cpp, distilbert.cpp, modernbert.cpp,
-// xlm_roberta.cpp, which holds RoBERTa too, qwen3.cpp), called by the registry with a folder's
-// parsed config and weights.
+// xlm_roberta.cpp, which holds RoBERTa too, qwen3.cpp, nomic_bert.cpp, gte.cpp), called by the
+// registry with a folder's parsed config and weights.
 #pragma once
 
 #include <cstdint>
@@ -29,5 +29,7 @@ ModelParts load_modernbert(const ModelLoadContext& context);
 ModelParts load_roberta(const ModelLoadContext& context);
 ModelParts load_xlm_roberta(const ModelLoadContext& context);
 ModelParts load_qwen3(const ModelLoadContext& context);
+ModelParts load_nomic_bert(const ModelLoadContext& context);
+ModelParts load_gte(const ModelLoadContext& context);
 
 }  // namespace hades

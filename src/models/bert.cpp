@@ -144,10 +144,8 @@ class BertModel final : public Encoder {
     backend_.embedding_lookup(position_embeddings_.data(), config_.max_positions, h, positions, out,
                               true);
     if (config_.type_vocab_size > 0) {
-      std::vector<int32_t> zeros;
-      if (batch.type_ids.empty()) zeros.assign(batch.ids.size(), 0);
-      backend_.embedding_lookup(token_type_embeddings_.data(), config_.type_vocab_size, h,
-                                batch.type_ids.empty() ? zeros : batch.type_ids, out, true);
+      add_token_type_embeddings(backend_, token_type_embeddings_.data(), config_.type_vocab_size, h,
+                                batch, out);
     }
     backend_.add_layer_norm(out, nullptr, batch.tokens(), h, embedding_norm_.params());
   }

@@ -46,6 +46,14 @@ std::vector<SequenceGroup> group_sequences(std::span<const int32_t> cu_seqlens,
   return groups;
 }
 
+void add_token_type_embeddings(const Backend& backend, const float* table, int64_t types,
+                               int64_t dim, const RaggedBatch& batch, float* out) {
+  std::vector<int32_t> zeros;
+  if (batch.type_ids.empty()) zeros.assign(batch.ids.size(), 0);
+  backend.embedding_lookup(table, types, dim, batch.type_ids.empty() ? zeros : batch.type_ids, out,
+                           true);
+}
+
 int64_t largest_group(const std::vector<SequenceGroup>& groups) {
   int64_t largest = 0;
   for (const SequenceGroup& g : groups) largest = std::max(largest, g.tokens);

@@ -49,6 +49,11 @@ class Encoder {
 // Checks the invariants every encoder relies on; throws input_invalid naming the sequence at fault.
 void validate_ragged_batch(const RaggedBatch& batch, int64_t max_sequence_length);
 
+// out[i, :] += table[type_ids[i], :] over a [types, dim] table, type 0 for every token of a batch
+// without type ids (single texts): the token type embeddings of BERT and the encoders after it.
+void add_token_type_embeddings(const Backend& backend, const float* table, int64_t types,
+                               int64_t dim, const RaggedBatch& batch, float* out);
+
 // A run of whole sequences of a ragged batch. An encoder runs each layer over a batch one group at
 // a time, so its activations (BERT: about 5 hidden widths per token) are held for one group, not
 // for the whole batch: the largest memory of a pass beside the weights. The layer's weights stay

@@ -21,8 +21,38 @@ const std::map<std::string, ArchitectureLoader>& loaders() {
       {"qwen3", load_qwen3},
       {"roberta", load_roberta},  // XLM-R's layers, a byte-level BPE tokenizer
       {"xlm-roberta", load_xlm_roberta},
+      {"nomic_bert", load_nomic_bert},
+      {"gte", load_gte},
+      {"new", load_gte},  // gte-*-v1.5 as published, for Alibaba-NLP/new-impl's remote code
   };
   return table;
+}
+
+// Remote code that hades implements natively: a config.json of one of these model types whose
+// auto_map names only classes of the published repository ("owner/repo--module.Class") loads on
+// the native architecture; any other auto_map (a copy of the code in the folder, another
+// repository) stays refused.
+bool implements_remote_code(const nlohmann::json& config) {
+  static const std::map<std::string, std::string> published = {
+      {"nomic_bert", "nomic-ai/nomic-bert-2048--"},
+      {"new", "Alibaba-NLP/new-impl--"},
+  };
+  const auto model_type = config.find("model_type");
+  const auto auto_map = config.find("auto_map");
+  if (model_type == config.end() || !model_type->is_string() || auto_map == config.end() ||
+      !auto_map->is_object()) {
+    return false;
+  }
+  const auto it = published.find(model_type->get<std::string>());
+  if (it == published.end()) return false;
+  for (const auto& [kind, target] : auto_map->items()) {
+    if (!target.is_string() || target.get<std::string>().rfind(it->second, 0) != 0) return false;
+  }
+  return true;
+}
+
+void check_remote_code(const nlohmann::json& config, const std::string& source) {
+  if (!implements_remote_code(config)) reject_remote_code(config, source);
 }
 
 // The task config.json's first "architectures" entry names, as transformers' Auto classes read it.
@@ -134,10 +164,15 @@ std::vector<std::string> supported_model_types() {
 
 ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& backend,
                             std::optional<ModelTask> task) {
-  check_no_remote_code(dir);
   const std::filesystem::path config_path = dir / "config.json";
   const nlohmann::json config = read_json_file(config_path);
   const std::string source = config_path.string();
+  check_remote_code(config, source);
+  const std::filesystem::path tokenizer_config = dir / "tokenizer_config.json";
+  std::error_code ignored;  // a file that cannot be read is the tokenizer's to report
+  if (std::filesystem::exists(tokenizer_config, ignored)) {
+    reject_remote_code(read_json_file(tokenizer_config), tokenizer_config.string());
+  }
   // config.json's own errors (unknown model_type, missing labels) come before any about weights.
   const ConfigHead head = read_config_head(config, source, task);
   const WeightStore weights = WeightStore::open_folder(dir);
@@ -147,7 +182,7 @@ ModelParts load_model_parts(const std::filesystem::path& dir, const Backend& bac
 
 ModelParts load_model_parts(const nlohmann::json& config, const std::string& config_source,
                             const WeightStore& weights, const Backend& backend) {
-  reject_remote_code(config, config_source);
+  check_remote_code(config, config_source);
   const ConfigHead head = read_config_head(config, config_source, std::nullopt);
   return build_parts(head, {config, config_source, weights, backend, head.task,
                             static_cast<int64_t>(head.labels.size())});

@@ -1,5 +1,6 @@
 #include "models/weights_util.hpp"
 
+#include <algorithm>
 #include <array>
 #include <map>
 
@@ -94,6 +95,17 @@ std::unique_ptr<PackedLinear> WeightLoader::fused_linear(const std::vector<Linea
     biases.insert(biases.end(), b.begin(), b.end());
   }
   return pack(weight.span(), biases, in, out);
+}
+
+std::unique_ptr<PackedLinear> WeightLoader::swapped_halves_linear(const std::string& name,
+                                                                  int64_t in, int64_t half) {
+  auto weight = weights_.load_f32<PagedArray<float>>(full(name + ".weight"), {2 * half, in});
+  std::vector<float> bias;
+  if (contains(name + ".bias")) bias = weights_.load_f32(full(name + ".bias"), {2 * half});
+  const std::span<float> rows = weight.span();
+  std::rotate(rows.begin(), rows.begin() + half * in, rows.end());
+  if (!bias.empty()) std::rotate(bias.begin(), bias.begin() + half, bias.end());
+  return pack(weight.span(), bias, in, 2 * half);
 }
 
 // Counts what the packed layer holds (an int8 layer a quarter of its float32 weights).

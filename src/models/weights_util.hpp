@@ -66,7 +66,8 @@ class WeightLoader {
   static std::string detect_prefix(const WeightStore& weights, const std::string& probe,
                                    std::initializer_list<const char*> candidates);
 
-  // Several linears over the same input, stacked along the output axis into one matmul.
+  // Several linears over the same input, stacked along the output axis into one matmul; without
+  // biases when `bias_required` is false and the first has none.
   std::unique_ptr<PackedLinear> fused_linear(const std::vector<std::string>& names, int64_t in,
                                              int64_t out_each);
   // The same with outputs of different widths (grouped-query q, k, v), with or without biases.
@@ -76,6 +77,10 @@ class WeightLoader {
   };
   std::unique_ptr<PackedLinear> fused_linear(const std::vector<LinearPart>& parts, int64_t in,
                                              bool bias);
+  // "NAME" of [in] → [2 · half] with its two halves of outputs swapped: GTE keeps [up | gate]
+  // where Backend::gated_activation reads [gate | up]. The bias is optional.
+  std::unique_ptr<PackedLinear> swapped_halves_linear(const std::string& name, int64_t in,
+                                                      int64_t half);
   // "NAME.weight"/"NAME.bias", or the "gamma"/"beta" names of older checkpoints; without bias
   // when `bias` is false (ModernBERT's norm_bias).
   NormWeights layer_norm(const std::string& name, int64_t dim, float eps = 1e-12f,

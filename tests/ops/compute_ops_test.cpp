@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -72,6 +73,10 @@ TEST_F(OpsTest, LinearMatchesReference) {
       {13, 200, 128, false, Activation::tanh},
       {1, 1536, 384, true, Activation::relu},
       {40, 1100, 192, true, Activation::gelu_tanh},
+      // SiLU through oneDNN's swish post-op (alpha 1) and through the own kernels' epilogue.
+      {3, 100, 20, true, Activation::silu},
+      {64, 384, 384, false, Activation::silu},
+      {600, 48, 40, true, Activation::silu},
   };
   uint32_t seed = 1;
   for (const LinearCase& c : cases) {
@@ -259,6 +264,25 @@ TEST_F(OpsTest, GatedActivationMatchesReference) {
     reference_->gated_activation(x.data(), rows, width, act, expected.data());
     cpu_->gated_activation(x.data(), rows, width, act, actual.data());
     expect_close(expected, actual, 1e-6f);
+  }
+}
+
+// SwiGLU's gate far out on both sides: x · sigmoid(x) must neither overflow nor lose the sign.
+TEST_F(OpsTest, SiluGateHoldsAtTheExtremes) {
+  const std::vector<float> gates = {-1000.0f, -100.0f, -88.0f, -20.0f, -1.5f,  -1e-6f, 0.0f,
+                                    1e-6f,    0.75f,   20.0f,  88.0f,  100.0f, 1000.0f};
+  const auto width = static_cast<int64_t>(gates.size());
+  std::vector<float> x(gates);
+  x.insert(x.end(), gates.size(), 2.0f);  // the up half
+  std::vector<float> expected(gates.size());
+  std::vector<float> actual(gates.size());
+  reference_->gated_activation(x.data(), 1, width, Activation::silu, expected.data());
+  cpu_->gated_activation(x.data(), 1, width, Activation::silu, actual.data());
+  for (size_t i = 0; i < gates.size(); ++i) {
+    const double g = gates[i];
+    const double want = 2.0 * g / (1.0 + std::exp(-g));
+    EXPECT_NEAR(expected[i], want, 1e-6 * std::max(1.0, std::abs(want))) << g;
+    EXPECT_NEAR(actual[i], want, 1e-6 * std::max(1.0, std::abs(want))) << g;
   }
 }
 

@@ -16,6 +16,7 @@
 #include "engine/engine.hpp"
 #include "models/embedding_model.hpp"
 #include "support/compare.hpp"
+#include "support/embedding_reference.hpp"
 #include "support/paths.hpp"
 #include "support/sentence_transformers_parity.hpp"
 
@@ -52,16 +53,6 @@ Engine cpu_engine() {
   return Engine(config);
 }
 
-void expect_rows(const EmbedResult& got, const nlohmann::json& reference, const char* key) {
-  const auto expected = reference.at(key).get<std::vector<std::vector<float>>>();
-  ASSERT_EQ(got.values.size(), expected.size() * expected[0].size()) << key;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    const std::span<const float> row(got.values.data() + i * expected[i].size(),
-                                     expected[i].size());
-    EXPECT_LE(max_abs_diff(row, expected[i]), 1e-4f) << key << ", text " << i;
-  }
-}
-
 TEST(XlmRobertaSentenceTransformersParity, LoadsWithTheSavedSettings) {
   const std::unique_ptr<EmbeddingModel> model = EmbeddingModel::load(embedder_folder());
   EXPECT_EQ(model->max_sequence_length(), embedder_reference().at("max_seq_length").get<int64_t>());
@@ -78,14 +69,17 @@ TEST(XlmRobertaSentenceTransformersParity, IdsAndEmbeddingsEqualSentenceTransfor
 TEST(XlmRobertaSentenceTransformersParity, PromptsEqualSentenceTransformers) {
   Engine engine = cpu_engine();
   EmbedRequest request{.model = embedder_folder().string(), .inputs = texts()};
-  expect_rows(engine.embed(request), embedder_reference(), "embeddings");
+  test::expect_embedding_rows(engine.embed(request), embedder_reference(), "embeddings");
   request.prompt_name = "query";
-  expect_rows(engine.embed(request), embedder_reference(), "embeddings_prompt_query");
+  test::expect_embedding_rows(engine.embed(request), embedder_reference(),
+                              "embeddings_prompt_query");
   request.prompt_name = "document";
-  expect_rows(engine.embed(request), embedder_reference(), "embeddings_prompt_document");
+  test::expect_embedding_rows(engine.embed(request), embedder_reference(),
+                              "embeddings_prompt_document");
   request.prompt_name.reset();
   request.prompt = "passage: ";
-  expect_rows(engine.embed(request), embedder_reference(), "embeddings_prompt_document");
+  test::expect_embedding_rows(engine.embed(request), embedder_reference(),
+                              "embeddings_prompt_document");
 }
 
 TEST(XlmRobertaSentenceTransformersParity, ClassifierLogitsEqualTransformers) {

@@ -1,11 +1,12 @@
-// Model parity for the tiny random ModernBERT, DistilBERT, BERT-classifier, XLM-RoBERTa, RoBERTa
-// and mmBERT configurations (tests/data/models, made by tools/fixtures/gen_encoder_fixtures.py,
-// gen_bert_head_fixtures.py, gen_xlmr_fixtures.py, gen_roberta_fixtures.py and
-// gen_mmbert_fixtures.py with transformers): last hidden states of the base models and logits of
-// the token- and sequence-classification heads, within 1e-4 of transformers, for sequences shorter
-// and longer than ModernBERT's local window, XLM-R's with padding ids inside (RoBERTa's positions
-// skip them); a batch equals each alone. Where a case also has its text (mmBERT's), the folder's
-// tokenizer gives its ids.
+// Model parity for the tiny random ModernBERT, DistilBERT, BERT-classifier, XLM-RoBERTa, RoBERTa,
+// mmBERT, NomicBert and GTE configurations (tests/data/models, made by
+// tools/fixtures/gen_encoder_fixtures.py, gen_bert_head_fixtures.py, gen_xlmr_fixtures.py,
+// gen_roberta_fixtures.py, gen_mmbert_fixtures.py and gen_rotary_bert_fixtures.py with
+// transformers): last hidden states of the base models and logits of the token- and
+// sequence-classification heads, within 1e-4 of transformers, for sequences shorter and longer
+// than ModernBERT's local window (NomicBert's and GTE's up to 700 tokens, in both tensor-name and
+// config dialects), XLM-R's with padding ids inside (RoBERTa's positions skip them); a batch equals
+// each alone. Where a case also has its text (mmBERT's), the folder's tokenizer gives its ids.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -71,8 +72,8 @@ std::vector<std::filesystem::path> models() {
     const bool family = name.rfind("tiny-modernbert-", 0) == 0 ||
                         name.rfind("tiny-distilbert-", 0) == 0 ||
                         name.rfind("tiny-bertcls-", 0) == 0 || name.rfind("tiny-xlmr-", 0) == 0 ||
-                        name.rfind("tiny-mmbert-", 0) == 0 ||
-                        name.rfind("tiny-roberta-", 0) == 0;
+                        name.rfind("tiny-mmbert-", 0) == 0 || name.rfind("tiny-nomic-", 0) == 0 ||
+                        name.rfind("tiny-gte-", 0) == 0 || name.rfind("tiny-roberta-", 0) == 0;
     if (family && std::filesystem::exists(entry.path() / "reference.json"))
       dirs.push_back(entry.path());
   }

@@ -43,6 +43,14 @@ class ModelFolder {
     return ModelFolder(tiny, tiny / "tokenizer.json");
   }
 
+  // A tiny model of tests/data/models by NAME, with the WordPiece tokenizer of its st6 siblings
+  // (tiny-nomic-*, tiny-gte-*: 600 ids).
+  static ModelFolder of_fixture(const std::string& name) {
+    return ModelFolder(
+        test::data_dir() / "models" / name,
+        test::data_dir() / "models" / "tiny-bertcls-h32-a2-l2-rerank" / "tokenizer.json");
+  }
+
   const std::filesystem::path& path() const { return dir_.path(); }
   void write(const std::string& name, const std::string& bytes) const {
     test::write_file(path() / name, bytes);
