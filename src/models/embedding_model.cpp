@@ -80,10 +80,10 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const std::filesystem::path
   const std::filesystem::path model_dir = st ? st->transformer_dir : dir;
   const Backend& backend =
       options.backend != nullptr ? *options.backend : cpu_backend(options.precision);
-  // A SparseEncoder's Transformer runs its masked-LM head; other folders the bare encoder.
+  // A SparseEncoder's Transformer runs its masked-LM head; other folders load as their config
+  // says (an architecture whose head hades cannot build is refused, even for embeddings).
   ModelParts parts = load_model_parts(
-      model_dir, backend,
-      st && st->splade ? std::optional(ModelTask::masked_lm) : std::optional(ModelTask::base));
+      model_dir, backend, st && st->splade ? std::optional(ModelTask::masked_lm) : std::nullopt);
   Tokenizer tokenizer = Tokenizer::from_file(model_dir / "tokenizer.json");
   // The file's own truncation and padding are for its training setup (MiniLM's says pad to 128);
   // sentence-transformers overrides both, and so do we.
