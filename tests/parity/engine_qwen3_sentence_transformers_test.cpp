@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "models/embedding_model.hpp"
 #include "support/compare.hpp"
 #include "support/paths.hpp"
@@ -42,14 +42,14 @@ std::vector<std::string> texts() {
   return reference().at("texts").get<std::vector<std::string>>();
 }
 
-Engine cpu_engine() {
-  EngineConfig config;
+runtime::Engine cpu_engine() {
+  runtime::EngineConfig config;
   config.default_device = "cpu";
-  return Engine(config);
+  return runtime::Engine(config);
 }
 
 // The largest difference of any row of GOT from REFERENCE[KEY], which must stay within 1e-4.
-float expect_rows(const EmbedResult& got, const char* key) {
+float expect_rows(const runtime::EmbeddingResult& got, const char* key) {
   const auto expected = reference().at(key).get<std::vector<std::vector<float>>>();
   EXPECT_EQ(got.values.size(), expected.size() * expected[0].size()) << key;
   float worst = 0.0F;
@@ -95,8 +95,8 @@ TEST(Qwen3SentenceTransformersParity, IdsAndEmbeddingsEqualSentenceTransformers)
 }
 
 TEST(Qwen3SentenceTransformersParity, PromptsEqualSentenceTransformers) {
-  Engine engine = cpu_engine();
-  EmbedRequest request{.model = folder().string(), .inputs = texts()};
+  runtime::Engine engine = cpu_engine();
+  runtime::EmbedRequest request{.model = folder().string(), .inputs = texts()};
   float worst = expect_rows(engine.embed(request), "embeddings");
   request.prompt_name = "query";
   worst = std::max(worst, expect_rows(engine.embed(request), "embeddings_prompt_query"));
@@ -111,10 +111,10 @@ TEST(Qwen3SentenceTransformersParity, PromptsEqualSentenceTransformers) {
 // The executor batches jobs by token budget; a text longer than the whole budget (600 tokens
 // against 64) runs as a batch of its own, and every text still equals encode()'s.
 TEST(Qwen3SentenceTransformersParity, TextsLongerThanTheTokenBudgetRunAlone) {
-  EngineConfig config;
+  runtime::EngineConfig config;
   config.default_device = "cpu";
   config.max_batch_tokens = 64;
-  Engine engine(config);
+  runtime::Engine engine(config);
   expect_rows(engine.embed({.model = folder().string(), .inputs = texts()}), "embeddings");
 }
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "models/embedding_model.hpp"
 #include "support/compare.hpp"
 #include "support/paths.hpp"
@@ -61,22 +61,22 @@ TEST(RobertaSentenceTransformersParity, CrossEncoderLogitsEqualTransformers) {
   const nlohmann::json reference = read_reference(folder);
   const auto texts = reference.at("texts").get<std::vector<std::string>>();
   const std::vector<std::string> queries(texts.size(), reference.at("query").get<std::string>());
-  Engine engine(EngineConfig{.default_device = "cpu"});
-  const std::vector<std::pair<ClassifyRequest, const char*>> requests = {
+  runtime::Engine engine(runtime::EngineConfig{.default_device = "cpu"});
+  const std::vector<std::pair<runtime::ClassifyRequest, const char*>> requests = {
       {{.model = folder.string(), .inputs = texts}, "logits"},
       {{.model = folder.string(), .inputs = queries, .pairs = texts}, "pair_logits"}};
   for (const auto& [request, key] : requests) {
     const auto expected = reference.at(key).get<Rows>();
-    const ClassifyResult batch = engine.classify(request);
+    const runtime::ClassificationResult batch = engine.classify(request);
     ASSERT_EQ(batch.results.size(), expected.size()) << key;
     float worst = 0.0f;
     for (size_t i = 0; i < expected.size(); ++i) {
       const float diff = max_abs_diff(batch.results[i].logits, expected[i]);
       EXPECT_LE(diff, 1e-4f) << key << ", " << i;
       worst = std::max(worst, diff);
-      ClassifyRequest one{.model = request.model, .inputs = {request.inputs[i]}};
+      runtime::ClassifyRequest one{.model = request.model, .inputs = {request.inputs[i]}};
       if (!request.pairs.empty()) one.pairs = {request.pairs[i]};
-      const ClassifyResult alone = engine.classify(one);
+      const runtime::ClassificationResult alone = engine.classify(one);
       ASSERT_EQ(alone.results.size(), 1U);
       EXPECT_LE(max_abs_diff(batch.results[i].logits, alone.results[0].logits), 1e-6f)
           << key << ", " << i;

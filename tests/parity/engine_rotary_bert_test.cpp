@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "hades/error.hpp"
 #include "models/embedding_model.hpp"
 #include "models/registry.hpp"
@@ -69,11 +69,11 @@ TEST_P(RotarySentenceTransformers, IdsAndEmbeddingsEqualSentenceTransformers) {
 
 TEST_P(RotarySentenceTransformers, PromptsEqualSentenceTransformers) {
   const nlohmann::json reference = read_reference(st_folder(GetParam()));
-  EngineConfig config;
+  runtime::EngineConfig config;
   config.default_device = "cpu";
-  Engine engine(config);
-  EmbedRequest request{.model = st_folder(GetParam()).string(),
-                       .inputs = reference.at("texts").get<std::vector<std::string>>()};
+  runtime::Engine engine(config);
+  runtime::EmbedRequest request{.model = st_folder(GetParam()).string(),
+                                .inputs = reference.at("texts").get<std::vector<std::string>>()};
   test::expect_embedding_rows(engine.embed(request), reference, "embeddings");
   for (const char* prompt : {"query", "document"}) {
     const std::string key = std::string("embeddings_prompt_") + prompt;

@@ -8,14 +8,14 @@
 #include <span>
 #include <vector>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "support/compare.hpp"
 
 namespace hades::test {
 
 // GOT's rows against REFERENCE[KEY], a list of rows.
-inline void expect_embedding_rows(const EmbedResult& got, const nlohmann::json& reference,
-                                  const char* key) {
+inline void expect_embedding_rows(const runtime::EmbeddingResult& got,
+                                  const nlohmann::json& reference, const char* key) {
   const auto expected = reference.at(key).get<std::vector<std::vector<float>>>();
   ASSERT_EQ(got.values.size(), expected.size() * expected[0].size()) << key;
   for (size_t i = 0; i < expected.size(); ++i) {
