@@ -171,7 +171,7 @@ json run_chunk(const std::string& folder, const std::string& document_path, int 
   const auto load_start = Clock::now();
   const auto model = hades::ClassifierModel::load(folder, {.precision = precision});
   const double load_ms = seconds_since(load_start) * 1e3;
-  const hades::Chunks first = model->chunk(document);
+  const hades::runtime::ChunkedText first = model->chunk(document);
   std::vector<double> seconds;
   for (int r = 0; r < runs; ++r) {
     const auto start = Clock::now();

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <string>
 
-namespace hades {
+namespace hades::runtime {
 namespace {
 
 // v1 reports "no limit" as a huge page-rounded number rather than "max".
@@ -55,4 +55,4 @@ std::optional<uint64_t> budget_under_memory_limit(uint64_t limit) {
   return limit - margin;
 }
 
-}  // namespace hades
+}  // namespace hades::runtime

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string_view>
 
-namespace hades {
+namespace hades::runtime {
 
 // The limit from PROC_CGROUP (the text of /proc/self/cgroup) under ROOT (/sys/fs/cgroup):
 // cgroup v2's memory.max, else v1's memory.limit_in_bytes; none when unlimited or unreadable.
@@ -18,4 +18,4 @@ std::optional<uint64_t> cgroup_memory_limit(const std::filesystem::path& root,
 // activations, buffers and the process itself; none when the limit leaves nothing.
 std::optional<uint64_t> budget_under_memory_limit(uint64_t limit);
 
-}  // namespace hades
+}  // namespace hades::runtime

@@ -11,7 +11,7 @@
 #include "engine/cgroup.hpp"
 #include "hades/error.hpp"
 
-namespace hades {
+namespace hades::runtime {
 
 bool is_cuda_name(const std::string& name) {
   return name == "cuda" || name.rfind("cuda:", 0) == 0;
@@ -152,4 +152,4 @@ EngineConfig engine_config_from_environment() {
   return config;
 }
 
-}  // namespace hades
+}  // namespace hades::runtime

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-namespace hades {
+namespace hades::runtime {
 
 struct EngineConfig {
   size_t max_models = 3;                     // HADES_MAX_MODELS
@@ -57,4 +57,4 @@ DeviceChoice resolve_default_device(const std::string& requested);
 // "cuda" or "cuda:N".
 bool is_cuda_name(const std::string& name);
 
-}  // namespace hades
+}  // namespace hades::runtime

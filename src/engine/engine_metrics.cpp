@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace hades {
+namespace hades::runtime {
 
 void RequestMetrics::record(const Outcome& request) {
   std::lock_guard lock(mutex_);
@@ -44,4 +44,4 @@ std::vector<TaskStats> RequestMetrics::snapshot() const {
   return out;
 }
 
-}  // namespace hades
+}  // namespace hades::runtime

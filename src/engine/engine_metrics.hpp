@@ -15,7 +15,7 @@
 
 #include "engine/histogram.hpp"
 
-namespace hades {
+namespace hades::runtime {
 
 // The inference tasks, named as their routes are. Rerank is classification of text pairs.
 enum class EngineTask { embed, classify, rerank, token_classify, chunk };
@@ -93,4 +93,4 @@ class RequestMetrics {
   size_t models_ = 0;  // distinct model labels in series_, "other" left out
 };
 
-}  // namespace hades
+}  // namespace hades::runtime

@@ -8,7 +8,7 @@
 #include "models/parallel_forward.hpp"
 #include "models/pooling.hpp"
 
-namespace hades {
+namespace hades::runtime {
 namespace {
 // The job's rows of the batch's hidden states, pooled and normalized as the job asks.
 // `cu_seqlens` starts at the job's first sequence.
@@ -382,4 +382,4 @@ void Executor::execute(ComputeTask& task) {
   }
 }
 
-}  // namespace hades
+}  // namespace hades::runtime

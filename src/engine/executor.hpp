@@ -31,7 +31,7 @@
 #include "engine/resident_model.hpp"
 #include "models/embedding_model.hpp"
 
-namespace hades {
+namespace hades::runtime {
 
 struct EmbedJob {
   std::shared_ptr<ResidentModel> model;  // the request's lease keeps it alive and counted
@@ -173,4 +173,4 @@ class Executor {
   std::thread thread_;  // last: starts after every member above exists
 };
 
-}  // namespace hades
+}  // namespace hades::runtime

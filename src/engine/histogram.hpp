@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-namespace hades {
+namespace hades::runtime {
 
 // The buckets' upper bounds (+Inf is implied), one set per kind of quantity.
 // Request, queue and inference durations, in seconds.
@@ -55,4 +55,4 @@ class Histogram {
   double sum_ = 0;
 };
 
-}  // namespace hades
+}  // namespace hades::runtime

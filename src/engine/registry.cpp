@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace hades {
+namespace hades::runtime {
 ModelRegistry::ModelRegistry(RegistryLimits limits, RegistryHooks hooks)
     : limits_(limits), hooks_(std::move(hooks)) {}
 
@@ -250,11 +250,11 @@ void ModelRegistry::report_download(const std::string& id, uint64_t done_bytes,
   entry.download_total_bytes = total_bytes;
 }
 
-std::vector<ModelInfo> ModelRegistry::list() const {
+std::vector<LoadedModel> ModelRegistry::list() const {
   std::lock_guard lock(mutex_);
-  std::vector<ModelInfo> out;
+  std::vector<LoadedModel> out;
   for (const auto& [id, entry] : entries_) {
-    ModelInfo info;
+    LoadedModel info;
     info.id = id;
     info.state = entry.state;
     info.device = entry.device;
@@ -310,4 +310,4 @@ void ModelRegistry::clear() {
   });
 }
 
-}  // namespace hades
+}  // namespace hades::runtime

@@ -21,11 +21,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.hpp"
 #include "engine/resident_model.hpp"
+#include "engine/runtime.hpp"
 #include "hades/error.hpp"
 
-namespace hades {
+namespace hades::runtime {
 
 struct RegistryLimits {
   size_t max_models = 3;
@@ -66,7 +66,7 @@ class ModelRegistry {
   // Called by a load that downloads its files: the entry shows `downloading` with these bytes
   // until DONE reaches TOTAL, then `loading` again.
   void report_download(const std::string& id, uint64_t done_bytes, uint64_t total_bytes);
-  std::vector<ModelInfo> list() const;
+  std::vector<LoadedModel> list() const;
   // Whether ID is loaded and ready now.
   bool holds_ready(const std::string& id) const;
 
@@ -113,4 +113,4 @@ class ModelRegistry {
   RegistryStats stats_;
 };
 
-}  // namespace hades
+}  // namespace hades::runtime

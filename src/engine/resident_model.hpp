@@ -18,7 +18,7 @@
 #include "models/classifier_model.hpp"
 #include "models/embedding_model.hpp"
 
-namespace hades {
+namespace hades::runtime {
 
 // Bytes of weights alive in the process, including evicted models that requests still hold.
 class ResidentBytes {
@@ -94,7 +94,8 @@ class ResidentModel {
   uint64_t memory_bytes() const { return model_.weight_bytes(); }
 
   // The prompt an embed request without its own gets: the one a load named
-  // (LoadOptions::default_prompt_name), else the model's config_sentence_transformers.json one.
+  // (LoadModelOptions::default_prompt_name), else the model's config_sentence_transformers.json
+  // one.
   std::optional<std::string> default_prompt_name() const {
     std::lock_guard lock(prompt_mutex_);
     if (load_default_prompt_name_ || !model_.embedding) return load_default_prompt_name_;
@@ -178,4 +179,4 @@ class ModelLease {
   std::shared_ptr<ResidentModel> model_;
 };
 
-}  // namespace hades
+}  // namespace hades::runtime

@@ -58,13 +58,14 @@ int64_t window_from_config(const std::filesystem::path& dir, int64_t positions) 
 }
 
 // transformers' aggregate_overlapping_entities, applied when a text ran as several windows.
-std::vector<TokenEntity> resolve_overlaps(std::vector<TokenEntity> entities) {
+std::vector<runtime::EntitySpan> resolve_overlaps(std::vector<runtime::EntitySpan> entities) {
   if (entities.empty()) return entities;
-  std::stable_sort(entities.begin(), entities.end(),
-                   [](const TokenEntity& a, const TokenEntity& b) { return a.start < b.start; });
-  std::vector<TokenEntity> kept;
-  TokenEntity previous = entities.front();
-  for (const TokenEntity& e : entities) {
+  std::stable_sort(
+      entities.begin(), entities.end(),
+      [](const runtime::EntitySpan& a, const runtime::EntitySpan& b) { return a.start < b.start; });
+  std::vector<runtime::EntitySpan> kept;
+  runtime::EntitySpan previous = entities.front();
+  for (const runtime::EntitySpan& e : entities) {
     if (previous.start <= e.start && e.start < previous.end) {
       const int64_t length = e.end - e.start;
       const int64_t previous_length = previous.end - previous.start;
@@ -128,7 +129,7 @@ std::vector<float> ClassifierModel::run_head(std::span<const Encoding> encodings
   return parts_.head->logits(out.hidden, batch);
 }
 
-std::vector<SequenceClassification> ClassifierModel::classify(
+std::vector<runtime::Classification> ClassifierModel::classify(
     std::span<const std::string> texts, std::span<const std::string> pairs) const {
   if (task() != ModelTask::sequence_classification) {
     throw Error(ErrorCode::unsupported,
@@ -149,7 +150,7 @@ std::vector<SequenceClassification> ClassifierModel::classify(
   }
   const std::vector<float> logits = run_head(encodings);
   const auto labels = static_cast<size_t>(parts_.head->num_labels());
-  std::vector<SequenceClassification> out(texts.size());
+  std::vector<runtime::Classification> out(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {
     out[i].logits.assign(logits.begin() + static_cast<long>(i * labels),
                          logits.begin() + static_cast<long>((i + 1) * labels));
@@ -160,14 +161,17 @@ std::vector<SequenceClassification> ClassifierModel::classify(
                     : softmax(out[i].logits);
     for (size_t l = 0; l < labels; ++l) out[i].scores.push_back({parts_.labels[l], p[l]});
     std::stable_sort(out[i].scores.begin(), out[i].scores.end(),
-                     [](const LabelScore& a, const LabelScore& b) { return a.score > b.score; });
+                     [](const runtime::ClassScore& a, const runtime::ClassScore& b) {
+                       return a.score > b.score;
+                     });
   }
   return out;
 }
 
-std::vector<TokenEntity> ClassifierModel::entities(const std::string& text,
-                                                   const ChunkOptions& options, int64_t* windows,
-                                                   int64_t* tokens) const {
+std::vector<runtime::EntitySpan> ClassifierModel::entities(const std::string& text,
+                                                           const runtime::ChunkingOptions& options,
+                                                           int64_t* windows,
+                                                           int64_t* tokens) const {
   const int64_t window = options.max_length.value_or(default_window_);
   const int64_t specials = static_cast<int64_t>(tokenizer_.num_special_tokens_to_add(false));
   // The windows overlap by half (the stride below), which must be less than the text tokens a
@@ -194,10 +198,10 @@ std::vector<TokenEntity> ClassifierModel::entities(const std::string& text,
   *windows = static_cast<int64_t>(all.size());
   const std::vector<float> logits = run_head(all);
   const auto labels = static_cast<size_t>(parts_.head->num_labels());
-  std::vector<TokenEntity> found;
+  std::vector<runtime::EntitySpan> found;
   size_t row = 0;
   for (const Encoding& e : all) {
-    std::optional<TokenEntity> current;
+    std::optional<runtime::EntitySpan> current;
     std::vector<float> current_scores;
     const auto flush = [&] {
       if (current && current->label != "O") {
@@ -219,7 +223,7 @@ std::vector<TokenEntity> ClassifierModel::entities(const std::string& text,
         current->end = e.offsets[t].second;
       } else {
         flush();
-        current = TokenEntity{label, 0.0f, e.offsets[t].first, e.offsets[t].second};
+        current = runtime::EntitySpan{label, 0.0f, e.offsets[t].first, e.offsets[t].second};
       }
       current_scores.push_back(p[best]);
     }
@@ -228,14 +232,15 @@ std::vector<TokenEntity> ClassifierModel::entities(const std::string& text,
   return all.size() > 1 ? resolve_overlaps(std::move(found)) : found;
 }
 
-std::vector<TokenEntity> ClassifierModel::token_classify(const std::string& text,
-                                                         const ChunkOptions& options) const {
+std::vector<runtime::EntitySpan> ClassifierModel::token_classify(
+    const std::string& text, const runtime::ChunkingOptions& options) const {
   require_token_head(task(), "token classification needs one (a *ForTokenClassification model)");
   int64_t windows = 0, tokens = 0;
   return entities(text, options, &windows, &tokens);
 }
 
-Chunks ClassifierModel::chunk(const std::string& text, const ChunkOptions& options) const {
+runtime::ChunkedText ClassifierModel::chunk(const std::string& text,
+                                            const runtime::ChunkingOptions& options) const {
   if (options.clean != TextCleanup::none) {
     if (const auto bad = tok::find_invalid_utf8(text)) {
       throw Error(ErrorCode::input_invalid,
@@ -245,9 +250,10 @@ Chunks ClassifierModel::chunk(const std::string& text, const ChunkOptions& optio
   const std::string cleaned =
       options.clean == TextCleanup::none ? std::string() : clean_text(text, options.clean);
   const std::string& input = options.clean == TextCleanup::none ? text : cleaned;
-  Chunks out;
+  runtime::ChunkedText out;
   require_token_head(task(), "chunking needs one (e.g. mirth/chonky_*)");
-  const std::vector<TokenEntity> found = entities(input, options, &out.windows, &out.tokens);
+  const std::vector<runtime::EntitySpan> found =
+      entities(input, options, &out.windows, &out.tokens);
   const std::vector<size_t> bytes = code_point_offsets(input);
   const auto code_points = static_cast<int64_t>(bytes.size()) - 1;
   std::u32string decoded;
@@ -261,7 +267,7 @@ Chunks ClassifierModel::chunk(const std::string& text, const ChunkOptions& optio
         {input.substr(bytes[begin], bytes[end] - bytes[begin]), begin, end, score});
     begin = end;
   };
-  for (const TokenEntity& e : found) {
+  for (const runtime::EntitySpan& e : found) {
     if (!options.snap_to_whitespace) {
       emit(e.end, e.score);
       continue;

@@ -23,37 +23,39 @@
 
 namespace hades {
 
-struct LabelScore {
+namespace runtime {
+
+struct ClassScore {
   std::string label;
   float score = 0;  // softmax probability
 };
 
-struct SequenceClassification {
+struct Classification {
   std::vector<float> logits;       // one per label
-  std::vector<LabelScore> scores;  // every label, best first
+  std::vector<ClassScore> scores;  // every label, best first
 };
 
-struct TokenEntity {  // a run of adjacent tokens with the same predicted label (not "O")
+struct EntitySpan {  // a run of adjacent tokens with the same predicted label (not "O")
   std::string label;
   float score = 0;    // mean probability of the run's tokens
   int64_t start = 0;  // code points into the text
   int64_t end = 0;
 };
 
-struct Chunk {
+struct TextChunk {
   std::string text;
   int64_t start = 0;  // code points into the input
   int64_t end = 0;
   float separator_score = 0;  // score of the separator that ends it (0 for the tail)
 };
 
-struct Chunks {
-  std::vector<Chunk> chunks;  // their texts concatenated are the (cleaned) input exactly
+struct ChunkedText {
+  std::vector<TextChunk> chunks;  // their texts concatenated are the (cleaned) input exactly
   int64_t windows = 0;
   int64_t tokens = 0;
 };
 
-struct ChunkOptions {
+struct ChunkingOptions {
   // Window length in tokens, special tokens included (chonky: the tokenizer's model_max_length);
   // consecutive windows overlap by half of it, as chonky's ParagraphSplitter runs them.
   std::optional<int64_t> max_length;
@@ -61,6 +63,8 @@ struct ChunkOptions {
   TextCleanup clean = TextCleanup::none;  // chonky's MarkupRemover first; spans index its result
   bool snap_to_whitespace = false;        // move cuts inside a word to the word's end
 };
+
+}  // namespace runtime
 
 class ClassifierModel {
  public:
@@ -76,22 +80,24 @@ class ClassifierModel {
 
   // Sequence classification of texts, or of (text, pair) pairs (cross-encoder reranking) when
   // `pairs` is given (same length as `texts`). Inputs longer than the model takes are cut.
-  std::vector<SequenceClassification> classify(std::span<const std::string> texts,
-                                               std::span<const std::string> pairs = {}) const;
+  std::vector<runtime::Classification> classify(std::span<const std::string> texts,
+                                                std::span<const std::string> pairs = {}) const;
 
   // Token classification: the non-"O" entities of each text (transformers' ner pipeline with
   // aggregation_strategy="simple", over windows like chunk()).
-  std::vector<TokenEntity> token_classify(const std::string& text,
-                                          const ChunkOptions& options = {}) const;
+  std::vector<runtime::EntitySpan> token_classify(
+      const std::string& text, const runtime::ChunkingOptions& options = {}) const;
 
   // chonky's ParagraphSplitter: the text cut after each separator entity.
-  Chunks chunk(const std::string& text, const ChunkOptions& options = {}) const;
+  runtime::ChunkedText chunk(const std::string& text,
+                             const runtime::ChunkingOptions& options = {}) const;
 
  private:
   ClassifierModel(ModelParts parts, Tokenizer tokenizer);
   std::vector<float> run_head(std::span<const Encoding> encodings) const;
-  std::vector<TokenEntity> entities(const std::string& text, const ChunkOptions& options,
-                                    int64_t* windows, int64_t* tokens) const;
+  std::vector<runtime::EntitySpan> entities(const std::string& text,
+                                            const runtime::ChunkingOptions& options,
+                                            int64_t* windows, int64_t* tokens) const;
 
   ModelParts parts_;
   Tokenizer tokenizer_;

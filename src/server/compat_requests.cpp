@@ -75,9 +75,10 @@ namespace {
 
 // The texts (or token ids) of FIELD for the model named or the default one; the request waits in
 // the queue.
-EmbedRequest compat_embed_request(const json& body, const char* field, const RequestLimits& limits,
-                                  const std::string& default_model) {
-  EmbedRequest request;
+runtime::EmbedRequest compat_embed_request(const json& body, const char* field,
+                                           const RequestLimits& limits,
+                                           const std::string& default_model) {
+  runtime::EmbedRequest request;
   request.wait_in_queue = true;
   request.model = compat_model(body, default_model);
   if (auto ids = read_token_ids(body, field, limits)) {
@@ -107,9 +108,9 @@ OpenAiEmbedRequest parse_openai_embed_request(const json& body, const RequestLim
   return request;
 }
 
-EmbedRequest parse_tei_embed_request(const json& body, const RequestLimits& limits,
-                                     const std::string& default_model) {
-  EmbedRequest request = compat_embed_request(body, "inputs", limits, default_model);
+runtime::EmbedRequest parse_tei_embed_request(const json& body, const RequestLimits& limits,
+                                              const std::string& default_model) {
+  runtime::EmbedRequest request = compat_embed_request(body, "inputs", limits, default_model);
   request.normalize = optional_bool(body, "normalize").value_or(true);
   request.truncate = optional_bool(body, "truncate").value_or(false);
   request.truncation_direction =
@@ -173,9 +174,9 @@ TeiPredictRequest parse_tei_predict_request(const json& body, const RequestLimit
   return request;
 }
 
-TokenizeRequest parse_tei_tokenize_request(const json& body, const RequestLimits& limits,
-                                           const std::string& default_model) {
-  TokenizeRequest request;
+runtime::TokenizeRequest parse_tei_tokenize_request(const json& body, const RequestLimits& limits,
+                                                    const std::string& default_model) {
+  runtime::TokenizeRequest request;
   request.model = compat_model(body, default_model);
   request.inputs = read_texts(body, "inputs", limits);
   request.add_special_tokens = optional_bool(body, "add_special_tokens").value_or(true);
@@ -183,8 +184,9 @@ TokenizeRequest parse_tei_tokenize_request(const json& body, const RequestLimits
   return request;
 }
 
-DecodeRequest parse_tei_decode_request(const json& body, const std::string& default_model) {
-  DecodeRequest request;
+runtime::DecodeRequest parse_tei_decode_request(const json& body,
+                                                const std::string& default_model) {
+  runtime::DecodeRequest request;
   request.model = compat_model(body, default_model);
   const json* ids = find_field(body, "ids");
   if (ids == nullptr) fail("field 'ids' is required");

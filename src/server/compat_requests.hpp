@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "server/requests.hpp"
 
 namespace hades::server {
@@ -22,7 +22,7 @@ namespace hades::server {
 std::string compat_model(const nlohmann::json& body, const std::string& default_model);
 
 struct OpenAiEmbedRequest {
-  EmbedRequest embed;
+  runtime::EmbedRequest embed;
   bool base64 = false;                // encoding_format "base64": little-endian float32 bytes
   std::optional<int64_t> dimensions;  // Matryoshka: the first N values, normalized again
 };
@@ -35,11 +35,12 @@ OpenAiEmbedRequest parse_openai_embed_request(const nlohmann::json& body,
 
 // {"inputs": TEXT | [TEXT…] | [ID…] | [[ID…]…], "normalize"? (true), "truncate"? (false),
 // "truncation_direction"? ("right", "left"), "prompt_name"?, "dimensions"?, "model"?}.
-EmbedRequest parse_tei_embed_request(const nlohmann::json& body, const RequestLimits& limits,
-                                     const std::string& default_model);
+runtime::EmbedRequest parse_tei_embed_request(const nlohmann::json& body,
+                                              const RequestLimits& limits,
+                                              const std::string& default_model);
 
 struct TeiRerankRequest {
-  ClassifyRequest pairs;  // (query, text) per text
+  runtime::ClassifyRequest pairs;  // (query, text) per text
   bool raw_scores = false;
   bool return_text = false;
 };
@@ -48,7 +49,7 @@ TeiRerankRequest parse_tei_rerank_request(const nlohmann::json& body, const Requ
                                           const std::string& default_model);
 
 struct TeiPredictRequest {
-  ClassifyRequest classify;
+  runtime::ClassifyRequest classify;
   bool raw_scores = false;  // logits instead of probabilities
   bool batch = false;       // inputs came as a list: the answer is a list per input
 };
@@ -58,11 +59,12 @@ TeiPredictRequest parse_tei_predict_request(const nlohmann::json& body, const Re
                                             const std::string& default_model);
 
 // {"inputs": TEXT | [TEXT…], "add_special_tokens"? (true), "model"?}.
-TokenizeRequest parse_tei_tokenize_request(const nlohmann::json& body, const RequestLimits& limits,
-                                           const std::string& default_model);
+runtime::TokenizeRequest parse_tei_tokenize_request(const nlohmann::json& body,
+                                                    const RequestLimits& limits,
+                                                    const std::string& default_model);
 
 // {"ids": [ID…] | [[ID…]], "skip_special_tokens"? (true), "model"?}.
-DecodeRequest parse_tei_decode_request(const nlohmann::json& body,
-                                       const std::string& default_model);
+runtime::DecodeRequest parse_tei_decode_request(const nlohmann::json& body,
+                                                const std::string& default_model);
 
 }  // namespace hades::server

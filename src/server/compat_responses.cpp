@@ -73,7 +73,7 @@ std::vector<int64_t> byte_offsets(const std::string& text) {
 
 }  // namespace
 
-std::string openai_embeddings_body(const EmbedResult& result, bool base64) {
+std::string openai_embeddings_body(const runtime::EmbeddingResult& result, bool base64) {
   const size_t dimension = static_cast<size_t>(result.dimension);
   const size_t rows = dimension == 0 ? 0 : result.values.size() / dimension;
   std::string out = "{\"object\":\"list\",\"data\":[";
@@ -108,14 +108,15 @@ std::string openai_error_body(const Error& error) {
                          {"code", error_code_name(error.code())}}}});
 }
 
-std::string tei_embed_body(const EmbedResult& result) {
+std::string tei_embed_body(const runtime::EmbeddingResult& result) {
   std::string out;
   append_embedding_rows(out, result);
   return out;
 }
 
-std::string tei_rerank_body(const ClassifyResult& result, const std::vector<std::string>& texts,
-                            bool raw_scores, bool return_text) {
+std::string tei_rerank_body(const runtime::ClassificationResult& result,
+                            const std::vector<std::string>& texts, bool raw_scores,
+                            bool return_text) {
   json out = json::array();
   for (const auto& [index, score] : rank_by_relevance(result, raw_scores)) {
     json hit = {{"index", index}, {"score", score}};
@@ -125,9 +126,10 @@ std::string tei_rerank_body(const ClassifyResult& result, const std::vector<std:
   return dump_lenient(out);
 }
 
-std::string tei_predict_body(const ClassifyResult& result, bool raw_scores, bool batch) {
+std::string tei_predict_body(const runtime::ClassificationResult& result, bool raw_scores,
+                             bool batch) {
   json out = json::array();
-  for (const SequenceClassification& c : result.results) {
+  for (const runtime::Classification& c : result.results) {
     json scores = json::array();
     if (raw_scores) {
       // The probabilities rise with the logits, so the k-th best label has the k-th largest.
@@ -137,7 +139,7 @@ std::string tei_predict_body(const ClassifyResult& result, bool raw_scores, bool
         scores.push_back({{"label", c.scores[k].label}, {"score", logits[k]}});
       }
     } else {
-      for (const LabelScore& s : c.scores)
+      for (const runtime::ClassScore& s : c.scores)
         scores.push_back({{"label", s.label}, {"score", s.score}});
     }
     out.push_back(std::move(scores));
@@ -145,7 +147,7 @@ std::string tei_predict_body(const ClassifyResult& result, bool raw_scores, bool
   return dump_lenient(batch ? out : out.at(0));
 }
 
-std::string tei_tokenize_body(const TokenizeResult& result,
+std::string tei_tokenize_body(const runtime::TokenizationResult& result,
                               const std::vector<std::string>& inputs) {
   json out = json::array();
   for (size_t i = 0; i < result.encodings.size(); ++i) {
@@ -173,8 +175,8 @@ std::string tei_tokenize_body(const TokenizeResult& result,
   return dump_lenient(out);
 }
 
-std::string tei_info_body(const ModelInfo& model, const std::string& version, size_t max_inputs,
-                          int64_t max_batch_tokens) {
+std::string tei_info_body(const runtime::LoadedModel& model, const std::string& version,
+                          size_t max_inputs, int64_t max_batch_tokens) {
   json type;
   if (model.kind == "embedding") {
     std::string pooling;

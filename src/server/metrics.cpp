@@ -30,7 +30,7 @@ void add_metric(std::string& out, const char* name, const char* type, const char
 // One histogram's series: its buckets (cumulative, as Prometheus counts them), sum and count.
 // LABELS is empty or `name="value",...` without braces.
 void add_histogram(std::string& out, const std::string& name, const std::string& labels,
-                   const Histogram& histogram) {
+                   const runtime::Histogram& histogram) {
   const std::string before_le = name + "_bucket{" + labels + (labels.empty() ? "" : ",");
   const std::span<const double> bounds = histogram.bounds();
   for (size_t b = 0; b < bounds.size(); ++b) {
@@ -43,16 +43,16 @@ void add_histogram(std::string& out, const std::string& name, const std::string&
   out += name + "_count" + braced + " " + std::to_string(histogram.count()) + "\n";
 }
 
-std::string model_task_labels(const TaskStats& stats) {
+std::string model_task_labels(const runtime::TaskStats& stats) {
   return "model=\"" + prometheus_label_value(stats.model) + "\",task=\"" +
-         std::string(engine_task_name(stats.task)) + "\"";
+         std::string(runtime::engine_task_name(stats.task)) + "\"";
 }
 
 // Per model and task: requests by outcome, and the histograms of their times.
-void render_tasks(std::string& out, const std::vector<TaskStats>& tasks) {
+void render_tasks(std::string& out, const std::vector<runtime::TaskStats>& tasks) {
   add_header(out, "hades_task_requests_total", "counter",
              "Inference requests by model, task and outcome (ok, or the error code).");
-  for (const TaskStats& stats : tasks) {
+  for (const runtime::TaskStats& stats : tasks) {
     for (const auto& [outcome, count] : stats.outcomes) {
       out += "hades_task_requests_total{" + model_task_labels(stats) + ",outcome=\"" + outcome +
              "\"} " + std::to_string(count) + "\n";
@@ -61,29 +61,29 @@ void render_tasks(std::string& out, const std::vector<TaskStats>& tasks) {
   const struct {
     const char* name;
     const char* help;
-    Histogram TaskStats::*histogram;
+    runtime::Histogram runtime::TaskStats::*histogram;
   } histograms[] = {
       {"hades_task_request_duration_seconds",
        "Time an inference request spent in the engine, whatever its outcome.",
-       &TaskStats::duration},
+       &runtime::TaskStats::duration},
       {"hades_task_queue_duration_seconds",
        "Time a successful request's work waited in the executor's queue before its first batch "
        "started.",
-       &TaskStats::queue},
+       &runtime::TaskStats::queue},
       {"hades_task_inference_duration_seconds",
        "Time of the forward passes (or task runs) that computed a successful request.",
-       &TaskStats::inference},
+       &runtime::TaskStats::inference},
   };
   for (const auto& h : histograms) {
     add_header(out, h.name, "histogram", h.help);
-    for (const TaskStats& stats : tasks) {
+    for (const runtime::TaskStats& stats : tasks) {
       add_histogram(out, h.name, model_task_labels(stats), stats.*h.histogram);
     }
   }
 }
 
 // The executor's batches, and the registry's loads and unloads.
-void render_engine_histograms(std::string& out, const EngineStats& engine) {
+void render_engine_histograms(std::string& out, const runtime::EngineStats& engine) {
   add_header(out, "hades_engine_batch_sequences", "histogram",
              "Sequences in each embedding batch the executor ran.");
   add_histogram(out, "hades_engine_batch_sequences", "", engine.batch_sequences);
@@ -93,35 +93,35 @@ void render_engine_histograms(std::string& out, const EngineStats& engine) {
   add_header(out, "hades_engine_load_duration_seconds", "histogram",
              "Model loads by outcome (loaded, failed, refused by the limits), resolution and "
              "download included.");
-  for (size_t o = 0; o < kLoadOutcomeNames.size(); ++o) {
+  for (size_t o = 0; o < runtime::kLoadOutcomeNames.size(); ++o) {
     add_histogram(out, "hades_engine_load_duration_seconds",
-                  "outcome=\"" + std::string(kLoadOutcomeNames[o]) + "\"",
+                  "outcome=\"" + std::string(runtime::kLoadOutcomeNames[o]) + "\"",
                   engine.registry.load_seconds[o]);
   }
   add_header(out, "hades_engine_unloads_total", "counter",
              "Models that left the registry, by reason (max_models, max_memory, keep_alive, "
              "unload).");
-  for (size_t r = 0; r < kUnloadReasonNames.size(); ++r) {
-    out += "hades_engine_unloads_total{reason=\"" + std::string(kUnloadReasonNames[r]) + "\"} " +
-           std::to_string(engine.registry.unloads[r]) + "\n";
+  for (size_t r = 0; r < runtime::kUnloadReasonNames.size(); ++r) {
+    out += "hades_engine_unloads_total{reason=\"" + std::string(runtime::kUnloadReasonNames[r]) +
+           "\"} " + std::to_string(engine.registry.unloads[r]) + "\n";
   }
 }
 
-void render_models(std::string& out, const std::vector<ModelInfo>& models) {
+void render_models(std::string& out, const std::vector<runtime::LoadedModel>& models) {
   add_header(out, "hades_model_memory_bytes", "gauge", "Bytes of weights each loaded model holds.");
-  for (const ModelInfo& m : models) {
+  for (const runtime::LoadedModel& m : models) {
     out += "hades_model_memory_bytes{model=\"" + prometheus_label_value(m.id) + "\",state=\"" +
-           std::string(model_state_name(m.state)) + "\"} " +
+           std::string(runtime::model_state_name(m.state)) + "\"} " +
            number_text(static_cast<double>(m.memory_bytes)) + "\n";
   }
   add_header(out, "hades_model_requests_total", "counter",
              "Inference requests each loaded model has served.");
-  for (const ModelInfo& m : models) {
+  for (const runtime::LoadedModel& m : models) {
     out += "hades_model_requests_total{model=\"" + prometheus_label_value(m.id) + "\"} " +
            std::to_string(m.requests) + "\n";
   }
   add_header(out, "hades_model_in_flight", "gauge", "Requests running or queued on each model.");
-  for (const ModelInfo& m : models) {
+  for (const runtime::LoadedModel& m : models) {
     out += "hades_model_in_flight{model=\"" + prometheus_label_value(m.id) + "\"} " +
            std::to_string(m.in_flight) + "\n";
   }
@@ -181,8 +181,8 @@ void Metrics::render_requests(std::string& out) const {
   }
 }
 
-std::string Metrics::render(const ServerGauges& server, const EngineStats& engine,
-                            const std::vector<ModelInfo>& models) const {
+std::string Metrics::render(const ServerGauges& server, const runtime::EngineStats& engine,
+                            const std::vector<runtime::LoadedModel>& models) const {
   std::string out;
   render_requests(out);
   const auto as_double = [](auto value) { return static_cast<double>(value); };

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/engine.hpp"
 #include "engine/histogram.hpp"
+#include "engine/runtime.hpp"
 
 namespace hades::server {
 
@@ -30,13 +30,13 @@ class Metrics {
 
   uint64_t requests_total() const;
 
-  std::string render(const ServerGauges& server, const EngineStats& engine,
-                     const std::vector<ModelInfo>& models) const;
+  std::string render(const ServerGauges& server, const runtime::EngineStats& engine,
+                     const std::vector<runtime::LoadedModel>& models) const;
 
  private:
   struct RouteStats {
     std::map<int, uint64_t> by_status;
-    Histogram latency{kDurationBuckets};
+    runtime::Histogram latency{runtime::kDurationBuckets};
   };
 
   void render_requests(std::string& out) const;

@@ -16,7 +16,8 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
   }
 }
 
-void apply_option(std::string_view option, const std::string& context, LoadOptions& options) {
+void apply_option(std::string_view option, const std::string& context,
+                  runtime::LoadModelOptions& options) {
   const size_t equals = option.find('=');
   const std::string_view name = option.substr(0, equals);
   const std::string value(equals == std::string_view::npos ? "" : option.substr(equals + 1));
@@ -25,8 +26,8 @@ void apply_option(std::string_view option, const std::string& context, LoadOptio
   } else if (name == "dtype" && !value.empty()) {
     options.dtype = value;  // checked by the engine's load, which names the valid ones
   } else if (name == "keep_alive" && !value.empty()) {
-    options.keep_alive =
-        parse_keep_alive(value, context + " keep_alive").value_or(std::chrono::milliseconds(-1));
+    options.keep_alive = runtime::parse_keep_alive(value, context + " keep_alive")
+                             .value_or(std::chrono::milliseconds(-1));
   } else if (name == "default_prompt_name" && !value.empty()) {
     options.default_prompt_name = value;  // checked by the load against the model's prompts
   } else {

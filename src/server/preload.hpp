@@ -11,13 +11,13 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 
 namespace hades::server {
 
 struct PreloadModel {
   std::string model;
-  LoadOptions options;
+  runtime::LoadModelOptions options;
 };
 
 // invalid_argument naming SOURCE and the entry at fault.

@@ -179,7 +179,7 @@ std::optional<std::chrono::milliseconds> read_keep_alive(const json& body) {
     fail("field 'keep_alive' must be seconds or a duration such as \"5m\", got " +
          type_name(*value));
   }
-  const auto parsed = parse_keep_alive(value->get<std::string>(), "field 'keep_alive'");
+  const auto parsed = runtime::parse_keep_alive(value->get<std::string>(), "field 'keep_alive'");
   return parsed.value_or(std::chrono::milliseconds(-1));
 }
 
@@ -236,10 +236,10 @@ PoolingMode parse_pooling_name(std::string_view name) {
        "' (use cls, mean, max, mean_sqrt_len, weightedmean or lasttoken)");
 }
 
-EmbedRequest parse_embed_request(const json& body, const RequestLimits& limits) {
+runtime::EmbedRequest parse_embed_request(const json& body, const RequestLimits& limits) {
   check_known_fields(body, {"model", "inputs", "normalize", "truncate", "truncation_direction",
                             "pooling", "prompt", "prompt_name", "dimensions"});
-  EmbedRequest request;
+  runtime::EmbedRequest request;
   request.model = required_string(body, "model");
   request.inputs = read_texts(body, "inputs", limits);
   request.prompt = optional_string(body, "prompt");
@@ -255,10 +255,10 @@ EmbedRequest parse_embed_request(const json& body, const RequestLimits& limits) 
   return request;
 }
 
-TokenizeRequest parse_tokenize_request(const json& body, const RequestLimits& limits) {
+runtime::TokenizeRequest parse_tokenize_request(const json& body, const RequestLimits& limits) {
   check_known_fields(body,
                      {"model", "inputs", "add_special_tokens", "truncate", "truncation_direction"});
-  TokenizeRequest request;
+  runtime::TokenizeRequest request;
   request.model = required_string(body, "model");
   request.inputs = read_texts(body, "inputs", limits);
   request.add_special_tokens = optional_bool(body, "add_special_tokens").value_or(true);
@@ -281,9 +281,9 @@ LoadRequest parse_load_request(const json& body) {
   return request;
 }
 
-ClassifyRequest parse_classify_request(const json& body, const RequestLimits& limits) {
+runtime::ClassifyRequest parse_classify_request(const json& body, const RequestLimits& limits) {
   check_known_fields(body, {"model", "inputs", "pairs"});
-  ClassifyRequest request;
+  runtime::ClassifyRequest request;
   request.model = required_string(body, "model");
   request.inputs = read_texts(body, "inputs", limits);
   if (find_field(body, "pairs") != nullptr) {
@@ -316,18 +316,19 @@ RerankRequest parse_rerank_request(const json& body, const RequestLimits& limits
   return request;
 }
 
-TokenClassifyRequest parse_token_classify_request(const json& body, const RequestLimits& limits) {
+runtime::TokenClassifyRequest parse_token_classify_request(const json& body,
+                                                           const RequestLimits& limits) {
   check_known_fields(body, {"model", "inputs", "max_length"});
-  TokenClassifyRequest request;
+  runtime::TokenClassifyRequest request;
   request.model = required_string(body, "model");
   request.inputs = read_texts(body, "inputs", limits);
   request.max_length = read_window_length(body);
   return request;
 }
 
-ChunkRequest parse_chunk_request(const json& body, const RequestLimits& limits) {
+runtime::ChunkRequest parse_chunk_request(const json& body, const RequestLimits& limits) {
   check_known_fields(body, {"model", "inputs", "max_length", "clean", "snap_to_whitespace"});
-  ChunkRequest request;
+  runtime::ChunkRequest request;
   request.model = required_string(body, "model");
   request.inputs = read_texts(body, "inputs", limits);
   request.max_length = read_window_length(body);

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 
 namespace hades::server {
 
@@ -21,21 +21,23 @@ struct RequestLimits {
 
 struct LoadRequest {
   std::string model;
-  LoadOptions options;
+  runtime::LoadModelOptions options;
 };
 
 // Parses a request body that must be one JSON object. Bytes that are not UTF-8 and \u escapes
 // that name lone surrogates are input_invalid (422), other syntax errors invalid_argument (400).
 nlohmann::json parse_json_body(std::string_view body);
 
-EmbedRequest parse_embed_request(const nlohmann::json& body, const RequestLimits& limits);
-TokenizeRequest parse_tokenize_request(const nlohmann::json& body, const RequestLimits& limits);
+runtime::EmbedRequest parse_embed_request(const nlohmann::json& body, const RequestLimits& limits);
+runtime::TokenizeRequest parse_tokenize_request(const nlohmann::json& body,
+                                                const RequestLimits& limits);
 LoadRequest parse_load_request(const nlohmann::json& body);
 // {"model", "inputs", "pairs"?}: pairs, when given, hold one second text per input.
-ClassifyRequest parse_classify_request(const nlohmann::json& body, const RequestLimits& limits);
+runtime::ClassifyRequest parse_classify_request(const nlohmann::json& body,
+                                                const RequestLimits& limits);
 // A rerank request: one (query, document) pair per document, and how the scores are reported.
 struct RerankRequest {
-  ClassifyRequest pairs;
+  runtime::ClassifyRequest pairs;
   bool raw_scores = false;        // the model's logit instead of its probability
   std::optional<size_t> top_n;    // only the best N results (Cohere's and Jina's field)
   bool return_documents = false;  // each result carries its document's text
@@ -44,10 +46,10 @@ struct RerankRequest {
 // {"model", "query", "documents": [TEXT…], "raw_scores"?, "top_n"?, "return_documents"?}.
 RerankRequest parse_rerank_request(const nlohmann::json& body, const RequestLimits& limits);
 // {"model", "inputs", "max_length"?}.
-TokenClassifyRequest parse_token_classify_request(const nlohmann::json& body,
-                                                  const RequestLimits& limits);
+runtime::TokenClassifyRequest parse_token_classify_request(const nlohmann::json& body,
+                                                           const RequestLimits& limits);
 // {"model", "inputs", "max_length"?, "clean"?, "snap_to_whitespace"?}.
-ChunkRequest parse_chunk_request(const nlohmann::json& body, const RequestLimits& limits);
+runtime::ChunkRequest parse_chunk_request(const nlohmann::json& body, const RequestLimits& limits);
 // The model id of an unload request.
 std::string parse_unload_request(const nlohmann::json& body);
 

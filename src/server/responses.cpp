@@ -8,10 +8,10 @@
 
 namespace hades::server {
 
-nlohmann::json model_info_json(const ModelInfo& info) {
+nlohmann::json model_info_json(const runtime::LoadedModel& info) {
   nlohmann::json out = {
       {"id", info.id},
-      {"state", model_state_name(info.state)},
+      {"state", runtime::model_state_name(info.state)},
       {"device", info.device},
       {"kind", info.kind},
       {"model_type", info.model_type},
@@ -30,7 +30,7 @@ nlohmann::json model_info_json(const ModelInfo& info) {
   if (info.default_prompt_name) out["default_prompt_name"] = *info.default_prompt_name;
   if (!info.labels.empty()) out["labels"] = info.labels;
   if (!info.error.empty()) out["error"] = info.error;
-  if (info.state == ModelState::downloading) {
+  if (info.state == runtime::ModelState::downloading) {
     // A fraction for progress bars, and the bytes behind it.
     out["progress"] = info.download_total_bytes == 0
                           ? 0.0
@@ -42,7 +42,7 @@ nlohmann::json model_info_json(const ModelInfo& info) {
   return out;
 }
 
-void append_embedding_rows(std::string& out, const EmbedResult& result) {
+void append_embedding_rows(std::string& out, const runtime::EmbeddingResult& result) {
   // Written by hand rather than through nlohmann::json: a float stored as a json double prints
   // with 17 digits, twice the text of its shortest float form, and a reply can hold 1024 rows.
   const size_t dimension = static_cast<size_t>(result.dimension);
@@ -60,7 +60,7 @@ void append_embedding_rows(std::string& out, const EmbedResult& result) {
   out += ']';
 }
 
-std::string embed_response_body(const EmbedResult& result) {
+std::string embed_response_body(const runtime::EmbeddingResult& result) {
   std::string out = "{\"model\":" + dump_lenient(result.model) + ",\"embeddings\":";
   append_embedding_rows(out, result);
   out += ",\"dimension\":" + std::to_string(result.dimension) +
@@ -68,7 +68,7 @@ std::string embed_response_body(const EmbedResult& result) {
   return out;
 }
 
-std::string tokenize_response_body(const TokenizeResult& result) {
+std::string tokenize_response_body(const runtime::TokenizationResult& result) {
   nlohmann::json encodings = nlohmann::json::array();
   for (const Encoding& e : result.encodings) {
     nlohmann::json offsets = nlohmann::json::array();
@@ -79,19 +79,20 @@ std::string tokenize_response_body(const TokenizeResult& result) {
   return dump_lenient({{"model", result.model}, {"encodings", encodings}});
 }
 
-std::string classify_response_body(const ClassifyResult& result) {
+std::string classify_response_body(const runtime::ClassificationResult& result) {
   nlohmann::json results = nlohmann::json::array();
-  for (const SequenceClassification& c : result.results) {
+  for (const runtime::Classification& c : result.results) {
     if (c.scores.empty()) throw Error(ErrorCode::internal, result.model + " gave no label scores");
     nlohmann::json scores = nlohmann::json::array();
-    for (const LabelScore& s : c.scores) scores.push_back({{"label", s.label}, {"score", s.score}});
+    for (const runtime::ClassScore& s : c.scores)
+      scores.push_back({{"label", s.label}, {"score", s.score}});
     results.push_back(
         {{"label", c.scores.front().label}, {"score", c.scores.front().score}, {"scores", scores}});
   }
   return dump_lenient({{"model", result.model}, {"results", results}});
 }
 
-float relevance(const SequenceClassification& c, bool raw_score) {
+float relevance(const runtime::Classification& c, bool raw_score) {
   if (c.logits.empty()) throw Error(ErrorCode::internal, "a cross-encoder gave no logits");
   if (raw_score) return c.logits.back();
   if (c.logits.size() == 1) return 1.0f / (1.0f + std::exp(-c.logits[0]));
@@ -101,7 +102,7 @@ float relevance(const SequenceClassification& c, bool raw_score) {
   return std::exp(c.logits.back() - max) / sum;
 }
 
-std::vector<std::pair<size_t, float>> rank_by_relevance(const ClassifyResult& result,
+std::vector<std::pair<size_t, float>> rank_by_relevance(const runtime::ClassificationResult& result,
                                                         bool raw_scores) {
   std::vector<std::pair<size_t, float>> ranked;
   for (size_t i = 0; i < result.results.size(); ++i) {
@@ -112,7 +113,8 @@ std::vector<std::pair<size_t, float>> rank_by_relevance(const ClassifyResult& re
   return ranked;
 }
 
-std::string rerank_response_body(const ClassifyResult& result, const RerankRequest& request) {
+std::string rerank_response_body(const runtime::ClassificationResult& result,
+                                 const RerankRequest& request) {
   std::vector<std::pair<size_t, float>> ranked = rank_by_relevance(result, request.raw_scores);
   if (request.top_n && *request.top_n < ranked.size()) ranked.resize(*request.top_n);
   nlohmann::json results = nlohmann::json::array();
@@ -124,11 +126,11 @@ std::string rerank_response_body(const ClassifyResult& result, const RerankReque
   return dump_lenient({{"model", result.model}, {"results", results}});
 }
 
-std::string token_classify_response_body(const TokenClassifyResult& result) {
+std::string token_classify_response_body(const runtime::TokenClassificationResult& result) {
   nlohmann::json results = nlohmann::json::array();
-  for (const std::vector<TokenEntity>& entities : result.entities) {
+  for (const std::vector<runtime::EntitySpan>& entities : result.entities) {
     nlohmann::json list = nlohmann::json::array();
-    for (const TokenEntity& e : entities) {
+    for (const runtime::EntitySpan& e : entities) {
       list.push_back({{"label", e.label}, {"score", e.score}, {"start", e.start}, {"end", e.end}});
     }
     results.push_back(list);
@@ -136,11 +138,11 @@ std::string token_classify_response_body(const TokenClassifyResult& result) {
   return dump_lenient({{"model", result.model}, {"results", results}});
 }
 
-std::string chunk_response_body(const ChunkResult& result) {
+std::string chunk_response_body(const runtime::ChunkingResult& result) {
   nlohmann::json results = nlohmann::json::array();
-  for (const Chunks& chunks : result.results) {
+  for (const runtime::ChunkedText& chunks : result.results) {
     nlohmann::json list = nlohmann::json::array();
-    for (const Chunk& c : chunks.chunks) {
+    for (const runtime::TextChunk& c : chunks.chunks) {
       list.push_back(
           {{"text", c.text}, {"start", c.start}, {"end", c.end}, {"score", c.separator_score}});
     }

@@ -67,7 +67,7 @@ std::string_view target_path(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
-Router::Router(Engine& engine, Logger& log, ServiceInfo info)
+Router::Router(runtime::Engine& engine, Logger& log, ServiceInfo info)
     : engine_(engine), log_(log), info_(std::move(info)) {}
 
 const Router::Route* Router::find(std::string_view method, std::string_view target) {
@@ -120,7 +120,7 @@ HttpReply Router::error_reply(const Error& error, Dialect dialect) const {
 }
 
 HttpReply Router::handle(std::string_view method, std::string_view target, std::string_view body,
-                         const CancelFlag& cancelled) {
+                         const runtime::CancelFlag& cancelled) {
   const Clock::time_point start = Clock::now();
   const Route* route = find(method, target);
   HttpReply reply;
@@ -165,14 +165,14 @@ double Router::uptime_seconds() const {
   return seconds_since(info_.started);
 }
 
-HttpReply Router::health(const json&, const CancelFlag&) {
+HttpReply Router::health(const json&, const runtime::CancelFlag&) {
   return json_reply(
       {{"status", "ok"}, {"version", info_.version}, {"uptime_seconds", uptime_seconds()}});
 }
 
 // Readiness for orchestrators: 503 with the reason until every preloaded model is ready, and from
 // the moment a stop signal arrives; /health stays the liveness check.
-HttpReply Router::ready(const json&, const CancelFlag&) {
+HttpReply Router::ready(const json&, const runtime::CancelFlag&) {
   std::vector<std::string> waiting;
   if (draining_) waiting.emplace_back("the service is shutting down");
   std::vector<std::string> preload;
@@ -185,13 +185,14 @@ HttpReply Router::ready(const json&, const CancelFlag&) {
   return HttpReply{.status = waiting.empty() ? 200 : 503, .body = dump_lenient(body)};
 }
 
-HttpReply Router::status(const json&, const CancelFlag&) {
-  const EngineStats stats = engine_.stats();
-  const EngineConfig& config = engine_.config();
+HttpReply Router::status(const json&, const runtime::CancelFlag&) {
+  const runtime::EngineStats stats = engine_.stats();
+  const runtime::EngineConfig& config = engine_.config();
   const ServerGauges gauges = gauges_();
   const ServerOptions& o = info_.limits;
   json models = json::array();
-  for (const ModelInfo& info : engine_.get_loaded_models()) models.push_back(model_info_json(info));
+  for (const runtime::LoadedModel& info : engine_.get_loaded_models())
+    models.push_back(model_info_json(info));
   const json limits = {
       {"max_models", config.max_models},
       {"max_memory_bytes",
@@ -237,76 +238,76 @@ HttpReply Router::status(const json&, const CancelFlag&) {
                      {"stats", server_stats}});
 }
 
-HttpReply Router::models(const json&, const CancelFlag&) {
+HttpReply Router::models(const json&, const runtime::CancelFlag&) {
   json models = json::array();
   json data = json::array();  // OpenAI's list of models, beside hades's own
-  for (const ModelInfo& info : engine_.get_loaded_models()) {
+  for (const runtime::LoadedModel& info : engine_.get_loaded_models()) {
     models.push_back(model_info_json(info));
-    if (info.state == ModelState::failed) continue;
+    if (info.state == runtime::ModelState::failed) continue;
     data.push_back({{"id", info.id}, {"object", "model"}, {"created", 0}, {"owned_by", "hades"}});
   }
   return json_reply({{"models", models}, {"object", "list"}, {"data", data}});
 }
 
-HttpReply Router::load(const json& body, const CancelFlag&) {
+HttpReply Router::load(const json& body, const runtime::CancelFlag&) {
   const LoadRequest request = parse_load_request(body);
   const Clock::time_point start = Clock::now();
-  const ModelInfo info = engine_.load_model(request.model, request.options);
+  const runtime::LoadedModel info = engine_.load_model(request.model, request.options);
   log_.info("model " + request.model + " ready on " + info.device + " (" +
             std::to_string(info.memory_bytes) + " bytes" + (info.pinned ? ", pinned" : "") +
             "; request took " + std::to_string(seconds_since(start)) + " s)");
   return json_reply({{"model", model_info_json(info)}});
 }
 
-HttpReply Router::unload(const json& body, const CancelFlag&) {
+HttpReply Router::unload(const json& body, const runtime::CancelFlag&) {
   const std::string model = parse_unload_request(body);
   engine_.unload_model(model);
   log_.info("model " + model + " unloaded");
   return json_reply({{"model", model}, {"unloaded", true}});
 }
 
-HttpReply Router::embed(const json& body, const CancelFlag& cancelled) {
-  EmbedRequest request =
+HttpReply Router::embed(const json& body, const runtime::CancelFlag& cancelled) {
+  runtime::EmbedRequest request =
       parse_embed_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   request.cancelled = cancelled;
   return HttpReply{.body = embed_response_body(engine_.embed(request))};
 }
 
-HttpReply Router::tokenize(const json& body, const CancelFlag&) {
-  const TokenizeRequest request =
+HttpReply Router::tokenize(const json& body, const runtime::CancelFlag&) {
+  const runtime::TokenizeRequest request =
       parse_tokenize_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   return HttpReply{.body = tokenize_response_body(engine_.tokenize(request))};
 }
 
-HttpReply Router::classify(const json& body, const CancelFlag& cancelled) {
-  ClassifyRequest request =
+HttpReply Router::classify(const json& body, const runtime::CancelFlag& cancelled) {
+  runtime::ClassifyRequest request =
       parse_classify_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   request.cancelled = cancelled;
   return HttpReply{.body = classify_response_body(engine_.classify(request))};
 }
 
-HttpReply Router::rerank(const json& body, const CancelFlag& cancelled) {
+HttpReply Router::rerank(const json& body, const runtime::CancelFlag& cancelled) {
   RerankRequest request =
       parse_rerank_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   request.pairs.cancelled = cancelled;
   return HttpReply{.body = rerank_response_body(engine_.classify(request.pairs), request)};
 }
 
-HttpReply Router::token_classify(const json& body, const CancelFlag& cancelled) {
-  TokenClassifyRequest request =
+HttpReply Router::token_classify(const json& body, const runtime::CancelFlag& cancelled) {
+  runtime::TokenClassifyRequest request =
       parse_token_classify_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   request.cancelled = cancelled;
   return HttpReply{.body = token_classify_response_body(engine_.token_classify(request))};
 }
 
-HttpReply Router::chunk(const json& body, const CancelFlag& cancelled) {
-  ChunkRequest request =
+HttpReply Router::chunk(const json& body, const runtime::CancelFlag& cancelled) {
+  runtime::ChunkRequest request =
       parse_chunk_request(body, RequestLimits{.max_inputs = info_.limits.max_inputs});
   request.cancelled = cancelled;
   return HttpReply{.body = chunk_response_body(engine_.chunk(request))};
 }
 
-HttpReply Router::metrics_text(const json&, const CancelFlag&) {
+HttpReply Router::metrics_text(const json&, const runtime::CancelFlag&) {
   ServerGauges gauges = gauges_();
   gauges.uptime_seconds = uptime_seconds();
   return HttpReply{.content_type = "text/plain; version=0.0.4; charset=utf-8",

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "hades/error.hpp"
 #include "server/log.hpp"
 #include "server/metrics.hpp"
@@ -48,7 +48,7 @@ struct ServiceInfo {
 
 class Router {
  public:
-  Router(Engine& engine, Logger& log, ServiceInfo info);
+  Router(runtime::Engine& engine, Logger& log, ServiceInfo info);
 
   // From now on /ready answers 503: the service is about to stop (the first step of a drain).
   void set_draining() { draining_ = true; }
@@ -68,7 +68,7 @@ class Router {
   // The skeleton every request goes through.
   // CANCELLED, when given, is set by the HTTP layer once the client has closed its connection.
   HttpReply handle(std::string_view method, std::string_view target, std::string_view body,
-                   const CancelFlag& cancelled = {});
+                   const runtime::CancelFlag& cancelled = {});
 
   // The answer to a request the HTTP layer refuses before routing (overloaded, shutting down, too
   // large), counted like any other.
@@ -93,7 +93,7 @@ class Router {
     Answer answer;
     Access access;
     Dialect dialect;
-    HttpReply (Router::*run)(const nlohmann::json& body, const CancelFlag& cancelled);
+    HttpReply (Router::*run)(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
   };
   static const Route* find(std::string_view method, std::string_view target);
   static Dialect dialect_of(const Route* route);
@@ -103,35 +103,35 @@ class Router {
               std::chrono::steady_clock::time_point start);
   double uptime_seconds() const;
 
-  HttpReply health(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply ready(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply status(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply models(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply load(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply classify(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply rerank(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply token_classify(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply chunk(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply unload(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply embed(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply tokenize(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply metrics_text(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply health(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply ready(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply status(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply models(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply load(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply classify(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply rerank(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply token_classify(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply chunk(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply unload(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply embed(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply tokenize(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply metrics_text(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
   // Other servers' APIs (router_compat.cpp).
-  HttpReply openai_embeddings(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply tei_root(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply tei_embed(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply tei_rerank(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply tei_predict(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply tei_tokenize(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply tei_decode(const nlohmann::json& body, const CancelFlag& cancelled);
-  HttpReply tei_info(const nlohmann::json& body, const CancelFlag& cancelled);
+  HttpReply openai_embeddings(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply tei_root(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply tei_embed(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply tei_rerank(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply tei_predict(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply tei_tokenize(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply tei_decode(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
+  HttpReply tei_info(const nlohmann::json& body, const runtime::CancelFlag& cancelled);
   RequestLimits request_limits() const {
     return RequestLimits{.max_inputs = info_.limits.max_inputs};
   }
 
   static const Route kRoutes[];
 
-  Engine& engine_;
+  runtime::Engine& engine_;
   Logger& log_;
   ServiceInfo info_;
   Metrics metrics_;

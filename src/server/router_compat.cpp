@@ -27,7 +27,7 @@ bool holds_text_lists(const json* inputs) {
 
 }  // namespace
 
-HttpReply Router::openai_embeddings(const json& body, const CancelFlag& cancelled) {
+HttpReply Router::openai_embeddings(const json& body, const runtime::CancelFlag& cancelled) {
   OpenAiEmbedRequest request =
       parse_openai_embed_request(body, request_limits(), info_.default_model);
   request.embed.cancelled = cancelled;
@@ -36,9 +36,9 @@ HttpReply Router::openai_embeddings(const json& body, const CancelFlag& cancelle
 
 // TEI answers POST / with the task of its one model; here, the task of the model named (or the
 // default one): embeddings for an embedding model, predictions for a sequence classifier.
-HttpReply Router::tei_root(const json& body, const CancelFlag& cancelled) {
+HttpReply Router::tei_root(const json& body, const runtime::CancelFlag& cancelled) {
   const std::string model = compat_model(body, info_.default_model);
-  const ModelInfo info = engine_.load_model(model, LoadOptions{});
+  const runtime::LoadedModel info = engine_.load_model(model, runtime::LoadModelOptions{});
   if (info.kind == "embedding") {
     if (holds_text_lists(fields::find_field(body, "inputs"))) {
       throw Error(ErrorCode::unsupported,
@@ -54,41 +54,43 @@ HttpReply Router::tei_root(const json& body, const CancelFlag& cancelled) {
                                           "classification models (use /v1/token-classify)");
 }
 
-HttpReply Router::tei_embed(const json& body, const CancelFlag& cancelled) {
-  EmbedRequest request = parse_tei_embed_request(body, request_limits(), info_.default_model);
+HttpReply Router::tei_embed(const json& body, const runtime::CancelFlag& cancelled) {
+  runtime::EmbedRequest request =
+      parse_tei_embed_request(body, request_limits(), info_.default_model);
   request.cancelled = cancelled;
   return HttpReply{.body = tei_embed_body(engine_.embed(request))};
 }
 
-HttpReply Router::tei_rerank(const json& body, const CancelFlag& cancelled) {
+HttpReply Router::tei_rerank(const json& body, const runtime::CancelFlag& cancelled) {
   TeiRerankRequest request = parse_tei_rerank_request(body, request_limits(), info_.default_model);
   request.pairs.cancelled = cancelled;
-  const ClassifyResult result = engine_.classify(request.pairs);
+  const runtime::ClassificationResult result = engine_.classify(request.pairs);
   return HttpReply{.body = tei_rerank_body(result, request.pairs.pairs, request.raw_scores,
                                            request.return_text)};
 }
 
-HttpReply Router::tei_predict(const json& body, const CancelFlag& cancelled) {
+HttpReply Router::tei_predict(const json& body, const runtime::CancelFlag& cancelled) {
   TeiPredictRequest request =
       parse_tei_predict_request(body, request_limits(), info_.default_model);
   request.classify.cancelled = cancelled;
-  const ClassifyResult result = engine_.classify(request.classify);
+  const runtime::ClassificationResult result = engine_.classify(request.classify);
   return HttpReply{.body = tei_predict_body(result, request.raw_scores, request.batch)};
 }
 
-HttpReply Router::tei_tokenize(const json& body, const CancelFlag&) {
-  const TokenizeRequest request =
+HttpReply Router::tei_tokenize(const json& body, const runtime::CancelFlag&) {
+  const runtime::TokenizeRequest request =
       parse_tei_tokenize_request(body, request_limits(), info_.default_model);
   return HttpReply{.body = tei_tokenize_body(engine_.tokenize(request), request.inputs)};
 }
 
-HttpReply Router::tei_decode(const json& body, const CancelFlag&) {
-  const DecodeRequest request = parse_tei_decode_request(body, info_.default_model);
+HttpReply Router::tei_decode(const json& body, const runtime::CancelFlag&) {
+  const runtime::DecodeRequest request = parse_tei_decode_request(body, info_.default_model);
   return HttpReply{.body = dump_lenient(json(engine_.decode(request)))};
 }
 
-HttpReply Router::tei_info(const json&, const CancelFlag&) {
-  const ModelInfo info = engine_.load_model(compat_model(json::object(), info_.default_model), {});
+HttpReply Router::tei_info(const json&, const runtime::CancelFlag&) {
+  const runtime::LoadedModel info =
+      engine_.load_model(compat_model(json::object(), info_.default_model), {});
   return HttpReply{.body = tei_info_body(info, info_.version, info_.limits.max_inputs,
                                          engine_.config().max_batch_tokens)};
 }

@@ -23,7 +23,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string describe_limits(const EngineConfig& engine, const std::string& device) {
+std::string describe_limits(const runtime::EngineConfig& engine, const std::string& device) {
   return "device " + device + ", max_models " + std::to_string(engine.max_models) +
          ", max_memory " +
          (engine.max_memory_bytes ? std::to_string(*engine.max_memory_bytes) + " bytes" : "none");
@@ -77,13 +77,13 @@ std::optional<TcpListening> open_tcp_listener(const ServeOptions& options, Logge
 
 // Loads the preloaded models one after another, in the background: the service answers (and
 // /ready says what it waits for) meanwhile. A failed load is logged and shows in /ready.
-std::thread start_preloads(Engine& engine, const std::vector<PreloadModel>& preload,
+std::thread start_preloads(runtime::Engine& engine, const std::vector<PreloadModel>& preload,
                            PreloadStatus& status, Logger& log) {
   return std::thread([&engine, &preload, &status, &log] {
     for (size_t i = 0; i < preload.size(); ++i) {
       const PreloadModel& model = preload[i];
       try {
-        const ModelInfo info = engine.load_model(model.model, model.options);
+        const runtime::LoadedModel info = engine.load_model(model.model, model.options);
         status.loaded(i);
         log.info("preloaded " + model.model + " (" + info.dtype + ", " +
                  std::to_string(info.memory_bytes) + " bytes)");
@@ -107,9 +107,9 @@ void announce_shutdown(Router& router, ShutdownSignals& signals, std::chrono::mi
 }
 
 void run(const ServeOptions& options, ShutdownSignals& signals, Logger& log) {
-  auto engine = std::make_unique<Engine>(options.engine);
+  auto engine = std::make_unique<runtime::Engine>(options.engine);
   engine->set_eviction_log([&log](const std::string& message) { log.info(message); });
-  const EngineStats stats = engine->stats();
+  const runtime::EngineStats stats = engine->stats();
   if (!stats.device_note.empty()) log.info(stats.device_note);
   std::optional<TcpListening> tcp = open_tcp_listener(options, log);
   const auto preload_status = std::make_shared<PreloadStatus>(options.preload);

@@ -7,7 +7,7 @@
 #include <memory>
 #include <optional>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "server/api_key.hpp"
 #include "server/preload.hpp"
 #include "server/server_options.hpp"
@@ -19,7 +19,7 @@ struct ServeOptions {
   std::filesystem::path socket_path = "/tmp/hades_model_mgr.sock";
   std::filesystem::path log_path;  // empty: SOCKET.log
   bool log_to_stderr = true;
-  EngineConfig engine;
+  runtime::EngineConfig engine;
   ServerOptions server;
   // After a stop signal: how long requests in flight may take to finish.
   std::chrono::milliseconds drain_timeout{30000};

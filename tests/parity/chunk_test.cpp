@@ -35,17 +35,17 @@ void check_chunks_equal_chonky(const std::string& file) {
   for (const auto& c : ref.cases) {
     const std::string text = c.at("text").get<std::string>();
     const std::string name = c.at("name").get<std::string>();
-    const Chunks got = model->chunk(text);
+    const runtime::ChunkedText got = model->chunk(text);
     std::vector<std::pair<int64_t, int64_t>> spans;
     std::string joined;
-    for (const Chunk& chunk : got.chunks) {
+    for (const runtime::TextChunk& chunk : got.chunks) {
       spans.emplace_back(chunk.start, chunk.end);
       joined += chunk.text;
     }
     EXPECT_EQ(spans, (c.at("spans").get<std::vector<std::pair<int64_t, int64_t>>>())) << name;
     EXPECT_EQ(joined, text) << name;
     std::vector<std::string> texts;
-    for (const Chunk& chunk : got.chunks) texts.push_back(chunk.text);
+    for (const runtime::TextChunk& chunk : got.chunks) texts.push_back(chunk.text);
     EXPECT_EQ(texts, c.at("chunks").get<std::vector<std::string>>()) << name;
     EXPECT_EQ(got.windows, c.at("window_count").get<int64_t>()) << name;
     if (got.windows > 3) ++multi_window;
@@ -74,7 +74,7 @@ TEST(ChunkOptions, SnappedCutsAreTheFaithfulCutsMovedOutOfWords) {
     for (size_t i = 0; i < text.size();) decoded.push_back(tok::next_code_point(text, i));
     const auto length = static_cast<int64_t>(decoded.size());
     std::vector<int64_t> expected;
-    for (const Chunk& chunk : model->chunk(text).chunks) {
+    for (const runtime::TextChunk& chunk : model->chunk(text).chunks) {
       const int64_t cut = snap_to_whitespace(decoded, chunk.end);
       moved += cut != chunk.end ? 1 : 0;
       if (cut > 0 && cut < length && (expected.empty() || cut > expected.back())) {
@@ -82,10 +82,10 @@ TEST(ChunkOptions, SnappedCutsAreTheFaithfulCutsMovedOutOfWords) {
       }
     }
     expected.push_back(length);
-    const Chunks snapped = model->chunk(text, {.snap_to_whitespace = true});
+    const runtime::ChunkedText snapped = model->chunk(text, {.snap_to_whitespace = true});
     std::vector<int64_t> got;
     std::string joined;
-    for (const Chunk& chunk : snapped.chunks) {
+    for (const runtime::TextChunk& chunk : snapped.chunks) {
       got.push_back(chunk.end);
       joined += chunk.text;
     }
@@ -101,8 +101,9 @@ TEST(ChunkOptions, CleanChunksTheCleanedText) {
   const std::string text = ref.cases.at(0).at("text").get<std::string>();
   std::string messy;
   for (const char ch : text) messy += ch == ' ' ? std::string(" \n\t ") : std::string(1, ch);
-  const Chunks plain = model->chunk(text);
-  const Chunks cleaned = model->chunk("<p>" + messy + "</p>", {.clean = TextCleanup::html});
+  const runtime::ChunkedText plain = model->chunk(text);
+  const runtime::ChunkedText cleaned =
+      model->chunk("<p>" + messy + "</p>", {.clean = TextCleanup::html});
   ASSERT_EQ(cleaned.chunks.size(), plain.chunks.size());
   for (size_t i = 0; i < plain.chunks.size(); ++i) {
     EXPECT_EQ(cleaned.chunks[i].text, plain.chunks[i].text);
@@ -149,7 +150,7 @@ TEST(ChunkErrors, ASequenceClassifierRefusesTokenClassificationAndChunkingByName
 TEST(ChunkErrors, EmptyTextIsOneEmptyChunkAndBadUtf8IsAnInputError) {
   const ChunkReference ref = read_reference("reference.json");
   const auto model = ClassifierModel::load(ref.model);
-  const Chunks empty = model->chunk("");
+  const runtime::ChunkedText empty = model->chunk("");
   ASSERT_EQ(empty.chunks.size(), 1u);
   EXPECT_EQ(empty.chunks[0].text, "");
   try {
@@ -158,9 +159,9 @@ TEST(ChunkErrors, EmptyTextIsOneEmptyChunkAndBadUtf8IsAnInputError) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::input_invalid);
   }
-  const Chunks specials = model->chunk("[CLS] [SEP] [PAD] [MASK] [UNK]");
+  const runtime::ChunkedText specials = model->chunk("[CLS] [SEP] [PAD] [MASK] [UNK]");
   std::string joined;
-  for (const Chunk& c : specials.chunks) joined += c.text;
+  for (const runtime::TextChunk& c : specials.chunks) joined += c.text;
   EXPECT_EQ(joined, "[CLS] [SEP] [PAD] [MASK] [UNK]");
 }
 

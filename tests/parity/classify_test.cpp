@@ -30,8 +30,8 @@ Fixture load(const std::string& kind) {
   return {ClassifierModel::load(dir), json::parse(in).at("text_cases")};
 }
 
-float score_of(const SequenceClassification& c, const std::string& label) {
-  for (const LabelScore& s : c.scores) {
+float score_of(const runtime::Classification& c, const std::string& label) {
+  for (const runtime::ClassScore& s : c.scores) {
     if (s.label == label) return s.score;
   }
   ADD_FAILURE() << "no score for label " << label;
@@ -46,7 +46,7 @@ TEST(ClassifyParity, SequenceClassificationOfTextsAndPairsEqualsTransformers) {
     const std::vector<std::string> pair =
         c.contains("pair") ? std::vector<std::string>{c.at("pair").get<std::string>()}
                            : std::vector<std::string>{};
-    const SequenceClassification got = f.model->classify(text, pair).at(0);
+    const runtime::Classification got = f.model->classify(text, pair).at(0);
     EXPECT_LE(max_abs_diff(got.logits, c.at("logits").get<std::vector<float>>()), 1e-5f) << text[0];
     const auto expected = c.at("probabilities").get<std::vector<float>>();
     for (size_t l = 0; l < expected.size(); ++l) {
@@ -59,10 +59,10 @@ TEST(ClassifyParity, OneBatchOfTextsEqualsEachAlone) {
   const Fixture f = load("seqcls");
   std::vector<std::string> texts;
   for (const json& c : f.cases) texts.push_back(c.at("text").get<std::string>());
-  const std::vector<SequenceClassification> batch = f.model->classify(texts);
+  const std::vector<runtime::Classification> batch = f.model->classify(texts);
   ASSERT_EQ(batch.size(), texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {
-    const SequenceClassification alone = f.model->classify({&texts[i], 1}).at(0);
+    const runtime::Classification alone = f.model->classify({&texts[i], 1}).at(0);
     EXPECT_LE(max_abs_diff(batch[i].logits, alone.logits), 1e-6f) << texts[i];
   }
 }
@@ -76,7 +76,7 @@ TEST(ClassifyParity, RerankScoresEqualSentenceTransformersCrossEncoder) {
     documents.push_back(c.at("pair").get<std::string>());
     expected.push_back(c.at("score").get<float>());
   }
-  const std::vector<SequenceClassification> got = f.model->classify(queries, documents);
+  const std::vector<runtime::Classification> got = f.model->classify(queries, documents);
   ASSERT_EQ(got.size(), expected.size());
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_NEAR(got[i].logits.at(0), f.cases[i].at("logits").at(0).get<float>(), 1e-5f);
@@ -90,7 +90,7 @@ TEST(ClassifyParity, RerankScoresEqualSentenceTransformersCrossEncoder) {
     return idx;
   };
   std::vector<float> ours;
-  for (const SequenceClassification& c : got) ours.push_back(c.scores.at(0).score);
+  for (const runtime::Classification& c : got) ours.push_back(c.scores.at(0).score);
   EXPECT_EQ(order(ours), order(expected));
 }
 
@@ -99,7 +99,7 @@ TEST(ClassifyParity, TokenClassificationEqualsTheNerPipeline) {
   int entities = 0;
   for (const json& c : f.cases) {
     const std::string text = c.at("text").get<std::string>();
-    const std::vector<TokenEntity> got = f.model->token_classify(text);
+    const std::vector<runtime::EntitySpan> got = f.model->token_classify(text);
     const json& expected = c.at("entities");
     ASSERT_EQ(got.size(), expected.size()) << text;
     for (size_t i = 0; i < got.size(); ++i) {

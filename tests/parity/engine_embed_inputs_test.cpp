@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "hades/error.hpp"
 #include "models/embedding_model.hpp"
 #include "support/compare.hpp"
@@ -49,13 +49,13 @@ const nlohmann::json& left_truncation() {
   return ref;
 }
 
-Engine make_engine() {
-  EngineConfig config;
+runtime::Engine make_engine() {
+  runtime::EngineConfig config;
   config.default_device = "cpu";
-  return Engine(config);
+  return runtime::Engine(config);
 }
 
-void expect_rows(const EmbedResult& got, const Rows& expected, float tolerance) {
+void expect_rows(const runtime::EmbeddingResult& got, const Rows& expected, float tolerance) {
   ASSERT_EQ(got.values.size(), expected.size() * expected[0].size());
   for (size_t i = 0; i < expected.size(); ++i) {
     const std::span<const float> row(got.values.data() + i * expected[i].size(),
@@ -83,75 +83,75 @@ TEST(EngineEmbedInputs, LeftTruncationEqualsTokenizersAndSentenceTransformers) {
   }
   EXPECT_GE(differs, 2u);  // the long texts: the fixture tells the two ends apart
 
-  Engine engine = make_engine();
-  EmbedRequest request{.model = folder().string(), .inputs = fixture_texts};
+  runtime::Engine engine = make_engine();
+  runtime::EmbedRequest request{.model = folder().string(), .inputs = fixture_texts};
   request.truncation_direction = TruncationDirection::left;
   expect_rows(engine.embed(request), left_truncation().at("embeddings").get<Rows>(), 1e-5f);
-  TokenizeRequest tokenize{.model = folder().string(), .inputs = fixture_texts};
+  runtime::TokenizeRequest tokenize{.model = folder().string(), .inputs = fixture_texts};
   tokenize.truncation_direction = TruncationDirection::left;
-  const TokenizeResult tokens = engine.tokenize(tokenize);
+  const runtime::TokenizationResult tokens = engine.tokenize(tokenize);
   for (size_t i = 0; i < ids.size(); ++i)
     EXPECT_EQ(tokens.encodings[i].ids, ids[i]) << "text " << i;
 }
 
 TEST(EngineEmbedInputs, TokenIdsEmbedAsTheirText) {
-  Engine engine = make_engine();
+  runtime::Engine engine = make_engine();
   const std::string model = folder().string();
-  const TokenizeResult tokens = engine.tokenize({.model = model, .inputs = texts()});
-  EmbedRequest by_ids{.model = model};
+  const runtime::TokenizationResult tokens = engine.tokenize({.model = model, .inputs = texts()});
+  runtime::EmbedRequest by_ids{.model = model};
   for (const Encoding& e : tokens.encodings) by_ids.token_ids.push_back(e.ids);
-  const EmbedResult from_ids = engine.embed(by_ids);
-  const EmbedResult from_text = engine.embed({.model = model, .inputs = texts()});
+  const runtime::EmbeddingResult from_ids = engine.embed(by_ids);
+  const runtime::EmbeddingResult from_text = engine.embed({.model = model, .inputs = texts()});
   EXPECT_LE(max_abs_diff(from_ids.values, from_text.values), 1e-6f);
   EXPECT_EQ(from_ids.tokens, from_text.tokens);
   expect_rows(from_ids, reference().at("embeddings").get<Rows>(), 1e-5f);
 
   // With a prompt the ids are decoded and embedded as the prompt and their text, as TEI does.
-  EmbedRequest prompted{.model = model, .token_ids = {by_ids.token_ids[0]}};
+  runtime::EmbedRequest prompted{.model = model, .token_ids = {by_ids.token_ids[0]}};
   prompted.prompt_name = "query";
   const Rows query_rows = reference().at("embeddings_prompt_query").get<Rows>();
   expect_rows(engine.embed(prompted), {query_rows[0]}, 1e-5f);
 }
 
 TEST(EngineEmbedInputs, TokenIdsAreCheckedAndCutAsAsked) {
-  Engine engine = make_engine();
+  runtime::Engine engine = make_engine();
   const std::string model = folder().string();
   const int32_t vocab =
       static_cast<int32_t>(EmbeddingModel::load(folder())->tokenizer().vocab_size());
-  EmbedRequest bad{.model = model, .token_ids = {{2, 40, 3}, {2, vocab, 3}}};
+  runtime::EmbedRequest bad{.model = model, .token_ids = {{2, 40, 3}, {2, vocab, 3}}};
   expect_error([&] { engine.embed(bad); }, ErrorCode::input_invalid,
                {"input 1", "token id " + std::to_string(vocab), "vocabulary"});
   bad.token_ids = {{2, 40, 3}, {}};
   expect_error([&] { engine.embed(bad); }, ErrorCode::invalid_argument, {"input 1", "no token"});
-  const EmbedRequest both{.model = model, .inputs = {"a"}, .token_ids = {{2, 3}}};
+  const runtime::EmbedRequest both{.model = model, .inputs = {"a"}, .token_ids = {{2, 3}}};
   expect_error([&] { engine.embed(both); }, ErrorCode::invalid_argument, {"not both"});
 
   // 30 ids for a 24-token model: refused unless truncation is asked for, then cut at that end.
   std::vector<int32_t> long_ids = {2};
   for (int32_t i = 0; i < 28; ++i) long_ids.push_back(300 + i);
   long_ids.push_back(3);
-  EmbedRequest overlong{.model = model, .token_ids = {long_ids}, .truncate = false};
+  runtime::EmbedRequest overlong{.model = model, .token_ids = {long_ids}, .truncate = false};
   expect_error([&] { engine.embed(overlong); }, ErrorCode::input_invalid,
                {"input 0 has 30 tokens", "at most 24"});
   overlong.truncate = true;
   overlong.truncation_direction = TruncationDirection::left;
-  const EmbedResult cut = engine.embed(overlong);
-  const EmbedRequest last{.model = model,
-                          .token_ids = {std::vector<int32_t>(long_ids.end() - 24, long_ids.end())}};
+  const runtime::EmbeddingResult cut = engine.embed(overlong);
+  const runtime::EmbedRequest last{
+      .model = model, .token_ids = {std::vector<int32_t>(long_ids.end() - 24, long_ids.end())}};
   EXPECT_EQ(cut.tokens, 24);
   EXPECT_LE(max_abs_diff(cut.values, engine.embed(last).values), 1e-6f);
 }
 
 TEST(EngineEmbedInputs, ALoadsDefaultPromptAppliesUntilARequestNamesItsOwn) {
-  Engine engine = make_engine();
+  runtime::Engine engine = make_engine();
   const std::string model = folder().string();
   expect_error([&] { engine.load_model(model, {.default_prompt_name = "passage"}); },
                ErrorCode::invalid_argument, {"default_prompt_name 'passage'"});
-  const ModelInfo info = engine.load_model(model, {.default_prompt_name = "query"});
+  const runtime::LoadedModel info = engine.load_model(model, {.default_prompt_name = "query"});
   EXPECT_EQ(info.default_prompt_name, "query");
   EXPECT_EQ(engine.get_loaded_models().at(0).default_prompt_name, "query");
 
-  EmbedRequest request{.model = model, .inputs = texts()};
+  runtime::EmbedRequest request{.model = model, .inputs = texts()};
   expect_rows(engine.embed(request), reference().at("embeddings_prompt_query").get<Rows>(), 1e-5f);
   request.prompt_name = "document";  // the empty prompt: as no prompt
   expect_rows(engine.embed(request), reference().at("embeddings").get<Rows>(), 1e-5f);
@@ -172,7 +172,7 @@ TEST(EngineEmbedInputs, TheConfigsDefaultPromptNameIsHonoured) {
   st["default_prompt_name"] = "query";
   test::write_file(config, st.dump());
 
-  Engine engine = make_engine();
+  runtime::Engine engine = make_engine();
   const std::string model = (dir.path() / "model").string();
   EXPECT_EQ(engine.load_model(model).default_prompt_name, "query");
   expect_rows(engine.embed({.model = model, .inputs = texts()}),

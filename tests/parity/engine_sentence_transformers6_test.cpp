@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "hades/error.hpp"
 #include "models/embedding_model.hpp"
 #include "support/compare.hpp"
@@ -63,13 +63,13 @@ TEST(SentenceTransformers6Parity, EmbeddingsEqualSentenceTransformersWithin1e5) 
 // encode(prompt_name="query") and encode(truncate_dim=16, normalize_embeddings=True), through the
 // engine as the service runs them.
 TEST(SentenceTransformers6Parity, PromptsAndDimensionsEqualSentenceTransformers) {
-  EngineConfig config;
+  runtime::EngineConfig config;
   config.default_device = "cpu";
-  Engine engine(config);
-  EmbedRequest request{.model = folder().string(),
-                       .inputs = reference().at("texts").get<std::vector<std::string>>()};
+  runtime::Engine engine(config);
+  runtime::EmbedRequest request{.model = folder().string(),
+                                .inputs = reference().at("texts").get<std::vector<std::string>>()};
   request.prompt_name = "query";
-  const auto expect_rows = [&](const EmbedResult& got, const char* key) {
+  const auto expect_rows = [&](const runtime::EmbeddingResult& got, const char* key) {
     const auto expected = reference().at(key).get<std::vector<std::vector<float>>>();
     ASSERT_EQ(got.values.size(), expected.size() * expected[0].size()) << key;
     for (size_t i = 0; i < expected.size(); ++i) {

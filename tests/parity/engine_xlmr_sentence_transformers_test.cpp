@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "models/embedding_model.hpp"
 #include "support/compare.hpp"
 #include "support/paths.hpp"
@@ -45,13 +45,14 @@ std::vector<std::string> texts() {
   return embedder_reference().at("texts").get<std::vector<std::string>>();
 }
 
-Engine cpu_engine() {
-  EngineConfig config;
+runtime::Engine cpu_engine() {
+  runtime::EngineConfig config;
   config.default_device = "cpu";
-  return Engine(config);
+  return runtime::Engine(config);
 }
 
-void expect_rows(const EmbedResult& got, const nlohmann::json& reference, const char* key) {
+void expect_rows(const runtime::EmbeddingResult& got, const nlohmann::json& reference,
+                 const char* key) {
   const auto expected = reference.at(key).get<std::vector<std::vector<float>>>();
   ASSERT_EQ(got.values.size(), expected.size() * expected[0].size()) << key;
   for (size_t i = 0; i < expected.size(); ++i) {
@@ -89,8 +90,8 @@ TEST(XlmRobertaSentenceTransformersParity, IdsAndEmbeddingsEqualSentenceTransfor
 }
 
 TEST(XlmRobertaSentenceTransformersParity, PromptsEqualSentenceTransformers) {
-  Engine engine = cpu_engine();
-  EmbedRequest request{.model = embedder_folder().string(), .inputs = texts()};
+  runtime::Engine engine = cpu_engine();
+  runtime::EmbedRequest request{.model = embedder_folder().string(), .inputs = texts()};
   expect_rows(engine.embed(request), embedder_reference(), "embeddings");
   request.prompt_name = "query";
   expect_rows(engine.embed(request), embedder_reference(), "embeddings_prompt_query");
@@ -104,13 +105,13 @@ TEST(XlmRobertaSentenceTransformersParity, PromptsEqualSentenceTransformers) {
 TEST(XlmRobertaSentenceTransformersParity, ClassifierLogitsEqualTransformers) {
   const nlohmann::json reference = read_reference(classifier_folder());
   const auto expected = reference.at("logits").get<std::vector<std::vector<float>>>();
-  Engine engine = cpu_engine();
-  const ClassifyRequest request{.model = classifier_folder().string(), .inputs = texts()};
-  const ClassifyResult batch = engine.classify(request);
+  runtime::Engine engine = cpu_engine();
+  const runtime::ClassifyRequest request{.model = classifier_folder().string(), .inputs = texts()};
+  const runtime::ClassificationResult batch = engine.classify(request);
   ASSERT_EQ(batch.results.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_LE(max_abs_diff(batch.results[i].logits, expected[i]), 1e-4f) << "text " << i;
-    const ClassifyResult alone =
+    const runtime::ClassificationResult alone =
         engine.classify({.model = request.model, .inputs = {request.inputs[i]}});
     ASSERT_EQ(alone.results.size(), 1U);
     EXPECT_LE(max_abs_diff(batch.results[i].logits, alone.results[0].logits), 1e-6f)

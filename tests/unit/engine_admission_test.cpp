@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "hades/error.hpp"
 #include "support/paths.hpp"
 
@@ -22,8 +22,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-EngineConfig config_with_delay(std::chrono::milliseconds delay) {
-  EngineConfig config;
+runtime::EngineConfig config_with_delay(std::chrono::milliseconds delay) {
+  runtime::EngineConfig config;
   config.default_device = "cpu";
   config.max_batch_tokens = 512;  // a large request becomes many queued jobs
   config.max_queue_delay = delay;
@@ -31,17 +31,17 @@ EngineConfig config_with_delay(std::chrono::milliseconds delay) {
 }
 
 // 32 texts of about 130 tokens: 8 jobs of 512 tokens, several times any bound used here.
-EmbedRequest large_request(const std::string& model) {
+runtime::EmbedRequest large_request(const std::string& model) {
   std::string text;
   for (int i = 0; i < 13; ++i) text += "the quick brown fox jumps over the lazy dog again ";
-  EmbedRequest request;
+  runtime::EmbedRequest request;
   request.model = model;
   request.inputs.assign(32, text);
   return request;
 }
 
-EmbedRequest short_request(const std::string& model) {
-  EmbedRequest request;
+runtime::EmbedRequest short_request(const std::string& model) {
+  runtime::EmbedRequest request;
   request.model = model;
   request.inputs = {"a short text"};
   return request;
@@ -49,7 +49,7 @@ EmbedRequest short_request(const std::string& model) {
 
 // Loads the model and measures its cost per token: a model's first batch is not measured (it pays
 // one-time costs), so it takes two.
-void load_and_measure(Engine& engine, const std::string& model) {
+void load_and_measure(runtime::Engine& engine, const std::string& model) {
   engine.embed(short_request(model));
   engine.embed(short_request(model));
   ASSERT_GT(engine.stats().batches, 1u);
@@ -58,8 +58,9 @@ void load_and_measure(Engine& engine, const std::string& model) {
 // Submits `probe` while `background` still has jobs queued, until one attempt finds them queued
 // (the background request may drain between the check and the probe). Returns the probe's error
 // code, or nullopt when it was answered.
-std::optional<ErrorCode> probe_while_queued(Engine& engine, std::future<EmbedResult>& background,
-                                            const EmbedRequest& probe) {
+std::optional<ErrorCode> probe_while_queued(runtime::Engine& engine,
+                                            std::future<runtime::EmbeddingResult>& background,
+                                            const runtime::EmbedRequest& probe) {
   std::optional<ErrorCode> outcome;
   bool probed = false;
   while (background.wait_for(0ms) != std::future_status::ready) {
@@ -84,7 +85,7 @@ std::optional<ErrorCode> probe_while_queued(Engine& engine, std::future<EmbedRes
 }
 
 TEST(EngineAdmission, RefusesAtOnceWhenTheQueuedWorkWouldWaitTooLong) {
-  Engine engine(config_with_delay(20ms));
+  runtime::Engine engine(config_with_delay(20ms));
   const std::string model = test::minilm_dir().string();
   load_and_measure(engine, model);
 
@@ -99,7 +100,7 @@ TEST(EngineAdmission, RefusesAtOnceWhenTheQueuedWorkWouldWaitTooLong) {
 }
 
 TEST(EngineAdmission, NothingIsRefusedWithTheBoundOff) {
-  Engine engine(config_with_delay(0ms));
+  runtime::Engine engine(config_with_delay(0ms));
   const std::string model = test::minilm_dir().string();
   engine.embed(short_request(model));
   auto background =
@@ -112,11 +113,11 @@ TEST(EngineAdmission, NothingIsRefusedWithTheBoundOff) {
 // A caller that has gone (the server's client hung up) leaves no work behind: its queued jobs
 // fail unrun, and the queue's estimate forgets them.
 TEST(EngineAdmission, ACancelledRequestsQueuedWorkIsDropped) {
-  Engine engine(config_with_delay(0ms));
+  runtime::Engine engine(config_with_delay(0ms));
   const std::string model = test::minilm_dir().string();
   engine.embed(short_request(model));
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
-  EmbedRequest large = large_request(model);
+  runtime::EmbedRequest large = large_request(model);
   large.cancelled = cancelled;
   auto background = std::async(std::launch::async, [&] { return engine.embed(large); });
   while (engine.stats().queued_jobs < 2) std::this_thread::sleep_for(1ms);
@@ -128,15 +129,15 @@ TEST(EngineAdmission, ACancelledRequestsQueuedWorkIsDropped) {
     EXPECT_EQ(e.code(), ErrorCode::io_error) << e.what();
     EXPECT_NE(std::string(e.what()).find("closed its connection"), std::string::npos);
   }
-  const EngineStats stats = engine.stats();
+  const runtime::EngineStats stats = engine.stats();
   EXPECT_GE(stats.dropped_jobs, 1u);
   EXPECT_EQ(stats.queued_jobs, 0u);
   EXPECT_EQ(stats.queued_seconds, 0.0);
   EXPECT_EQ(engine.embed(short_request(model)).values.size(), 384u);
 }
 
-ChunkRequest chunk_request(const CancelFlag& cancelled = nullptr) {
-  ChunkRequest request;
+runtime::ChunkRequest chunk_request(const runtime::CancelFlag& cancelled = nullptr) {
+  runtime::ChunkRequest request;
   request.model = (test::data_dir() / "models" / "tiny-distilbert-chonky").string();
   request.inputs = {"First paragraph of a document. Second one follows here."};
   request.cancelled = cancelled;
@@ -146,7 +147,7 @@ ChunkRequest chunk_request(const CancelFlag& cancelled = nullptr) {
 // Chunking (like classification) runs on the executor thread as one task, queued in arrival
 // order behind the embedding jobs: the same bound refuses it when the work ahead is too long.
 TEST(EngineAdmission, AChunkRequestIsRefusedBehindTooMuchQueuedWork) {
-  Engine engine(config_with_delay(20ms));
+  runtime::Engine engine(config_with_delay(20ms));
   const std::string model = test::minilm_dir().string();
   load_and_measure(engine, model);
   EXPECT_FALSE(engine.chunk(chunk_request()).results.at(0).chunks.empty());
@@ -173,7 +174,7 @@ TEST(EngineAdmission, AChunkRequestIsRefusedBehindTooMuchQueuedWork) {
 
 // A chunk request whose client has gone while it waited behind other work is dropped unrun.
 TEST(EngineAdmission, ACancelledChunkRequestIsDroppedUnrun) {
-  Engine engine(config_with_delay(0ms));
+  runtime::Engine engine(config_with_delay(0ms));
   const std::string model = test::minilm_dir().string();
   engine.embed(short_request(model));
   auto background =

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "compute/backend.hpp"
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "hades/error.hpp"
 #include "support/compare.hpp"
 #include "support/paths.hpp"
@@ -12,14 +12,14 @@
 namespace hades {
 namespace {
 
-EngineConfig cpu_config() {
-  EngineConfig config;
+runtime::EngineConfig cpu_config() {
+  runtime::EngineConfig config;
   config.default_device = "cpu";
   return config;
 }
 
-ErrorCode load_error(Engine& engine, const std::string& id, const LoadOptions& options,
-                     std::string* message = nullptr) {
+ErrorCode load_error(runtime::Engine& engine, const std::string& id,
+                     const runtime::LoadModelOptions& options, std::string* message = nullptr) {
   try {
     engine.load_model(id, options);
   } catch (const Error& e) {
@@ -30,38 +30,40 @@ ErrorCode load_error(Engine& engine, const std::string& id, const LoadOptions& o
 }
 
 TEST(EngineDtypeTest, Int8LoadShowsItsDtypeAndServesCloseToFp32) {
-  Engine engine(cpu_config());
+  runtime::Engine engine(cpu_config());
   const std::string id = test::minilm_dir().string();
-  const ModelInfo int8 = engine.load_model(id, {.dtype = "int8"});
+  const runtime::LoadedModel int8 = engine.load_model(id, {.dtype = "int8"});
   EXPECT_EQ(int8.dtype, "int8");
   ASSERT_EQ(engine.get_loaded_models().size(), 1u);
   EXPECT_EQ(engine.get_loaded_models()[0].dtype, "int8");
   // A load without dtype takes the model as it is.
   EXPECT_EQ(engine.load_model(id).dtype, "int8");
-  const EmbedResult quantized = engine.embed({.model = id, .inputs = {"a sentence to embed"}});
+  const runtime::EmbeddingResult quantized =
+      engine.embed({.model = id, .inputs = {"a sentence to embed"}});
 
   std::string message;
   EXPECT_EQ(load_error(engine, id, {.dtype = "fp32"}, &message), ErrorCode::conflict);
   EXPECT_NE(message.find("loaded in int8"), std::string::npos) << message;
 
   engine.unload_model(id);
-  const ModelInfo fp32 = engine.load_model(id, {.dtype = "fp32"});
+  const runtime::LoadedModel fp32 = engine.load_model(id, {.dtype = "fp32"});
   EXPECT_EQ(fp32.dtype, "fp32");
   EXPECT_LT(int8.memory_bytes, fp32.memory_bytes * 7 / 10);
-  const EmbedResult exact = engine.embed({.model = id, .inputs = {"a sentence to embed"}});
+  const runtime::EmbeddingResult exact =
+      engine.embed({.model = id, .inputs = {"a sentence to embed"}});
   EXPECT_GT(test::cosine(quantized.values, exact.values), 0.99);
   EXPECT_GT(test::max_abs_diff(quantized.values, exact.values), 0.0f);  // really quantized
 }
 
 TEST(EngineDtypeTest, ImplicitLoadsAreFp32) {
-  Engine engine(cpu_config());
+  runtime::Engine engine(cpu_config());
   const std::string id = test::minilm_dir().string();
   engine.embed({.model = id, .inputs = {"x"}});
   EXPECT_EQ(engine.get_loaded_models().at(0).dtype, "fp32");
 }
 
 TEST(EngineDtypeTest, UnknownDtypeIsAnInvalidArgument) {
-  Engine engine(cpu_config());
+  runtime::Engine engine(cpu_config());
   std::string message;
   EXPECT_EQ(load_error(engine, test::minilm_dir().string(), {.dtype = "fp8"}, &message),
             ErrorCode::invalid_argument);
@@ -70,7 +72,7 @@ TEST(EngineDtypeTest, UnknownDtypeIsAnInvalidArgument) {
 }
 
 TEST(EngineDtypeTest, Bf16AndAutoFollowTheCpu) {
-  Engine engine(cpu_config());
+  runtime::Engine engine(cpu_config());
   const std::string id = test::minilm_dir().string();
   const std::string lack = cpu_precision_unavailable(LinearPrecision::bf16);
   if (lack.empty()) {

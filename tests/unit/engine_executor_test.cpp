@@ -22,18 +22,19 @@ namespace hades {
 namespace {
 
 // A task's model only prices and records its run: any small model does.
-std::shared_ptr<ResidentModel> small_model() {
-  ServedModel served;
+std::shared_ptr<runtime::ResidentModel> small_model() {
+  runtime::ServedModel served;
   served.classifier =
       ClassifierModel::load(test::data_dir() / "models" / "tiny-bertcls-h32-a2-l2-seqcls");
-  return std::make_shared<ResidentModel>("tiny", "cpu", std::move(served),
-                                         std::make_shared<ResidentBytes>());
+  return std::make_shared<runtime::ResidentModel>("tiny", "cpu", std::move(served),
+                                                  std::make_shared<runtime::ResidentBytes>());
 }
 
 // The OpenMP thread count a task sees when it runs on the executor.
-int threads_seen_by_a_task(Executor& executor, const std::shared_ptr<ResidentModel>& model) {
+int threads_seen_by_a_task(runtime::Executor& executor,
+                           const std::shared_ptr<runtime::ResidentModel>& model) {
   int seen = 0;
-  ComputeTask task;
+  runtime::ComputeTask task;
   task.model = model;
   task.estimated_tokens = 1;
   task.work = [&seen] { seen = omp_get_max_threads(); };
@@ -43,7 +44,7 @@ int threads_seen_by_a_task(Executor& executor, const std::shared_ptr<ResidentMod
 
 TEST(Executor, RunsOnOneThreadWhileAModelLoads) {
   std::atomic<int> loads_running{0};
-  Executor executor(ExecutorLimits{}, &loads_running);
+  runtime::Executor executor(runtime::ExecutorLimits{}, &loads_running);
   const auto model = small_model();
   const int all = threads_seen_by_a_task(executor, model);
   EXPECT_EQ(all, omp_get_max_threads());
@@ -54,15 +55,15 @@ TEST(Executor, RunsOnOneThreadWhileAModelLoads) {
 }
 
 TEST(Executor, WithoutALoadCounterUsesEveryCore) {
-  Executor executor(ExecutorLimits{});
+  runtime::Executor executor(runtime::ExecutorLimits{});
   const auto model = small_model();
   EXPECT_EQ(threads_seen_by_a_task(executor, model), omp_get_max_threads());
 }
 
 // A task priced at TOKENS that runs until `release` is set.
-ComputeTask blocking_task(const std::shared_ptr<ResidentModel>& model, int64_t tokens,
-                          std::shared_future<void> release) {
-  ComputeTask task;
+runtime::ComputeTask blocking_task(const std::shared_ptr<runtime::ResidentModel>& model,
+                                   int64_t tokens, std::shared_future<void> release) {
+  runtime::ComputeTask task;
   task.model = model;
   task.estimated_tokens = tokens;
   task.work = [release] { release.wait(); };
@@ -71,15 +72,15 @@ ComputeTask blocking_task(const std::shared_ptr<ResidentModel>& model, int64_t t
 
 TEST(Executor, AnAdmittedRequestIsNotRefusedLaterForItsDelay) {
   using namespace std::chrono_literals;
-  ExecutorLimits limits;
+  runtime::ExecutorLimits limits;
   limits.max_queue_delay = 10ms;
-  Executor executor(limits);
+  runtime::Executor executor(limits);
   const auto model = small_model();
   model->record_batch(1, 1);  // the first batch is not measured
   model->record_batch(1, 1);  // one second a token
   // Two requests arrive at an idle executor, and both are admitted.
-  Executor::Admission first = executor.check_admission(1);  // reserves nothing: unmeasured
-  Executor::Admission second = executor.check_admission(1);
+  runtime::Executor::Admission first = executor.check_admission(1);  // reserves nothing: unmeasured
+  runtime::Executor::Admission second = executor.check_admission(1);
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::future<void> running =
@@ -100,7 +101,7 @@ TEST(Executor, AnAdmittedRequestIsNotRefusedLaterForItsDelay) {
   EXPECT_EQ(executor.stats().tasks, 2u);
 }
 
-bool admitted(Executor& executor, int64_t tokens) {
+bool admitted(runtime::Executor& executor, int64_t tokens) {
   try {
     executor.check_admission(tokens);
     return true;
@@ -112,10 +113,10 @@ bool admitted(Executor& executor, int64_t tokens) {
 
 TEST(Executor, AReservationIsWorkAheadUntilReleasedOrPastTheHorizon) {
   using namespace std::chrono_literals;
-  ExecutorLimits limits;
+  runtime::ExecutorLimits limits;
   limits.max_queue_delay = 10ms;
   limits.reservation_horizon = 300ms;
-  Executor executor(limits);
+  runtime::Executor executor(limits);
   const auto model = small_model();
   model->record_batch(1, 1);
   model->record_batch(1, 1);
@@ -123,11 +124,11 @@ TEST(Executor, AReservationIsWorkAheadUntilReleasedOrPastTheHorizon) {
   threads_seen_by_a_task(executor, model);
   {
     // Admitted at an idle executor; while it waits for its model, 1000 tokens are reserved.
-    const Executor::Admission large = executor.check_admission(1000);
+    const runtime::Executor::Admission large = executor.check_admission(1000);
     EXPECT_FALSE(admitted(executor, 1));
   }
   EXPECT_TRUE(admitted(executor, 1));  // the request ended: its reservation went with it
-  const Executor::Admission waiting = executor.check_admission(1000);
+  const runtime::Executor::Admission waiting = executor.check_admission(1000);
   EXPECT_FALSE(admitted(executor, 1));
   std::this_thread::sleep_for(400ms);  // still not queued: waiting for a download, say
   EXPECT_TRUE(admitted(executor, 1));
@@ -137,14 +138,14 @@ TEST(Executor, AReservationIsWorkAheadUntilReleasedOrPastTheHorizon) {
 // once with its sequences and tokens, and each request's times tell that its work started, with
 // the pass they shared.
 TEST(Executor, CountsEachBatchsSequencesAndTokens) {
-  Executor executor(ExecutorLimits{});
-  ServedModel served;
+  runtime::Executor executor(runtime::ExecutorLimits{});
+  runtime::ServedModel served;
   served.embedding = EmbeddingModel::load(test::minilm_dir());
-  const auto model = std::make_shared<ResidentModel>("minilm", "cpu", std::move(served),
-                                                     std::make_shared<ResidentBytes>());
+  const auto model = std::make_shared<runtime::ResidentModel>(
+      "minilm", "cpu", std::move(served), std::make_shared<runtime::ResidentBytes>());
   std::promise<void> running, release;
   std::shared_future<void> released = release.get_future().share();
-  ComputeTask blocker = blocking_task(small_model(), 1, released);
+  runtime::ComputeTask blocker = blocking_task(small_model(), 1, released);
   blocker.work = [&running, released] {
     running.set_value();
     released.wait();
@@ -153,19 +154,19 @@ TEST(Executor, CountsEachBatchsSequencesAndTokens) {
   running.get_future().wait();
 
   const auto request = [&](std::vector<std::string> texts,
-                           const std::shared_ptr<WorkTimes>& times) {
-    EmbedJob job;
+                           const std::shared_ptr<runtime::WorkTimes>& times) {
+    runtime::EmbedJob job;
     job.model = model;
     job.encodings = model->embedding().tokenize(texts, true);
     job.modes = model->embedding().pooling_modes();
     job.times = times;
     const int64_t tokens = job.tokens();
-    std::vector<EmbedJob> jobs;
+    std::vector<runtime::EmbedJob> jobs;
     jobs.push_back(std::move(job));
     return std::pair{executor.submit(std::move(jobs), executor.check_admission(1)), tokens};
   };
-  const auto first = std::make_shared<WorkTimes>();
-  const auto second = std::make_shared<WorkTimes>();
+  const auto first = std::make_shared<runtime::WorkTimes>();
+  const auto second = std::make_shared<runtime::WorkTimes>();
   auto [a, a_tokens] = request({"one", "two"}, first);
   auto [b, b_tokens] = request({"three", "four", "five"}, second);
   EXPECT_EQ(executor.stats().queued_sequences, 5u);
@@ -175,7 +176,7 @@ TEST(Executor, CountsEachBatchsSequencesAndTokens) {
   a[0].get();
   b[0].get();
 
-  const ExecutorStats stats = executor.stats();
+  const runtime::ExecutorStats stats = executor.stats();
   EXPECT_EQ(stats.queued_sequences, 0u);
   EXPECT_EQ(stats.batch_sequences.count(), 1u);  // the task is not a batch
   EXPECT_EQ(stats.batch_sequences.sum(), 5.0);

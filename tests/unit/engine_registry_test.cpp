@@ -6,7 +6,7 @@
 #include <atomic>
 #include <thread>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "hades/error.hpp"
 #include "models/embedding_model.hpp"
 #include "support/compare.hpp"
@@ -43,16 +43,16 @@ class ModelCopies {
   std::vector<std::string> ids_;
 };
 
-std::vector<std::string> loaded_ids(const Engine& engine) {
+std::vector<std::string> loaded_ids(const runtime::Engine& engine) {
   std::vector<std::string> ids;
-  for (const ModelInfo& m : engine.get_loaded_models()) {
-    if (m.state == ModelState::ready) ids.push_back(m.id);
+  for (const runtime::LoadedModel& m : engine.get_loaded_models()) {
+    if (m.state == runtime::ModelState::ready) ids.push_back(m.id);
   }
   return ids;
 }
 
-EngineConfig config_with(size_t max_models) {
-  EngineConfig config;
+runtime::EngineConfig config_with(size_t max_models) {
+  runtime::EngineConfig config;
   config.max_models = max_models;
   config.default_device = "cpu";
   return config;
@@ -70,7 +70,7 @@ void expect_error(const std::function<void()>& body, ErrorCode code, const std::
 
 TEST(EngineRegistry, LeastRecentlyUsedModelIsEvictedByCount) {
   const ModelCopies m(3);
-  Engine engine(config_with(2));
+  runtime::Engine engine(config_with(2));
   engine.load_model(m[0]);
   engine.load_model(m[1]);
   engine.embed({.model = m[0], .inputs = {"use A"}});
@@ -81,7 +81,7 @@ TEST(EngineRegistry, LeastRecentlyUsedModelIsEvictedByCount) {
 
 TEST(EngineRegistry, PinnedModelsSurviveAndBlockLoadsThatNeedThem) {
   const ModelCopies m(3);
-  Engine engine(config_with(2));
+  runtime::Engine engine(config_with(2));
   engine.load_model(m[0], {.device = "", .pin = true});
   engine.load_model(m[1]);
   engine.load_model(m[2]);  // evicts B, never the pinned A
@@ -94,7 +94,7 @@ TEST(EngineRegistry, PinnedModelsSurviveAndBlockLoadsThatNeedThem) {
 // waits for one to finish and evicts it, instead of failing (found by the load test).
 TEST(EngineRegistry, ConcurrentLoadsBeyondTheLimitWaitForAPlace) {
   const ModelCopies m(3);
-  Engine engine(config_with(1));
+  runtime::Engine engine(config_with(1));
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int round = 0; round < 2; ++round) {
@@ -117,12 +117,12 @@ TEST(EngineRegistry, ConcurrentLoadsBeyondTheLimitWaitForAPlace) {
 
 TEST(EngineRegistry, MemoryBudgetEvictsAndRefusesWithTheFigures) {
   const ModelCopies m(2);
-  Engine probe(config_with(3));
+  runtime::Engine probe(config_with(3));
   const uint64_t size = probe.load_model(m[0]).memory_bytes;
   ASSERT_GT(size, 80'000'000u);
-  EngineConfig config = config_with(3);
+  runtime::EngineConfig config = config_with(3);
   config.max_memory_bytes = size + size / 2;
-  Engine engine(config);
+  runtime::Engine engine(config);
   engine.load_model(m[0]);
   engine.load_model(m[1]);
   EXPECT_EQ(loaded_ids(engine), std::vector<std::string>{m[1]});
@@ -133,7 +133,7 @@ TEST(EngineRegistry, MemoryBudgetEvictsAndRefusesWithTheFigures) {
 
 TEST(EngineRegistry, ConcurrentLoadsOfOneModelShareOneLoad) {
   const ModelCopies m(1);
-  Engine engine(config_with(2));
+  runtime::Engine engine(config_with(2));
   std::vector<std::thread> threads;
   threads.reserve(6);
   for (int i = 0; i < 6; ++i) threads.emplace_back([&] { engine.load_model(m[0]); });
@@ -142,20 +142,20 @@ TEST(EngineRegistry, ConcurrentLoadsOfOneModelShareOneLoad) {
 }
 
 TEST(EngineRegistry, AFailedLoadIsRememberedAndNotRetriedDuringTheCooldown) {
-  Engine engine(config_with(2));
+  runtime::Engine engine(config_with(2));
   const std::string missing = "/nonexistent/model/folder";
   expect_error([&] { engine.load_model(missing); }, ErrorCode::not_found, missing);
   expect_error([&] { engine.load_model(missing); }, ErrorCode::not_found, missing);
   EXPECT_EQ(engine.stats().load_failures, 1u);
   const auto models = engine.get_loaded_models();
   ASSERT_EQ(models.size(), 1u);
-  EXPECT_EQ(models[0].state, ModelState::failed);
+  EXPECT_EQ(models[0].state, runtime::ModelState::failed);
   EXPECT_NE(models[0].error.find(missing), std::string::npos);
 }
 
 TEST(EngineRegistry, CountsUnloadsByReasonAndLoadsByOutcome) {
   const ModelCopies m(3);
-  Engine engine(config_with(2));
+  runtime::Engine engine(config_with(2));
   engine.load_model(m[0], {.device = "", .pin = true});
   engine.load_model(m[1]);
   engine.load_model(m[2]);  // evicts B
@@ -164,17 +164,17 @@ TEST(EngineRegistry, CountsUnloadsByReasonAndLoadsByOutcome) {
   expect_error([&] { engine.load_model(m[1]); }, ErrorCode::conflict, "pinned");
   expect_error([&] { engine.load_model("/nonexistent/model"); }, ErrorCode::not_found, "");
   engine.unload_model("/nonexistent/model");  // a failed load's entry: no model unloaded
-  const EngineStats stats = engine.stats();
-  const auto unloads = [&](UnloadReason reason) {
+  const runtime::EngineStats stats = engine.stats();
+  const auto unloads = [&](runtime::UnloadReason reason) {
     return stats.registry.unloads[static_cast<size_t>(reason)];
   };
-  EXPECT_EQ(unloads(UnloadReason::max_models), 1u);
-  EXPECT_EQ(unloads(UnloadReason::max_memory), 0u);
-  EXPECT_EQ(unloads(UnloadReason::keep_alive), 0u);
-  EXPECT_EQ(unloads(UnloadReason::unload), 1u);
-  EXPECT_EQ(stats.registry.loads(LoadOutcome::loaded), 4u);
-  EXPECT_EQ(stats.registry.loads(LoadOutcome::failed), 1u);
-  EXPECT_EQ(stats.registry.loads(LoadOutcome::refused), 1u);
+  EXPECT_EQ(unloads(runtime::UnloadReason::max_models), 1u);
+  EXPECT_EQ(unloads(runtime::UnloadReason::max_memory), 0u);
+  EXPECT_EQ(unloads(runtime::UnloadReason::keep_alive), 0u);
+  EXPECT_EQ(unloads(runtime::UnloadReason::unload), 1u);
+  EXPECT_EQ(stats.registry.loads(runtime::LoadOutcome::loaded), 4u);
+  EXPECT_EQ(stats.registry.loads(runtime::LoadOutcome::failed), 1u);
+  EXPECT_EQ(stats.registry.loads(runtime::LoadOutcome::refused), 1u);
   // The older counters are the same figures.
   EXPECT_EQ(stats.evictions, 1u);
   EXPECT_EQ(stats.loads, 4u);
@@ -183,13 +183,13 @@ TEST(EngineRegistry, CountsUnloadsByReasonAndLoadsByOutcome) {
 
 TEST(EngineRegistry, AModelBusyWithARequestIsNotFreedUnderIt) {
   const ModelCopies m(1);
-  Engine engine(config_with(2));
+  runtime::Engine engine(config_with(2));
   engine.load_model(m[0]);
   std::string long_text;
   for (int i = 0; i < 60; ++i) long_text += "lorem ipsum dolor sit amet ";
   const std::vector<std::string> long_inputs(24, long_text);  // 24 × 256 tokens
   std::atomic<bool> done = false;
-  EmbedResult result;
+  runtime::EmbeddingResult result;
   std::thread request([&] {
     result = engine.embed({.model = m[0], .inputs = long_inputs});
     done = true;
@@ -209,12 +209,12 @@ TEST(EngineRegistry, AModelBusyWithARequestIsNotFreedUnderIt) {
 
 TEST(EngineRegistry, ConcurrentRequestsAreBatchedAndEachGetsItsOwnCorrectAnswer) {
   const auto reference_model = EmbeddingModel::load(test::minilm_dir());
-  EngineConfig config = config_with(2);
+  runtime::EngineConfig config = config_with(2);
   // Every request must be answered, however slow the build: under the sanitizers, with the other
   // tests running beside it, 8 threads' queued work was once estimated at 504 ms, past the
   // default bound, and a request was refused as overloaded (admission has tests of its own).
   config.max_queue_delay = std::chrono::milliseconds(0);
-  Engine engine(config);
+  runtime::Engine engine(config);
   const std::string id = test::minilm_dir().string();
   engine.load_model(id);
   constexpr int kThreads = 8;
@@ -228,7 +228,7 @@ TEST(EngineRegistry, ConcurrentRequestsAreBatchedAndEachGetsItsOwnCorrectAnswer)
         const std::vector<std::string> inputs = {
             "request " + std::to_string(t * 1000 + r),
             "a second, longer input of thread " + std::to_string(t)};
-        const EmbedResult got = engine.embed({.model = id, .inputs = inputs});
+        const runtime::EmbeddingResult got = engine.embed({.model = id, .inputs = inputs});
         const Embeddings want = reference_model->embed(inputs);
         if (test::max_abs_diff(got.values, want.values) > 1e-6f) ++wrong;
       }
@@ -236,7 +236,7 @@ TEST(EngineRegistry, ConcurrentRequestsAreBatchedAndEachGetsItsOwnCorrectAnswer)
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(wrong, 0);
-  const EngineStats stats = engine.stats();
+  const runtime::EngineStats stats = engine.stats();
   EXPECT_EQ(stats.batched_requests, static_cast<uint64_t>(kThreads * kRequests));
   std::printf("%llu requests in %llu batches (mean %.2f per batch)\n",
               static_cast<unsigned long long>(stats.batched_requests),
@@ -259,7 +259,7 @@ constexpr const char* kTinyTokenizer = R"({
 })";
 
 TEST(EngineRegistry, ModelsOfDifferentKindsServeSideBySide) {
-  Engine engine(config_with(3));
+  runtime::Engine engine(config_with(3));
   const std::string embedder = test::minilm_dir().string();
   const std::string chunker = (test::data_dir() / "models" / "tiny-distilbert-chonky").string();
   const test::TempDir temp;
@@ -270,16 +270,16 @@ TEST(EngineRegistry, ModelsOfDifferentKindsServeSideBySide) {
   test::write_file(temp.path() / "tokenizer.json", kTinyTokenizer);
   const std::string classifier = temp.path().string();
   EXPECT_EQ(engine.load_model(embedder).kind, "embedding");
-  const ModelInfo chunk_info = engine.load_model(chunker);
+  const runtime::LoadedModel chunk_info = engine.load_model(chunker);
   EXPECT_EQ(chunk_info.kind, "token-classification");
   EXPECT_EQ(chunk_info.labels, (std::vector<std::string>{"O", "separator"}));
   const std::string text = "First paragraph here. Second one follows, and then a third.";
-  const ChunkResult chunks = engine.chunk({.model = chunker, .inputs = {text}});
+  const runtime::ChunkingResult chunks = engine.chunk({.model = chunker, .inputs = {text}});
   ASSERT_EQ(chunks.results.size(), 1u);
   std::string joined;
-  for (const Chunk& c : chunks.results[0].chunks) joined += c.text;
+  for (const runtime::TextChunk& c : chunks.results[0].chunks) joined += c.text;
   EXPECT_EQ(joined, text);
-  const ClassifyResult classes = engine.classify(
+  const runtime::ClassificationResult classes = engine.classify(
       {.model = classifier, .inputs = {"a query", "another"}, .pairs = {"doc one", "doc two"}});
   ASSERT_EQ(classes.results.size(), 2u);
   EXPECT_EQ(classes.results[0].scores.size(), 3u);
@@ -295,18 +295,19 @@ TEST(EngineRegistry, ModelsOfDifferentKindsServeSideBySide) {
 // every request gets its answer, and once they stop both models go.
 TEST(EngineRegistry, KeepAliveUnloadsIdleModelsBesideConcurrentRequests) {
   const ModelCopies m(2);
-  EngineConfig config = config_with(2);
+  runtime::EngineConfig config = config_with(2);
   config.keep_alive = std::chrono::milliseconds(1500);
   config.max_queue_delay = std::chrono::milliseconds(0);  // admission has tests of its own
-  Engine engine(config);
+  runtime::Engine engine(config);
   std::atomic<int> answered{0};
   std::vector<std::thread> threads;
   threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 6; ++i) {
-        const EmbedResult r = engine.embed({.model = m[static_cast<size_t>((t + i) % 2)],
-                                            .inputs = {"keep alive " + std::to_string(i)}});
+        const runtime::EmbeddingResult r =
+            engine.embed({.model = m[static_cast<size_t>((t + i) % 2)],
+                          .inputs = {"keep alive " + std::to_string(i)}});
         if (r.values.size() == 384) ++answered;
       }
     });
@@ -320,7 +321,7 @@ TEST(EngineRegistry, KeepAliveUnloadsIdleModelsBesideConcurrentRequests) {
   }
   EXPECT_TRUE(loaded_ids(engine).empty());
   EXPECT_GE(engine.stats().expirations, 2u);
-  EXPECT_EQ(engine.stats().registry.unloads[static_cast<size_t>(UnloadReason::keep_alive)],
+  EXPECT_EQ(engine.stats().registry.unloads[static_cast<size_t>(runtime::UnloadReason::keep_alive)],
             engine.stats().expirations);
   // Forever from a load on (a negative keep-alive), and pinned: both stay.
   engine.load_model(m[0], {.keep_alive = std::chrono::milliseconds(-1)});
@@ -330,20 +331,21 @@ TEST(EngineRegistry, KeepAliveUnloadsIdleModelsBesideConcurrentRequests) {
 }
 
 TEST(EngineRegistry, DrainRefusesNewRequests) {
-  Engine engine(config_with(2));
+  runtime::Engine engine(config_with(2));
   EXPECT_TRUE(engine.drain(std::chrono::milliseconds(100)));
   expect_error([&] { engine.load_model("x"); }, ErrorCode::shutting_down, "shutting down");
 }
 
 TEST(EngineRegistry, DevicesFallBackOrFailClearly) {
-  EngineConfig config;  // default device cuda:0
-  Engine engine(config);
+  runtime::EngineConfig config;  // default device cuda:0
+  runtime::Engine engine(config);
   EXPECT_EQ(engine.stats().device, "cpu");
   EXPECT_NE(engine.stats().device_note.find("cuda:0"), std::string::npos);
   expect_error([&] { engine.load_model("x", {.device = "cuda:0", .pin = false}); },
                ErrorCode::unsupported, "CUDA");
   config.default_device = "tpu";
-  expect_error([&] { Engine bad(config); }, ErrorCode::invalid_argument, "HADES_DEFAULT_DEVICE");
+  expect_error([&] { runtime::Engine bad(config); }, ErrorCode::invalid_argument,
+               "HADES_DEFAULT_DEVICE");
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ OpenAiEmbedRequest openai(const char* body) {
   return parse_openai_embed_request(json::parse(body), kLimits, "default/model");
 }
 
-EmbedRequest tei(const char* body) {
+runtime::EmbedRequest tei(const char* body) {
   return parse_tei_embed_request(json::parse(body), kLimits, "default/model");
 }
 
@@ -54,7 +54,7 @@ TEST(ServerCompatRequests, BadIdsNameTheirPlace) {
 }
 
 TEST(ServerCompatRequests, TeiTakesIdsAndBothTruncationDirections) {
-  const EmbedRequest ids = tei(R"({"inputs":[[101,102]],"truncate":true})");
+  const runtime::EmbedRequest ids = tei(R"({"inputs":[[101,102]],"truncate":true})");
   EXPECT_EQ(ids.model, "default/model");
   EXPECT_EQ(ids.token_ids, (std::vector<std::vector<int32_t>>{{101, 102}}));
   EXPECT_TRUE(ids.truncate);

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <string>
 
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "hades/error.hpp"
 #include "server/preload.hpp"
 #include "support/expect_error.hpp"

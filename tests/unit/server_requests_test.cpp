@@ -38,7 +38,7 @@ std::string message_of(Fn&& fn) {
 const RequestLimits kLimits{.max_inputs = 4};
 
 TEST(ServerRequests, EmbedTakesAllFields) {
-  const EmbedRequest r = parse_embed_request(
+  const runtime::EmbedRequest r = parse_embed_request(
       json::parse(R"({"model":"m","inputs":["a","b"],"normalize":false,"truncate":false,
                       "pooling":"cls"})"),
       kLimits);
@@ -52,7 +52,7 @@ TEST(ServerRequests, EmbedTakesAllFields) {
 }
 
 TEST(ServerRequests, EmbedDefaultsAndNullMeansAbsent) {
-  const EmbedRequest r = parse_embed_request(
+  const runtime::EmbedRequest r = parse_embed_request(
       json::parse(R"({"model":"m","inputs":"one text","normalize":null,"pooling":null})"), kLimits);
   EXPECT_EQ(r.inputs, (std::vector<std::string>{"one text"}));
   EXPECT_FALSE(r.normalize.has_value());
@@ -140,7 +140,7 @@ TEST(ServerRequests, TooManyInputsAreTooLarge) {
 }
 
 TEST(ServerRequests, Tokenize) {
-  const TokenizeRequest r = parse_tokenize_request(
+  const runtime::TokenizeRequest r = parse_tokenize_request(
       json::parse(R"({"model":"m","inputs":["x"],"add_special_tokens":false})"), kLimits);
   EXPECT_EQ(r.model, "m");
   EXPECT_FALSE(r.add_special_tokens);
@@ -186,7 +186,7 @@ TEST(ServerRequests, LoadAndUnload) {
 }
 
 TEST(ServerRequests, ClassifyWithPairs) {
-  const ClassifyRequest r = parse_classify_request(
+  const runtime::ClassifyRequest r = parse_classify_request(
       json::parse(R"({"model":"m","inputs":["q1","q2"],"pairs":["d1","d2"]})"), kLimits);
   EXPECT_EQ(r.inputs, (std::vector<std::string>{"q1", "q2"}));
   EXPECT_EQ(r.pairs, (std::vector<std::string>{"d1", "d2"}));
@@ -255,7 +255,7 @@ TEST(ServerRequests, ChunkMaxLength) {
 }
 
 TEST(ServerRequests, TokenClassifyTakesItsOwnFields) {
-  const TokenClassifyRequest r = parse_token_classify_request(
+  const runtime::TokenClassifyRequest r = parse_token_classify_request(
       json::parse(R"({"model":"m","inputs":["a","b"],"max_length":64})"), kLimits);
   EXPECT_EQ(r.model, "m");
   EXPECT_EQ(r.inputs, (std::vector<std::string>{"a", "b"}));
@@ -347,7 +347,7 @@ TEST(ServerRequests, InvalidUnicodeIsInputInvalid) {
 TEST(ServerRequests, ValidUnicodeAndEscapesPass) {
   const json body = parse_json_body(
       "{\"model\":\"m\",\"inputs\":[\"caf\xC3\xA9 \xF0\x9F\x98\x80 \\ud83d\\ude00\"]}");
-  const EmbedRequest r = parse_embed_request(body, kLimits);
+  const runtime::EmbedRequest r = parse_embed_request(body, kLimits);
   EXPECT_EQ(r.inputs[0], "caf\xC3\xA9 \xF0\x9F\x98\x80 \xF0\x9F\x98\x80");
 }
 

@@ -73,7 +73,7 @@ TEST(ServerJson, FloatsRoundTrip) {
 }
 
 TEST(ServerResponses, EmbedBody) {
-  EmbedResult result{
+  runtime::EmbeddingResult result{
       .model = "m", .dimension = 2, .values = {0.5f, -1.25f, 3.0f, 0.1f}, .tokens = 7};
   const json body = json::parse(embed_response_body(result));
   EXPECT_EQ(body["model"], "m");
@@ -85,7 +85,7 @@ TEST(ServerResponses, EmbedBody) {
 }
 
 TEST(ServerResponses, TokenizeBody) {
-  TokenizeResult result;
+  runtime::TokenizationResult result;
   result.model = "m";
   Encoding e;
   e.ids = {101, 7592, 102};
@@ -99,10 +99,10 @@ TEST(ServerResponses, TokenizeBody) {
 }
 
 TEST(ServerResponses, RerankIsBestFirstWithSigmoidScores) {
-  ClassifyResult result;
+  runtime::ClassificationResult result;
   result.model = "m";
   for (const float logit : {-1.0f, 2.0f, 0.0f}) {
-    result.results.push_back(SequenceClassification{.logits = {logit}, .scores = {}});
+    result.results.push_back(runtime::Classification{.logits = {logit}, .scores = {}});
   }
   const json body = json::parse(rerank_response_body(result, RerankRequest{}));
   ASSERT_EQ(body["results"].size(), 3u);
@@ -113,11 +113,11 @@ TEST(ServerResponses, RerankIsBestFirstWithSigmoidScores) {
 }
 
 TEST(ServerResponses, RerankKeepsTheBestTopNWithTheirDocuments) {
-  ClassifyResult result;
+  runtime::ClassificationResult result;
   result.model = "m";
   RerankRequest request{.top_n = 2, .return_documents = true};
   for (const float logit : {-1.0f, 2.0f, 0.0f}) {
-    result.results.push_back(SequenceClassification{.logits = {logit}, .scores = {}});
+    result.results.push_back(runtime::Classification{.logits = {logit}, .scores = {}});
     request.pairs.pairs.push_back("doc " + std::to_string(static_cast<int>(logit)));
   }
   const json body = json::parse(rerank_response_body(result, request));
@@ -131,10 +131,10 @@ TEST(ServerResponses, RerankKeepsTheBestTopNWithTheirDocuments) {
 }
 
 TEST(ServerResponses, RawRerankScoresAreTheRelevantLabelsLogit) {
-  ClassifyResult result;
+  runtime::ClassificationResult result;
   result.model = "m";
-  result.results.push_back(SequenceClassification{.logits = {-1.5f}, .scores = {}});
-  result.results.push_back(SequenceClassification{.logits = {3.0f, 0.25f}, .scores = {}});
+  result.results.push_back(runtime::Classification{.logits = {-1.5f}, .scores = {}});
+  result.results.push_back(runtime::Classification{.logits = {3.0f, 0.25f}, .scores = {}});
   const json body = json::parse(rerank_response_body(result, RerankRequest{.raw_scores = true}));
   ASSERT_EQ(body["results"].size(), 2u);
   EXPECT_EQ(body["results"][0]["index"], 1);
@@ -143,24 +143,27 @@ TEST(ServerResponses, RawRerankScoresAreTheRelevantLabelsLogit) {
 }
 
 TEST(ServerResponses, ModelInfoHasErrorOnlyWhenFailed) {
-  ModelInfo ready{.id = "a", .state = ModelState::ready, .device = "cpu", .kind = "embedding"};
+  runtime::LoadedModel ready{
+      .id = "a", .state = runtime::ModelState::ready, .device = "cpu", .kind = "embedding"};
   EXPECT_FALSE(model_info_json(ready).contains("error"));
   EXPECT_EQ(model_info_json(ready)["state"], "ready");
-  ModelInfo failed{.id = "b", .state = ModelState::failed, .error = "no tokenizer.json"};
+  runtime::LoadedModel failed{
+      .id = "b", .state = runtime::ModelState::failed, .error = "no tokenizer.json"};
   EXPECT_EQ(model_info_json(failed)["error"], "no tokenizer.json");
   EXPECT_EQ(model_info_json(failed)["state"], "failed");
 }
 
 TEST(ServerResponses, ModelInfoNamesItsDtype) {
-  const ModelInfo int8{.id = "a", .state = ModelState::ready, .kind = "embedding", .dtype = "int8"};
+  const runtime::LoadedModel int8{
+      .id = "a", .state = runtime::ModelState::ready, .kind = "embedding", .dtype = "int8"};
   EXPECT_EQ(model_info_json(int8)["dtype"], "int8");
 }
 
 TEST(ServerResponses, ModelInfoNamesItsModelTypeAndTask) {
-  const ModelInfo xlmr{.id = "a",
-                       .state = ModelState::ready,
-                       .kind = "sequence-classification",
-                       .model_type = "xlm-roberta"};
+  const runtime::LoadedModel xlmr{.id = "a",
+                                  .state = runtime::ModelState::ready,
+                                  .kind = "sequence-classification",
+                                  .model_type = "xlm-roberta"};
   EXPECT_EQ(model_info_json(xlmr)["model_type"], "xlm-roberta");
   EXPECT_EQ(model_info_json(xlmr)["kind"], "sequence-classification");
 }
@@ -171,12 +174,13 @@ TEST(ServerMetrics, PrometheusText) {
   metrics.record("/v1/embed", 200, std::chrono::milliseconds(40));
   metrics.record("/v1/embed", 429, std::chrono::microseconds(10));
   EXPECT_EQ(metrics.requests_total(), 3u);
-  EngineStats stats;
+  runtime::EngineStats stats;
   stats.batches = 4;
   stats.batched_requests = 10;
   const std::string text = metrics.render(
       ServerGauges{.requests_in_flight = 2}, stats,
-      {ModelInfo{.id = "org/\"odd\"", .state = ModelState::ready, .memory_bytes = 1024}});
+      {runtime::LoadedModel{
+          .id = "org/\"odd\"", .state = runtime::ModelState::ready, .memory_bytes = 1024}});
   const auto has = [&](const std::string& line) { return text.find(line) != std::string::npos; };
   EXPECT_TRUE(has("hades_http_requests_total{route=\"/v1/embed\",status=\"200\"} 2\n"));
   EXPECT_TRUE(has("hades_http_requests_total{route=\"/v1/embed\",status=\"429\"} 1\n"));
@@ -193,14 +197,14 @@ TEST(ServerMetrics, PrometheusText) {
 }
 
 TEST(ServerMetrics, EngineHistogramsAndPerModelTaskSeries) {
-  EngineStats stats;
+  runtime::EngineStats stats;
   stats.queued_sequences = 7;
   stats.batch_sequences.observe(3);
   stats.batch_sequences.observe(40);
   stats.batch_tokens.observe(100);
-  stats.registry.unloads[static_cast<size_t>(UnloadReason::keep_alive)] = 2;
-  stats.registry.load_seconds[static_cast<size_t>(LoadOutcome::failed)].observe(0.3);
-  TaskStats embed{.model = "org/m", .task = EngineTask::token_classify};
+  stats.registry.unloads[static_cast<size_t>(runtime::UnloadReason::keep_alive)] = 2;
+  stats.registry.load_seconds[static_cast<size_t>(runtime::LoadOutcome::failed)].observe(0.3);
+  runtime::TaskStats embed{.model = "org/m", .task = runtime::EngineTask::token_classify};
   embed.outcomes = {{"ok", 5}, {"overloaded", 1}};
   embed.duration.observe(0.02);
   embed.queue.observe(0.004);

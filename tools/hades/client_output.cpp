@@ -117,7 +117,7 @@ void print_models_table(const std::vector<LoadedModel>& models, const char* inde
                 width, model.id.c_str(), model.state.c_str(), model.device.c_str(),
                 model.dtype.c_str(), model.model_type.empty() ? "-" : model.model_type.c_str(),
                 model.kind.empty() ? "-" : model.kind.c_str(),
-                format_byte_size(model.memory_bytes).c_str(), model.pinned ? "yes" : "no",
+                runtime::format_byte_size(model.memory_bytes).c_str(), model.pinned ? "yes" : "no",
                 static_cast<unsigned long long>(model.requests),
                 human_duration(model.idle_seconds).c_str(), keep_alive.c_str());
     if (!model.default_prompt_name.empty()) {
@@ -126,8 +126,8 @@ void print_models_table(const std::vector<LoadedModel>& models, const char* inde
     if (!model.error.empty()) std::printf("%s  error: %s\n", indent, model.error.c_str());
     if (model.state == "downloading") {
       std::printf("%s  downloading: %.0f%% (%s of %s)\n", indent, 100.0 * model.progress,
-                  format_byte_size(model.downloaded_bytes).c_str(),
-                  format_byte_size(model.total_bytes).c_str());
+                  runtime::format_byte_size(model.downloaded_bytes).c_str(),
+                  runtime::format_byte_size(model.total_bytes).c_str());
     }
   }
 }

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "commands.hpp"
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "hub/downloader.hpp"
 
 namespace hades::cli {
@@ -55,17 +55,18 @@ class ProgressView {
       started_ = Clock::now();
       std::fprintf(stderr, "pulling %s (commit %.12s): %zu files, %s\n", event.model.c_str(),
                    event.commit.c_str(), event.files_total,
-                   format_byte_size(event.total_bytes).c_str());
+                   runtime::format_byte_size(event.total_bytes).c_str());
     } else if (terminal_ && event.kind != Kind::done) {
       draw_bar(event);
     } else if (event.kind == Kind::file_done) {
       std::fprintf(stderr, "  %s (%zu/%zu, %s of %s)\n", event.file.c_str(), event.files_done,
-                   event.files_total, format_byte_size(event.done_bytes).c_str(),
-                   format_byte_size(event.total_bytes).c_str());
+                   event.files_total, runtime::format_byte_size(event.done_bytes).c_str(),
+                   runtime::format_byte_size(event.total_bytes).c_str());
     }
     if (event.kind == Kind::done) {
       if (terminal_) std::fprintf(stderr, "\n");
-      std::fprintf(stderr, "received %s\n", format_byte_size(event.transferred_bytes).c_str());
+      std::fprintf(stderr, "received %s\n",
+                   runtime::format_byte_size(event.transferred_bytes).c_str());
     }
   }
 
@@ -83,9 +84,9 @@ class ProgressView {
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(kWidth, '-');
     std::fprintf(stderr, "\r[%s] %3.0f%% %s/%s %s/s ETA %.0fs   ", bar.c_str(), fraction * 100,
-                 format_byte_size(event.done_bytes).c_str(),
-                 format_byte_size(event.total_bytes).c_str(),
-                 format_byte_size(static_cast<uint64_t>(rate)).c_str(), eta);
+                 runtime::format_byte_size(event.done_bytes).c_str(),
+                 runtime::format_byte_size(event.total_bytes).c_str(),
+                 runtime::format_byte_size(static_cast<uint64_t>(rate)).c_str(), eta);
     std::fflush(stderr);
   }
 

@@ -60,8 +60,8 @@ void demo_chunk(HaystackModelEngine& engine, const DemoArgs& args) {
       "twice, folded it carefully and put it in his coat pocket.";
   const LoadedModel model = engine.load_model(args.chunk_model);
   std::printf("\nchunking model %s (%s, %s)%s%s\n", model.id.c_str(), model.kind.c_str(),
-              format_byte_size(model.memory_bytes).c_str(), args.chunk_note.empty() ? "" : ": ",
-              args.chunk_note.c_str());
+              runtime::format_byte_size(model.memory_bytes).c_str(),
+              args.chunk_note.empty() ? "" : ": ", args.chunk_note.c_str());
   const nlohmann::json reply = nlohmann::json::parse(engine.client().request(
       "POST", "/v1/chunk",
       nlohmann::json{{"model", args.chunk_model}, {"inputs", {document}}}.dump()));
@@ -93,7 +93,7 @@ void run_demo(const DemoArgs& args) {
   }
   const LoadedModel model = engine.load_model(args.model);
   std::printf("model   %s (%s on %s, %s)\n", model.id.c_str(), model.state.c_str(),
-              model.device.c_str(), format_byte_size(model.memory_bytes).c_str());
+              model.device.c_str(), runtime::format_byte_size(model.memory_bytes).c_str());
   const EmbeddingResult e = engine.embed(args.model, texts);
   std::printf("embedded %zu sentences (%lld tokens) into %lld dimensions; cosine similarities:\n",
               texts.size(), static_cast<long long>(e.tokens), static_cast<long long>(e.dimension));

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "commands.hpp"
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 #include "hades/error.hpp"
 #include "hub/downloader.hpp"
 #include "server/peer_credentials.hpp"
@@ -114,12 +114,12 @@ server::ServeOptions serve_options(const ServeArgs& args, const CLI::App& comman
   options.socket_path = socket_path(args.socket);
   options.log_path = args.log_file;
   options.log_to_stderr = !args.quiet;
-  options.engine = engine_config_from_environment();
+  options.engine = runtime::engine_config_from_environment();
   // Read once: the hub's settings (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, the cache) are the
   // service's for its whole life, as its other settings are.
   options.engine.resolve_model = [hub = hub_settings_from_environment()](
                                      const std::string& id,
-                                     const EngineConfig::DownloadProgress& progress) {
+                                     const runtime::EngineConfig::DownloadProgress& progress) {
     return resolve_model(
         id,
         [&progress](const DownloadEvent& event) {
@@ -129,13 +129,14 @@ server::ServeOptions serve_options(const ServeArgs& args, const CLI::App& comman
   };
   if (given("--max-models")) options.engine.max_models = args.max_models;
   if (given("--max-memory"))
-    options.engine.max_memory_bytes = parse_byte_size(args.max_memory, "--max-memory");
+    options.engine.max_memory_bytes = runtime::parse_byte_size(args.max_memory, "--max-memory");
   if (given("--device")) options.engine.default_device = args.device;
   if (given("--max-batch-tokens")) options.engine.max_batch_tokens = args.max_batch_tokens;
   if (given("--max-queue-delay"))
-    options.engine.max_queue_delay = parse_duration_ms(args.max_queue_delay, "--max-queue-delay");
+    options.engine.max_queue_delay =
+        runtime::parse_duration_ms(args.max_queue_delay, "--max-queue-delay");
   if (given("--max-body"))
-    options.server.max_body_bytes = parse_byte_size(args.max_body, "--max-body");
+    options.server.max_body_bytes = runtime::parse_byte_size(args.max_body, "--max-body");
   if (given("--max-inputs")) options.server.max_inputs = args.max_inputs;
   if (given("--max-in-flight")) options.server.max_in_flight = args.max_in_flight;
   if (given("--max-connections")) options.server.max_connections = args.max_connections;

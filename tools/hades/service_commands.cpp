@@ -119,7 +119,8 @@ void run_load(const LoadArgs& args) {
   }
   std::printf("loaded %s: %s on %s, %s, %s%s\n", model.id.c_str(), model.state.c_str(),
               model.device.c_str(), model.dtype.c_str(),
-              format_byte_size(model.memory_bytes).c_str(), model.pinned ? ", pinned" : "");
+              runtime::format_byte_size(model.memory_bytes).c_str(),
+              model.pinned ? ", pinned" : "");
 }
 
 void run_unload(const ClientArgs& args, const std::string& model) {

@@ -27,12 +27,12 @@
 #include "models/classifier_model.hpp"
 #include "tokenizer/tokenizer.hpp"
 
-namespace hades {
+namespace hades::runtime {
 
 enum class ModelState { downloading, loading, ready, failed };
 std::string_view model_state_name(ModelState state) noexcept;
 
-struct ModelInfo {
+struct LoadedModel {
   std::string id;
   ModelState state = ModelState::loading;
   std::string device;      // "cpu"
@@ -57,7 +57,7 @@ struct ModelInfo {
   std::optional<std::string> default_prompt_name;
 };
 
-struct LoadOptions {
+struct LoadModelOptions {
   std::string device;  // empty: the default device
   bool pin = false;
   // The linear layers' precision: "fp32", "int8", "bf16" (invalid_argument on a CPU without it),
@@ -106,7 +106,7 @@ struct EmbedRequest {
   CancelFlag cancelled;  // may be null
 };
 
-struct EmbedResult {
+struct EmbeddingResult {
   std::string model;
   int64_t dimension = 0;
   std::vector<float> values;  // [inputs, dimension]
@@ -127,7 +127,7 @@ struct DecodeRequest {
   bool skip_special_tokens = true;
 };
 
-struct TokenizeResult {
+struct TokenizationResult {
   std::string model;
   std::vector<Encoding> encodings;
 };
@@ -140,9 +140,9 @@ struct ClassifyRequest {
   CancelFlag cancelled;            // may be null
 };
 
-struct ClassifyResult {
+struct ClassificationResult {
   std::string model;
-  std::vector<SequenceClassification> results;  // one per input
+  std::vector<Classification> results;  // one per input
 };
 
 struct TokenClassifyRequest {
@@ -152,9 +152,9 @@ struct TokenClassifyRequest {
   CancelFlag cancelled;               // may be null
 };
 
-struct TokenClassifyResult {
+struct TokenClassificationResult {
   std::string model;
-  std::vector<std::vector<TokenEntity>> entities;  // per input
+  std::vector<std::vector<EntitySpan>> entities;  // per input
 };
 
 struct ChunkRequest {
@@ -166,9 +166,9 @@ struct ChunkRequest {
   CancelFlag cancelled;  // may be null
 };
 
-struct ChunkResult {
+struct ChunkingResult {
   std::string model;
-  std::vector<Chunks> results;  // per input
+  std::vector<ChunkedText> results;  // per input
 };
 
 struct EngineStats {
@@ -205,22 +205,22 @@ class Engine {
 
   // Loads (or finds) a model and returns once it is ready; concurrent loads of one id share one
   // load. Evicts least recently used, unpinned, idle models to stay within the limits.
-  ModelInfo load_model(const std::string& model_id, const LoadOptions& options = {});
+  LoadedModel load_model(const std::string& model_id, const LoadModelOptions& options = {});
   // Removes a model from the registry; its memory is released when its last request ends.
   // model_not_found when it is not loaded.
   void unload_model(const std::string& model_id);
-  std::vector<ModelInfo> get_loaded_models() const;
+  std::vector<LoadedModel> get_loaded_models() const;
 
   // Inference; a model that is not loaded is loaded first (as load_model with default options).
-  EmbedResult embed(const EmbedRequest& request);
-  TokenizeResult tokenize(const TokenizeRequest& request);
+  EmbeddingResult embed(const EmbedRequest& request);
+  TokenizationResult tokenize(const TokenizeRequest& request);
   // The text of token ids, as the model's tokenizer decodes them (HF Tokenizer.decode).
   std::string decode(const DecodeRequest& request);
   // Classifier models (a *ForSequenceClassification / *ForTokenClassification head): sequence
   // classification (and reranking with pairs), token classification, and chonky's chunking.
-  ClassifyResult classify(const ClassifyRequest& request);
-  TokenClassifyResult token_classify(const TokenClassifyRequest& request);
-  ChunkResult chunk(const ChunkRequest& request);
+  ClassificationResult classify(const ClassifyRequest& request);
+  TokenClassificationResult token_classify(const TokenClassifyRequest& request);
+  ChunkingResult chunk(const ChunkRequest& request);
 
   EngineStats stats() const;
   const EngineConfig& config() const;
@@ -233,10 +233,10 @@ class Engine {
 
  private:
   // embed() but for its metrics: TIMES receives what the executor measured of its jobs.
-  EmbedResult embed(const EmbedRequest& request, const std::shared_ptr<WorkTimes>& times);
+  EmbeddingResult embed(const EmbedRequest& request, const std::shared_ptr<WorkTimes>& times);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace hades
+}  // namespace hades::runtime

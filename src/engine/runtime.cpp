@@ -1,4 +1,4 @@
-#include "engine/engine.hpp"
+#include "engine/runtime.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -13,7 +13,7 @@
 #include "models/pooling.hpp"
 #include "models/registry.hpp"
 
-namespace hades {
+namespace hades::runtime {
 namespace {
 
 // A load's dtype: none when empty; "auto" is bf16 where the CPU has it, else fp32.
@@ -91,7 +91,7 @@ void check_dimensions(const EmbedRequest& request, const EmbeddingModel& model) 
 
 // Keeps the first DIMENSIONS values of each row; RENORMALIZE makes them unit length again, as
 // torch.nn.functional.normalize does (a zero row stays zero).
-void cut_dimensions(EmbedResult& result, int64_t dimensions, bool renormalize) {
+void cut_dimensions(EmbeddingResult& result, int64_t dimensions, bool renormalize) {
   const auto width = static_cast<size_t>(result.dimension);
   const auto kept = static_cast<size_t>(dimensions);
   const size_t rows = width == 0 ? 0 : result.values.size() / width;
@@ -382,7 +382,7 @@ void Engine::set_eviction_log(std::function<void(const std::string&)> log) {
   impl_->registry.set_eviction_log(std::move(log));
 }
 
-ModelInfo Engine::load_model(const std::string& model_id, const LoadOptions& options) {
+LoadedModel Engine::load_model(const std::string& model_id, const LoadModelOptions& options) {
   const Impl::RequestGuard guard(*impl_);
   check_explicit_device(options.device);
   const std::shared_ptr<ResidentModel> model = impl_->registry.acquire(
@@ -394,7 +394,7 @@ ModelInfo Engine::load_model(const std::string& model_id, const LoadOptions& opt
                       ? std::nullopt
                       : std::optional<std::chrono::milliseconds>(*options.keep_alive));
   }
-  for (ModelInfo& info : impl_->registry.list()) {
+  for (LoadedModel& info : impl_->registry.list()) {
     if (info.id == model_id) return info;
   }
   throw Error(ErrorCode::conflict, model_id + " was evicted right after loading; retry");
@@ -404,17 +404,18 @@ void Engine::unload_model(const std::string& model_id) {
   impl_->registry.unload(model_id);
 }
 
-std::vector<ModelInfo> Engine::get_loaded_models() const {
+std::vector<LoadedModel> Engine::get_loaded_models() const {
   return impl_->registry.list();
 }
 
-EmbedResult Engine::embed(const EmbedRequest& request) {
+EmbeddingResult Engine::embed(const EmbedRequest& request) {
   return impl_->measured(
       EngineTask::embed, request.model,
       [&](const std::shared_ptr<WorkTimes>& times) { return embed(request, times); });
 }
 
-EmbedResult Engine::embed(const EmbedRequest& request, const std::shared_ptr<WorkTimes>& times) {
+EmbeddingResult Engine::embed(const EmbedRequest& request,
+                              const std::shared_ptr<WorkTimes>& times) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty() == request.token_ids.empty()) {
     throw Error(ErrorCode::invalid_argument, request.inputs.empty()
@@ -450,7 +451,7 @@ EmbedResult Engine::embed(const EmbedRequest& request, const std::shared_ptr<Wor
   }
   std::vector<std::future<Embeddings>> parts =
       impl_->executor.submit(std::move(jobs), std::move(admitted));
-  EmbedResult result;
+  EmbeddingResult result;
   result.model = request.model;
   for (auto& part : parts) {
     Embeddings e = part.get();
@@ -464,11 +465,11 @@ EmbedResult Engine::embed(const EmbedRequest& request, const std::shared_ptr<Wor
   return result;
 }
 
-TokenizeResult Engine::tokenize(const TokenizeRequest& request) {
+TokenizationResult Engine::tokenize(const TokenizeRequest& request) {
   const Impl::RequestGuard guard(*impl_);
   if (request.inputs.empty()) throw Error(ErrorCode::invalid_argument, "inputs must not be empty");
   const ModelLease lease(impl_->registry.acquire(request.model, impl_->device.device, false));
-  TokenizeResult result;
+  TokenizationResult result;
   result.model = request.model;
   if (request.add_special_tokens) {
     result.encodings = tokenize_with(lease.resident(), request);
@@ -486,7 +487,7 @@ std::string Engine::decode(const DecodeRequest& request) {
   return tokenizer_of(lease.resident()).decode(request.ids, request.skip_special_tokens);
 }
 
-ClassifyResult Engine::classify(const ClassifyRequest& request) {
+ClassificationResult Engine::classify(const ClassifyRequest& request) {
   const EngineTask task = request.pairs.empty() ? EngineTask::classify : EngineTask::rerank;
   const int64_t estimate = estimated_tokens(request.inputs) + estimated_tokens(request.pairs);
   return {request.model, impl_->run_as_task(task, request, estimate, [&](const ModelLease& lease) {
@@ -494,12 +495,12 @@ ClassifyResult Engine::classify(const ClassifyRequest& request) {
           })};
 }
 
-TokenClassifyResult Engine::token_classify(const TokenClassifyRequest& request) {
+TokenClassificationResult Engine::token_classify(const TokenClassifyRequest& request) {
   const int64_t estimate = estimated_tokens(request.inputs);
   return {request.model,
           impl_->run_as_task(
               EngineTask::token_classify, request, estimate, [&](const ModelLease& lease) {
-                std::vector<std::vector<TokenEntity>> entities;
+                std::vector<std::vector<EntitySpan>> entities;
                 for (const std::string& text : request.inputs) {
                   entities.push_back(lease.classifier().token_classify(text, {request.max_length}));
                 }
@@ -511,8 +512,8 @@ namespace {
 
 // chonky's ParagraphSplitter forces a 1024-token window for its ModernBERT and mmBERT models,
 // whose configs would allow 8192.
-ChunkOptions chunk_options(const ChunkRequest& request) {
-  ChunkOptions options{request.max_length, request.clean, request.snap_to_whitespace};
+ChunkingOptions chunk_options(const ChunkRequest& request) {
+  ChunkingOptions options{request.max_length, request.clean, request.snap_to_whitespace};
   static const std::vector<std::string> chonky_1024 = {"mirth/chonky_modernbert_base_1",
                                                        "mirth/chonky_modernbert_large_1",
                                                        "mirth/chonky_mmbert_small_multilingual_1"};
@@ -525,12 +526,12 @@ ChunkOptions chunk_options(const ChunkRequest& request) {
 
 }  // namespace
 
-ChunkResult Engine::chunk(const ChunkRequest& request) {
-  const ChunkOptions options = chunk_options(request);
+ChunkingResult Engine::chunk(const ChunkRequest& request) {
+  const ChunkingOptions options = chunk_options(request);
   const int64_t estimate = estimated_tokens(request.inputs);
   return {request.model,
           impl_->run_as_task(EngineTask::chunk, request, estimate, [&](const ModelLease& lease) {
-            std::vector<Chunks> chunks;
+            std::vector<ChunkedText> chunks;
             for (const std::string& text : request.inputs) {
               chunks.push_back(lease.classifier().chunk(text, options));
             }
@@ -568,4 +569,4 @@ bool Engine::drain(std::chrono::milliseconds timeout) {
   return impl_->drained.wait_for(lock, timeout, [this] { return impl_->requests_in_flight == 0; });
 }
 
-}  // namespace hades
+}  // namespace hades::runtime
