@@ -1,4 +1,6 @@
-// The engine: the models a service holds and the work it runs on them.
+// hades::runtime, the in-process engine: the models a service holds and the work it runs on them.
+// Its results carry the names of their public twins in include/hades/types.hpp (LoadedModel,
+// EmbeddingResult, ...), which the server turns into the protocol's JSON.
 //
 // A ModelRegistry keeps loaded models under an LRU policy (by count, HADES_MAX_MODELS, and by
 // bytes, HADES_MAX_MEMORY), with pins, reference counts (a model with requests in flight is freed
