@@ -3,7 +3,10 @@
 // chonky models (mirth/chonky: a token classifier that marks where paragraphs end).
 //
 //   auto model = hades::ClassifierModel::load("/path/to/chonky_distilbert_base_uncased_1");
-//   hades::Chunks c = model->chunk(text);  // c.chunks[i].text, .start, .end (code points)
+//   hades::runtime::ChunkedText c = model->chunk(text);  // c.chunks[i].text, .start, .end
+//
+// Its value types are in hades::runtime under the names of their public twins (EntitySpan,
+// ChunkedText, ...; include/hades/types.hpp), so that a file that sees both tells them apart.
 //
 // A loaded model is immutable: every method may run from many threads at once.
 #pragma once
