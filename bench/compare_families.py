@@ -105,7 +105,7 @@ FAMILIES = [
             "special_tokens": BERT_SPECIALS}, 512,
            pooling="splade", normalize=False, hades_mode="sparse", reference="sparse-encoder",
            note="BertForMaskedLM and SpladePooling(max, relu); the decoder bias moved down so that "
-                "a few hundred dimensions are active per text, as in a trained SPLADE"),
+                "tens to hundreds of dimensions are active per text, as in a trained SPLADE"),
     Family("nomic-bert", "nomic-ai/nomic-embed-text-v1.5", "nomic_bert",
            dict(BERT_BASE, vocab_size=30528, max_position_embeddings=8192, type_vocab_size=2,
                 layer_norm_eps=1e-12, hidden_act="silu", pad_token_id=0,
