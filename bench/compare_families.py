@@ -129,7 +129,7 @@ FAMILIES = [
            {"file": "tests/data/tokenizer/bpe/qwen2/tokenizer.json", "recipe": "as-is",
             "special_tokens": {"pad_token": "<|endoftext|>", "eos_token": "<|endoftext|>"},
             "padding_side": "left"}, 8192,
-           pooling="lasttoken", max_texts=8,
+           pooling="lasttoken", max_texts=4,
            note="tokenizer: the Qwen2-style byte-level BPE fixture, 659 ids (151,669 in the "
                 "published file): many more tokens per text than the real model"),
 ]
