@@ -11,11 +11,15 @@ FAMILIES holds one entry per family: the published model whose shape it takes, i
 modules, how hades runs it and which reference runs it. bench/families_reference.py makes each
 once under BUILD/bench/families/ with random weights (a forward pass costs the same whatever the
 weights are), then the first --texts texts of compare.py's corpus go
-  1. through hades in-process (hades_bench_compare inprocess), once per dtype, and
-  2. through the reference (sentence-transformers fp32 on CPU, the same thread count,
-     bench/peers_reference.py),
+  1. through hades in-process (hades_bench_compare inprocess, or sparse for SPLADE), once per
+     dtype, and
+  2. through the reference (sentence-transformers' SentenceTransformer, or SparseEncoder for
+     SPLADE, fp32 on CPU, the same thread count, as bench/peers_reference.py runs it),
 both end to end (tokenization inside the timed pass), and through each tokenizer alone. The report
-gives texts/s, the ratio hades / reference per dtype and each dtype's cosine to the reference.
+gives texts/s, the ratio hades / reference per dtype and each dtype's cosine to the reference; for
+sparse vectors also the fraction of texts with the same non-zero indices, the share of the
+reference's top-32 indices among hades's, and the max abs difference of the values. An entry's
+max_texts takes fewer texts where the reference at that shape is too slow for --texts.
 
 --families auto (the default) takes the families this hades build can load: an entry whose
 model_type hades lacks (hades_bench_compare model-types), whose tokenizer file is not in the tree,
