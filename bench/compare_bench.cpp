@@ -6,6 +6,9 @@
 //       the runtime API in this process, its linear layers at DTYPE: load time, corpus throughput
 //       (median of N runs, wall and CPU seconds), the tokenizer's own throughput over the corpus,
 //       p50/p99 latency of one short text, peak RSS
+//   hades_bench_compare sparse --model M --corpus C.json [the options of inprocess]
+//       the same through EmbeddingModel::embed_sparse, for a SparseEncoder (SPLADE) folder;
+//       --embeddings writes each sparse vector scattered over the vocabulary (a dense row)
 //   hades_bench_compare service --socket S --model M --corpus C.json [--clients K] [--runs N]
 //                               [--dtype fp32|int8|bf16]
 //       a running `hades serve` through the C++ client, the model loaded at DTYPE: K concurrent
@@ -33,6 +36,7 @@
 #include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -119,12 +123,26 @@ json short_text_latency(const std::vector<std::string>& queries, int runs, Embed
           {"cpu_p50_ms", percentile(cpu_ms, 0.5)}};
 }
 
-// The embeddings as raw float32, one row per text, for compare.py's cosine to float32.
-void write_embeddings(const hades::Embeddings& e, const std::string& path) {
+// Rows of float32 written raw, one row per text, for compare.py's cosine to float32.
+void write_rows(const std::vector<float>& values, const std::string& path) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(e.values.data()),
-            static_cast<std::streamsize>(e.values.size() * sizeof(float)));
+  out.write(reinterpret_cast<const char*>(values.data()),
+            static_cast<std::streamsize>(values.size() * sizeof(float)));
   if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+// Each sparse vector scattered over the vocabulary: dense rows, so that the reference's vectors
+// compare index by index (a dimension of one holds zero on a side that leaves it out).
+std::vector<float> dense_rows(const hades::SparseEmbeddings& e) {
+  const auto dimension = static_cast<size_t>(e.dimension);
+  std::vector<float> rows(e.vectors.size() * dimension, 0.0F);
+  for (size_t i = 0; i < e.vectors.size(); ++i) {
+    const hades::SparseVector& v = e.vectors[i];
+    for (size_t k = 0; k < v.indices.size(); ++k) {
+      rows.at(i * dimension + static_cast<size_t>(v.indices[k])) = v.values[k];
+    }
+  }
+  return rows;
 }
 
 struct InprocessOptions {
@@ -133,7 +151,22 @@ struct InprocessOptions {
   int latency_calls = 300;   // 0: no short-text latency
   hades::LinearPrecision precision = hades::LinearPrecision::fp32;
   std::string embeddings_path;
+  bool sparse = false;  // embed_sparse (a SparseEncoder folder) in place of embed
 };
+
+// One pass of TEXTS through MODEL, dense or sparse as SETTINGS asks: the tokens computed, and
+// the rows (dense float32, one per text) where ROWS is given.
+int64_t embed_pass(const hades::EmbeddingModel& model, std::span<const std::string> texts,
+                   const hades::EmbedOptions& options, bool sparse, std::vector<float>* rows) {
+  if (sparse) {
+    const hades::SparseEmbeddings e = model.embed_sparse(texts, options);
+    if (rows != nullptr) *rows = dense_rows(e);
+    return e.tokens;
+  }
+  hades::Embeddings e = model.embed(texts, options);
+  if (rows != nullptr) *rows = std::move(e.values);
+  return e.tokens;
+}
 
 json run_inprocess(const std::string& model_name, const Corpus& corpus,
                    const InprocessOptions& settings) {
@@ -149,14 +182,19 @@ json run_inprocess(const std::string& model_name, const Corpus& corpus,
   for (const hades::Encoding& e : model->tokenize(corpus.texts)) {
     lengths.push_back(static_cast<int64_t>(e.size()));
   }
-  const hades::Embeddings first = model->embed(corpus.texts, options);  // also the warm-up
-  if (!settings.embeddings_path.empty()) write_embeddings(first, settings.embeddings_path);
-  int64_t tokens = first.tokens;
+  if (model->sparse() != settings.sparse) {
+    throw hades::Error(hades::ErrorCode::invalid_argument,
+                       model_name + (model->sparse() ? ": a sparse model; run the sparse mode"
+                                                     : ": a dense model; run the inprocess mode"));
+  }
+  std::vector<float> rows;
+  int64_t tokens = embed_pass(*model, corpus.texts, options, settings.sparse, &rows);  // warm-up
+  if (!settings.embeddings_path.empty()) write_rows(rows, settings.embeddings_path);
   std::vector<double> seconds, cpu_seconds, tokenize_seconds;
   for (int r = 0; r < runs; ++r) {
     const auto start = Clock::now();
     const double cpu_start = process_cpu_seconds();
-    tokens = model->embed(corpus.texts, options).tokens;
+    tokens = embed_pass(*model, corpus.texts, options, settings.sparse, nullptr);
     seconds.push_back(seconds_since(start));
     cpu_seconds.push_back(process_cpu_seconds() - cpu_start);
     const auto tokenize_start = Clock::now();
@@ -174,9 +212,10 @@ json run_inprocess(const std::string& model_name, const Corpus& corpus,
               {"run_seconds", seconds},
               {"run_cpu_seconds", cpu_seconds}};
   if (settings.latency_calls > 0) {
-    out["latency"] = short_text_latency(
-        corpus.queries, settings.latency_calls,
-        [&](const std::string& q) { model->embed(std::span<const std::string>(&q, 1)); });
+    out["latency"] =
+        short_text_latency(corpus.queries, settings.latency_calls, [&](const std::string& q) {
+          embed_pass(*model, std::span<const std::string>(&q, 1), {}, settings.sparse, nullptr);
+        });
   }
   out["peak_rss_bytes"] = peak_rss_bytes("self");
   out["weight_bytes"] = model->weight_bytes();
@@ -284,8 +323,9 @@ int main(int argc, char** argv) {
   int64_t rows = 2048;
   InprocessOptions inprocess_options;
   hades::LinearPrecision precision = hades::LinearPrecision::fp32;
-  for (CLI::App* sub : {app.add_subcommand("inprocess", "the runtime API"),
-                        app.add_subcommand("service", "a running service")}) {
+  CLI::App* inprocess = app.add_subcommand("inprocess", "the runtime API");
+  CLI::App* sparse = app.add_subcommand("sparse", "the runtime API's sparse embeddings");
+  for (CLI::App* sub : {inprocess, sparse, app.add_subcommand("service", "a running service")}) {
     sub->add_option("--model", model, "model id or folder");
     sub->add_option("--corpus", corpus_path, "corpus JSON")->required();
     sub->add_option("--runs", runs, "passes over the corpus (median reported)");
@@ -297,13 +337,14 @@ int main(int argc, char** argv) {
   chunk->add_option("--document", document, "the text to chunk")->required();
   chunk->add_option("--runs", runs, "passes over the document (median reported)");
   add_dtype_option(chunk, precision);
-  CLI::App* inprocess = app.get_subcommand("inprocess");
-  inprocess->add_option("--batch-tokens", inprocess_options.batch_tokens,
-                        "token budget of one forward pass");
-  inprocess->add_option("--embeddings", inprocess_options.embeddings_path,
-                        "write the corpus's embeddings here (raw float32, a row per text)");
-  inprocess->add_option("--latency-calls", inprocess_options.latency_calls,
-                        "short texts timed one at a time (0: none)");
+  for (CLI::App* sub : {inprocess, sparse}) {
+    sub->add_option("--batch-tokens", inprocess_options.batch_tokens,
+                    "token budget of one forward pass");
+    sub->add_option("--embeddings", inprocess_options.embeddings_path,
+                    "write the corpus's embeddings here (raw float32, a row per text)");
+    sub->add_option("--latency-calls", inprocess_options.latency_calls,
+                    "short texts timed one at a time (0: none)");
+  }
   CLI::App* service = app.get_subcommand("service");
   service->add_option("--socket", socket, "the service's socket")->required();
   service->add_option("--clients", clients, "concurrent clients");
@@ -320,9 +361,10 @@ int main(int argc, char** argv) {
       out = {{"model_types", hades::supported_model_types()}};
     } else if (app.got_subcommand("chunk")) {
       out = run_chunk(model, document, runs, precision);
-    } else if (app.got_subcommand("inprocess")) {
+    } else if (app.got_subcommand("inprocess") || app.got_subcommand("sparse")) {
       inprocess_options.runs = runs;
       inprocess_options.precision = precision;
+      inprocess_options.sparse = app.got_subcommand("sparse");
       out = run_inprocess(model, read_corpus(corpus_path), inprocess_options);
     } else {
       out = run_service(socket, model, read_corpus(corpus_path), clients, request_texts, runs,

@@ -11,11 +11,15 @@ FAMILIES holds one entry per family: the published model whose shape it takes, i
 modules, how hades runs it and which reference runs it. bench/families_reference.py makes each
 once under BUILD/bench/families/ with random weights (a forward pass costs the same whatever the
 weights are), then the first --texts texts of compare.py's corpus go
-  1. through hades in-process (hades_bench_compare inprocess), once per dtype, and
-  2. through the reference (sentence-transformers fp32 on CPU, the same thread count,
-     bench/peers_reference.py),
+  1. through hades in-process (hades_bench_compare inprocess, or sparse for SPLADE), once per
+     dtype, and
+  2. through the reference (sentence-transformers' SentenceTransformer, or SparseEncoder for
+     SPLADE, fp32 on CPU, the same thread count, as bench/peers_reference.py runs it),
 both end to end (tokenization inside the timed pass), and through each tokenizer alone. The report
-gives texts/s, the ratio hades / reference per dtype and each dtype's cosine to the reference.
+gives texts/s, the ratio hades / reference per dtype and each dtype's cosine to the reference; for
+sparse vectors also the fraction of texts with the same non-zero indices, the share of the
+reference's top-32 indices among hades's, and the max abs difference of the values. An entry's
+max_texts takes fewer texts where the reference at that shape is too slow for --texts.
 
 --families auto (the default) takes the families this hades build can load: an entry whose
 model_type hades lacks (hades_bench_compare model-types), whose tokenizer file is not in the tree,
@@ -25,12 +29,15 @@ family is one FAMILIES entry.
 from __future__ import annotations
 
 import argparse
+import array
 import json
 import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from families_reference import REFERENCES  # imports nothing heavy at module level
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "bench" / "families_reference.py"
@@ -40,9 +47,10 @@ ROBERTA_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>"
                     "mask_token": "<mask>"}
 BERT_SPECIALS = {"cls_token": "[CLS]", "sep_token": "[SEP]", "unk_token": "[UNK]",
                  "pad_token": "[PAD]", "mask_token": "[MASK]"}
-# What exists to run each side: hades_bench_compare's modes, families_reference.py's references.
-HADES_MODES = {"inprocess"}
-REFERENCES = {"sentence-transformers"}
+# hades_bench_compare's modes that embed a corpus (families_reference.REFERENCES: the other side).
+HADES_MODES = {"inprocess", "sparse"}
+# A sparse vector's active dimensions compared with the reference's: its TOP_K largest.
+TOP_K = 32
 
 
 @dataclass(frozen=True)
@@ -52,14 +60,18 @@ class Family:
     model_type: str
     config: dict
     # file: repository-relative, or "hf-cache:ID/FILE" in the benchmark's Hugging Face cache;
-    # recipe: families_reference.RECIPES; special_tokens: for transformers' tokenizer files.
+    # recipe: families_reference.RECIPES; special_tokens: for transformers' tokenizer files;
+    # padding_side (optional, right by default): as the published tokenizer pads.
     tokenizer: dict
     max_seq_length: int
     pooling: str = "mean"
     normalize: bool = True
     hades_mode: str = "inprocess"
-    reference: str = "sentence-transformers"
+    reference: str = "sentence-transformers"  # families_reference.REFERENCES
     note: str = ""
+    # Fewer texts than --texts, where the reference at the published shape is too slow for the
+    # whole corpus (0: all of them); the report gives each family's count.
+    max_texts: int = 0
 
 
 BERT_BASE = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -86,35 +98,44 @@ FAMILIES = [
                 local_attention=128, global_rope_theta=160000.0, local_rope_theta=160000.0,
                 pad_token_id=0, bos_token_id=2, eos_token_id=1, cls_token_id=2, sep_token_id=1),
            {"file": "tests/data/tokenizer/bpe/gemma/tokenizer.json", "recipe": "as-is",
-            "special_tokens": {"cls_token": "<bos>", "sep_token": "<eos>", "pad_token": "<pad>",
-                               "unk_token": "<unk>", "mask_token": "<mask>"}}, 8192,
-           note="waits for the Gemma tokenizer (BPE with byte fallback) and its fixture"),
+            "special_tokens": {"bos_token": "<bos>", "eos_token": "<eos>", "cls_token": "<bos>",
+                               "sep_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>",
+                               "mask_token": "<mask>"}}, 8192,
+           note="tokenizer: the Gemma-style BPE-with-byte-fallback fixture, 3,000 pieces (256,000 "
+                "in the published file): more tokens per text than the real model"),
     Family("splade", "naver/splade-cocondenser-ensembledistil (bert-base)", "bert",
            dict(BERT_BASE, vocab_size=30522, max_position_embeddings=512),
            {"file": f"hf-cache:{MINILM}/tokenizer.json", "recipe": "as-is",
             "special_tokens": BERT_SPECIALS}, 512,
            pooling="splade", normalize=False, hades_mode="sparse", reference="sparse-encoder",
-           note="waits for ForMaskedLM heads, sparse pooling and SparseEncoder as the reference"),
+           note="BertForMaskedLM and SpladePooling(max, relu); the decoder bias moved down so that "
+                "tens to hundreds of dimensions are active per text, as in a trained SPLADE"),
     Family("nomic-bert", "nomic-ai/nomic-embed-text-v1.5", "nomic_bert",
            dict(BERT_BASE, vocab_size=30528, max_position_embeddings=8192, type_vocab_size=2,
-                layer_norm_eps=1e-12, hidden_act="silu"),
+                layer_norm_eps=1e-12, hidden_act="silu", pad_token_id=0,
+                rope_parameters={"rope_type": "default", "rope_theta": 1000.0}),
            {"file": f"hf-cache:{MINILM}/tokenizer.json", "recipe": "as-is",
             "special_tokens": BERT_SPECIALS}, 8192,
-           note="waits for NomicBert; transformers' nomic_bert is the reference"),
+           note="transformers' nomic_bert config (the hub's nomic_bert dialect loads the same)"),
     Family("gte", "Alibaba-NLP/gte-base-en-v1.5", "gte",
            dict(BERT_BASE, vocab_size=30528, max_position_embeddings=8192, type_vocab_size=0,
-                layer_norm_eps=1e-12, pad_token_id=0),
+                layer_norm_eps=1e-12, pad_token_id=0, hidden_act="gelu",
+                rope_parameters={"rope_type": "default", "rope_theta": 500000.0}),
            {"file": f"hf-cache:{MINILM}/tokenizer.json", "recipe": "as-is",
             "special_tokens": BERT_SPECIALS}, 8192,
-           pooling="cls", note="waits for GTE; transformers' gte is the reference"),
+           pooling="cls", note="transformers' model_type gte (the hub's 'new' loads the same); "
+                               "the published NTK rope scaling left out, which costs nothing"),
     Family("qwen3", "Qwen/Qwen3-Embedding-0.6B", "qwen3",
            dict(vocab_size=151669, hidden_size=1024, intermediate_size=3072, num_hidden_layers=28,
                 num_attention_heads=16, num_key_value_heads=8, head_dim=128,
-                max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6,
-                tie_word_embeddings=True),
+                max_position_embeddings=32768, rms_norm_eps=1e-6, tie_word_embeddings=True,
+                rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}),
            {"file": "tests/data/tokenizer/bpe/qwen2/tokenizer.json", "recipe": "as-is",
-            "special_tokens": {"pad_token": "<|endoftext|>", "eos_token": "<|im_end|>"}}, 8192,
-           pooling="lasttoken", note="waits for Qwen3 and its Qwen2-style tokenizer fixture"),
+            "special_tokens": {"pad_token": "<|endoftext|>", "eos_token": "<|endoftext|>"},
+            "padding_side": "left"}, 8192,
+           pooling="lasttoken", max_texts=4,
+           note="tokenizer: the Qwen2-style byte-level BPE fixture, 659 ids (151,669 in the "
+                "published file): many more tokens per text than the real model"),
 ]
 
 
@@ -172,24 +193,56 @@ def make(family: Family, python: Path, work: Path, env: dict) -> Path:
     return folder
 
 
+def read_rows(path: Path, dim: int) -> list:
+    values = array.array("f")
+    values.frombytes(path.read_bytes())
+    return [values[i:i + dim] for i in range(0, len(values), dim)]
+
+
+def sparse_agreement(reference: Path, other: Path, dim: int) -> dict:
+    """Sparse vectors (raw float32 rows over the vocabulary) against the reference's: the
+    fraction of texts whose non-zero indices are the same set, the mean fraction of the
+    reference's TOP_K largest indices among the other's TOP_K, and the max abs difference of the
+    values over all dimensions."""
+    same_sets, top_shared, max_abs = 0, [], 0.0
+    for x, y in zip(read_rows(reference, dim), read_rows(other, dim)):
+        nx = {i for i, v in enumerate(x) if v != 0.0}
+        ny = {i for i, v in enumerate(y) if v != 0.0}
+        same_sets += nx == ny
+        tx = set(sorted(nx, key=lambda i: -x[i])[:TOP_K])
+        ty = set(sorted(ny, key=lambda i: -y[i])[:TOP_K])
+        top_shared.append(len(tx & ty) / len(tx) if tx else float(not ty))
+        max_abs = max([max_abs] + [abs(x[i] - y[i]) for i in nx | ny])
+    texts = len(top_shared)
+    return {"same_nonzero_indices": same_sets / texts, f"top{TOP_K}_shared": sum(top_shared) / texts,
+            "max_abs_diff": max_abs, "texts": texts}
+
+
 def run_family(family: Family, ctx: dict) -> dict:
     work, env, python, runs = ctx["work"], ctx["env"], ctx["python"], ctx["runs"]
     folder = make(family, python, work, env)
     run_json = ctx["run_json"]
+    corpus = ctx["family_corpus"].get(family.name, ctx["corpus"])
     ref_embeddings = work / f"family-{family.name}-reference.f32"
     out = {"shape": family.shape, "note": family.note, "folder": str(folder),
-           "reference": run_json([str(python), str(REFERENCE), "time", str(folder),
-                                  str(ctx["corpus"]), str(ctx["threads"]), str(runs),
+           "reference_name": family.reference, "texts": len(json.loads(corpus.read_text())["texts"]),
+           "reference": run_json([str(python), str(REFERENCE), "time", family.reference,
+                                  str(folder), str(corpus), str(ctx["threads"]), str(runs),
                                   str(ref_embeddings)], env)}
-    dim = json.loads((folder / "config.json").read_text())["hidden_size"]
+    config = json.loads((folder / "config.json").read_text())
+    sparse = family.hades_mode == "sparse"  # its rows span the vocabulary
+    dim = config["vocab_size"] if sparse else config["hidden_size"]
     for dtype in ctx["dtypes"]:
         embeddings = work / f"family-{family.name}-hades-{dtype}.f32"
         out["hades_" + dtype] = run_json(
             [str(ctx["bench"]), family.hades_mode, "--model", str(folder), "--corpus",
-             str(ctx["corpus"]), "--runs", str(runs), "--dtype", dtype, "--embeddings",
+             str(corpus), "--runs", str(runs), "--dtype", dtype, "--embeddings",
              str(embeddings), "--latency-calls", "0"], env)
         out["hades_" + dtype]["cosine_to_reference"] = ctx["cosines"](ref_embeddings, embeddings,
                                                                       dim)
+        if sparse:
+            out["hades_" + dtype]["sparse_to_reference"] = sparse_agreement(ref_embeddings,
+                                                                            embeddings, dim)
     return out
 
 
@@ -203,7 +256,13 @@ def run(ctx: dict, spec: str) -> dict:
         print(f"families: skipped {name}: {reason}", flush=True)
     corpus = work / "families-corpus.json"
     corpus.write_text(json.dumps({"texts": ctx["texts"], "short": ctx["short"]}))
-    ctx = dict(ctx, work=work, corpus=corpus)
+    family_corpus = {}  # the families whose entry takes fewer texts
+    for family in chosen:
+        if family.max_texts and family.max_texts < len(ctx["texts"]):
+            family_corpus[family.name] = work / f"families-corpus-{family.name}.json"
+            family_corpus[family.name].write_text(json.dumps(
+                {"texts": ctx["texts"][:family.max_texts], "short": ctx["short"]}))
+    ctx = dict(ctx, work=work, corpus=corpus, family_corpus=family_corpus)
     results = {"texts": len(ctx["texts"]), "skipped": skipped}
     for family in chosen:
         print(f"families: {family.name} ({family.shape})", flush=True)
@@ -213,15 +272,17 @@ def run(ctx: dict, spec: str) -> dict:
 
 def report(r: dict) -> None:
     """Prints each family's engines and ratios, and adds the ratios to R."""
-    print(f"\nModel families ({r['texts']} texts, end to end; tokenizer alone in its own column)")
+    print(f"\nModel families ({r['texts']} texts unless the family says, end to end; tokenizer "
+          "alone in its own column)")
     print(f"{'family':12} {'engine':28} {'texts/s':>9} {'tokenize/s':>11} {'x reference':>11} "
           f"{'cosine min':>11} {'mean':>9}")
     for name, f in r.items():
         if name in ("texts", "skipped"):
             continue
         ref = f["reference"]
-        print(f"{name:12} {'sentence-transformers fp32':28} {ref['texts_per_s']:9.1f} "
-              f"{ref['tokenize_texts_per_s']:11.0f}")
+        label = name if f["texts"] == r["texts"] else f"{name} ({f['texts']})"
+        print(f"{label:12} {f.get('reference_name', 'sentence-transformers') + ' fp32':28} "
+              f"{ref['texts_per_s']:9.2f} {ref['tokenize_texts_per_s']:11.0f}")
         f["ratios"] = {"tokenizer hades / reference": (f["hades_fp32"]["tokenize_texts_per_s"]
                                                        / ref["tokenize_texts_per_s"])}
         for key in [k for k in f if k.startswith("hades_")]:
@@ -229,9 +290,14 @@ def report(r: dict) -> None:
             ratio = h["texts_per_s"] / ref["texts_per_s"]
             f["ratios"][f"throughput hades {dtype} / reference"] = ratio
             cos = h["cosine_to_reference"]
-            print(f"{'':12} {'hades ' + dtype:28} {h['texts_per_s']:9.1f} "
+            print(f"{'':12} {'hades ' + dtype:28} {h['texts_per_s']:9.2f} "
                   f"{h['tokenize_texts_per_s']:11.0f} {ratio:11.2f} {cos['min']:11.6f} "
                   f"{cos['mean']:9.6f}")
+            if "sparse_to_reference" in h:
+                sp = h["sparse_to_reference"]
+                print(f"{'':12} {'':28} same non-zero indices {sp['same_nonzero_indices']:.2f}, "
+                      f"top-{TOP_K} shared {sp[f'top{TOP_K}_shared']:.3f}, max abs diff "
+                      f"{sp['max_abs_diff']:.2e}")
     for name, reason in r["skipped"].items():
         print(f"  skipped {name}: {reason}")
 

@@ -7,13 +7,17 @@ transformers, sentence-transformers, tokenizers as bench/compare.py pins them).
         a sentence-transformers folder: transformers' AutoModel for SPEC's model_type and config,
         at a published model's shape, with seeded random weights (the real weights cannot be
         fetched here; a forward pass costs the same whatever the weights are), SPEC's tokenizer,
-        and SPEC's pooling and Normalize modules.
-    families_reference.py time FOLDER CORPUS THREADS RUNS EMBEDDINGS
-        SentenceTransformer.encode fp32 over the corpus as bench/peers_reference.py runs it
-        (batches of 32), tokenization inside the timed pass: texts/s (median of RUNS after a
-        warm-up pass), load time, peak RSS, and the tokenizer alone as encode calls it (texts
-        sorted by length, longest first, batches of 32, truncated at max_seq_length): texts/s;
-        writes the embeddings to EMBEDDINGS as raw float32 rows in corpus order.
+        and SPEC's pooling and Normalize modules; SPEC's pooling "splade" makes a SparseEncoder
+        folder instead: AutoModelForMaskedLM, the Transformer of task fill-mask, SpladePooling
+        (max, relu).
+    families_reference.py time REFERENCE FOLDER CORPUS THREADS RUNS EMBEDDINGS
+        REFERENCE's encode fp32 over the corpus (SentenceTransformer for "sentence-transformers",
+        SparseEncoder for "sparse-encoder") as bench/peers_reference.py runs it (batches of 32),
+        tokenization inside the timed pass: texts/s (median of RUNS after a warm-up pass), load
+        time, peak RSS, and the tokenizer alone as encode calls it (texts sorted by length,
+        longest first, batches of 32, truncated at max_seq_length): texts/s; writes the
+        embeddings to EMBEDDINGS as raw float32 rows in corpus order (a sparse vector scattered
+        over the vocabulary).
 """
 from __future__ import annotations
 
@@ -26,6 +30,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BATCH = 32
+# Moves the random MLM decoder's bias down so that, as in a trained SPLADE, tens (a query) to
+# hundreds (a long passage) of the vocabulary's dimensions are active per text, not thousands.
+SPLADE_BIAS_SHIFT = -2.0
+# Each reference `time` runs: its class in sentence_transformers.
+REFERENCES = {"sentence-transformers": "SentenceTransformer", "sparse-encoder": "SparseEncoder"}
 
 
 def roberta_pipeline(path: Path):
@@ -56,25 +65,46 @@ def as_is(path: Path):
 RECIPES = {"as-is": as_is, "roberta": roberta_pipeline}
 
 
-def make(spec: dict, folder: Path) -> None:
+def random_model(spec: dict, vocab_size: int):
+    """transformers' model of SPEC's model_type and config, seeded random weights: the bare
+    encoder, or its masked-LM model for a SPLADE spec."""
     import torch
-    from sentence_transformers import SentenceTransformer
+    from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
+
+    # A stand-in tokenizer may hold more ids than the published vocabulary.
+    config = dict(spec["config"], vocab_size=max(spec["config"]["vocab_size"], vocab_size))
+    config = AutoConfig.for_model(spec["model_type"], **config)
+    torch.manual_seed(0)
+    if spec["pooling"] != "splade":
+        return AutoModel.from_config(config).eval()
+    model = AutoModelForMaskedLM.from_config(config).eval()
+    with torch.no_grad():
+        model.get_output_embeddings().bias.add_(SPLADE_BIAS_SHIFT)
+    return model
+
+
+def make(spec: dict, folder: Path) -> None:
+    from sentence_transformers import SentenceTransformer, SparseEncoder
     from sentence_transformers.base.modules import Normalize, Transformer
     from sentence_transformers.sentence_transformer.modules import Pooling
-    from transformers import AutoConfig, AutoModel, PreTrainedTokenizerFast
+    from sentence_transformers.sparse_encoder.modules import SpladePooling
+    from transformers import PreTrainedTokenizerFast
 
     tokenizer = RECIPES[spec["tokenizer"]["recipe"]](Path(spec["tokenizer"]["file"]))
-    config = dict(spec["config"])
-    # A stand-in tokenizer may hold more ids than the published vocabulary.
-    config["vocab_size"] = max(config["vocab_size"], tokenizer.get_vocab_size())
-    torch.manual_seed(0)
-    model = AutoModel.from_config(AutoConfig.for_model(spec["model_type"], **config)).eval()
+    model = random_model(spec, tokenizer.get_vocab_size())
+    sparse = spec["pooling"] == "splade"
     with tempfile.TemporaryDirectory() as scratch:
         model.save_pretrained(scratch, safe_serialization=True)
         PreTrainedTokenizerFast(tokenizer_object=tokenizer,
                                 model_max_length=spec["max_seq_length"],
+                                padding_side=spec["tokenizer"].get("padding_side", "right"),
                                 **spec["tokenizer"]["special_tokens"]).save_pretrained(scratch)
-        transformer = Transformer(scratch, max_seq_length=spec["max_seq_length"])
+        transformer = Transformer(scratch, max_seq_length=spec["max_seq_length"],
+                                  transformer_task="fill-mask" if sparse else "feature-extraction")
+        if sparse:
+            pooling = SpladePooling(pooling_strategy="max", activation_function="relu")
+            SparseEncoder(modules=[transformer, pooling], device="cpu").save(str(folder))
+            return
         modules = [transformer, Pooling(transformer.get_embedding_dimension(),
                                         pooling_mode=spec["pooling"])]
         if spec["normalize"]:
@@ -94,19 +124,21 @@ def median_pass(one_pass, runs: int):
     return sorted(seconds)[len(seconds) // 2], seconds, result
 
 
-def time_reference(folder: Path, corpus_path: Path, threads: int, runs: int,
+def time_reference(reference: str, folder: Path, corpus_path: Path, threads: int, runs: int,
                    embeddings_path: Path) -> dict:
     import numpy as np
+    import sentence_transformers
     import torch
-    from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    model = SentenceTransformer(str(folder), device="cpu")
+    model = getattr(sentence_transformers, REFERENCES[reference])(str(folder), device="cpu")
     load_ms = (time.perf_counter() - start) * 1e3
     texts = json.loads(corpus_path.read_text())["texts"]
     seconds, run_seconds, embeddings = median_pass(
         lambda: model.encode(texts, batch_size=BATCH, convert_to_tensor=True), runs)
+    if embeddings.is_sparse:
+        embeddings = embeddings.to_dense()
     embeddings.float().numpy().astype(np.float32).tofile(embeddings_path)
     # The tokenizer alone, as encode() calls it: sorted by length, batches of BATCH.
     by_length = sorted(texts, key=len, reverse=True)
@@ -120,9 +152,9 @@ def time_reference(folder: Path, corpus_path: Path, threads: int, runs: int,
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "make":
         make(json.loads(Path(sys.argv[2]).read_text()), Path(sys.argv[3]))
-    elif len(sys.argv) == 7 and sys.argv[1] == "time":
-        print(json.dumps(time_reference(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]),
-                                        int(sys.argv[5]), Path(sys.argv[6]))))
+    elif len(sys.argv) == 8 and sys.argv[1] == "time":
+        print(json.dumps(time_reference(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]),
+                                        int(sys.argv[5]), int(sys.argv[6]), Path(sys.argv[7]))))
     else:
         sys.exit(__doc__)
 
