@@ -295,13 +295,4 @@ void reject_remote_code(const json& config, const std::string& source_name) {
   }
 }
 
-void check_no_remote_code(const std::filesystem::path& model_dir) {
-  for (const char* name : {"config.json", "tokenizer_config.json"}) {
-    const std::filesystem::path path = model_dir / name;
-    std::error_code ignored;
-    if (!std::filesystem::exists(path, ignored)) continue;
-    reject_remote_code(read_json_file(path), path.string());
-  }
-}
-
 }  // namespace hades

@@ -93,7 +93,4 @@ std::string quote_for_message(std::string_view text, std::size_t max_bytes = 200
 // repository ("auto_map"), which hades never runs.
 void reject_remote_code(const nlohmann::json& config, const std::string& source_name);
 
-// Applies reject_remote_code to the folder's config.json and tokenizer_config.json, where present.
-void check_no_remote_code(const std::filesystem::path& model_dir);
-
 }  // namespace hades

@@ -154,21 +154,23 @@ TEST(JsonFields, MessagesStayShortAndPrintable) {
 }
 
 TEST(RemoteCode, AutoMapIsRefused) {
-  const TempDir dir;
-  EXPECT_NO_THROW(check_no_remote_code(dir.path()));  // no configs: nothing to refuse
-  write_file(dir.path() / "config.json", R"({"model_type": "bert"})");
-  write_file(dir.path() / "tokenizer_config.json",
-             R"({"auto_map": {"AutoTokenizer": ["tokenization_x.XTokenizer", null]}})");
+  EXPECT_NO_THROW(reject_remote_code(json::parse(R"({"model_type": "bert"})"), "config.json"));
+  EXPECT_NO_THROW(reject_remote_code(json::parse("[]"), "config.json"));  // not an object
   expect_error(
-      [&] { check_no_remote_code(dir.path()); }, ErrorCode::unsupported,
+      [&] {
+        reject_remote_code(
+            json::parse(R"({"auto_map": {"AutoTokenizer": ["tokenization_x.XTokenizer", null]}})"),
+            "tokenizer_config.json");
+      },
+      ErrorCode::unsupported,
       {"tokenizer_config.json", "requires remote code (auto_map), which hades never runs"});
-  write_file(dir.path() / "config.json",
-             R"({"auto_map": {"AutoModel": "modeling_x.XModel"}, "model_type": "x"})");
-  expect_error([&] { check_no_remote_code(dir.path()); }, ErrorCode::unsupported,
-               {"config.json: the model requires remote code (auto_map)"});
-  write_file(dir.path() / "config.json", "{broken");
-  expect_error([&] { check_no_remote_code(dir.path()); }, ErrorCode::invalid_model,
-               {"config.json: invalid JSON"});
+  expect_error(
+      [&] {
+        reject_remote_code(
+            json::parse(R"({"auto_map": {"AutoModel": "modeling_x.XModel"}, "model_type": "x"})"),
+            "config.json");
+      },
+      ErrorCode::unsupported, {"config.json: the model requires remote code (auto_map)"});
 }
 
 TEST(RemoteCode, MiniLmNeedsNone) {
@@ -178,8 +180,8 @@ TEST(RemoteCode, MiniLmNeedsNone) {
   } catch (const std::exception& e) {
     GTEST_SKIP() << e.what();
   }
-  EXPECT_NO_THROW(check_no_remote_code(dir));
   const json config = read_json_file(dir / "config.json");
+  EXPECT_NO_THROW(reject_remote_code(config, "config.json"));
   const JsonFields fields(config, "config.json");
   EXPECT_EQ(fields.get_positive_int("hidden_size"), 384);
   EXPECT_EQ(fields.get_number("layer_norm_eps"), 1e-12);
