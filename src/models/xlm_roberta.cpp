@@ -1,11 +1,11 @@
 // RoBERTa and XLM-RoBERTa, mirroring transformers'
 // src/transformers/models/roberta/modeling_roberta.py and
 // models/xlm_roberta/modeling_xlm_roberta.py (*Model, *ForTokenClassification,
-// *ForSequenceClassification, *ForMaskedLM), whose layers are the same code: the two model types differ only in
-// their tokenizers (byte-level BPE for RoBERTa, Unigram for XLM-R). BERT's post-norm layers
-// (bert.cpp) under "roberta.", with RoBERTa's positions (from pad_token_id + 1; a padding token
-// at pad_token_id), so that a sequence holds at most max_position_embeddings - pad_token_id - 1
-// tokens. The sequence classification head has no pooler: dense + tanh on the first token, then
+// *ForSequenceClassification, *ForMaskedLM), whose layers are the same code: the two model types
+// differ only in their tokenizers (byte-level BPE for RoBERTa, Unigram for XLM-R). BERT's post-norm
+// layers (bert.cpp) under "roberta.", with RoBERTa's positions (from pad_token_id + 1; a padding
+// token at pad_token_id), so that a sequence holds at most max_position_embeddings - pad_token_id -
+// 1 tokens. The sequence classification head has no pooler: dense + tanh on the first token, then
 // out_proj.
 #include <string>
 
